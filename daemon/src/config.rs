@@ -1,0 +1,685 @@
+//! Configuration: one TOML file, every key with a documented default.
+//!
+//! The file (default `/etc/skycount/skycount.toml`, `--config PATH`) is read with the `config`
+//! crate and layered under environment overrides named `SKYCOUNT_<SECTION>__<KEY>`, so
+//! `SKYCOUNT_SERVER__LISTEN=127.0.0.1:8080` replaces `[server] listen`. The commented example in
+//! `docs/skycount.example.toml` documents every key; `skycountd check-config` prints the
+//! effective result.
+//!
+//! Mistakes are caught here, before anything starts, and reported with the file (or environment
+//! variable), the key and what was expected:
+//!
+//! ```text
+//! /etc/skycount/skycount.toml: unknown key `source.ulr`; [source] takes: url, stall_ms, …
+//! /etc/skycount/skycount.toml: `server.listen` = "80": expected an address such as 0.0.0.0:80
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the configuration is read from when `--config` is not given.
+pub const DEFAULT_PATH: &str = "/etc/skycount/skycount.toml";
+/// Prefix of the environment variables that override keys.
+pub const ENV_PREFIX: &str = "SKYCOUNT";
+
+/// The whole effective configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Settings {
+    pub source: SourceSettings,
+    pub decode: DecodeSettings,
+    pub model: ModelSettings,
+    pub analysis: AnalysisSettings,
+    pub server: ServerSettings,
+    pub stream: StreamSettings,
+    pub log: LogSettings,
+}
+
+/// `[source]`: where the video comes from and how losing it is handled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SourceSettings {
+    /// rtmp://, rtsp:// or file:// (a recorded flight).
+    pub url: String,
+    /// A live stream with no frame for this long is reported `stalled`.
+    pub stall_ms: u64,
+    /// A stream stalled for this long is torn down and re-attached (`reconnecting`).
+    pub reconnect_after_ms: u64,
+    /// First wait between attempts to attach to the source.
+    pub backoff_initial_ms: u64,
+    /// Longest wait between attempts (the backoff doubles up to this).
+    pub backoff_max_ms: u64,
+    /// file:// sources start again at the end instead of stopping.
+    pub loop_file: bool,
+    /// Jitter buffer for rtsp:// sources.
+    pub rtsp_latency_ms: u32,
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        Self {
+            url: "rtmp://127.0.0.1:1935/live/drone".into(),
+            stall_ms: 1000,
+            reconnect_after_ms: 3000,
+            backoff_initial_ms: 200,
+            backoff_max_ms: 1000,
+            loop_file: true,
+            rtsp_latency_ms: 100,
+        }
+    }
+}
+
+/// `[decode]`: the H.264/H.265 decoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DecodeSettings {
+    /// `auto` probes the GStreamer registry (nvv4l2decoder, v4l2, VA-API, then libav);
+    /// or the name of a GStreamer decoder element to use instead.
+    pub decoder: String,
+}
+
+impl Default for DecodeSettings {
+    fn default() -> Self {
+        Self {
+            decoder: "auto".into(),
+        }
+    }
+}
+
+/// An ONNX Runtime execution provider skycountd knows how to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionProviderKind {
+    Tensorrt,
+    Cuda,
+    Cpu,
+}
+
+impl ExecutionProviderKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tensorrt => "tensorrt",
+            Self::Cuda => "cuda",
+            Self::Cpu => "cpu",
+        }
+    }
+}
+
+impl fmt::Display for ExecutionProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `[model]`: the crowd-counting network and the runtime that runs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelSettings {
+    /// The ONNX model: u8 RGB `[1,H,W,3]` in, density `[1,1,H/8,W/8]` out (see models/).
+    pub path: PathBuf,
+    /// Frames are scaled to this size in the GStreamer pipeline before the model sees them.
+    pub input_width: u32,
+    pub input_height: u32,
+    /// Tried in this order; the first that works is used and reported.
+    pub execution_providers: Vec<ExecutionProviderKind>,
+    /// Threads ONNX Runtime may use for one run; 0 lets it choose (one per core).
+    pub threads: usize,
+    /// libonnxruntime.so to load; when unset, `ORT_DYLIB_PATH`, then the system's library path.
+    pub onnxruntime_library: Option<PathBuf>,
+    /// Where TensorRT keeps the engines it builds, so only the first start is slow.
+    pub cache_dir: PathBuf,
+    /// Let TensorRT run in half precision.
+    pub tensorrt_fp16: bool,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            path: "/usr/share/skycount/models/csrnet.onnx".into(),
+            input_width: 640,
+            input_height: 360,
+            execution_providers: vec![
+                ExecutionProviderKind::Tensorrt,
+                ExecutionProviderKind::Cuda,
+                ExecutionProviderKind::Cpu,
+            ],
+            threads: 0,
+            onnxruntime_library: None,
+            cache_dir: "/var/lib/skycount/tensorrt".into(),
+            tensorrt_fp16: true,
+        }
+    }
+}
+
+/// `[analysis]`: what is made of the model's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalysisSettings {
+    /// Size of the density grid sent to viewers (at most the model's output size).
+    pub grid_width: u32,
+    pub grid_height: u32,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        Self {
+            grid_width: 80,
+            grid_height: 45,
+        }
+    }
+}
+
+/// `[server]`: the HTTP and Socket.IO port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// The dashboard's built files (web/dist); a placeholder page is served when absent.
+    pub web_dir: PathBuf,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 80)),
+            web_dir: "/usr/share/skycount/web".into(),
+        }
+    }
+}
+
+/// `[stream]`: how viewers and the pilot reach MediaMTX on this box.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamSettings {
+    /// The MediaMTX path the drone publishes to.
+    pub path: String,
+    pub rtmp_port: u16,
+    /// MediaMTX's WebRTC (WHEP) port.
+    pub webrtc_port: u16,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            path: "live/drone".into(),
+            rtmp_port: 1935,
+            webrtc_port: 8889,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// error, warn, info, debug or trace; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, with where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the configuration: {reason}\n  (run without --config to use the defaults, or fix the path)")]
+    Unreadable { path: String, reason: String },
+    #[error("{origin}: {problem}")]
+    Invalid { origin: String, problem: String },
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ConfigError>),
+}
+
+/// Where the configuration was read from, for messages.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub file: Option<PathBuf>,
+}
+
+impl Origin {
+    fn describe(&self) -> String {
+        match &self.file {
+            Some(p) => p.display().to_string(),
+            None => "configuration (built-in defaults)".into(),
+        }
+    }
+}
+
+/// Reads the configuration: `explicit` must exist; without it the default path is read when it
+/// exists and the built-in defaults are used when it does not.
+pub fn load(explicit: Option<&Path>) -> Result<(Settings, Origin), ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
+        .collect();
+    load_from(explicit, Path::new(DEFAULT_PATH), &env)
+}
+
+/// [`load`] with the default path and the environment given, for tests.
+pub fn load_from(
+    explicit: Option<&Path>,
+    default_path: &Path,
+    env: &[(String, String)],
+) -> Result<(Settings, Origin), ConfigError> {
+    let file = match explicit {
+        Some(p) => {
+            if let Err(e) = std::fs::metadata(p) {
+                return Err(ConfigError::Unreadable {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+            Some(p.to_path_buf())
+        }
+        None if default_path.exists() => Some(default_path.to_path_buf()),
+        None => None,
+    };
+    let origin = Origin { file };
+
+    let mut builder = config::Config::builder();
+    if let Some(p) = &origin.file {
+        let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Unreadable {
+            path: p.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+    }
+    let env_map: config::Map<String, String> = env.iter().cloned().collect();
+    builder = builder.add_source(
+        config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("model.execution_providers")
+            .source(Some(env_map)),
+    );
+    let merged = builder.build().map_err(|e| ConfigError::Invalid {
+        origin: origin.describe(),
+        problem: format!("not valid TOML: {e}"),
+    })?;
+
+    let env_keys: BTreeMap<String, String> = env
+        .iter()
+        .filter_map(|(k, _)| {
+            let rest = k.strip_prefix(&format!("{ENV_PREFIX}_"))?;
+            Some((rest.to_lowercase().replace("__", "."), k.clone()))
+        })
+        .collect();
+    let where_ = |key: &str| -> String {
+        match env_keys.get(key.split('[').next().unwrap_or(key)) {
+            Some(var) => format!("environment variable {var}"),
+            None => origin.describe(),
+        }
+    };
+
+    let mut unknown = Vec::new();
+    // Unknown keys are collected (not rejected by serde at the first) so that all are named.
+    let parsed: Result<Settings, config::ConfigError> =
+        serde_ignored::deserialize(merged, |path| unknown.push(path.to_string()));
+    if !unknown.is_empty() {
+        let errors = unknown
+            .iter()
+            .map(|key| ConfigError::Invalid {
+                origin: where_(key),
+                problem: format!("unknown key `{key}`; {}", known_keys_hint(key)),
+            })
+            .collect::<Vec<_>>();
+        return Err(if errors.len() == 1 {
+            errors.into_iter().next().expect("one error")
+        } else {
+            ConfigError::Many(errors)
+        });
+    }
+    let settings = parsed.map_err(|e| type_error(e, &where_))?;
+    validate(&settings, &where_)?;
+    Ok((settings, origin))
+}
+
+/// Turns a `config` type error into one that names the key and what it expects.
+fn type_error(e: config::ConfigError, where_: &dyn Fn(&str) -> String) -> ConfigError {
+    let text = e.to_string();
+    // config names the key as "for key `a.b`"; keep its wording and point at the right origin.
+    let key = text
+        .split("for key `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_owned);
+    match key {
+        Some(key) => {
+            let problem = text.split(" for key `").next().unwrap_or(&text).to_string();
+            ConfigError::Invalid {
+                origin: where_(&key),
+                problem: format!("`{key}`: {problem}{}", expected_hint(&key)),
+            }
+        }
+        None => ConfigError::Invalid {
+            origin: where_(""),
+            problem: text,
+        },
+    }
+}
+
+fn expected_hint(key: &str) -> &'static str {
+    match key.split('[').next().unwrap_or(key) {
+        "server.listen" => " (expected an address such as \"0.0.0.0:80\")",
+        "model.execution_providers" => {
+            " (expected a list drawn from \"tensorrt\", \"cuda\", \"cpu\")"
+        }
+        _ => "",
+    }
+}
+
+fn known_keys_hint(key: &str) -> String {
+    let defaults = toml::Value::try_from(Settings::default()).expect("defaults serialise");
+    let mut parts = key.split('.');
+    let section = parts.next().unwrap_or_default();
+    let table = defaults.as_table().expect("a table");
+    match table.get(section).and_then(|v| v.as_table()) {
+        Some(t) => match parts.next() {
+            Some(name) => {
+                let mut keys: Vec<&str> = t.keys().map(String::as_str).collect();
+                keys.extend(optional_keys(section));
+                format!(
+                    "{}[{section}] takes: {}",
+                    did_you_mean(name, &keys),
+                    keys.join(", ")
+                )
+            }
+            None => format!("[{section}] is a section, not a value"),
+        },
+        None => {
+            let sections: Vec<&str> = table.keys().map(String::as_str).collect();
+            format!(
+                "{}the sections are: {}",
+                did_you_mean(section, &sections),
+                sections.join(", ")
+            )
+        }
+    }
+}
+
+fn did_you_mean(name: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(name, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| format!("did you mean `{k}`? "))
+        .unwrap_or_default()
+}
+
+/// Keys whose default is "unset", so they do not show in the serialised defaults.
+fn optional_keys(section: &str) -> &'static [&'static str] {
+    match section {
+        "model" => &["onnxruntime_library"],
+        _ => &[],
+    }
+}
+
+fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+    let mut errors = Vec::new();
+    let mut bad = |key: &str, problem: String| {
+        errors.push(ConfigError::Invalid {
+            origin: where_(key),
+            problem: format!("`{key}`: {problem}"),
+        })
+    };
+    if let Err(e) = crate::source::SourceUrl::parse(&s.source.url) {
+        bad("source.url", e.to_string());
+    }
+    if s.source.backoff_initial_ms == 0 || s.source.backoff_initial_ms > s.source.backoff_max_ms {
+        bad(
+            "source.backoff_initial_ms",
+            format!(
+                "must be above 0 and at most source.backoff_max_ms ({})",
+                s.source.backoff_max_ms
+            ),
+        );
+    }
+    if s.source.stall_ms == 0 || s.source.reconnect_after_ms < s.source.stall_ms {
+        bad(
+            "source.reconnect_after_ms",
+            "must be at least source.stall_ms, and source.stall_ms above 0".into(),
+        );
+    }
+    for (key, v) in [
+        ("model.input_width", s.model.input_width),
+        ("model.input_height", s.model.input_height),
+    ] {
+        if !(8..=4096).contains(&v) {
+            bad(
+                key,
+                format!("{v} is out of range: expected 8 to 4096 pixels"),
+            );
+        }
+    }
+    if s.model.execution_providers.is_empty() {
+        bad(
+            "model.execution_providers",
+            "is empty: list at least \"cpu\"".into(),
+        );
+    }
+    for (key, v) in [
+        ("analysis.grid_width", s.analysis.grid_width),
+        ("analysis.grid_height", s.analysis.grid_height),
+    ] {
+        if !(1..=1024).contains(&v) {
+            bad(
+                key,
+                format!("{v} is out of range: expected 1 to 1024 cells"),
+            );
+        }
+    }
+    if s.stream.path.is_empty()
+        || s.stream.path.starts_with('/')
+        || s.stream.path.ends_with('/')
+        || !s
+            .stream
+            .path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./~".contains(c))
+    {
+        bad(
+            "stream.path",
+            format!(
+                "{:?} is not a usable path: letters, digits and _-./~, not starting or ending with /",
+                s.stream.path
+            ),
+        );
+    }
+    if s.decode.decoder.trim().is_empty() {
+        bad(
+            "decode.decoder",
+            "is empty: use \"auto\" or a GStreamer decoder element name".into(),
+        );
+    }
+    if !["error", "warn", "info", "debug", "trace"].contains(&s.log.level.as_str()) {
+        bad(
+            "log.level",
+            format!(
+                "{:?}: expected error, warn, info, debug or trace",
+                s.log.level
+            ),
+        );
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.pop().expect("one error")),
+        _ => Err(ConfigError::Many(errors)),
+    }
+}
+
+impl Settings {
+    /// The effective configuration as TOML, for `check-config`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("settings serialise to TOML")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let f = write(text);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        load_from(Some(f.path()), Path::new("/nonexistent"), &env).map(|(s, _)| s)
+    }
+
+    #[test]
+    fn no_file_gives_the_documented_defaults() {
+        let (s, origin) = load_from(None, Path::new("/nonexistent/skycount.toml"), &[]).unwrap();
+        assert!(origin.file.is_none());
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.server.listen.to_string(), "0.0.0.0:80");
+        assert_eq!(s.source.url, "rtmp://127.0.0.1:1935/live/drone");
+        assert_eq!(
+            s.model.path,
+            PathBuf::from("/usr/share/skycount/models/csrnet.onnx")
+        );
+    }
+
+    #[test]
+    fn the_example_file_documents_every_key_and_loads_to_the_defaults() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/skycount.example.toml");
+        let text = std::fs::read_to_string(example).unwrap();
+        // Every key of the defaults appears in the example, commented or not.
+        let defaults = toml::Value::try_from(Settings::default()).unwrap();
+        for (section, table) in defaults.as_table().unwrap() {
+            assert!(
+                text.contains(&format!("[{section}]")),
+                "[{section}] missing"
+            );
+            for key in table.as_table().unwrap().keys() {
+                assert!(
+                    text.lines().any(|l| l
+                        .trim_start_matches(['#', ' '])
+                        .starts_with(&format!("{key} ="))),
+                    "{section}.{key} is not documented in the example"
+                );
+            }
+        }
+        let (s, _) = load_from(Some(Path::new(example)), Path::new("/x"), &[]).unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn file_values_and_environment_overrides() {
+        let s = load_text(
+            "[server]\nlisten = \"127.0.0.1:8080\"\n[model]\nthreads = 2\n",
+            &[
+                ("SKYCOUNT_MODEL__THREADS", "4"),
+                ("SKYCOUNT_SOURCE__URL", "rtsp://127.0.0.1:8554/live/drone"),
+                ("SKYCOUNT_MODEL__EXECUTION_PROVIDERS", "cuda,cpu"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.model.threads, 4, "environment wins over the file");
+        assert_eq!(s.source.url, "rtsp://127.0.0.1:8554/live/drone");
+        assert_eq!(
+            s.model.execution_providers,
+            vec![ExecutionProviderKind::Cuda, ExecutionProviderKind::Cpu]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_the_key_and_the_known_keys() {
+        let err = load_text("[source]\nulr = \"rtmp://x/y\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(".tmp"), "names the file: {err}");
+        assert!(err.contains("unknown key `source.ulr`"), "{err}");
+        assert!(err.contains("did you mean `url`?"), "{err}");
+        assert!(err.contains("[source] takes: "), "{err}");
+        assert!(err.contains("stall_ms"), "{err}");
+
+        let err = load_text("[sourse]\nurl = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown key `sourse`"), "{err}");
+        assert!(err.contains("did you mean `source`?"), "{err}");
+        assert!(err.contains("the sections are: "), "{err}");
+
+        let err = load_text("", &[("SKYCOUNT_SERVER__PORT", "80")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("environment variable SKYCOUNT_SERVER__PORT"),
+            "{err}"
+        );
+        assert!(err.contains("unknown key `server.port`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key_and_what_was_expected() {
+        let err = load_text("[model]\nthreads = \"many\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`model.threads`"), "{err}");
+        assert!(err.contains("many"), "{err}");
+
+        let err = load_text("[server]\nlisten = \"80\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`server.listen`"), "{err}");
+        assert!(err.contains("0.0.0.0:80"), "{err}");
+
+        let err = load_text("[model]\nexecution_providers = [\"gpu\"]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("model.execution_providers"), "{err}");
+        assert!(err.contains("tensorrt"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_every_problem_listed() {
+        let err = load_text(
+            "[source]\nurl = \"http://x/y\"\n[analysis]\ngrid_width = 0\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`source.url`"), "{err}");
+        assert!(err.contains("rtmp://, rtsp:// or file://"), "{err}");
+        assert!(err.contains("`analysis.grid_width`"), "{err}");
+    }
+
+    #[test]
+    fn broken_toml_and_missing_files_are_clear() {
+        let err = load_text("[source\nurl=", &[]).unwrap_err().to_string();
+        assert!(err.contains("not valid TOML"), "{err}");
+        let err = load_from(Some(Path::new("/no/such/file.toml")), Path::new("/x"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/no/such/file.toml: cannot read"), "{err}");
+    }
+
+    #[test]
+    fn effective_configuration_round_trips_through_toml() {
+        let s = Settings::default();
+        let text = s.to_toml();
+        let f = write(&text);
+        let (back, _) = load_from(Some(f.path()), Path::new("/x"), &[]).unwrap();
+        assert_eq!(back, s);
+    }
+}

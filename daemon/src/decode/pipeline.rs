@@ -1,0 +1,404 @@
+//! The GStreamer edge: one pipeline attached to one source, handing RGB frames to a callback.
+//!
+//! ```text
+//! rtmp2src | rtspsrc | filesrc ─▶ parsebin ─▶ queue ! <codec>parse ! <decoder> ! <scaler> ! RGB ─▶ appsink
+//!                                    └──▶ (audio, data) fakesink
+//! ```
+//!
+//! `parsebin` finds the container and the codec; when its video pad appears the decoder is chosen
+//! ([`super::select`]) and the decode branch is added. A video track that is neither H.264 nor
+//! H.265 is reported as such instead of failing somewhere inside GStreamer. Everything about state,
+//! retries and timing lives in the supervisor ([`super`]); this file only builds and reads the
+//! pipeline.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use super::select::{self, Codec};
+use crate::sample::Frame;
+use crate::source::SourceUrl;
+
+/// The bus message posted when the first frame arrives.
+const FIRST_FRAME: &str = "skycount-first-frame";
+
+/// What the pipeline needs to know to attach.
+#[derive(Debug, Clone)]
+pub struct AttachOptions {
+    pub width: u32,
+    pub height: u32,
+    /// `decode.decoder`: "auto" or an element name.
+    pub decoder: String,
+    /// Decoders that failed earlier in this run.
+    pub excluded: Vec<String>,
+    pub rtsp_latency_ms: u32,
+}
+
+/// What the pipeline tells the supervisor, besides frames.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The video track was found and its decoder chosen.
+    Decoding {
+        codec: Codec,
+        decoder: String,
+        hardware: bool,
+    },
+    /// The stream cannot be decoded: the message says why, in the viewer's words.
+    Unsupported(String),
+    /// GStreamer reported an error: the message, and the element it came from.
+    Error {
+        message: String,
+        element: Option<String>,
+    },
+    /// The source ended.
+    Eos,
+}
+
+/// Receives every decoded frame, on GStreamer's streaming thread.
+pub type FrameSink = Arc<dyn Fn(Frame) + Send + Sync>;
+
+/// A running pipeline. Dropping it stops it.
+pub struct Attached {
+    pipeline: gst::Pipeline,
+    events: mpsc::Receiver<Event>,
+    frames: Arc<AtomicU64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("GStreamer element {0} is missing: install the GStreamer plugins listed in the README (scripts/debian-packages.txt)")]
+    MissingElement(&'static str),
+    #[error("cannot start reading {url}: {reason}")]
+    Start { url: String, reason: String },
+}
+
+fn make(name: &'static str) -> Result<gst::Element, AttachError> {
+    gst::ElementFactory::make(name)
+        .build()
+        .map_err(|_| AttachError::MissingElement(name))
+}
+
+/// Whether the registry has an element of this name.
+pub fn element_exists(name: &str) -> bool {
+    gst::ElementFactory::find(name).is_some()
+}
+
+/// Builds and starts a pipeline reading `url`; frames go to `sink`.
+pub fn attach(
+    url: &SourceUrl,
+    opts: &AttachOptions,
+    sink: FrameSink,
+) -> Result<Attached, AttachError> {
+    let pipeline = gst::Pipeline::with_name("skycount-source");
+    let (tx, events) = mpsc::channel();
+    let tx = Arc::new(Mutex::new(tx));
+    let frames = Arc::new(AtomicU64::new(0));
+
+    let parse = make("parsebin")?;
+    let appsink = gst_app::AppSink::builder()
+        .name("frames")
+        .caps(
+            &gst_video::VideoCapsBuilder::new()
+                .format(gst_video::VideoFormat::Rgb)
+                .width(opts.width as i32)
+                .height(opts.height as i32)
+                .build(),
+        )
+        .max_buffers(2)
+        .drop(true)
+        // Live sources are taken as fast as they arrive; a file is paced like the flight it records.
+        .sync(!url.is_live())
+        .build();
+    pipeline
+        .add_many([&parse, appsink.upcast_ref()])
+        .map_err(|e| start_error(url, e))?;
+
+    let source = match url {
+        SourceUrl::Rtmp(u) => {
+            let src = if element_exists("rtmp2src") {
+                make("rtmp2src")?
+            } else {
+                make("rtmpsrc")?
+            };
+            src.set_property("location", u);
+            src
+        }
+        SourceUrl::Rtsp(u) => {
+            let src = make("rtspsrc")?;
+            src.set_property("location", u);
+            src.set_property("latency", opts.rtsp_latency_ms);
+            src
+        }
+        SourceUrl::File(p) => {
+            let src = make("filesrc")?;
+            src.set_property("location", p.to_string_lossy().as_ref());
+            src
+        }
+    };
+    pipeline.add(&source).map_err(|e| start_error(url, e))?;
+    if matches!(url, SourceUrl::Rtsp(_)) {
+        // rtspsrc has a pad per media: video goes to parsebin, the rest is dropped.
+        let pipeline_weak = pipeline.downgrade();
+        let parse_weak = parse.downgrade();
+        source.connect_pad_added(move |_, pad| {
+            let (Some(pipeline), Some(parse)) = (pipeline_weak.upgrade(), parse_weak.upgrade())
+            else {
+                return;
+            };
+            let is_video = pad
+                .current_caps()
+                .and_then(|c| c.structure(0).and_then(|s| s.get::<String>("media").ok()))
+                .is_some_and(|m| m == "video");
+            let parse_sink = parse.static_pad("sink").expect("parsebin has a sink pad");
+            if is_video && !parse_sink.is_linked() {
+                let _ = pad.link(&parse_sink);
+            } else {
+                discard(&pipeline, pad);
+            }
+        });
+    } else {
+        source.link(&parse).map_err(|e| start_error(url, e))?;
+    }
+
+    {
+        let pipeline_weak = pipeline.downgrade();
+        let appsink = appsink.clone();
+        let opts = opts.clone();
+        let tx = tx.clone();
+        parse.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = pipeline_weak.upgrade() else {
+                return;
+            };
+            let send = |e| {
+                let _ = tx.lock().map(|t| t.send(e));
+            };
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let name = caps
+                .structure(0)
+                .map(|s| s.name().to_string())
+                .unwrap_or_default();
+            if !name.starts_with("video/") {
+                discard(&pipeline, pad);
+                return;
+            }
+            let Some(codec) = Codec::from_caps_name(&name) else {
+                send(Event::Unsupported(format!(
+                    "the video is {}, not H.264 or H.265: set the drone app's encoder to H.264",
+                    name.trim_start_matches("video/x-")
+                )));
+                discard(&pipeline, pad);
+                return;
+            };
+            if appsink.static_pad("sink").is_some_and(|p| p.is_linked()) {
+                // A second video track: one is enough.
+                discard(&pipeline, pad);
+                return;
+            }
+            let plan = match select::choose(codec, &opts.decoder, &element_exists, &opts.excluded) {
+                Ok(p) => p,
+                Err(e) => {
+                    send(Event::Unsupported(e.to_string()));
+                    discard(&pipeline, pad);
+                    return;
+                }
+            };
+            let description = format!(
+                "queue max-size-buffers=8 ! {}",
+                plan.description(opts.width, opts.height)
+            );
+            let linked = gst::parse::bin_from_description(&description, true)
+                .map_err(|e| e.to_string())
+                .and_then(|bin| {
+                    pipeline.add(&bin).map_err(|e| e.to_string())?;
+                    bin.link(&appsink).map_err(|e| e.to_string())?;
+                    let sink = bin.static_pad("sink").ok_or("decode branch has no sink")?;
+                    pad.link(&sink).map_err(|e| format!("{e:?}"))?;
+                    bin.sync_state_with_parent().map_err(|e| e.to_string())?;
+                    Ok(())
+                });
+            match linked {
+                Ok(()) => send(Event::Decoding {
+                    codec,
+                    decoder: plan.decoder.clone(),
+                    hardware: plan.hardware,
+                }),
+                Err(e) => send(Event::Error {
+                    message: format!("cannot set up the decoder {}: {e}", plan.decoder),
+                    element: Some(plan.decoder.clone()),
+                }),
+            }
+        });
+    }
+    {
+        let tx = tx.clone();
+        let appsink_weak = appsink.downgrade();
+        parse.connect_no_more_pads(move |_| {
+            let linked = appsink_weak
+                .upgrade()
+                .and_then(|a| a.static_pad("sink"))
+                .is_some_and(|p| p.is_linked());
+            if !linked {
+                let _ = tx.lock().map(|t| {
+                    t.send(Event::Unsupported(
+                        "the stream has no H.264 or H.265 video track".into(),
+                    ))
+                });
+            }
+        });
+    }
+
+    {
+        let frames = frames.clone();
+        appsink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |appsink| {
+                    let sample = appsink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let Some(frame) = to_frame(&sample) {
+                        if frames.fetch_add(1, Ordering::Relaxed) == 0 {
+                            // Wake the supervisor at once: the stream is live now, not at its next tick.
+                            let _ = appsink.post_message(gst::message::Application::new(
+                                gst::Structure::new_empty(FIRST_FRAME),
+                            ));
+                        }
+                        sink(frame);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|_| AttachError::Start {
+            url: url.redacted(),
+            reason: first_error(&pipeline).unwrap_or_else(|| "the pipeline did not start".into()),
+        })?;
+    Ok(Attached {
+        pipeline,
+        events,
+        frames,
+    })
+}
+
+fn start_error(url: &SourceUrl, e: impl std::fmt::Display) -> AttachError {
+    AttachError::Start {
+        url: url.redacted(),
+        reason: e.to_string(),
+    }
+}
+
+/// Sends a pad we do not use into a fakesink so that it does not stop the others.
+fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) {
+    let Ok(sink) = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .property("async", false)
+        .build()
+    else {
+        return;
+    };
+    if pipeline.add(&sink).is_ok() {
+        if let Some(sink_pad) = sink.static_pad("sink") {
+            let _ = pad.link(&sink_pad);
+        }
+        let _ = sink.sync_state_with_parent();
+    }
+}
+
+/// Wraps a decoded sample as a [`Frame`] without copying its pixels.
+fn to_frame(sample: &gst::Sample) -> Option<Frame> {
+    let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+    let buffer = sample.buffer_owned()?;
+    let pts_ms = buffer.pts().map(|t| t.mseconds());
+    let mapped = buffer.into_mapped_buffer_readable().ok()?;
+    Some(Frame {
+        width: info.width(),
+        height: info.height(),
+        stride: info.stride()[0] as usize,
+        pixels: Arc::new(mapped),
+        pts_ms,
+        decoded_at: Instant::now(),
+    })
+}
+
+fn first_error(pipeline: &gst::Pipeline) -> Option<String> {
+    let bus = pipeline.bus()?;
+    while let Some(msg) = bus.pop() {
+        if let gst::MessageView::Error(e) = msg.view() {
+            return Some(e.error().to_string());
+        }
+    }
+    None
+}
+
+impl Attached {
+    /// Frames delivered since this pipeline started.
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Waits up to `timeout` for the next thing the pipeline has to say.
+    pub fn next_event(&self, timeout: std::time::Duration) -> Option<Event> {
+        if let Ok(e) = self.events.try_recv() {
+            return Some(e);
+        }
+        let bus = self.pipeline.bus()?;
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(timeout.as_millis() as u64),
+            &[
+                gst::MessageType::Error,
+                gst::MessageType::Eos,
+                gst::MessageType::Warning,
+                gst::MessageType::Application,
+            ],
+        );
+        if let Ok(e) = self.events.try_recv() {
+            return Some(e);
+        }
+        match msg?.view() {
+            gst::MessageView::Error(e) => Some(Event::Error {
+                message: match e.debug() {
+                    Some(d) if log::log_enabled!(log::Level::Debug) => {
+                        format!("{} ({d})", e.error())
+                    }
+                    _ => e.error().to_string(),
+                },
+                element: e.src().map(|s| s.name().to_string()),
+            }),
+            gst::MessageView::Eos(_) => Some(Event::Eos),
+            // The supervisor reads the frame counter; this only woke it.
+            gst::MessageView::Application(_) => None,
+            gst::MessageView::Warning(w) => {
+                log::debug!(
+                    "GStreamer warning from {}: {}",
+                    w.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                    w.error()
+                );
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Starts a file source again from its beginning.
+    pub fn rewind(&self) -> bool {
+        self.pipeline
+            .seek_simple(
+                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
+                gst::ClockTime::ZERO,
+            )
+            .is_ok()
+    }
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}

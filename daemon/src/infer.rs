@@ -1,0 +1,319 @@
+//! Infer: the ONNX Runtime edge. Loads the model once and runs it on one frame at a time.
+//!
+//! ONNX Runtime is loaded at run time (`ort`'s `load-dynamic`), from `model.onnxruntime_library`,
+//! else `ORT_DYLIB_PATH`, else the system's library path, so one skycountd binary runs with the
+//! CPU build on a laptop and the TensorRT/CUDA build on a Jetson. Execution providers are tried
+//! in the configured order: the first that accepts the model is used and reported, and each one
+//! that does not is logged with its reason.
+//!
+//! The model contract (see `models/README.md`): input `u8 [1, H, W, 3]` RGB, the ImageNet
+//! normalisation folded into the graph; output `f32 [1, 1, H/8, W/8]`, a density map whose sum is
+//! the count.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ort::ep::{self, ExecutionProvider as _};
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::analyse::DensityMap;
+use crate::config::{ExecutionProviderKind, ModelSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("ONNX Runtime could not be loaded ({tried}): {reason}\n  install it (scripts/setup.sh takes libonnxruntime.so from the PyPI onnxruntime wheel) and set model.onnxruntime_library or ORT_DYLIB_PATH to its path")]
+    Runtime { tried: String, reason: String },
+    #[error("model file {0} does not exist: build it with models/make.sh, or set model.path")]
+    Missing(PathBuf),
+    #[error("model file {path} cannot be read: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error(
+        "{path} is not a model ONNX Runtime can load: {reason}\n  rebuild it with models/make.sh"
+    )]
+    Invalid { path: PathBuf, reason: String },
+    #[error("{path} does not fit skycountd: {reason}\n  skycountd feeds u8 RGB [1,H,W,3] and reads a density map [1,1,h,w]; build the model with models/build_csrnet.py")]
+    Contract { path: PathBuf, reason: String },
+    #[error("the model failed on a {width}x{height} frame: {reason}")]
+    Run {
+        width: u32,
+        height: u32,
+        reason: String,
+    },
+}
+
+static ENVIRONMENT: OnceLock<ort::environment::Environment> = OnceLock::new();
+
+/// Where ONNX Runtime is looked for, in order.
+fn runtime_candidates(settings: &ModelSettings) -> Vec<PathBuf> {
+    if let Some(p) = &settings.onnxruntime_library {
+        return vec![p.clone()];
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return vec![PathBuf::from(p)];
+    }
+    vec!["libonnxruntime.so".into(), "libonnxruntime.so.1".into()]
+}
+
+/// Loads ONNX Runtime once per process.
+fn environment(
+    settings: &ModelSettings,
+) -> Result<&'static ort::environment::Environment, ModelError> {
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let candidates = runtime_candidates(settings);
+    let mut reasons = Vec::new();
+    for path in &candidates {
+        match ort::init_from(path) {
+            Ok(builder) => {
+                let env =
+                    builder
+                        .with_name("skycountd")
+                        .build()
+                        .map_err(|e| ModelError::Runtime {
+                            tried: path.display().to_string(),
+                            reason: e.to_string(),
+                        })?;
+                log::info!("ONNX Runtime loaded from {}", path.display());
+                return Ok(ENVIRONMENT.get_or_init(|| env));
+            }
+            Err(e) => reasons.push(e.to_string()),
+        }
+    }
+    Err(ModelError::Runtime {
+        tried: candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        reason: reasons.join("; "),
+    })
+}
+
+/// A loaded model, ready to run.
+pub struct Model {
+    session: Session,
+    input: String,
+    output: String,
+    provider: ExecutionProviderKind,
+    path: PathBuf,
+    scratch: Vec<u8>,
+}
+
+impl Model {
+    /// Loads ONNX Runtime (once) and the model, trying the execution providers in order.
+    pub fn load(settings: &ModelSettings) -> Result<Self, ModelError> {
+        let path = settings.path.clone();
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ModelError::Missing(path))
+            }
+            Err(e) => {
+                return Err(ModelError::Unreadable {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
+            Ok(m) if !m.is_file() => {
+                return Err(ModelError::Unreadable {
+                    path,
+                    reason: "not a regular file".into(),
+                })
+            }
+            Ok(_) => {}
+        }
+        let env = environment(settings)?;
+        let mut last_error = None;
+        for &kind in &settings.execution_providers {
+            match Self::session(env, settings, kind) {
+                Ok(session) => {
+                    let (input, output) = check_contract(&session, &path)?;
+                    log::info!(
+                        "model {} loaded on the {kind} execution provider",
+                        path.display()
+                    );
+                    return Ok(Self {
+                        session,
+                        input,
+                        output,
+                        provider: kind,
+                        path,
+                        scratch: Vec::new(),
+                    });
+                }
+                Err(SessionError::Provider(reason)) => {
+                    log::warn!("execution provider {kind} is not usable here: {reason}; trying the next one");
+                    last_error = Some(format!("{kind}: {reason}"));
+                }
+                Err(SessionError::Model(reason)) => {
+                    if kind == ExecutionProviderKind::Cpu {
+                        return Err(ModelError::Invalid { path, reason });
+                    }
+                    log::warn!("execution provider {kind} could not take the model: {reason}; trying the next one");
+                    last_error = Some(format!("{kind}: {reason}"));
+                }
+            }
+        }
+        Err(ModelError::Invalid {
+            path,
+            reason: format!(
+                "no configured execution provider could run it (last: {})",
+                last_error.unwrap_or_else(|| "none configured".into())
+            ),
+        })
+    }
+
+    fn session(
+        env: &ort::environment::Environment,
+        settings: &ModelSettings,
+        kind: ExecutionProviderKind,
+    ) -> Result<Session, SessionError> {
+        let provider_err = |e: ort::Error<_>| SessionError::Provider(e.to_string());
+        let mut builder = Session::builder(env)
+            .map_err(|e| SessionError::Provider(e.to_string()))?
+            .with_intra_threads(settings.threads)
+            .map_err(provider_err)?;
+        builder = match kind {
+            ExecutionProviderKind::Tensorrt => {
+                if !ep::TensorRT::is_available().unwrap_or(false) {
+                    return Err(SessionError::Provider(
+                        "this ONNX Runtime build has no TensorRT provider".into(),
+                    ));
+                }
+                builder
+                    .with_execution_providers([ep::TensorRT::default()
+                        .with_fp16(settings.tensorrt_fp16)
+                        .with_engine_cache(true)
+                        .with_engine_cache_path(settings.cache_dir.display())
+                        .with_timing_cache(true)
+                        .with_timing_cache_path(settings.cache_dir.display())
+                        .build()
+                        .error_on_failure()])
+                    .map_err(provider_err)?
+            }
+            ExecutionProviderKind::Cuda => {
+                if !ep::CUDA::is_available().unwrap_or(false) {
+                    return Err(SessionError::Provider(
+                        "this ONNX Runtime build has no CUDA provider".into(),
+                    ));
+                }
+                builder
+                    .with_execution_providers([ep::CUDA::default().build().error_on_failure()])
+                    .map_err(provider_err)?
+            }
+            ExecutionProviderKind::Cpu => builder,
+        };
+        builder
+            .commit_from_file(&settings.path)
+            .map_err(|e| SessionError::Model(e.to_string()))
+    }
+
+    pub fn provider(&self) -> ExecutionProviderKind {
+        self.provider
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs the model on packed RGB rows; returns the density map and the time of the run alone.
+    pub fn run(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+    ) -> Result<(DensityMap, Duration), ModelError> {
+        let run_err = |reason: String| ModelError::Run {
+            width,
+            height,
+            reason,
+        };
+        let expected = width as usize * height as usize * 3;
+        if rgb.len() != expected {
+            return Err(run_err(format!(
+                "{} bytes of pixels, expected {expected}",
+                rgb.len()
+            )));
+        }
+        let shape = [1usize, height as usize, width as usize, 3];
+        let tensor =
+            TensorRef::from_array_view((shape, rgb)).map_err(|e| run_err(e.to_string()))?;
+        let started = Instant::now();
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input.as_str() => tensor])
+            .map_err(|e| run_err(e.to_string()))?;
+        let took = started.elapsed();
+        let (shape, values) = outputs[self.output.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| run_err(e.to_string()))?;
+        let dims: &[i64] = shape;
+        let (h, w) = match dims {
+            [1, 1, h, w] | [1, h, w] => (*h as usize, *w as usize),
+            other => return Err(run_err(format!("density map of shape {other:?}"))),
+        };
+        Ok((
+            DensityMap {
+                width: w,
+                height: h,
+                values: values.to_vec(),
+            },
+            took,
+        ))
+    }
+
+    /// [`Model::run`] on a frame, packing strided rows first if it must.
+    pub fn run_frame(
+        &mut self,
+        frame: &crate::sample::Frame,
+    ) -> Result<(DensityMap, Duration), ModelError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = {
+            let rgb = frame.packed_rgb(&mut scratch);
+            self.run(rgb, frame.width, frame.height)
+        };
+        self.scratch = scratch;
+        result
+    }
+}
+
+enum SessionError {
+    /// The provider cannot be used on this machine.
+    Provider(String),
+    /// The provider is there but the model did not load on it.
+    Model(String),
+}
+
+/// Checks the model takes u8 NHWC RGB and gives one float map; returns the input and output names.
+fn check_contract(session: &Session, path: &Path) -> Result<(String, String), ModelError> {
+    let contract = |reason: String| ModelError::Contract {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let [input] = session.inputs() else {
+        return Err(contract(format!(
+            "it has {} inputs, expected one",
+            session.inputs().len()
+        )));
+    };
+    match input.dtype() {
+        ValueType::Tensor { ty, shape, .. }
+            if *ty == TensorElementType::Uint8 && shape.len() == 4 && shape[3] == 3 => {}
+        other => return Err(contract(format!("its input {:?} is {other}", input.name()))),
+    }
+    let Some(output) = session.outputs().first() else {
+        return Err(contract("it has no output".into()));
+    };
+    match output.dtype() {
+        ValueType::Tensor { ty, .. } if *ty == TensorElementType::Float32 => {}
+        other => {
+            return Err(contract(format!(
+                "its output {:?} is {other}",
+                output.name()
+            )))
+        }
+    }
+    Ok((input.name().to_string(), output.name().to_string()))
+}

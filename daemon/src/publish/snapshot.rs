@@ -1,0 +1,38 @@
+//! The last analysed frame as a JPEG, for viewers whose browser cannot play WebRTC.
+
+use crate::sample::Frame;
+
+/// JPEG quality of snapshots: small enough for a phone on a busy hotspot.
+const QUALITY: u8 = 80;
+
+pub fn encode_jpeg(frame: &Frame) -> Result<Vec<u8>, String> {
+    let mut scratch = Vec::new();
+    let rgb = frame.packed_rgb(&mut scratch);
+    let mut out = Vec::with_capacity(rgb.len() / 8);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY)
+        .encode(
+            rgb,
+            frame.width,
+            frame.height,
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| format!("cannot encode the snapshot: {e}"))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_a_decodable_jpeg_of_the_frame() {
+        let (w, h) = (64u32, 32u32);
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| [(i % 256) as u8, 128, 200])
+            .collect();
+        let jpeg = encode_jpeg(&Frame::packed(w, h, rgb)).unwrap();
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+        let back = image::load_from_memory(&jpeg).unwrap();
+        assert_eq!((back.width(), back.height()), (w, h));
+    }
+}

@@ -1,0 +1,308 @@
+//! What the integration tests share: a real RTMP server (nginx with the RTMP module), a real
+//! GStreamer publisher, and the real `skycountd` binary, all on loopback, all stopped on drop.
+//!
+//! The tests need what `scripts/setup.sh` installs: nginx + libnginx-mod-rtmp, GStreamer with
+//! x264, the models built by `models/make.sh` and `ORT_DYLIB_PATH` pointing at libonnxruntime.
+//! When something is missing they fail and say what to run, rather than pass without testing.
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The small random-weights model with CSRNet's layer shapes (fast).
+pub fn tiny_model() -> PathBuf {
+    let p = repo_root().join("models/out/csrnet-tiny.onnx");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh (or models/make.sh)",
+        p.display()
+    );
+    p
+}
+
+/// The real CSRNet model.
+pub fn real_model() -> PathBuf {
+    let p = repo_root().join("models/out/csrnet.onnx");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh (or models/make.sh)",
+        p.display()
+    );
+    p
+}
+
+/// libonnxruntime, from `ORT_DYLIB_PATH` (scripts/test.sh sets it).
+pub fn onnxruntime() -> PathBuf {
+    let p = std::env::var_os("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .expect("ORT_DYLIB_PATH is not set: run the tests through scripts/test.sh, or export ORT_DYLIB_PATH=$(.venv/bin/python models/ort_lib.py)");
+    assert!(p.exists(), "ORT_DYLIB_PATH={} does not exist", p.display());
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `f` every 50 ms until it gives `Some`, for at most `limit`.
+pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: &'static str,
+}
+
+impl Proc {
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits up to `limit`; returns the exit status and how long it took.
+    pub fn terminate(&mut self, limit: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+        let started = Instant::now();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        wait_for(limit, || self.child.try_wait().ok().flatten()).map(|s| (s, started.elapsed()))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// nginx with the RTMP module, on a loopback port, application `live`.
+pub struct RtmpServer {
+    pub port: u16,
+    _proc: Proc,
+    _dir: tempfile::TempDir,
+}
+
+impl RtmpServer {
+    pub fn start() -> Self {
+        let module = ["/usr/lib/nginx/modules/ngx_rtmp_module.so"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("nginx's RTMP module is missing: apt-get install nginx libnginx-mod-rtmp (scripts/setup.sh)");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "load_module {module};\n\
+                 daemon off;\nmaster_process off;\nworker_processes 1;\n\
+                 pid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
+                 events {{ worker_connections 64; }}\n\
+                 rtmp {{ server {{ listen 127.0.0.1:{port}; chunk_size 4096;\n\
+                   application live {{ live on; record off; }} }} }}\n",
+                d = dir.path().display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect(
+                "cannot start nginx: apt-get install nginx libnginx-mod-rtmp (scripts/setup.sh)",
+            );
+        let proc = Proc {
+            child,
+            name: "nginx",
+        };
+        wait_for(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        })
+        .expect("nginx did not start listening");
+        Self {
+            port,
+            _proc: proc,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, stream: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{stream}", self.port)
+    }
+}
+
+/// A live H.264 stream published with GStreamer (x264, 1 s GOP, no B-frames, like a drone app).
+pub fn publish(url: &str, width: u32, height: u32, fps: u32) -> Proc {
+    let pipeline = format!(
+        "videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1 \
+         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 \
+         ! video/x-h264,profile=baseline ! h264parse ! flvmux streamable=true ! rtmp2sink location={url}"
+    );
+    let child = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(pipeline.split_whitespace())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect(
+            "cannot start gst-launch-1.0: apt-get install gstreamer1.0-tools (scripts/setup.sh)",
+        );
+    Proc {
+        child,
+        name: "publisher",
+    }
+}
+
+/// A configuration file for skycountd in a temporary directory.
+pub struct Daemon {
+    pub proc: Proc,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn write_config(dir: &Path, toml: &str) -> PathBuf {
+    let path = dir.join("skycount.toml");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(toml.as_bytes()).unwrap();
+    path
+}
+
+/// The base configuration of the tests: tiny model, small frames, loopback only.
+pub fn test_config(source_url: &str, port: u16, model: &Path, extra: &str) -> String {
+    format!(
+        "[source]\nurl = \"{source_url}\"\nstall_ms = 1000\nreconnect_after_ms = 2000\n\
+         backoff_initial_ms = 200\nbackoff_max_ms = 1000\n\
+         [model]\npath = \"{}\"\ninput_width = 320\ninput_height = 176\nexecution_providers = [\"cpu\"]\nthreads = 1\n\
+         [analysis]\ngrid_width = 40\ngrid_height = 22\n\
+         [server]\nlisten = \"127.0.0.1:{port}\"\nweb_dir = \"/nonexistent/web\"\n{extra}",
+        model.display()
+    )
+}
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_skycountd"));
+    c.env("ORT_DYLIB_PATH", onnxruntime());
+    c.env_remove("NOTIFY_SOCKET");
+    c.env_remove("JOURNAL_STREAM");
+    c
+}
+
+impl Daemon {
+    pub fn start(config: &str) -> Self {
+        Self::start_with(config, |_| {})
+    }
+
+    pub fn start_with(config: &str, tweak: impl FnOnce(&mut Command)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port: u16 = config
+            .lines()
+            .find_map(|l| l.strip_prefix("listen = \"127.0.0.1:"))
+            .and_then(|r| r.trim_end_matches('"').parse().ok())
+            .expect("test configs listen on 127.0.0.1:PORT");
+        let path = write_config(dir.path(), config);
+        let mut cmd = bin();
+        cmd.arg("--config").arg(&path).arg("run");
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        );
+        cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
+        tweak(&mut cmd);
+        let child = cmd.spawn().expect("cannot start skycountd");
+        let proc = Proc {
+            child,
+            name: "skycountd",
+        };
+        let d = Self { proc, port, dir };
+        wait_for(Duration::from_secs(15), || d.get("/api/status").ok())
+            .expect("skycountd did not start serving");
+        d
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// GET a path: (status code, body).
+    pub fn get(&self, path: &str) -> Result<(u16, Vec<u8>), String> {
+        http_get(self.port, path)
+    }
+
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let (code, body) = self.get(path).unwrap();
+        serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{path} ({code}) is not JSON: {e}"))
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        self.get_json("/api/status")
+    }
+}
+
+/// GET `http://127.0.0.1:{port}{path}`: (status code, body). Error statuses are answers too.
+pub fn http_get(port: u16, path: &str) -> Result<(u16, Vec<u8>), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent
+        .get(&format!("http://127.0.0.1:{port}{path}"))
+        .call()
+        .map_err(|e| e.to_string())?;
+    let code = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_vec()
+        .map_err(|e| e.to_string())?;
+    Ok((code, body))
+}
+
+/// Runs `skycountd analyze` and returns its output.
+pub fn analyze(args: &[&str], tweak: impl FnOnce(&mut Command)) -> Output {
+    let mut cmd = bin();
+    cmd.arg("analyze").args(args);
+    tweak(&mut cmd);
+    cmd.output().expect("cannot run skycountd analyze")
+}
+
+pub fn gst_launch(pipeline: &str) {
+    let ok = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(pipeline.split_whitespace())
+        .stdout(Stdio::null())
+        .status()
+        .expect("cannot run gst-launch-1.0")
+        .success();
+    assert!(ok, "gst-launch-1.0 {pipeline} failed");
+}

@@ -1,0 +1,190 @@
+//! The real binary against a real RTMP server fed a live H.264 stream: analyses arrive over
+//! Socket.IO; the publisher is killed and the status goes stalled then reconnecting; it returns
+//! and analyses resume within 2 s; the daemon never exits, and stops cleanly on SIGTERM.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rust_socketio::{ClientBuilder, Payload, RawClient};
+use serde_json::Value;
+
+#[derive(Default)]
+struct Seen {
+    analyses: Vec<(Instant, Value)>,
+    states: Vec<(Instant, String)>,
+}
+
+fn listen(base: &str, seen: Arc<Mutex<Seen>>) -> rust_socketio::client::Client {
+    let a = seen.clone();
+    let s = seen;
+    ClientBuilder::new(base)
+        .transport_type(rust_socketio::TransportType::Websocket)
+        .on("analysis", move |p: Payload, _: RawClient| {
+            if let Payload::Text(v) = p {
+                a.lock()
+                    .unwrap()
+                    .analyses
+                    .push((Instant::now(), v[0].clone()));
+            }
+        })
+        .on("status", move |p: Payload, _: RawClient| {
+            if let Payload::Text(v) = p {
+                let state = v[0]["state"].as_str().unwrap_or_default().to_string();
+                let mut s = s.lock().unwrap();
+                if s.states.last().map(|(_, l)| l != &state).unwrap_or(true) {
+                    s.states.push((Instant::now(), state));
+                }
+            }
+        })
+        .connect()
+        .expect("Socket.IO client cannot connect")
+}
+
+#[test]
+fn live_stream_analyses_survive_the_drone_dropping_out() {
+    let rtmp = RtmpServer::start();
+    let url = rtmp.url("drone");
+    let port = free_port();
+    let mut daemon = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+
+    // Nothing is publishing yet.
+    let status = daemon.status();
+    assert_eq!(status["state"], "waiting", "{status}");
+    let (code, body) = daemon.get("/api/health").unwrap();
+    assert_eq!(code, 503, "{}", String::from_utf8_lossy(&body));
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let client = listen(&daemon.base(), seen.clone());
+
+    let mut publisher = publish(&url, 1280, 720, 30);
+    let got = wait_for(Duration::from_secs(30), || {
+        let s = seen.lock().unwrap();
+        (s.analyses.len() >= 3).then(|| s.analyses.last().unwrap().1.clone())
+    })
+    .expect("no analysis within 30 s of publishing");
+    for key in [
+        "seq",
+        "count",
+        "inference_ms",
+        "staleness_ms",
+        "frame_pts_ms",
+    ] {
+        assert!(got.get(key).is_some(), "analysis lacks {key}: {got}");
+    }
+    assert!(got["count"].as_f64().unwrap() >= 0.0);
+    assert_eq!(got["input_width"], 320);
+    assert_eq!(got["input_height"], 176);
+    let d = &got["density"];
+    let (w, h) = (d["width"].as_u64().unwrap(), d["height"].as_u64().unwrap());
+    assert_eq!((w, h), (40, 22));
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(d["data"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(data.len() as u64, w * h);
+    {
+        let s = seen.lock().unwrap();
+        let seqs: Vec<u64> = s
+            .analyses
+            .iter()
+            .map(|(_, a)| a["seq"].as_u64().unwrap())
+            .collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "seq increases: {seqs:?}"
+        );
+    }
+
+    let status = wait_for(Duration::from_secs(2), || {
+        let s = daemon.status();
+        (s["state"] == "live").then_some(s)
+    })
+    .unwrap_or_else(|| panic!("not live while analysing: {}", daemon.status()));
+    assert_eq!(status["decoder"], "avdec_h264", "{status}");
+    assert_eq!(status["codec"], "h264");
+    assert_eq!(status["execution_provider"], "cpu");
+    let (code, _) = daemon.get("/api/health").unwrap();
+    assert_eq!(code, 200);
+    let (code, jpeg) = daemon.get("/api/snapshot.jpg").unwrap();
+    assert_eq!(code, 200);
+    let img = image::load_from_memory(&jpeg).expect("snapshot is an image");
+    assert_eq!((img.width(), img.height()), (320, 176));
+    let (_, metrics) = daemon.get("/metrics").unwrap();
+    let metrics = String::from_utf8(metrics).unwrap();
+    let decoded: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("skycount_frames_decoded_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("frames_decoded in /metrics");
+    assert!(decoded >= 3.0, "{metrics}");
+    assert!(metrics.contains("skycount_stream_state{state=\"live\"} 1"));
+
+    // The drone drops out.
+    publisher.kill();
+    let killed = Instant::now();
+    wait_for(Duration::from_secs(15), || {
+        let s = seen.lock().unwrap();
+        let after: Vec<&str> = s
+            .states
+            .iter()
+            .filter(|(t, _)| *t >= killed)
+            .map(|(_, st)| st.as_str())
+            .collect();
+        let stalled = after.iter().position(|s| *s == "stalled")?;
+        after[stalled..].contains(&"reconnecting").then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "expected stalled then reconnecting, saw {:?}",
+            seen.lock().unwrap().states
+        )
+    });
+    assert!(
+        daemon.proc.alive(),
+        "the daemon must not exit when the stream drops"
+    );
+    let (code, body) = daemon.get("/api/health").unwrap();
+    assert_eq!(code, 503, "{}", String::from_utf8_lossy(&body));
+    // Let it fail to attach a few times first (backoff reaches its cap).
+    std::thread::sleep(Duration::from_secs(3));
+
+    // The drone comes back: analyses resume within 2 s.
+    let last_seq = seen.lock().unwrap().analyses.last().unwrap().1["seq"]
+        .as_u64()
+        .unwrap();
+    let returned = Instant::now();
+    let _publisher = publish(&url, 1280, 720, 30);
+    let resumed = wait_for(Duration::from_secs(20), || {
+        let s = seen.lock().unwrap();
+        s.analyses
+            .iter()
+            .find(|(_, a)| a["seq"].as_u64().unwrap() > last_seq)
+            .map(|(t, _)| t.duration_since(returned))
+    })
+    .expect("analyses did not resume");
+    eprintln!(
+        "analyses resumed {} ms after the publisher was started again",
+        resumed.as_millis()
+    );
+    assert!(
+        resumed <= Duration::from_secs(2),
+        "analyses resumed after {} ms, expected within 2 s",
+        resumed.as_millis()
+    );
+    assert_eq!(daemon.status()["state"], "live");
+
+    let _ = client.disconnect();
+    let (exit, took) = daemon
+        .proc
+        .terminate(Duration::from_secs(5))
+        .expect("skycountd did not stop on SIGTERM");
+    assert!(exit.success(), "exit status {exit}");
+    assert!(
+        took <= Duration::from_secs(2),
+        "stopping took {} ms",
+        took.as_millis()
+    );
+}
