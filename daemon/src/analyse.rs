@@ -35,6 +35,8 @@ pub struct Analysis {
     pub wall_time_ms: u64,
     pub input_width: u32,
     pub input_height: u32,
+    /// Made from the demo recording while no drone streams.
+    pub demo: bool,
     pub density: DensityGrid,
 }
 
@@ -195,6 +197,7 @@ mod tests {
             wall_time_ms: 1,
             input_width: 16,
             input_height: 8,
+            demo: false,
             density: DensityGrid {
                 width: 2,
                 height: 1,

@@ -57,6 +57,11 @@ pub struct SourceSettings {
     pub loop_file: bool,
     /// Jitter buffer for rtsp:// sources.
     pub rtsp_latency_ms: u32,
+    /// A recording analysed while no drone streams (empty: none). Its results are marked
+    /// `demo` so that nobody takes them for the live crowd.
+    pub demo_url: String,
+    /// How long the source must be without frames before the demo starts.
+    pub demo_after_ms: u64,
 }
 
 impl Default for SourceSettings {
@@ -69,6 +74,8 @@ impl Default for SourceSettings {
             backoff_max_ms: 1000,
             loop_file: true,
             rtsp_latency_ms: 100,
+            demo_url: String::new(),
+            demo_after_ms: 5000,
         }
     }
 }
@@ -435,6 +442,16 @@ fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigE
     };
     if let Err(e) = crate::source::SourceUrl::parse(&s.source.url) {
         bad("source.url", e.to_string());
+    }
+    if !s.source.demo_url.is_empty() {
+        match crate::source::SourceUrl::parse(&s.source.demo_url) {
+            Ok(crate::source::SourceUrl::File(_)) => {}
+            Ok(_) => bad(
+                "source.demo_url",
+                "must be a file:// recording (or empty for no demo)".into(),
+            ),
+            Err(e) => bad("source.demo_url", e.to_string()),
+        }
     }
     if s.source.backoff_initial_ms == 0 || s.source.backoff_initial_ms > s.source.backoff_max_ms {
         bad(

@@ -26,6 +26,8 @@ pub struct Frame {
     pub pts_ms: Option<u64>,
     /// When the decoder handed the frame over: staleness is measured from here.
     pub decoded_at: Instant,
+    /// From the demo recording, not the drone.
+    pub demo: bool,
 }
 
 impl std::fmt::Debug for Frame {
@@ -50,6 +52,7 @@ impl Frame {
             pixels: Arc::new(rgb),
             pts_ms: None,
             decoded_at: Instant::now(),
+            demo: false,
         }
     }
 

@@ -216,6 +216,7 @@ pub struct StreamTracker {
     since: Instant,
     /// The last frame of any pipeline: what the state follows.
     last_frame: Option<Instant>,
+    created: Instant,
     attached_at: Instant,
     /// Whether the current pipeline has delivered a frame.
     attached_live: bool,
@@ -230,6 +231,7 @@ impl StreamTracker {
             state: StreamState::Waiting,
             since: now,
             last_frame: None,
+            created: now,
             attached_at: now,
             attached_live: false,
             stall,
@@ -245,6 +247,11 @@ impl StreamTracker {
     /// When the current state began.
     pub fn since(&self) -> Instant {
         self.since
+    }
+
+    /// How long the source has given no frame (since the start, when it never has).
+    pub fn quiet_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_frame.unwrap_or(self.created))
     }
 
     /// The last failure, in words, until the stream is live again.

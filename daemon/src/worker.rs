@@ -97,6 +97,7 @@ pub fn run(
                         wall_time_ms: unix_ms(SystemTime::now()),
                         input_width: frame.width,
                         input_height: frame.height,
+                        demo: frame.demo,
                         density: density.to_grid(grid.grid_width, grid.grid_height),
                     };
                     hub.publish(analysis, frame);

@@ -188,3 +188,60 @@ fn live_stream_analyses_survive_the_drone_dropping_out() {
         took.as_millis()
     );
 }
+
+#[test]
+fn the_demo_recording_stands_in_while_no_drone_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("demo.mp4");
+    gst_launch(&format!(
+        "videotestsrc num-buffers=45 pattern=snow ! video/x-raw,width=640,height=360,framerate=15/1 ! x264enc bframes=0 key-int-max=15 ! h264parse ! mp4mux ! filesink location={}",
+        clip.display()
+    ));
+    let rtmp = RtmpServer::start();
+    let url = rtmp.url("drone");
+    let port = free_port();
+    let extra_source = format!(
+        "\n[source]\nurl = \"{url}\"\nstall_ms = 1000\nreconnect_after_ms = 2000\nbackoff_initial_ms = 200\nbackoff_max_ms = 1000\ndemo_url = \"file://{}\"\ndemo_after_ms = 500\n",
+        clip.display()
+    );
+    // The base config's [source] is replaced by one with the demo.
+    let base = test_config(&url, port, &tiny_model(), "");
+    let without_source: String = base
+        .split("[model]")
+        .nth(1)
+        .map(|rest| format!("[model]{rest}"))
+        .unwrap();
+    let daemon = Daemon::start(&format!("{extra_source}{without_source}"));
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let client = listen(&daemon.base(), seen.clone());
+    wait_for(Duration::from_secs(15), || {
+        let s = seen.lock().unwrap();
+        (s.analyses.iter().filter(|(_, a)| a["demo"] == true).count() >= 3).then_some(())
+    })
+    .expect("the demo recording was not analysed while no drone streamed");
+    let status = daemon.status();
+    assert_eq!(status["demo"], true, "{status}");
+    assert_eq!(
+        status["state"], "waiting",
+        "the drone's own state is still shown: {status}"
+    );
+
+    // The drone arrives: its frames replace the demo.
+    let _publisher = publish(&url, 640, 360, 30);
+    let started = Instant::now();
+    wait_for(Duration::from_secs(15), || {
+        let s = seen.lock().unwrap();
+        s.analyses
+            .iter()
+            .any(|(t, a)| *t > started && a["demo"] == false)
+            .then_some(())
+    })
+    .expect("the drone's stream did not replace the demo");
+    let status = wait_for(Duration::from_secs(3), || {
+        let s = daemon.status();
+        (s["demo"] == false && s["state"] == "live").then_some(s)
+    });
+    assert!(status.is_some(), "{}", daemon.status());
+    let _ = client.disconnect();
+}

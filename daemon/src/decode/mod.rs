@@ -82,8 +82,10 @@ pub fn supervise(
             ms(opts.source.backoff_max_ms),
         );
         let mut decoding: Option<(String, String)> = None;
-        let report = |tracker: &StreamTracker, decoding: &Option<(String, String)>| {
+        let mut demo = Demo::new(&opts);
+        let report = |tracker: &StreamTracker, decoding: &Option<(String, String)>, demo: &Demo| {
             hub.set_stream(StreamReport {
+                demo: demo.running(),
                 state: tracker.state(),
                 state_since_ms: unix_ms(
                     SystemTime::now() - Instant::now().saturating_duration_since(tracker.since()),
@@ -94,7 +96,7 @@ pub fn supervise(
                 codec: decoding.as_ref().map(|d| d.1.clone()),
             })
         };
-        report(&tracker, &decoding);
+        report(&tracker, &decoding, &demo);
         log::info!("reading {url}");
 
         loop {
@@ -121,7 +123,7 @@ pub fn supervise(
             match pipeline::attach(&url, &attach_opts, sink) {
                 Err(e) => {
                     tracker.failed(Instant::now(), e.to_string());
-                    report(&tracker, &decoding);
+                    report(&tracker, &decoding, &demo);
                 }
                 Ok(p) => loop {
                     let event = p.next_event(TICK);
@@ -162,7 +164,13 @@ pub fn supervise(
                                     excluded.push(dec.clone());
                                 }
                             }
-                            tracker.failed(now, format!("{url}: {message}"));
+                            let hint = match url {
+                                SourceUrl::File(_) => {
+                                    " (is it a video recording, MP4/MKV/FLV/TS with H.264 or H.265?)"
+                                }
+                                _ => "",
+                            };
+                            tracker.failed(now, format!("{url}: {message}{hint}"));
                             leave = true;
                         }
                         Some(Event::Eos) => match &url {
@@ -183,7 +191,8 @@ pub fn supervise(
                     if !leave && tracker.tick(now) == Verdict::Reattach {
                         leave = true;
                     }
-                    report(&tracker, &decoding);
+                    demo.manage(&tracker, now, &slot, &hub);
+                    report(&tracker, &decoding, &demo);
                     if leave {
                         break;
                     }
@@ -199,7 +208,7 @@ pub fn supervise(
                     }
                 },
             }
-            report(&tracker, &decoding);
+            report(&tracker, &decoding, &demo);
             if opts.stop_at_end && matches!(url, SourceUrl::File(_)) {
                 // A file that fails will fail again: the `analyze` command stops here.
                 log::error!(
@@ -231,10 +240,113 @@ pub fn supervise(
                         continue 'reload;
                     }
                     Err(RecvTimeoutError::Timeout) => {
-                        tracker.tick(Instant::now());
-                        report(&tracker, &decoding);
+                        let now = Instant::now();
+                        tracker.tick(now);
+                        demo.manage(&tracker, now, &slot, &hub);
+                        report(&tracker, &decoding, &demo);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The demo recording, analysed while the source gives no frames (when `source.demo_url` is
+/// set). It stops the moment the source is live again.
+struct Demo {
+    url: Option<SourceUrl>,
+    after: Duration,
+    width: u32,
+    height: u32,
+    pipeline: Option<pipeline::Attached>,
+    /// When the demo last failed, so that a broken recording is not retried at every tick.
+    failed_at: Option<Instant>,
+}
+
+impl Demo {
+    fn new(opts: &DecodeOptions) -> Self {
+        let url = match opts.source.demo_url.as_str() {
+            "" => None,
+            u => SourceUrl::parse(u).ok(),
+        };
+        Self {
+            url,
+            after: Duration::from_millis(opts.source.demo_after_ms),
+            width: opts.width,
+            height: opts.height,
+            pipeline: None,
+            failed_at: None,
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.pipeline.is_some()
+    }
+
+    /// Starts, keeps, loops or stops the demo as the source's state asks.
+    fn manage(
+        &mut self,
+        tracker: &StreamTracker,
+        now: Instant,
+        slot: &Arc<LatestFrame>,
+        hub: &Arc<Hub>,
+    ) {
+        let Some(url) = &self.url else {
+            return;
+        };
+        if tracker.state() == crate::source::StreamState::Live {
+            if self.pipeline.take().is_some() {
+                log::info!("the drone's stream is back: demo stopped");
+                slot.clear();
+            }
+            return;
+        }
+        if let Some(p) = &self.pipeline {
+            match p.next_event(Duration::ZERO) {
+                Some(Event::Eos) if p.rewind() => {}
+                Some(Event::Eos) | Some(Event::Error { .. }) | Some(Event::Unsupported(_)) => {
+                    log::warn!("the demo recording {url} failed; trying it again in a minute");
+                    self.pipeline = None;
+                    self.failed_at = Some(now);
+                }
+                _ => {}
+            }
+            return;
+        }
+        let retry_ok = self
+            .failed_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(60));
+        if tracker.quiet_for(now) < self.after || !retry_ok {
+            return;
+        }
+        let sink = {
+            let (slot, hub) = (slot.clone(), hub.clone());
+            Arc::new(move |mut frame: crate::sample::Frame| {
+                frame.demo = true;
+                hub.metrics.frames_decoded.inc();
+                if slot.put(frame) == Put::ReplacedUnanalysed {
+                    hub.metrics.frames_skipped.inc();
+                }
+            })
+        };
+        let opts = AttachOptions {
+            width: self.width,
+            height: self.height,
+            decoder: "auto".into(),
+            excluded: Vec::new(),
+            rtsp_latency_ms: 0,
+        };
+        match pipeline::attach(url, &opts, sink) {
+            Ok(p) => {
+                log::info!(
+                    "no drone for {} s: analysing the demo recording {url}",
+                    self.after.as_secs()
+                );
+                self.pipeline = Some(p);
+            }
+            Err(e) => {
+                log::warn!("cannot play the demo recording: {e}");
+                self.failed_at = Some(now);
             }
         }
     }

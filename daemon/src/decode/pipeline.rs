@@ -324,6 +324,7 @@ fn to_frame(sample: &gst::Sample) -> Option<Frame> {
         pixels: Arc::new(mapped),
         pts_ms,
         decoded_at: Instant::now(),
+        demo: false,
     })
 }
 

@@ -24,6 +24,8 @@ pub struct StreamReport {
     pub source: String,
     pub decoder: Option<String>,
     pub codec: Option<String>,
+    /// The demo recording is being analysed because no drone streams.
+    pub demo: bool,
 }
 
 /// The model part of the status.
@@ -107,6 +109,7 @@ impl Hub {
                 source,
                 decoder: None,
                 codec: None,
+                demo: false,
             }),
             model: RwLock::new(model),
             analysis,

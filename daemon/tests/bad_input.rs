@@ -1,0 +1,284 @@
+//! Bad input of every kind gets a clear message, never a panic, and never takes the service down:
+//! a missing or corrupt model, a missing ONNX Runtime, an unknown key, a wrong type, an
+//! unreachable source, a file that is not video, and a stream that is not H.264/H.265.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use common::*;
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_no_panic(o: &Output) {
+    let e = stderr(o);
+    assert!(!e.contains("panicked"), "panicked:\n{e}");
+    assert!(!e.contains("RUST_BACKTRACE"), "panicked:\n{e}");
+}
+
+fn check_config(toml: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), toml);
+    bin()
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn unknown_key_and_wrong_type_are_refused_with_file_key_and_expectation() {
+    let o = check_config("[model]\npaht = \"/x.onnx\"\n");
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("skycount.toml: unknown key `model.paht`"), "{e}");
+    assert!(e.contains("did you mean `path`?"), "{e}");
+    assert_no_panic(&o);
+
+    let o = check_config("[source]\nstall_ms = \"soon\"\n");
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("skycount.toml"), "{e}");
+    assert!(e.contains("`source.stall_ms`"), "{e}");
+    assert!(e.contains("soon"), "{e}");
+    assert_no_panic(&o);
+
+    let o = bin()
+        .args(["--config", "/nonexistent/skycount.toml", "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/nonexistent/skycount.toml: cannot read"));
+
+    // And a good file prints the effective configuration.
+    let o = check_config("[server]\nlisten = \"127.0.0.1:8080\"\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("listen = \"127.0.0.1:8080\""), "{out}");
+    assert!(out.contains("[model]"), "{out}");
+}
+
+#[test]
+fn missing_corrupt_model_and_missing_runtime_are_clear_for_analyze() {
+    let img = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    image::RgbImage::from_pixel(64, 48, image::Rgb([90, 120, 30]))
+        .save(img.path())
+        .unwrap();
+    let img = img.path().to_str().unwrap();
+
+    let o = analyze(&["--model", "/nonexistent/csrnet.onnx", img], |_| {});
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("/nonexistent/csrnet.onnx does not exist"), "{e}");
+    assert!(e.contains("models/make.sh"), "{e}");
+    assert_no_panic(&o);
+
+    let corrupt = tempfile::Builder::new().suffix(".onnx").tempfile().unwrap();
+    std::fs::write(
+        corrupt.path(),
+        b"this is not a protobuf, it is a shopping list",
+    )
+    .unwrap();
+    let o = analyze(&["--model", corrupt.path().to_str().unwrap(), img], |_| {});
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("is not a model ONNX Runtime can load"), "{e}");
+    assert_no_panic(&o);
+
+    let model = tiny_model();
+    let o = analyze(&["--model", model.to_str().unwrap(), img], |c| {
+        c.env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so");
+    });
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("ONNX Runtime could not be loaded"), "{e}");
+    assert!(e.contains("/nonexistent/libonnxruntime.so"), "{e}");
+    assert!(e.contains("ORT_DYLIB_PATH"), "{e}");
+    assert_no_panic(&o);
+
+    // The tiny model itself works on the same image.
+    let o = analyze(&["--model", model.to_str().unwrap(), img], |_| {});
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line: serde_json::Value =
+        serde_json::from_slice(o.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["input_width"], 64);
+    assert!(line["count"].as_f64().is_some());
+    assert!(line["inference_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn the_service_stays_up_and_reports_a_missing_model_and_runtime() {
+    let port = free_port();
+    let cfg = test_config(
+        "rtmp://127.0.0.1:1/live/none",
+        port,
+        Path::new("/nonexistent/csrnet.onnx"),
+        "",
+    );
+    let mut d = Daemon::start(&cfg);
+    let reason = wait_for(Duration::from_secs(10), || {
+        let (code, body) = d.get("/api/health").ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        let r = v["reason"].as_str()?.to_string();
+        (code == 503 && r.contains("does not exist")).then_some(r)
+    })
+    .expect("health does not report the missing model");
+    assert!(reason.contains("/nonexistent/csrnet.onnx"), "{reason}");
+    let status = d.status();
+    assert!(
+        status["model"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("models/make.sh"),
+        "{status}"
+    );
+    assert!(d.proc.alive(), "a missing model must not stop the service");
+    drop(d);
+
+    let port = free_port();
+    let cfg = test_config("rtmp://127.0.0.1:1/live/none", port, &tiny_model(), "");
+    let mut d = Daemon::start_with(&cfg, |c| {
+        c.env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so");
+    });
+    wait_for(Duration::from_secs(10), || {
+        let s = d.status();
+        s["model"]["error"]
+            .as_str()
+            .filter(|e| e.contains("ONNX Runtime could not be loaded"))
+            .map(|_| ())
+    })
+    .expect("status does not report the missing ONNX Runtime");
+    assert!(d.proc.alive());
+}
+
+#[test]
+fn an_unreachable_source_is_reported_and_retried() {
+    let closed = free_port(); // nothing listens here
+    let port = free_port();
+    let url = format!("rtmp://127.0.0.1:{closed}/live/drone");
+    let mut d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+    let status = wait_for(Duration::from_secs(10), || {
+        let s = d.status();
+        s["error"].as_str().is_some().then_some(s)
+    })
+    .expect("no error reported for an unreachable source");
+    assert_eq!(status["state"], "waiting", "{status}");
+    let err = status["error"].as_str().unwrap();
+    assert!(err.contains(&format!("127.0.0.1:{closed}")), "{err}");
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, metrics) = d.get("/metrics").unwrap();
+    let metrics = String::from_utf8(metrics).unwrap();
+    let attempts: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("skycount_source_reattaches_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(attempts >= 2.0, "retried: {attempts}");
+    assert!(d.proc.alive());
+}
+
+#[test]
+fn a_file_that_is_not_video_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("flight.mp4");
+    std::fs::write(
+        &notes,
+        "pilot notes: wind 12 kt, battery 2 swapped at 14:05\n".repeat(50),
+    )
+    .unwrap();
+    let url = format!("file://{}", notes.display());
+
+    let o = analyze(&["--model", tiny_model().to_str().unwrap(), &url], |_| {});
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("flight.mp4"), "{e}");
+    assert!(e.contains("text file"), "says what GStreamer found: {e}");
+    assert!(
+        e.contains("is it a video recording"),
+        "says what is expected: {e}"
+    );
+    assert_no_panic(&o);
+
+    let port = free_port();
+    let mut d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+    let status = wait_for(Duration::from_secs(10), || {
+        let s = d.status();
+        s["error"].as_str().is_some().then_some(s)
+    })
+    .expect("no error reported for a file that is not video");
+    assert!(
+        status["error"].as_str().unwrap().contains("flight.mp4"),
+        "{status}"
+    );
+    assert!(d.proc.alive());
+}
+
+#[test]
+fn a_stream_that_is_not_h264_or_h265_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let vp8 = dir.path().join("vp8.webm");
+    gst_launch(&format!(
+        "videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240,framerate=30/1 ! vp8enc ! webmmux ! filesink location={}",
+        vp8.display()
+    ));
+    let url = format!("file://{}", vp8.display());
+
+    let o = analyze(&["--model", tiny_model().to_str().unwrap(), &url], |_| {});
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("vp8, not H.264 or H.265"), "{e}");
+    assert!(e.contains("H.264"), "tells what to change: {e}");
+    assert_no_panic(&o);
+
+    let port = free_port();
+    let mut d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+    let status = wait_for(Duration::from_secs(10), || {
+        let s = d.status();
+        s["error"].as_str().is_some().then_some(s)
+    })
+    .expect("no error reported for a VP8 stream");
+    assert!(
+        status["error"].as_str().unwrap().contains("vp8"),
+        "{status}"
+    );
+    assert!(d.proc.alive());
+}
+
+#[test]
+fn a_recorded_flight_is_analysed_and_sigterm_stops_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("flight.mp4");
+    gst_launch(&format!(
+        "videotestsrc num-buffers=60 pattern=ball ! video/x-raw,width=640,height=360,framerate=30/1 ! x264enc bframes=0 key-int-max=30 ! h264parse ! mp4mux ! filesink location={}",
+        mp4.display()
+    ));
+    // `analyze` on a video file path goes through the daemon's pipeline, newest frame first.
+    let o = analyze(
+        &[
+            "--model",
+            tiny_model().to_str().unwrap(),
+            "--max",
+            "3",
+            mp4.to_str().unwrap(),
+        ],
+        |_| {},
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for l in &lines {
+        assert!(
+            l["count"].as_f64().is_some() && l["inference_ms"].as_f64().is_some(),
+            "{l}"
+        );
+        assert_eq!(l["input_width"], 640, "the model's configured size");
+    }
+}

@@ -1,0 +1,186 @@
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { fetchStatus, fetchStreamInfo, type Analysis, type Status, type StreamInfo } from './lib/api';
+import { clockOffset, stateAgeMs } from './lib/clock';
+import { openLink, type LinkInfo } from './lib/link';
+import { loadSettings, saveSettings, type Settings } from './lib/settings';
+import { TrendWindow } from './lib/trend';
+import { backoffDelay } from './lib/whep';
+import { useNow, useWhep } from './hooks';
+import { Stage } from './components/Stage';
+import { HeatmapControls } from './components/HeatmapControls';
+import { CountPanel } from './components/CountPanel';
+import { HealthPanel, type Health } from './components/HealthPanel';
+
+const RETAIN_MS = 15 * 60_000;
+const STATUS_POLL_MS = 5000;
+const HEALTH_POLL_MS = 10_000;
+
+export function App() {
+  const [settings, setSettings] = useState<Settings>(loadSettings);
+  const update = useCallback((patch: Partial<Settings>) => {
+    setSettings((s) => {
+      const next = { ...s, ...patch };
+      saveSettings(next);
+      return next;
+    });
+  }, []);
+
+  const trend = useRef(new TrendWindow(RETAIN_MS)).current;
+  const [trendVersion, setTrendVersion] = useState(0);
+  const [shown, setShown] = useState<{ a: Analysis; receivedAt: number } | null>(null);
+  const [status, setStatus] = useState<Status | null>(null);
+  const [link, setLink] = useState<LinkInfo>({ state: 'connecting', detail: null, attempt: 0 });
+  const [info, setInfo] = useState<StreamInfo | null>(null);
+  const [health, setHealth] = useState<Health | null>(null);
+  const now = useNow(1000);
+
+  useLayoutEffect(() => {
+    performance.mark?.('skycount:first-render');
+  }, []);
+
+  useEffect(() => {
+    document.documentElement.dataset.theme = settings.theme;
+  }, [settings.theme]);
+
+  // Socket.IO: status and analyses as they happen.
+  useEffect(
+    () =>
+      openLink({
+        onLink: setLink,
+        onStatus: setStatus,
+        onAnalysis: (a) => {
+          const t = Date.now();
+          if (trend.push(a.seq, t, a.count)) setTrendVersion((v) => v + 1);
+          setShown({ a, receivedAt: t });
+        },
+      }),
+    [trend],
+  );
+
+  // Where to play the video and where the pilot publishes; retried until the daemon answers.
+  useEffect(() => {
+    const ac = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let attempt = 0;
+    const load = () => {
+      fetchStreamInfo(ac.signal).then(setInfo, () => {
+        if (ac.signal.aborted) return;
+        timer = setTimeout(load, backoffDelay(++attempt));
+      });
+    };
+    load();
+    return () => {
+      ac.abort();
+      clearTimeout(timer);
+    };
+  }, []);
+
+  // Status over HTTP at start and whenever the Socket.IO link is down.
+  const linkUp = link.state === 'connected';
+  useEffect(() => {
+    if (linkUp) return;
+    const ac = new AbortController();
+    const poll = () => fetchStatus(ac.signal).then(setStatus, () => undefined);
+    poll();
+    const id = setInterval(poll, STATUS_POLL_MS);
+    return () => {
+      ac.abort();
+      clearInterval(id);
+    };
+  }, [linkUp]);
+
+  // The daemon's own verdict on its pipeline and model.
+  useEffect(() => {
+    const poll = async () => {
+      try {
+        const res = await fetch('/api/health', { cache: 'no-store' });
+        const body = (await res.json().catch(() => ({}))) as { ok?: unknown; reason?: unknown };
+        setHealth({ ok: res.ok && body.ok === true, reason: typeof body.reason === 'string' ? body.reason : res.ok ? null : `HTTP ${res.status}` });
+      } catch {
+        setHealth({ ok: false, reason: 'unreachable' });
+      }
+    };
+    void poll();
+    const id = setInterval(poll, HEALTH_POLL_MS);
+    return () => clearInterval(id);
+  }, []);
+
+  const { status: whep, stream, player } = useWhep(info?.whep_url ?? null);
+  const onVideoStall = useCallback((reason: string) => player.current?.restart(reason), [player]);
+
+  // The drone just appeared: try the video now instead of waiting for the next retry.
+  const streamState = status?.state ?? null;
+  useEffect(() => {
+    if (streamState === 'live') player.current?.kick();
+  }, [streamState, player]);
+
+  const analysis = shown?.a ?? null;
+  const offset = shown ? clockOffset(shown.a.wall_time_ms, shown.receivedAt) : 0;
+  const stateAge = status ? stateAgeMs(status.state_since_ms, status.uptime_s, now, offset) : null;
+  const stale = !linkUp || (streamState !== null && streamState !== 'live');
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <h1>skycount</h1>
+        <span className={`pill link-${link.state}`} title={link.detail ?? undefined}>
+          <span className="dot" aria-hidden="true" />
+          {link.state === 'connected' ? 'connected' : link.state === 'connecting' ? 'connecting…' : 'reconnecting…'}
+        </span>
+        <button
+          type="button"
+          className="theme"
+          onClick={() => update({ theme: settings.theme === 'sun' ? 'night' : 'sun' })}
+          aria-label={`Switch to ${settings.theme === 'sun' ? 'night' : 'sun'} colours`}
+        >
+          {settings.theme === 'sun' ? '☾ Night' : '☀ Sun'}
+        </button>
+      </header>
+      <main className="layout">
+        <div className="viewer">
+          <Stage
+            stream={stream}
+            whep={whep}
+            onVideoStall={onVideoStall}
+            analysis={analysis}
+            receivedAt={shown?.receivedAt ?? null}
+            info={info}
+            streamState={streamState}
+            linkUp={linkUp}
+            heatmapOn={settings.heatmapOn}
+            opacity={settings.opacity}
+          />
+          <HeatmapControls
+            on={settings.heatmapOn}
+            opacity={settings.opacity}
+            max={analysis?.density.max ?? null}
+            onToggle={() => update({ heatmapOn: !settings.heatmapOn })}
+            onOpacity={(opacity) => update({ opacity })}
+          />
+        </div>
+        <aside className="side">
+          <CountPanel
+            analysis={analysis}
+            trend={trend}
+            version={trendVersion}
+            now={now}
+            windowMin={settings.windowMin}
+            onWindow={(windowMin) => update({ windowMin })}
+            theme={settings.theme}
+            stale={stale}
+          />
+          <HealthPanel
+            status={status}
+            analysis={analysis}
+            link={link}
+            whep={whep}
+            info={info}
+            health={health}
+            stateAgeMs={stateAge}
+            measuredRate={trend.rate(now)}
+          />
+        </aside>
+      </main>
+    </div>
+  );
+}

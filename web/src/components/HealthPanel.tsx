@@ -1,0 +1,120 @@
+import type { ReactNode } from 'react';
+import type { Analysis, Status, StreamInfo } from '../lib/api';
+import { DASH, fmtDuration, fmtMs, fmtRate } from '../lib/format';
+import type { LinkInfo } from '../lib/link';
+import type { WhepStatus } from '../lib/whep';
+
+export interface Health {
+  ok: boolean;
+  reason: string | null;
+}
+
+interface Props {
+  status: Status | null;
+  analysis: Analysis | null;
+  link: LinkInfo;
+  whep: WhepStatus;
+  info: StreamInfo | null;
+  health: Health | null;
+  /** how long the stream has been in its state, when the box's clock allows telling */
+  stateAgeMs: number | null;
+  /** analyses per second measured from received events */
+  measuredRate: number | null;
+}
+
+type Level = 'ok' | 'warn' | 'bad' | 'idle';
+
+const STREAM_LEVEL: Record<string, Level> = { live: 'ok', waiting: 'idle', stalled: 'bad', reconnecting: 'warn' };
+const LINK_LEVEL: Record<string, Level> = { connected: 'ok', connecting: 'warn', reconnecting: 'bad', disconnected: 'bad' };
+const WHEP_TEXT: Record<string, string> = {
+  idle: 'starting',
+  connecting: 'connecting',
+  connected: 'playing',
+  'no-stream': 'no stream',
+  unreachable: 'unreachable',
+  failed: 'retrying',
+  stopped: 'stopped',
+};
+const WHEP_LEVEL: Record<string, Level> = {
+  idle: 'idle',
+  connecting: 'warn',
+  connected: 'ok',
+  'no-stream': 'idle',
+  unreachable: 'bad',
+  failed: 'bad',
+  stopped: 'idle',
+};
+
+function Row({ label, testid, value, level, children }: { label: string; testid: string; value?: string | number | null; level?: Level; children: ReactNode }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd data-testid={testid} data-value={value ?? undefined} className={level ? `lvl lvl-${level}` : undefined}>
+        {children}
+      </dd>
+    </>
+  );
+}
+
+const msLevel = (ms: number | null | undefined, warn: number, bad: number): Level | undefined =>
+  ms == null || !Number.isFinite(ms) ? undefined : ms > bad ? 'bad' : ms > warn ? 'warn' : 'ok';
+
+export function HealthPanel({ status, analysis, link, whep, info, health, stateAgeMs, measuredRate }: Props) {
+  const state = status?.state ?? null;
+  const inference = analysis?.inference_ms ?? status?.last_inference_ms ?? null;
+  const staleness = analysis?.staleness_ms ?? status?.last_staleness_ms ?? null;
+  const rate = status?.rates?.analysed_fps ?? measuredRate;
+  return (
+    <section className="panel health" aria-label="Box health">
+      <h2>Box health</h2>
+      <dl>
+        <Row label="Stream" testid="stream-state" value={state} level={state ? (STREAM_LEVEL[state] ?? 'warn') : undefined}>
+          {state ?? DASH}
+          {stateAgeMs !== null && <small> for {fmtDuration(stateAgeMs / 1000)}</small>}
+        </Row>
+        {status?.error && (
+          <Row label="Stream error" testid="stream-error" value={status.error} level="bad">
+            {status.error}
+          </Row>
+        )}
+        <Row label="Live video" testid="video-link" value={whep.state} level={WHEP_LEVEL[whep.state]}>
+          {WHEP_TEXT[whep.state] ?? whep.state}
+          {whep.attempt > 0 && whep.state !== 'connected' && <small> (try {whep.attempt + 1})</small>}
+        </Row>
+        <Row label="Decoder" testid="decoder" value={status?.decoder}>
+          {status?.decoder ?? DASH}
+          {status?.codec && <small> ({status.codec})</small>}
+        </Row>
+        <Row label="Runs on" testid="execution-provider" value={status?.execution_provider} level={status?.execution_provider === 'cpu' ? 'warn' : status?.execution_provider ? 'ok' : undefined}>
+          {status?.execution_provider ?? DASH}
+        </Row>
+        <Row label="Inference" testid="inference-ms" value={inference} level={msLevel(inference, 1500, 5000)}>
+          {fmtMs(inference)}
+        </Row>
+        <Row label="Staleness" testid="staleness-ms" value={staleness} level={msLevel(staleness, 2000, 10_000)}>
+          {fmtMs(staleness)}
+        </Row>
+        <Row label="Analyses" testid="analyses-per-second" value={rate}>
+          {fmtRate(rate)}
+          {status?.rates?.analysed_fps != null && measuredRate !== null && <small> (received {fmtRate(measuredRate)})</small>}
+        </Row>
+        <Row label="Link" testid="link-state" value={link.state} level={LINK_LEVEL[link.state]}>
+          {link.state}
+          {link.state !== 'connected' && link.attempt > 0 && <small> (try {link.attempt})</small>}
+        </Row>
+        <Row label="Daemon" testid="daemon-health" value={health ? (health.ok ? 'ok' : 'down') : null} level={health ? (health.ok ? 'ok' : 'bad') : undefined}>
+          {health ? (health.ok ? 'ok' : `down${health.reason ? `: ${health.reason}` : ''}`) : DASH}
+        </Row>
+        <Row label="Publish to" testid="rtmp-url" value={info?.rtmp_url}>
+          <code className="rtmp">{info?.rtmp_url ?? DASH}</code>
+        </Row>
+      </dl>
+      {status && (
+        <p className="muted small">
+          skycountd {status.version ?? '?'} · up {fmtDuration(status.uptime_s)}
+          {status.rates?.decoded_fps != null && <> · decoding {fmtRate(status.rates.decoded_fps)}</>}
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,333 @@
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import type { Analysis, StreamInfo } from '../lib/api';
+import { cellCentre, contentRect } from '../lib/align';
+import { densestCell } from '../lib/density';
+import { fmtDensity, fmtMs } from '../lib/format';
+import { HeatmapRenderer, heatmapBackingSize } from '../lib/heatmap';
+import type { WhepStatus } from '../lib/whep';
+import { useElementSize, useNow } from '../hooks';
+
+export interface StageProps {
+  stream: MediaStream | null;
+  whep: WhepStatus;
+  /** the video stopped advancing: the caller restarts the WHEP session */
+  onVideoStall: (reason: string) => void;
+  analysis: Analysis | null;
+  receivedAt: number | null;
+  info: StreamInfo | null;
+  streamState: string | null;
+  linkUp: boolean;
+  heatmapOn: boolean;
+  opacity: number;
+}
+
+const STALL_MS = 6000;
+const FIRST_FRAME_MS = 10_000;
+const SNAPSHOT_POLL_MS = 4000;
+
+interface Densest {
+  col: number;
+  row: number;
+  gw: number;
+  gh: number;
+  value: number;
+}
+
+export function Stage(p: StageProps) {
+  const boxRef = useRef<HTMLDivElement>(null);
+  const videoRef = useRef<HTMLVideoElement>(null);
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const renderer = useRef<HeatmapRenderer | null>(null);
+  const box = useElementSize(boxRef);
+  const [videoSize, setVideoSize] = useState({ w: 0, h: 0 });
+  const [videoPlaying, setVideoPlaying] = useState(false);
+  const [densest, setDensest] = useState<Densest | null>(null);
+
+  const videoLive = p.whep.state === 'connected' && p.stream !== null && videoPlaying;
+  const showSnapshot = !videoLive;
+  const snap = useSnapshot(showSnapshot, p.info?.snapshot_url ?? '/api/snapshot.jpg', p.analysis?.seq ?? null, p.linkUp);
+
+  // The received media goes into the native <video>, muted so autoplay is allowed everywhere.
+  useEffect(() => {
+    const v = videoRef.current;
+    if (!v) return;
+    v.muted = true;
+    v.defaultMuted = true;
+    v.setAttribute('muted', ''); // React sets only the property; iOS looks at the attribute
+    if (v.srcObject !== p.stream) v.srcObject = p.stream;
+    if (p.stream) v.play().catch(() => undefined);
+    else setVideoPlaying(false);
+  }, [p.stream]);
+
+  useEffect(() => {
+    const v = videoRef.current;
+    if (!v) return;
+    const size = () => {
+      setVideoSize((s) => (s.w === v.videoWidth && s.h === v.videoHeight ? s : { w: v.videoWidth, h: v.videoHeight }));
+      if (v.videoWidth > 0 && !v.paused) setVideoPlaying(true);
+    };
+    const stopped = () => setVideoPlaying(false);
+    v.addEventListener('loadedmetadata', size);
+    v.addEventListener('resize', size);
+    v.addEventListener('playing', size);
+    v.addEventListener('emptied', stopped);
+    v.addEventListener('ended', stopped);
+    return () => {
+      v.removeEventListener('loadedmetadata', size);
+      v.removeEventListener('resize', size);
+      v.removeEventListener('playing', size);
+      v.removeEventListener('emptied', stopped);
+      v.removeEventListener('ended', stopped);
+    };
+  }, []);
+
+  // Watchdog: a connected session whose picture does not move is restarted.
+  const { onVideoStall } = p;
+  useEffect(() => {
+    if (!p.stream || p.whep.state !== 'connected') return;
+    let last = -1;
+    let lastChange = Date.now();
+    let sawFrame = false;
+    const id = setInterval(() => {
+      const v = videoRef.current;
+      if (!v || document.hidden) {
+        lastChange = Date.now();
+        return;
+      }
+      if (v.currentTime !== last) {
+        last = v.currentTime;
+        lastChange = Date.now();
+        if (v.videoWidth > 0) sawFrame = true;
+        if (v.paused) v.play().catch(() => undefined);
+        return;
+      }
+      const limit = sawFrame ? STALL_MS : FIRST_FRAME_MS;
+      if (Date.now() - lastChange > limit) {
+        setVideoPlaying(false);
+        onVideoStall(sawFrame ? 'video stalled' : 'no video frames');
+      }
+    }, 1000);
+    return () => clearInterval(id);
+  }, [p.stream, p.whep.state, onVideoStall]);
+
+  // Where the picture is inside the box: the overlay goes exactly there.
+  const pic = videoLive
+    ? videoSize
+    : snap.w > 0
+      ? { w: snap.w, h: snap.h }
+      : p.analysis
+        ? { w: p.analysis.input_width, h: p.analysis.input_height }
+        : { w: 16, h: 9 };
+  const rect = contentRect(pic.w, pic.h, box.w, box.h);
+
+  useLayoutEffect(() => {
+    const c = canvasRef.current;
+    if (!c) return;
+    if (!renderer.current) {
+      try {
+        renderer.current = new HeatmapRenderer(c);
+      } catch {
+        return;
+      }
+    }
+    c.style.left = `${rect.x}px`;
+    c.style.top = `${rect.y}px`;
+    c.style.width = `${rect.w}px`;
+    c.style.height = `${rect.h}px`;
+    const { width, height } = heatmapBackingSize(rect, window.devicePixelRatio || 1);
+    renderer.current.resize(width, height);
+  }, [rect.x, rect.y, rect.w, rect.h]);
+
+  useEffect(() => {
+    const r = renderer.current;
+    if (!r || !p.analysis) return;
+    try {
+      const d = r.update(p.analysis.density);
+      const cell = densestCell(d);
+      setDensest(cell ? { ...cell, gw: d.width, gh: d.height } : null);
+    } catch (e) {
+      console.warn('skycount: bad density grid', e);
+    }
+  }, [p.analysis]);
+
+  const waiting =
+    !videoLive && (p.streamState === 'waiting' || (p.whep.state === 'no-stream' && p.streamState !== 'live'));
+  const videoState = videoLive ? 'live' : snap.src ? 'snapshot' : 'none';
+  const marker = densest && p.heatmapOn && rect.w > 0 ? cellCentre(densest.col, densest.row, rect, densest.gw, densest.gh) : null;
+
+  return (
+    <div className="stage" ref={boxRef}>
+      <video
+        ref={videoRef}
+        data-testid="video"
+        className={videoLive ? 'media' : 'media hidden'}
+        autoPlay
+        muted
+        playsInline
+        disablePictureInPicture
+      />
+      {showSnapshot && snap.src && (
+        <img
+          data-testid="snapshot"
+          data-seq={snap.seq ?? undefined}
+          className="media"
+          src={snap.src}
+          alt="Last analysed frame"
+          onLoad={snap.onLoad}
+        />
+      )}
+      <canvas
+        ref={canvasRef}
+        data-testid="heatmap"
+        className="heatmap"
+        aria-label="Crowd density heatmap"
+        role="img"
+        style={{ opacity: p.heatmapOn ? p.opacity : 0, visibility: p.heatmapOn ? 'visible' : 'hidden' }}
+      />
+      {marker && (
+        <div
+          className="densest"
+          data-testid="densest"
+          style={{ transform: `translate(${marker.x}px, ${marker.y}px)` }}
+          title={`Densest spot: ${fmtDensity(densest?.value)} people per cell`}
+        />
+      )}
+      <div className="badges">
+        <span className={`badge video-${videoState}`} data-testid="video-state" data-state={videoState}>
+          {videoState === 'live' ? 'LIVE video' : videoState === 'snapshot' ? 'Last analysed frame' : 'No picture'}
+        </span>
+        {p.analysis && p.receivedAt !== null && p.heatmapOn && (
+          <AnalysisAge receivedAt={p.receivedAt} stalenessMs={p.analysis.staleness_ms} />
+        )}
+      </div>
+      {waiting ? (
+        <div className={snap.src ? 'notice notice-compact' : 'notice'} data-testid="waiting" role="status">
+          <strong>Waiting for the drone</strong>
+          <span>Pilot: stream RTMP to</span>
+          <code className="rtmp">{p.info?.rtmp_url ?? 'rtmp://<box address>:1935/live/drone'}</code>
+        </div>
+      ) : (
+        !videoLive && (
+          <div className="notice notice-compact" data-testid="video-notice" role="status" title={p.whep.detail ?? undefined}>
+            <span>{videoNotice(p.whep)}</span>
+          </div>
+        )
+      )}
+    </div>
+  );
+}
+
+function videoNotice(w: WhepStatus): string {
+  switch (w.state) {
+    case 'idle':
+    case 'connecting':
+      return 'Connecting to live video…';
+    case 'connected':
+      return 'Live video connected, waiting for pictures…';
+    case 'unreachable':
+      return 'Live video unreachable (MediaMTX absent or blocked)';
+    case 'no-stream':
+      return 'No live video yet';
+    case 'failed':
+      return 'Live video failed, retrying';
+    case 'stopped':
+      return 'Live video stopped';
+  }
+}
+
+function AnalysisAge({ receivedAt, stalenessMs }: { receivedAt: number; stalenessMs: number }) {
+  const now = useNow(250);
+  // Age of the analysed picture: time since the result arrived plus its age when it was ready.
+  const age = Math.max(0, now - receivedAt) + (Number.isFinite(stalenessMs) ? stalenessMs : 0);
+  const level = age > 30_000 ? 'bad' : age > 5000 ? 'warn' : 'ok';
+  return (
+    <span className={`badge age-${level}`} data-testid="heatmap-age" data-age-ms={Math.round(age)}>
+      Heatmap {fmtMs(age)} old
+    </span>
+  );
+}
+
+interface Snapshot {
+  src: string | null;
+  seq: number | null;
+  w: number;
+  h: number;
+  onLoad: (e: React.SyntheticEvent<HTMLImageElement>) => void;
+}
+
+/**
+ * The last analysed frame, while live video is not playing: fetched once per analysis (and
+ * every few seconds while the Socket.IO link is down), one request at a time, shown from a
+ * blob URL so the picture only changes once the new one is complete.
+ */
+function useSnapshot(active: boolean, base: string, seq: number | null, linkUp: boolean): Snapshot {
+  const [state, setState] = useState<{ src: string | null; seq: number | null; w: number; h: number }>({
+    src: null,
+    seq: null,
+    w: 0,
+    h: 0,
+  });
+  const [tick, setTick] = useState(0);
+  const inFlight = useRef(false);
+  const wanted = useRef(0);
+  const urls = useRef<string[]>([]);
+  const live = useRef({ active, base, seq, mounted: true });
+  live.current = { active, base, seq, mounted: true };
+
+  useEffect(() => {
+    if (!active || linkUp) return;
+    const id = setInterval(() => setTick((t) => t + 1), SNAPSHOT_POLL_MS);
+    return () => clearInterval(id);
+  }, [active, linkUp]);
+
+  useEffect(() => {
+    if (!active) return;
+    wanted.current++;
+    if (inFlight.current) return; // the running loop picks the new request up
+    inFlight.current = true;
+    void (async () => {
+      let done = -1;
+      try {
+        while (live.current.mounted && live.current.active && done !== wanted.current) {
+          done = wanted.current;
+          const { base: b, seq: s } = live.current;
+          const res = await fetch(`${b}${b.includes('?') ? '&' : '?'}t=${Date.now()}`, { cache: 'no-store' });
+          if (!res.ok) continue; // 404 before the first analysis
+          const blob = await res.blob();
+          if (!live.current.mounted) break;
+          const obj = URL.createObjectURL(blob);
+          urls.current.push(obj);
+          setState((st) => ({ ...st, src: obj, seq: s }));
+        }
+      } catch {
+        /* daemon unreachable: keep the last picture */
+      } finally {
+        inFlight.current = false;
+      }
+    })();
+  }, [active, base, seq, tick]);
+
+  // Free the blob URLs of pictures older than the one now shown.
+  const onLoad = (e: React.SyntheticEvent<HTMLImageElement>) => {
+    const img = e.currentTarget;
+    const at = urls.current.indexOf(img.getAttribute('src') ?? '');
+    if (at > 0) {
+      for (const u of urls.current.slice(0, at)) URL.revokeObjectURL(u);
+      urls.current = urls.current.slice(at);
+    }
+    const w = img.naturalWidth;
+    const h = img.naturalHeight;
+    setState((s) => (s.w === w && s.h === h ? s : { ...s, w, h }));
+  };
+
+  useEffect(() => {
+    live.current.mounted = true;
+    return () => {
+      live.current.mounted = false;
+      for (const u of urls.current) URL.revokeObjectURL(u);
+      urls.current = [];
+    };
+  }, []);
+
+  return { ...state, onLoad };
+}

@@ -1,0 +1,148 @@
+// Types and parsers mirroring docs/api.md (skycountd's HTTP and Socket.IO API).
+// Parsers are defensive: the daemon is a separate program and a field box may run
+// an older or newer one, so anything malformed becomes null instead of a crash.
+
+export type StreamState = 'waiting' | 'live' | 'stalled' | 'reconnecting';
+
+export interface DensityGrid {
+  width: number;
+  height: number;
+  /** people in the densest cell; cell value = data/255 * max */
+  max: number;
+  /** base64 of width*height u8, row-major, top-left first */
+  data: string;
+}
+
+export interface Analysis {
+  seq: number;
+  count: number;
+  inference_ms: number;
+  staleness_ms: number;
+  frame_pts_ms: number | null;
+  wall_time_ms: number;
+  input_width: number;
+  input_height: number;
+  density: DensityGrid;
+}
+
+export interface Status {
+  state: StreamState | string;
+  state_since_ms: number | null;
+  error: string | null;
+  source: string | null;
+  decoder: string | null;
+  codec: string | null;
+  execution_provider: string | null;
+  model: { path: string | null; input_width: number | null; input_height: number | null } | null;
+  rates: { decoded_fps: number | null; analysed_fps: number | null; skipped_fps: number | null } | null;
+  totals: { frames_decoded: number | null; frames_skipped: number | null; frames_analysed: number | null } | null;
+  last_inference_ms: number | null;
+  last_staleness_ms: number | null;
+  uptime_s: number | null;
+  version: string | null;
+}
+
+export interface StreamInfo {
+  path: string;
+  whep_url: string;
+  player_url: string | null;
+  rtmp_url: string;
+  snapshot_url: string;
+}
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+export function parseDensity(v: unknown): DensityGrid | null {
+  if (!isObj(v)) return null;
+  const width = num(v.width);
+  const height = num(v.height);
+  const max = num(v.max);
+  const data = str(v.data);
+  if (width === null || height === null || max === null || data === null) return null;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) return null;
+  if (width * height > 1 << 20) return null;
+  return { width, height, max: Math.max(0, max), data };
+}
+
+export function parseAnalysis(v: unknown): Analysis | null {
+  if (!isObj(v)) return null;
+  const seq = num(v.seq);
+  const count = num(v.count);
+  const density = parseDensity(v.density);
+  if (seq === null || count === null || density === null) return null;
+  return {
+    seq,
+    count,
+    inference_ms: num(v.inference_ms) ?? NaN,
+    staleness_ms: num(v.staleness_ms) ?? NaN,
+    frame_pts_ms: num(v.frame_pts_ms),
+    wall_time_ms: num(v.wall_time_ms) ?? NaN,
+    input_width: num(v.input_width) ?? density.width,
+    input_height: num(v.input_height) ?? density.height,
+    density,
+  };
+}
+
+export function parseStatus(v: unknown): Status | null {
+  if (!isObj(v)) return null;
+  const state = str(v.state);
+  if (state === null) return null;
+  const model = isObj(v.model)
+    ? { path: str(v.model.path), input_width: num(v.model.input_width), input_height: num(v.model.input_height) }
+    : null;
+  const rates = isObj(v.rates)
+    ? { decoded_fps: num(v.rates.decoded_fps), analysed_fps: num(v.rates.analysed_fps), skipped_fps: num(v.rates.skipped_fps) }
+    : null;
+  const totals = isObj(v.totals)
+    ? {
+        frames_decoded: num(v.totals.frames_decoded),
+        frames_skipped: num(v.totals.frames_skipped),
+        frames_analysed: num(v.totals.frames_analysed),
+      }
+    : null;
+  return {
+    state,
+    state_since_ms: num(v.state_since_ms),
+    error: str(v.error),
+    source: str(v.source),
+    decoder: str(v.decoder),
+    codec: str(v.codec),
+    execution_provider: str(v.execution_provider),
+    model,
+    rates,
+    totals,
+    last_inference_ms: num(v.last_inference_ms),
+    last_staleness_ms: num(v.last_staleness_ms),
+    uptime_s: num(v.uptime_s),
+    version: str(v.version),
+  };
+}
+
+export function parseStreamInfo(v: unknown): StreamInfo | null {
+  if (!isObj(v)) return null;
+  const whep = str(v.whep_url);
+  const rtmp = str(v.rtmp_url);
+  if (whep === null || rtmp === null) return null;
+  return {
+    path: str(v.path) ?? '',
+    whep_url: whep,
+    player_url: str(v.player_url),
+    rtmp_url: rtmp,
+    snapshot_url: str(v.snapshot_url) ?? '/api/snapshot.jpg',
+  };
+}
+
+async function getJson<T>(url: string, parse: (v: unknown) => T | null, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(url, { cache: 'no-store', signal, headers: { Accept: 'application/json' } });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const parsed = parse(await res.json());
+  if (parsed === null) throw new Error(`${url}: unexpected answer`);
+  return parsed;
+}
+
+export const fetchStreamInfo = (signal?: AbortSignal) => getJson('/api/stream/info', parseStreamInfo, signal);
+export const fetchStatus = (signal?: AbortSignal) => getJson('/api/status', parseStatus, signal);

@@ -1,0 +1,72 @@
+// Number and time formatting for the dashboard (plain strings, no Intl surprises).
+
+export const DASH = '—';
+
+const ok = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Milliseconds as "812 ms", "4.2 s", "3 min 5 s". */
+export function fmtMs(ms: number | null | undefined): string {
+  if (!ok(ms)) return DASH;
+  if (ms < 0) ms = 0;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  return fmtDuration(ms / 1000);
+}
+
+/** Seconds as "42 s", "3 min 5 s", "2 h 7 min", "3 d 4 h". */
+export function fmtDuration(s: number | null | undefined): string {
+  if (!ok(s)) return DASH;
+  s = Math.max(0, Math.floor(s));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** A head count: whole people. */
+export function fmtCount(n: number | null | undefined): string {
+  if (!ok(n)) return DASH;
+  return String(Math.round(Math.max(0, n)));
+}
+
+/** A rate such as analyses per second: "1.2 /s", "0.25 /s". */
+export function fmtRate(r: number | null | undefined): string {
+  if (!ok(r)) return DASH;
+  return `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(1) : r.toFixed(2)} /s`;
+}
+
+/** Signed people per minute: "+8 /min", "−3 /min". */
+export function fmtSlope(perMinute: number | null | undefined): string {
+  if (!ok(perMinute)) return DASH;
+  const r = Math.round(perMinute);
+  if (r === 0) return '±0 /min';
+  return `${r > 0 ? '+' : '−'}${Math.abs(r)} /min`;
+}
+
+/** Local wall-clock time "14:05:09". */
+export function fmtClock(tMs: number | null | undefined): string {
+  if (!ok(tMs)) return DASH;
+  const d = new Date(tMs);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** People per cell for the legend: "0.42", "3.1", "0.003". */
+export function fmtDensity(v: number | null | undefined): string {
+  if (!ok(v)) return DASH;
+  if (v >= 10) return v.toFixed(0);
+  if (v >= 1) return v.toFixed(1);
+  if (v >= 0.01) return v.toFixed(2);
+  return v.toPrecision(1);
+}
+
+/** Labels of time-axis ticks (Unix seconds): HH:MM, or HH:MM:SS when ticks are under a minute apart. */
+export function timeAxisLabels(splits: number[]): string[] {
+  const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 60;
+  return splits.map((s) => {
+    const c = fmtClock(s * 1000);
+    return step < 60 || s % 60 !== 0 ? c : c.slice(0, 5);
+  });
+}

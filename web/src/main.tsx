@@ -1,0 +1,28 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App';
+import { HeatmapRenderer, heatmapBackingSize } from './lib/heatmap';
+import { contentRect } from './lib/align';
+import { encodeBase64 } from './lib/density';
+import { LUT } from './lib/colormap';
+import './styles.css';
+
+// Hooks for the budget script and end-to-end tests: the same code the dashboard draws with.
+declare global {
+  interface Window {
+    __skycount?: {
+      HeatmapRenderer: typeof HeatmapRenderer;
+      heatmapBackingSize: typeof heatmapBackingSize;
+      contentRect: typeof contentRect;
+      encodeBase64: typeof encodeBase64;
+      LUT: typeof LUT;
+    };
+  }
+}
+window.__skycount = { HeatmapRenderer, heatmapBackingSize, contentRect, encodeBase64, LUT };
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);
