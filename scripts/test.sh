@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of skycount on a fresh Debian 12 machine: sets up first (scripts/setup.sh plus
+# the test-only Debian packages), then each suite. Stops at nothing: every suite runs, and the
+# last line says how many suites passed and failed.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+extra=$(grep -v '^\s*#' scripts/debian-test-packages.txt | grep -v '^\s*$' | tr '\n' ' ')
+EXTRA_DEBIAN_PACKAGES="$extra" BUILD_PROFILE=dev scripts/setup.sh || { echo "set-up failed"; exit 1; }
+
+ORT_DYLIB_PATH=$(.venv/bin/python models/ort_lib.py) || exit 1
+export ORT_DYLIB_PATH
+mkdir -p artifacts
+
+passed=0; failed=0; failures=()
+suite() {
+  local name=$1; shift
+  printf '\n===== %s: %s\n' "$name" "$*"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+}
+
+suite rust-format cargo fmt --all --check
+suite rust-lint cargo clippy --locked --all-targets -- -D warnings
+suite rust-tests cargo test --locked
+suite models .venv/bin/python -m pytest -q models
+suite web-unit bash -c 'cd web && npm test'
+suite web-e2e bash -c 'cd web && npm run e2e'
+[ -x systemd/check.sh ] && suite systemd systemd/check.sh
+[ -x yocto-layer/scripts/check.sh ] && suite yocto env PYTHON="$root/.venv/bin/python" yocto-layer/scripts/check.sh
+
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
