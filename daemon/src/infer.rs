@@ -56,8 +56,8 @@ fn runtime_candidates(settings: &ModelSettings) -> Vec<PathBuf> {
     vec!["libonnxruntime.so".into(), "libonnxruntime.so.1".into()]
 }
 
-/// Loads ONNX Runtime once per process.
-fn environment(
+/// Loads ONNX Runtime once per process (it allows one environment per process).
+pub fn environment(
     settings: &ModelSettings,
 ) -> Result<&'static ort::environment::Environment, ModelError> {
     if let Some(env) = ENVIRONMENT.get() {

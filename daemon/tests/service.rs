@@ -1,0 +1,93 @@
+//! Life as a systemd service: READY, STATUS and WATCHDOG reach $NOTIFY_SOCKET; SIGHUP applies a
+//! changed source without a restart (and refuses a broken file, keeping the running one); SIGTERM
+//! stops within 2 s.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn hup(d: &Daemon) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.proc.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+}
+
+#[test]
+fn notifies_systemd_ready_status_and_watchdog() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+
+    let port = free_port();
+    let cfg = test_config("rtmp://127.0.0.1:1/live/none", port, &tiny_model(), "");
+    let mut d = Daemon::start_with(&cfg, |c| {
+        c.env("NOTIFY_SOCKET", &sock_path);
+        c.env("WATCHDOG_USEC", "400000"); // pings every 200 ms
+    });
+
+    let mut got: Vec<String> = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < end {
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        let all = got.join("\n");
+        if all.contains("READY=1")
+            && all.matches("WATCHDOG=1").count() >= 2
+            && all.contains("STATUS=stream")
+        {
+            break;
+        }
+    }
+    let all = got.join("\n");
+    assert!(all.contains("READY=1"), "{all}");
+    assert!(all.matches("WATCHDOG=1").count() >= 2, "{all}");
+    assert!(all.contains("STATUS=stream waiting"), "{all}");
+
+    let (exit, took) = d.proc.terminate(Duration::from_secs(5)).expect("stops on SIGTERM");
+    assert!(exit.success());
+    assert!(took <= Duration::from_secs(2), "{} ms", took.as_millis());
+    let mut tail = String::new();
+    while let Ok(n) = sock.recv(&mut buf) {
+        tail.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(tail.contains("STOPPING=1"), "{tail}");
+}
+
+#[test]
+fn sighup_applies_a_new_source_and_keeps_the_running_one_on_a_bad_file() {
+    let rtmp = RtmpServer::start();
+    let url = rtmp.url("drone");
+    let _publisher = publish(&url, 640, 360, 30);
+    let port = free_port();
+    let closed = free_port();
+    let before = format!("rtmp://127.0.0.1:{closed}/live/drone");
+    let mut d = Daemon::start(&test_config(&before, port, &tiny_model(), ""));
+    assert_eq!(d.status()["state"], "waiting");
+
+    // A broken file is refused; the daemon keeps running with what it had.
+    let cfg_path = d.dir.path().join("skycount.toml");
+    std::fs::write(&cfg_path, "[source]\nurl = 5\n").unwrap();
+    hup(&d);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(d.proc.alive(), "a bad reload must not stop the daemon");
+    assert!(d.status()["source"].as_str().unwrap().contains(&closed.to_string()));
+
+    // The new source is attached without a restart.
+    std::fs::write(&cfg_path, test_config(&url, port, &tiny_model(), "")).unwrap();
+    hup(&d);
+    let status = wait_for(Duration::from_secs(15), || {
+        let s = d.status();
+        (s["state"] == "live").then_some(s)
+    })
+    .unwrap_or_else(|| panic!("the reloaded source did not go live: {}", d.status()));
+    assert_eq!(status["source"], url.as_str());
+    assert!(d.proc.alive());
+}
