@@ -282,3 +282,22 @@ fn a_recorded_flight_is_analysed_and_sigterm_stops_promptly() {
         assert_eq!(l["input_width"], 640, "the model's configured size");
     }
 }
+
+#[test]
+fn h265_recordings_are_decoded_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mkv = dir.path().join("flight-h265.mkv");
+    gst_launch(&format!(
+        "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=640,height=360,framerate=30/1 ! x265enc speed-preset=ultrafast key-int-max=15 ! h265parse ! matroskamux ! filesink location={}",
+        mkv.display()
+    ));
+    let port = free_port();
+    let url = format!("file://{}", mkv.display());
+    let d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+    let status = wait_for(Duration::from_secs(15), || {
+        let s = d.status();
+        (s["codec"] == "h265" && s["totals"]["frames_analysed"].as_u64() > Some(0)).then_some(s)
+    })
+    .unwrap_or_else(|| panic!("H.265 was not analysed: {}", d.status()));
+    assert_eq!(status["decoder"], "avdec_h265", "{status}");
+}
