@@ -36,6 +36,8 @@ pub struct Settings {
     pub analysis: AnalysisSettings,
     pub server: ServerSettings,
     pub stream: StreamSettings,
+    pub mediamtx: MediamtxSettings,
+    pub hotspot: HotspotSettings,
     pub log: LogSettings,
 }
 
@@ -43,7 +45,8 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SourceSettings {
-    /// rtmp://, rtsp:// or file:// (a recorded flight).
+    /// rtmp://, rtsp:// or file:// (a recorded flight); `auto` (or empty): MediaMTX on this box
+    /// over loopback, with `stream.read_protocol` (see [`Settings::source_url`]).
     pub url: String,
     /// A live stream with no frame for this long is reported `stalled`.
     pub stall_ms: u64,
@@ -67,7 +70,7 @@ pub struct SourceSettings {
 impl Default for SourceSettings {
     fn default() -> Self {
         Self {
-            url: "rtmp://127.0.0.1:1935/live/drone".into(),
+            url: AUTO.into(),
             stall_ms: 1000,
             reconnect_after_ms: 3000,
             backoff_initial_ms: 200,
@@ -198,23 +201,145 @@ impl Default for ServerSettings {
     }
 }
 
-/// `[stream]`: how viewers and the pilot reach MediaMTX on this box.
+/// `source.url` that means "MediaMTX on this box".
+pub const AUTO: &str = "auto";
+
+/// How skycountd reads the drone's stream from MediaMTX over loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadProtocol {
+    Rtsp,
+    Rtmp,
+}
+
+/// `[stream]`: how the pilot publishes to MediaMTX on this box, and how viewers and skycountd
+/// read it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StreamSettings {
-    /// The MediaMTX path the drone publishes to.
+    /// The MediaMTX path the drone publishes to (and skycountd reads).
     pub path: String,
+    /// The path browsers play: the drone's stream, kept available while the drone is away
+    /// (`mediamtx.always_available`). Unused when that is off: browsers play `path`.
+    pub view_path: String,
+    /// The publish key (the password of user `drone`); empty: generated on first start and kept
+    /// in `key_file`.
+    pub key: String,
+    /// Where a generated key is kept so that it survives reboots.
+    pub key_file: PathBuf,
     pub rtmp_port: u16,
+    /// MediaMTX's RTSP port (loopback only).
+    pub rtsp_port: u16,
     /// MediaMTX's WebRTC (WHEP) port.
     pub webrtc_port: u16,
+    /// How skycountd reads the stream from MediaMTX when `source.url` is `auto`.
+    pub read_protocol: ReadProtocol,
 }
 
 impl Default for StreamSettings {
     fn default() -> Self {
         Self {
             path: "live/drone".into(),
+            view_path: "live/drone/view".into(),
+            key: String::new(),
+            key_file: "/var/lib/skycount/stream-key".into(),
             rtmp_port: 1935,
+            rtsp_port: 8554,
             webrtc_port: 8889,
+            read_protocol: ReadProtocol::Rtsp,
+        }
+    }
+}
+
+impl StreamSettings {
+    /// The path browsers play.
+    pub fn browser_path(&self, mediamtx: &MediamtxSettings) -> &str {
+        if mediamtx.always_available {
+            &self.view_path
+        } else {
+            &self.path
+        }
+    }
+}
+
+/// `[mediamtx]`: the media server beside skycountd, its rendered configuration and its watch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MediamtxSettings {
+    /// Poll MediaMTX's Control API and report what it says in the status.
+    pub watch: bool,
+    /// MediaMTX's Control API (v3); loopback only.
+    pub api: SocketAddr,
+    /// MediaMTX's Prometheus metrics; loopback only.
+    pub metrics: SocketAddr,
+    /// How often the Control API is asked.
+    pub poll_ms: u64,
+    /// Where `skycountd render-mediamtx` writes mediamtx.yml.
+    pub config_out: PathBuf,
+    /// Hosts or addresses WebRTC viewers reach the box by, beyond the hotspot address and the
+    /// addresses of its interfaces.
+    pub additional_hosts: Vec<String>,
+    /// Keep viewers connected while the drone is away (an "offline" picture plays meanwhile).
+    pub always_available: bool,
+    /// The tracks the drone publishes, exactly: `H264`, `H265`, or e.g.
+    /// `MPEG4Audio:44100:2` for AAC audio. MediaMTX refuses a stream that differs for viewers.
+    pub always_available_tracks: Vec<String>,
+    /// MediaMTX's WebRTC ICE port (UDP).
+    pub webrtc_udp_port: u16,
+}
+
+impl Default for MediamtxSettings {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            api: SocketAddr::from(([127, 0, 0, 1], 9997)),
+            metrics: SocketAddr::from(([127, 0, 0, 1], 9998)),
+            poll_ms: 1000,
+            config_out: "/run/mediamtx/mediamtx.yml".into(),
+            additional_hosts: Vec::new(),
+            always_available: true,
+            always_available_tracks: vec!["H264".into()],
+            webrtc_udp_port: 8189,
+        }
+    }
+}
+
+/// `[hotspot]`: the Wi-Fi network the pilot's phone and the viewers join.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HotspotSettings {
+    pub enabled: bool,
+    /// The Wi-Fi interface hostapd runs the access point on.
+    pub interface: String,
+    pub ssid: String,
+    /// WPA2 passphrase, 8 to 63 printable ASCII characters.
+    pub passphrase: String,
+    /// ISO 3166 country code for the radio's regulatory domain; empty: the world domain
+    /// (2.4 GHz channels 1 to 11 only).
+    pub country: String,
+    /// 1 to 13 (2.4 GHz), or 36 to 48 and 149 to 165 (5 GHz, needs `country`).
+    pub channel: u8,
+    /// The box's address and prefix on the hotspot.
+    pub address: String,
+    /// Addresses handed out by DHCP: "FIRST-LAST".
+    pub dhcp_range: String,
+    /// Answer every DNS name with the box's address, so that a phone that joins opens the
+    /// dashboard.
+    pub captive_portal: bool,
+}
+
+impl Default for HotspotSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interface: "wlan0".into(),
+            ssid: "skycount".into(),
+            passphrase: String::new(),
+            country: String::new(),
+            channel: 6,
+            address: "192.168.50.1/24".into(),
+            dhcp_range: "192.168.50.10-192.168.50.250".into(),
+            captive_portal: true,
         }
     }
 }
@@ -307,6 +432,8 @@ pub fn load_from(
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("model.execution_providers")
+            .with_list_parse_key("mediamtx.additional_hosts")
+            .with_list_parse_key("mediamtx.always_available_tracks")
             .source(Some(env_map)),
     );
     let merged = builder.build().map_err(|e| ConfigError::Invalid {
@@ -381,6 +508,15 @@ fn expected_hint(key: &str) -> &'static str {
         "model.execution_providers" => {
             " (expected a list drawn from \"tensorrt\", \"cuda\", \"cpu\")"
         }
+        "stream.read_protocol" => " (expected \"rtsp\" or \"rtmp\")",
+        "mediamtx.api" | "mediamtx.metrics" => {
+            " (expected a loopback address such as \"127.0.0.1:9997\")"
+        }
+        "stream.rtmp_port"
+        | "stream.rtsp_port"
+        | "stream.webrtc_port"
+        | "mediamtx.webrtc_udp_port" => " (expected a port number, 1 to 65535)",
+        "hotspot.channel" => " (expected a Wi-Fi channel number such as 6 or 36)",
         _ => "",
     }
 }
@@ -440,8 +576,11 @@ fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigE
             problem: format!("`{key}`: {problem}"),
         })
     };
-    if let Err(e) = crate::source::SourceUrl::parse(&s.source.url) {
-        bad("source.url", e.to_string());
+    if let Err(e) = crate::source::SourceUrl::parse(&s.source_url()) {
+        bad(
+            "source.url",
+            format!("{e} (or \"auto\": MediaMTX on this box)"),
+        );
     }
     if !s.source.demo_url.is_empty() {
         match crate::source::SourceUrl::parse(&s.source.demo_url) {
@@ -496,22 +635,114 @@ fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigE
             );
         }
     }
-    if s.stream.path.is_empty()
-        || s.stream.path.starts_with('/')
-        || s.stream.path.ends_with('/')
-        || !s
-            .stream
-            .path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./~".contains(c))
-    {
+    for (key, path) in [
+        ("stream.path", &s.stream.path),
+        ("stream.view_path", &s.stream.view_path),
+    ] {
+        if let Err(e) = crate::mediamtx::check_path_name(path) {
+            bad(key, format!("{path:?} is a path MediaMTX refuses: {e}"));
+        }
+    }
+    if s.mediamtx.always_available && s.stream.view_path == s.stream.path {
         bad(
-            "stream.path",
+            "stream.view_path",
             format!(
-                "{:?} is not a usable path: letters, digits and _-./~, not starting or ending with /",
-                s.stream.path
+                "{:?} is also stream.path: browsers play a path of their own while \
+                 mediamtx.always_available is on",
+                s.stream.view_path
             ),
         );
+    }
+    if !s.stream.key.is_empty() {
+        if let Err(e) = crate::mediamtx::key::check(&s.stream.key) {
+            bad("stream.key", e);
+        }
+    }
+    if s.stream.key.is_empty() && s.stream.key_file.as_os_str().is_empty() {
+        bad(
+            "stream.key_file",
+            "is empty while stream.key is empty too: set a key, or a file to keep a generated one in"
+                .into(),
+        );
+    }
+    for (key, addr) in [
+        ("mediamtx.api", s.mediamtx.api),
+        ("mediamtx.metrics", s.mediamtx.metrics),
+    ] {
+        if !addr.ip().is_loopback() {
+            bad(
+                key,
+                format!("{addr} is not a loopback address: MediaMTX's {} stays on this box (use 127.0.0.1:{})", key.trim_start_matches("mediamtx."), addr.port()),
+            );
+        }
+    }
+    if !(100..=60_000).contains(&s.mediamtx.poll_ms) {
+        bad(
+            "mediamtx.poll_ms",
+            format!(
+                "{} is out of range: expected 100 to 60000 milliseconds",
+                s.mediamtx.poll_ms
+            ),
+        );
+    }
+    for (i, host) in s.mediamtx.additional_hosts.iter().enumerate() {
+        if host.is_empty()
+            || host.len() > 253
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
+        {
+            bad(
+                &format!("mediamtx.additional_hosts[{i}]"),
+                format!("{host:?}: expected a host name or an IP address"),
+            );
+        }
+    }
+    if s.mediamtx.always_available {
+        if s.mediamtx.always_available_tracks.is_empty() {
+            bad(
+                "mediamtx.always_available_tracks",
+                "is empty: list the drone's tracks, e.g. [\"H264\"]".into(),
+            );
+        }
+        for (i, t) in s.mediamtx.always_available_tracks.iter().enumerate() {
+            if let Err(e) = crate::mediamtx::render::Track::parse(t) {
+                bad(&format!("mediamtx.always_available_tracks[{i}]"), e);
+            }
+        }
+    }
+    // Every TCP port on the box once; the ICE port is UDP and only meets the other UDP ports.
+    let mut ports: Vec<(&str, u16)> = vec![
+        ("server.listen", s.server.listen.port()),
+        ("stream.rtmp_port", s.stream.rtmp_port),
+        ("stream.rtsp_port", s.stream.rtsp_port),
+        ("stream.webrtc_port", s.stream.webrtc_port),
+        ("mediamtx.api", s.mediamtx.api.port()),
+        ("mediamtx.metrics", s.mediamtx.metrics.port()),
+    ];
+    ports.retain(|(_, p)| *p != 0);
+    for (i, (a, pa)) in ports.iter().enumerate() {
+        if let Some((b, _)) = ports[..i].iter().find(|(_, pb)| pb == pa) {
+            bad(
+                a,
+                format!("port {pa} is also {b}'s: each needs a port of its own"),
+            );
+        }
+    }
+    for (key, port) in [
+        ("stream.rtmp_port", s.stream.rtmp_port),
+        ("stream.rtsp_port", s.stream.rtsp_port),
+        ("stream.webrtc_port", s.stream.webrtc_port),
+        ("mediamtx.webrtc_udp_port", s.mediamtx.webrtc_udp_port),
+    ] {
+        if port == 0 {
+            bad(key, "is 0: expected a port number, 1 to 65535".into());
+        }
+    }
+    if s.hotspot.enabled {
+        for (key, problem) in crate::hotspot::check(&s.hotspot) {
+            bad(&format!("hotspot.{key}"), problem);
+        }
     }
     if s.decode.decoder.trim().is_empty() {
         bad(
@@ -536,9 +767,41 @@ fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigE
 }
 
 impl Settings {
-    /// The effective configuration as TOML, for `check-config`.
+    /// The URL skycountd reads: `source.url`, or for `auto` MediaMTX on this box over loopback.
+    /// No credentials are needed there: MediaMTX lets loopback clients read (see
+    /// `mediamtx::render`).
+    pub fn source_url(&self) -> String {
+        let url = self.source.url.trim();
+        if !url.is_empty() && !url.eq_ignore_ascii_case(AUTO) {
+            return url.to_string();
+        }
+        match self.stream.read_protocol {
+            ReadProtocol::Rtsp => format!(
+                "rtsp://127.0.0.1:{}/{}",
+                self.stream.rtsp_port, self.stream.path
+            ),
+            ReadProtocol::Rtmp => format!(
+                "rtmp://127.0.0.1:{}/{}",
+                self.stream.rtmp_port, self.stream.path
+            ),
+        }
+    }
+
+    /// The effective configuration as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("settings serialise to TOML")
+    }
+
+    /// [`Settings::to_toml`] with the secrets (`stream.key`, `hotspot.passphrase`) hidden, for
+    /// `check-config`, whose output may end up in a journal or a bug report.
+    pub fn to_toml_redacted(&self) -> String {
+        let mut s = self.clone();
+        for secret in [&mut s.stream.key, &mut s.hotspot.passphrase] {
+            if !secret.is_empty() {
+                *secret = "(set, not shown)".into();
+            }
+        }
+        s.to_toml()
     }
 }
 
@@ -568,7 +831,8 @@ mod tests {
         assert!(origin.file.is_none());
         assert_eq!(s, Settings::default());
         assert_eq!(s.server.listen.to_string(), "0.0.0.0:80");
-        assert_eq!(s.source.url, "rtmp://127.0.0.1:1935/live/drone");
+        assert_eq!(s.source.url, "auto");
+        assert_eq!(s.source_url(), "rtsp://127.0.0.1:8554/live/drone");
         assert_eq!(
             s.model.path,
             PathBuf::from("/usr/share/skycount/models/csrnet.onnx")
@@ -689,6 +953,99 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("/no/such/file.toml: cannot read"), "{err}");
+    }
+
+    #[test]
+    fn auto_reads_mediamtx_over_loopback_with_the_chosen_protocol() {
+        let s = load_text(
+            "[stream]\nread_protocol = \"rtmp\"\nrtmp_port = 1936\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.source_url(), "rtmp://127.0.0.1:1936/live/drone");
+        let s = load_text("[source]\nurl = \"file:///x.mp4\"\n", &[]).unwrap();
+        assert_eq!(s.source_url(), "file:///x.mp4");
+        let err = load_text("[stream]\nread_protocol = \"srt\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`stream.read_protocol`") && err.contains("\"rtsp\" or \"rtmp\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_whole_box_is_checked_before_anything_starts() {
+        // The issue's bad inputs: an invalid SSID, a short passphrase, a port clash, a path
+        // MediaMTX would refuse. Each is named with the file, the key and what is expected.
+        let err = load_text(
+            "[hotspot]\nenabled = true\nssid = \"\"\npassphrase = \"short\"\n\
+             [stream]\npath = \"~^live\"\nwebrtc_port = 80\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(".tmp"), "names the file: {err}");
+        assert!(
+            err.contains("`hotspot.ssid`") && err.contains("1 to 32 bytes"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`hotspot.passphrase`") && err.contains("8 to 63"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`stream.path`") && err.contains("regular expression"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`stream.webrtc_port`") && err.contains("port 80 is also server.listen's"),
+            "{err}"
+        );
+        // Through the environment too.
+        let err = load_text("", &[("SKYCOUNT_MEDIAMTX__API", "0.0.0.0:9997")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("environment variable SKYCOUNT_MEDIAMTX__API"),
+            "{err}"
+        );
+        assert!(err.contains("not a loopback address"), "{err}");
+        let err = load_text("[stream]\nkey = \"has space\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`stream.key`"), "{err}");
+        let err = load_text(
+            "[mediamtx]\nalways_available_tracks = [\"MPEG4Audio\"]\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`mediamtx.always_available_tracks[0]`") && err.contains("RATE"),
+            "{err}"
+        );
+        let err = load_text("[stream]\nview_path = \"live/drone\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`stream.view_path`"), "{err}");
+        // A hotspot that is off is not checked.
+        load_text("[hotspot]\nssid = \"\"\n", &[]).unwrap();
+    }
+
+    #[test]
+    fn check_config_hides_the_secrets() {
+        let s = load_text(
+            "[stream]\nkey = \"SecretKey1\"\n[hotspot]\npassphrase = \"wifi secret\"\n",
+            &[],
+        )
+        .unwrap();
+        let text = s.to_toml_redacted();
+        assert!(
+            !text.contains("SecretKey1") && !text.contains("wifi secret"),
+            "{text}"
+        );
+        assert!(text.contains("(set, not shown)"));
     }
 
     #[test]

@@ -22,16 +22,21 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{self, Settings};
 use crate::decode::{self, Control, DecodeOptions};
+use crate::mediamtx;
 use crate::publish::hub::Hub;
-use crate::publish::server;
+use crate::publish::server::{self, StreamAccess};
 use crate::sample::LatestFrame;
 use crate::service;
 use crate::source::SourceUrl;
 use crate::worker::{self, WorkerSettings};
 
+/// The supervisor's options; `source.url` is the effective one (`auto` resolved to MediaMTX on
+/// this box, see [`Settings::source_url`]).
 pub fn decode_options(s: &Settings, stop_at_end: bool) -> DecodeOptions {
+    let mut source = s.source.clone();
+    source.url = s.source_url();
     DecodeOptions {
-        source: s.source.clone(),
+        source,
         decoder: s.decode.decoder.clone(),
         width: s.model.input_width,
         height: s.model.input_height,
@@ -47,9 +52,8 @@ pub fn worker_settings(s: &Settings) -> WorkerSettings {
 }
 
 fn redacted_source(s: &Settings) -> String {
-    SourceUrl::parse(&s.source.url)
-        .map(|u| u.redacted())
-        .unwrap_or_else(|_| s.source.url.clone())
+    let url = s.source_url();
+    SourceUrl::parse(&url).map(|u| u.redacted()).unwrap_or(url)
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -87,13 +91,26 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
             .spawn(move || worker::run(shared, slot, hub, stop))?
     };
 
+    // The pilot's key: generated and kept on first start when the TOML has none. Without it the
+    // daemon still counts; the dashboard says why there is no URL to publish to.
+    let key = mediamtx::key::resolve(&settings.stream, true);
+    if let Err(e) = &key {
+        log::warn!("no stream key to show the pilot: {e}");
+    }
     let (app, io) = server::router(
         hub.clone(),
-        settings.stream.clone(),
+        StreamAccess::from_settings(&settings, key),
         settings.server.web_dir.clone(),
     );
     tokio::spawn(server::broadcast(hub.clone(), io.clone()));
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    if settings.mediamtx.watch {
+        tokio::spawn(mediamtx::watch::run(
+            hub.clone(),
+            mediamtx::watch::WatchOptions::from_settings(&settings),
+            shutdown_rx.clone(),
+        ));
+    }
     let server_task = {
         let mut rx = shutdown_rx.clone();
         tokio::spawn(server::serve(listener, app, io, async move {
@@ -193,8 +210,15 @@ fn reload(
         let _ = control.send(Control::Reload(decode_options(&new, false)));
     }
     *shared.write().unwrap_or_else(|p| p.into_inner()) = worker_settings(&new);
-    if new.server != current.server || new.stream != current.stream {
-        log::warn!("[server] and [stream] changes take effect at the next restart");
+    if new.server != current.server
+        || new.stream != current.stream
+        || new.mediamtx != current.mediamtx
+        || new.hotspot != current.hotspot
+    {
+        log::warn!(
+            "[server], [stream], [mediamtx] and [hotspot] changes take effect at the next restart \
+             (of skycount.target, which renders MediaMTX's and the hotspot's files again)"
+        );
     }
     log::info!("configuration reloaded");
     *current = new;

@@ -19,6 +19,8 @@
 //! - [`infer`]: ONNX Runtime: loading the library and the model, running it.
 //! - [`analyse`]: from a density map to a count and a small grid for heatmaps.
 //! - [`publish`]: the hub of latest results and the server that shares them.
+//! - [`mediamtx`]: the media server beside skycountd: its rendered configuration and its watch.
+//! - [`hotspot`]: the Wi-Fi hotspot's rendered hostapd, dnsmasq and networkd files.
 //! - [`worker`]: the model thread (sample → infer → analyse → publish).
 //! - [`daemon`], [`analyze`], [`service`]: the commands and life as a systemd service.
 //!
@@ -30,7 +32,9 @@ pub mod analyze;
 pub mod config;
 pub mod daemon;
 pub mod decode;
+pub mod hotspot;
 pub mod infer;
+pub mod mediamtx;
 pub mod publish;
 pub mod sample;
 pub mod service;

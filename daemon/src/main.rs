@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use skycountd::{analyze, config, daemon, service};
+use skycountd::{analyze, config, daemon, hotspot, mediamtx, service};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,32 @@ enum Command {
     Run,
     /// Validate the configuration and print the effective result
     CheckConfig,
+    /// Write MediaMTX's configuration (mediamtx.yml) from this one
+    RenderMediamtx {
+        /// Where to write it [default: mediamtx.config_out]; "-" prints it
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Generate and keep the stream key when there is none yet (skycountd does on start)
+        #[arg(long)]
+        create_key: bool,
+    },
+    /// Write the hotspot's hostapd.conf, dnsmasq.conf and systemd-networkd .network file
+    RenderHotspot {
+        /// Directory for hostapd.conf and dnsmasq.conf
+        #[arg(long, value_name = "DIR", default_value = "/run/skycount-hotspot")]
+        out_dir: PathBuf,
+        /// Directory for the .network file ("none" to skip it)
+        #[arg(long, value_name = "DIR", default_value = "/run/systemd/network")]
+        network_dir: PathBuf,
+    },
+    /// Exit 0 when [hotspot] is enabled, 1 when not (for systemd's ExecCondition=)
+    HotspotEnabled,
+    /// Print the RTMP URL the pilot publishes to, key included
+    PilotUrl {
+        /// The box's address as the pilot's phone reaches it [default: the hotspot's]
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Analyse still images or a stream and print one JSON line per analysis
     Analyze {
         /// Images, or one stream: rtmp://, rtsp://, file:// or a video file
@@ -91,9 +117,27 @@ fn main() -> ExitCode {
                 Some(f) => println!("# {} is valid; the effective configuration:", f.display()),
                 None => println!("# no configuration file; the built-in defaults:"),
             }
-            print!("{}", settings.to_toml());
+            print!("{}", settings.to_toml_redacted());
             Ok(())
         }
+        Command::RenderMediamtx { out, create_key } => {
+            render_mediamtx(&settings, &origin, out, create_key)
+        }
+        Command::RenderHotspot {
+            out_dir,
+            network_dir,
+        } => {
+            let network_dir = (network_dir.as_os_str() != "none").then_some(network_dir);
+            render_hotspot(&settings, &origin, &out_dir, network_dir.as_deref())
+        }
+        Command::HotspotEnabled => {
+            return if settings.hotspot.enabled {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
+        }
+        Command::PilotUrl { host } => pilot_url(&settings, host),
         Command::Analyze {
             inputs,
             size,
@@ -114,6 +158,86 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn origin_name(origin: &config::Origin) -> String {
+    match &origin.file {
+        Some(f) => f.display().to_string(),
+        None => "the built-in defaults".into(),
+    }
+}
+
+fn render_mediamtx(
+    settings: &config::Settings,
+    origin: &config::Origin,
+    out: Option<PathBuf>,
+    create_key: bool,
+) -> anyhow::Result<()> {
+    let key = mediamtx::key::resolve(&settings.stream, create_key).map_err(anyhow::Error::msg)?;
+    let hosts = mediamtx::render::webrtc_hosts(settings, &mediamtx::render::interface_addresses());
+    let yaml = mediamtx::render::render(settings, &key, &hosts, &origin_name(origin));
+    let out = out.unwrap_or_else(|| settings.mediamtx.config_out.clone());
+    if out.as_os_str() == "-" {
+        print!("{yaml}");
+        return Ok(());
+    }
+    // It holds credentials (hashed): for MediaMTX's user and group only.
+    hotspot::write_file(&out, &yaml, 0o640).map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "skycountd: wrote {} (MediaMTX {}; WebRTC hosts: {})",
+        out.display(),
+        mediamtx::PINNED_VERSION,
+        if hosts.is_empty() {
+            "interfaces only".to_string()
+        } else {
+            hosts.join(", ")
+        }
+    );
+    Ok(())
+}
+
+fn render_hotspot(
+    settings: &config::Settings,
+    origin: &config::Origin,
+    out_dir: &std::path::Path,
+    network_dir: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    if !settings.hotspot.enabled {
+        eprintln!(
+            "skycountd: [hotspot] is not enabled in {}: nothing rendered",
+            origin_name(origin)
+        );
+        return Ok(());
+    }
+    let files = hotspot::render_all(
+        &settings.hotspot,
+        &origin_name(origin),
+        out_dir,
+        network_dir,
+    )
+    .map_err(anyhow::Error::msg)?;
+    for f in files {
+        eprintln!("skycountd: wrote {}", f.display());
+    }
+    Ok(())
+}
+
+fn pilot_url(settings: &config::Settings, host: Option<String>) -> anyhow::Result<()> {
+    let key = mediamtx::key::resolve(&settings.stream, false).map_err(anyhow::Error::msg)?;
+    let host = host
+        .or_else(|| {
+            hotspot::Ipv4Net::parse(&settings.hotspot.address)
+                .ok()
+                .filter(|_| settings.hotspot.enabled)
+                .map(|n| n.addr.to_string())
+        })
+        .unwrap_or_else(|| "<box address>".into());
+    let access = skycountd::publish::server::StreamAccess::from_settings(settings, Ok(key));
+    println!(
+        "{}",
+        skycountd::publish::server::stream_info(&access, &host).rtmp_url
+    );
+    Ok(())
 }
 
 fn run_analyze(

@@ -22,7 +22,8 @@ fn notifies_systemd_ready_status_and_watchdog() {
     let dir = tempfile::tempdir().unwrap();
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
 
     let port = free_port();
     let cfg = test_config("rtmp://127.0.0.1:1/live/none", port, &tiny_model(), "");
@@ -51,7 +52,10 @@ fn notifies_systemd_ready_status_and_watchdog() {
     assert!(all.matches("WATCHDOG=1").count() >= 2, "{all}");
     assert!(all.contains("STATUS=stream waiting"), "{all}");
 
-    let (exit, took) = d.proc.terminate(Duration::from_secs(5)).expect("stops on SIGTERM");
+    let (exit, took) = d
+        .proc
+        .terminate(Duration::from_secs(5))
+        .expect("stops on SIGTERM");
     assert!(exit.success());
     assert!(took <= Duration::from_secs(2), "{} ms", took.as_millis());
     let mut tail = String::new();
@@ -78,7 +82,10 @@ fn sighup_applies_a_new_source_and_keeps_the_running_one_on_a_bad_file() {
     hup(&d);
     std::thread::sleep(Duration::from_millis(500));
     assert!(d.proc.alive(), "a bad reload must not stop the daemon");
-    assert!(d.status()["source"].as_str().unwrap().contains(&closed.to_string()));
+    assert!(d.status()["source"]
+        .as_str()
+        .unwrap()
+        .contains(&closed.to_string()));
 
     // The new source is attached without a restart.
     std::fs::write(&cfg_path, test_config(&url, port, &tiny_model(), "")).unwrap();

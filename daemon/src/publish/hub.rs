@@ -4,6 +4,7 @@
 //! analysis; HTTP handlers and the Socket.IO task read from here. Writers never wait for readers:
 //! the latest analysis sits in a `watch` channel, so a slow viewer only ever misses old results.
 
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +13,7 @@ use tokio::sync::{watch, Notify};
 
 use super::metrics::Metrics;
 use crate::analyse::Analysis;
+use crate::mediamtx::api::MediaMtxReport;
 use crate::sample::Frame;
 use crate::source::StreamState;
 
@@ -67,6 +69,8 @@ pub struct Status {
     pub last_staleness_ms: Option<f64>,
     pub uptime_s: u64,
     pub version: &'static str,
+    /// What MediaMTX says about the drone's stream; null when it is not watched.
+    pub mediamtx: Option<MediaMtxReport>,
 }
 
 /// Unix time in milliseconds.
@@ -95,6 +99,11 @@ pub struct Hub {
     snapshot: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
     rates: Mutex<(RateWindow, Rates)>,
     started: Instant,
+    mediamtx: RwLock<Option<MediaMtxReport>>,
+    /// Set when the decoder should attach again now (a drone appeared on MediaMTX).
+    reattach: AtomicBool,
+    /// What the decoder saw of B-frames: 0 not looked, 1 none, 2 some.
+    b_frames: AtomicU8,
 }
 
 impl Hub {
@@ -123,7 +132,85 @@ impl Hub {
                 Rates::default(),
             )),
             started: Instant::now(),
+            mediamtx: RwLock::new(None),
+            reattach: AtomicBool::new(false),
+            b_frames: AtomicU8::new(0),
         })
+    }
+
+    /// The MediaMTX watch's latest report; viewers are told at once when its meaning changed.
+    pub fn set_mediamtx(&self, report: MediaMtxReport) {
+        let mut cur = self.mediamtx.write().unwrap_or_else(|p| p.into_inner());
+        let changed = cur.as_ref().map(|c| {
+            (
+                &c.message,
+                c.publisher,
+                &c.b_frames_warning,
+                c.viewers,
+                c.reachable,
+            )
+        }) != Some((
+            &report.message,
+            report.publisher,
+            &report.b_frames_warning,
+            report.viewers,
+            report.reachable,
+        ));
+        if changed {
+            match (&*cur, report.reachable) {
+                (Some(c), true) if !c.reachable => log::info!("MediaMTX: {}", report.message),
+                (_, false) => log::warn!("MediaMTX: {}", report.message),
+                _ => log::info!("MediaMTX: {}", report.message),
+            }
+            if let Some(w) = &report.b_frames_warning {
+                if cur.as_ref().and_then(|c| c.b_frames_warning.as_ref()) != Some(w) {
+                    log::warn!("{w}");
+                }
+            }
+        }
+        *cur = Some(report);
+        drop(cur);
+        if changed {
+            self.status_changed.notify_one();
+        }
+    }
+
+    pub fn mediamtx(&self) -> Option<MediaMtxReport> {
+        self.mediamtx
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Asks the decode supervisor to attach again at once (the MediaMTX watch calls this when a
+    /// drone starts publishing, or replaces its own stale session, which drops every reader).
+    pub fn request_reattach(&self) {
+        self.reattach.store(true, Ordering::Release);
+    }
+
+    /// For the decode supervisor, at each tick: true once per [`Hub::request_reattach`]. When
+    /// true and no frame came for a while, it should drop its pipeline (if any) and attach now,
+    /// skipping the backoff.
+    pub fn take_reattach_request(&self) -> bool {
+        self.reattach.swap(false, Ordering::AcqRel)
+    }
+
+    /// For the decoder: whether the H.264 it decodes has B-frames (frames out of presentation
+    /// order). Browsers cannot play those over WebRTC; the pilot is told which setting to change.
+    pub fn report_b_frames(&self, seen: bool) {
+        let v = if seen { 2 } else { 1 };
+        if self.b_frames.swap(v, Ordering::AcqRel) != v {
+            self.status_changed.notify_one();
+        }
+    }
+
+    /// What the decoder reported with [`Hub::report_b_frames`], if anything.
+    pub fn b_frames_seen(&self) -> Option<bool> {
+        match self.b_frames.load(Ordering::Acquire) {
+            1 => Some(false),
+            2 => Some(true),
+            _ => None,
+        }
     }
 
     /// The supervisor's report; viewers are told at once when it changed.
@@ -258,6 +345,7 @@ impl Hub {
             last_staleness_ms: latest.as_ref().map(|a| a.staleness_ms),
             uptime_s: self.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
+            mediamtx: self.mediamtx(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -17,21 +17,76 @@ use socketioxide::SocketIo;
 use tower_http::services::{ServeDir, ServeFile};
 
 use super::hub::Hub;
-use crate::config::StreamSettings;
+use crate::config::{Settings, StreamSettings};
+use crate::mediamtx::key::PUBLISH_USER;
+
+/// What the HTTP edge tells the pilot and the viewers about where the stream is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamAccess {
+    pub stream: StreamSettings,
+    /// The path browsers play (`stream.view_path` with `mediamtx.always_available`).
+    pub browser_path: String,
+    /// The publish key, or why there is none.
+    pub key: Result<String, String>,
+    /// The hotspot's address when it runs a captive portal: phones' connectivity checks are sent
+    /// there.
+    pub portal_host: Option<String>,
+}
+
+impl StreamAccess {
+    pub fn from_settings(s: &Settings, key: Result<String, String>) -> Self {
+        let portal_host = (s.hotspot.enabled && s.hotspot.captive_portal)
+            .then(|| crate::hotspot::Ipv4Net::parse(&s.hotspot.address).ok())
+            .flatten()
+            .map(|n| match s.server.listen.port() {
+                80 => n.addr.to_string(),
+                p => format!("{}:{p}", n.addr),
+            });
+        Self {
+            stream: s.stream.clone(),
+            browser_path: s.stream.browser_path(&s.mediamtx).to_string(),
+            key,
+            portal_host,
+        }
+    }
+}
+
+impl From<StreamSettings> for StreamAccess {
+    /// Browsers play the ingest path; no key; no portal (tests, and boxes without MediaMTX).
+    fn from(stream: StreamSettings) -> Self {
+        Self {
+            browser_path: stream.path.clone(),
+            stream,
+            key: Err("no stream key configured".into()),
+            portal_host: None,
+        }
+    }
+}
 
 #[derive(Clone)]
 struct AppState {
     hub: Arc<Hub>,
-    stream: StreamSettings,
+    access: Arc<StreamAccess>,
 }
 
 /// `GET /api/stream/info`.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct StreamInfo {
+    /// The path the drone publishes to.
     pub path: String,
+    /// The path browsers play.
+    pub view_path: String,
     pub whep_url: String,
     pub player_url: String,
+    /// The whole URL the pilot enters in the drone app, key included.
     pub rtmp_url: String,
+    /// The same, split for apps that ask for a server and a stream key apart.
+    pub rtmp_server: String,
+    pub rtmp_stream_key: String,
+    /// Why the URL has no key, when it has none.
+    pub key_error: Option<String>,
+    /// A QR code of `rtmp_url` (SVG).
+    pub qr_url: String,
     pub snapshot_url: String,
 }
 
@@ -50,21 +105,96 @@ pub fn host_of(host_header: Option<&str>) -> String {
 
 /// Where the browser plays the video and the pilot publishes, for a browser that reached the box
 /// as `host`.
-pub fn stream_info(stream: &StreamSettings, host: &str) -> StreamInfo {
+pub fn stream_info(access: &StreamAccess, host: &str) -> StreamInfo {
+    let stream = &access.stream;
     let path = &stream.path;
+    let view = &access.browser_path;
+    let (app, name) = match path.rsplit_once('/') {
+        Some((app, name)) => (format!("/{app}"), name.to_string()),
+        None => (String::new(), path.clone()),
+    };
+    let credentials = match &access.key {
+        Ok(key) => format!("?user={PUBLISH_USER}&pass={key}"),
+        Err(_) => String::new(),
+    };
+    let server = format!("rtmp://{host}:{}{app}", stream.rtmp_port);
     StreamInfo {
         path: path.clone(),
-        whep_url: format!("http://{host}:{}/{path}/whep", stream.webrtc_port),
-        player_url: format!("http://{host}:{}/{path}/", stream.webrtc_port),
-        rtmp_url: format!("rtmp://{host}:{}/{path}", stream.rtmp_port),
+        view_path: view.clone(),
+        whep_url: format!("http://{host}:{}/{view}/whep", stream.webrtc_port),
+        player_url: format!("http://{host}:{}/{view}/", stream.webrtc_port),
+        rtmp_url: format!("{server}/{name}{credentials}"),
+        rtmp_server: server,
+        rtmp_stream_key: format!("{name}{credentials}"),
+        key_error: access.key.as_ref().err().cloned(),
+        qr_url: "/api/stream/qr.svg".into(),
         snapshot_url: "/api/snapshot.jpg".into(),
     }
 }
 
-async fn get_stream_info(State(app): State<AppState>, headers: HeaderMap) -> Json<StreamInfo> {
-    let host = host_of(headers.get(header::HOST).and_then(|h| h.to_str().ok()));
-    Json(stream_info(&app.stream, &host))
+/// An SVG QR code of `text`.
+pub fn qr_svg(text: &str) -> Result<String, String> {
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|e| format!("cannot make a QR code of the URL: {e}"))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build())
 }
+
+fn request_host(headers: &HeaderMap) -> String {
+    host_of(headers.get(header::HOST).and_then(|h| h.to_str().ok()))
+}
+
+async fn get_stream_info(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(stream_info(&app.access, &request_host(&headers))),
+    )
+        .into_response()
+}
+
+async fn get_stream_qr(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let info = stream_info(&app.access, &request_host(&headers));
+    if let Some(e) = info.key_error {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": format!("no stream key: {e}") })),
+        )
+            .into_response();
+    }
+    match qr_svg(&info.rtmp_url) {
+        Ok(svg) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("image/svg+xml"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            svg,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": e })),
+        )
+            .into_response(),
+    }
+}
+
+/// The addresses phones, tablets and laptops fetch to learn whether a network is online.
+pub const CONNECTIVITY_CHECKS: &[&str] = &[
+    "/generate_204",
+    "/gen_204",
+    "/hotspot-detect.html",
+    "/library/test/success.html",
+    "/connecttest.txt",
+    "/ncsi.txt",
+    "/canonical.html",
+    "/success.txt",
+];
 
 async fn get_status(State(app): State<AppState>) -> Response {
     Json(app.hub.status()).into_response()
@@ -144,7 +274,12 @@ fn html_escape(s: &str) -> String {
 }
 
 /// The whole app: API routes, Socket.IO, and the dashboard (or a placeholder).
-pub fn router(hub: Arc<Hub>, stream: StreamSettings, web_dir: PathBuf) -> (Router, SocketIo) {
+pub fn router(
+    hub: Arc<Hub>,
+    access: impl Into<StreamAccess>,
+    web_dir: PathBuf,
+) -> (Router, SocketIo) {
+    let access: StreamAccess = access.into();
     let (layer, io) = SocketIo::builder().build_layer();
     {
         let hub = hub.clone();
@@ -159,16 +294,26 @@ pub fn router(hub: Arc<Hub>, stream: StreamSettings, web_dir: PathBuf) -> (Route
             }
         });
     }
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/api/stream/info", get(get_stream_info))
+        .route("/api/stream/qr.svg", get(get_stream_qr))
         .route("/api/status", get(get_status))
         .route("/api/health", get(get_health))
         .route("/api/snapshot.jpg", get(get_snapshot))
-        .route("/metrics", get(get_metrics))
-        .with_state(AppState {
-            hub: hub.clone(),
-            stream,
-        });
+        .route("/metrics", get(get_metrics));
+    if let Some(portal) = &access.portal_host {
+        // A phone that joins the hotspot finds itself "behind a captive portal" and opens the
+        // dashboard in its sign-in window.
+        let to = format!("http://{portal}/");
+        for probe in CONNECTIVITY_CHECKS {
+            let to = to.clone();
+            api = api.route(probe, get(move || async move { Redirect::to(&to) }));
+        }
+    }
+    let api = api.with_state(AppState {
+        hub: hub.clone(),
+        access: Arc::new(access),
+    });
     let index = web_dir.join("index.html");
     let app = if index.is_file() {
         api.fallback_service(ServeDir::new(&web_dir).not_found_service(ServeFile::new(index)))
@@ -246,12 +391,56 @@ mod tests {
 
     #[test]
     fn stream_urls_follow_the_host_the_browser_used() {
-        let s = StreamSettings::default();
-        let hotspot = stream_info(&s, "192.168.50.1");
+        let access = StreamAccess::from(StreamSettings::default());
+        let hotspot = stream_info(&access, "192.168.50.1");
         assert_eq!(hotspot.whep_url, "http://192.168.50.1:8889/live/drone/whep");
         assert_eq!(hotspot.player_url, "http://192.168.50.1:8889/live/drone/");
         assert_eq!(hotspot.rtmp_url, "rtmp://192.168.50.1:1935/live/drone");
-        let lan = stream_info(&s, "10.0.0.7");
+        assert!(hotspot.key_error.is_some());
+        let lan = stream_info(&access, "10.0.0.7");
         assert_eq!(lan.rtmp_url, "rtmp://10.0.0.7:1935/live/drone");
+    }
+
+    #[test]
+    fn the_pilot_gets_the_url_with_the_key_and_viewers_the_view_path() {
+        let settings = Settings::default();
+        let access = StreamAccess::from_settings(&settings, Ok("Key123abc".into()));
+        let info = stream_info(&access, "192.168.50.1");
+        assert_eq!(
+            info.rtmp_url,
+            "rtmp://192.168.50.1:1935/live/drone?user=drone&pass=Key123abc"
+        );
+        assert_eq!(info.rtmp_server, "rtmp://192.168.50.1:1935/live");
+        assert_eq!(info.rtmp_stream_key, "drone?user=drone&pass=Key123abc");
+        assert_eq!(
+            info.whep_url,
+            "http://192.168.50.1:8889/live/drone/view/whep"
+        );
+        assert_eq!(info.key_error, None);
+        let svg = qr_svg(&info.rtmp_url).unwrap();
+        assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+    }
+
+    #[test]
+    fn the_portal_is_the_hotspot_address() {
+        let mut settings = Settings::default();
+        assert_eq!(
+            StreamAccess::from_settings(&settings, Err(String::new())).portal_host,
+            None
+        );
+        settings.hotspot.enabled = true;
+        assert_eq!(
+            StreamAccess::from_settings(&settings, Err(String::new()))
+                .portal_host
+                .as_deref(),
+            Some("192.168.50.1")
+        );
+        settings.server.listen = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(
+            StreamAccess::from_settings(&settings, Err(String::new()))
+                .portal_host
+                .as_deref(),
+            Some("192.168.50.1:8080")
+        );
     }
 }

@@ -1,0 +1,568 @@
+//! The Wi-Fi hotspot the pilot's phone and the viewers join: hostapd (WPA2), a static address by
+//! systemd-networkd, and dnsmasq for DHCP and DNS, all rendered from `[hotspot]` by
+//! `skycountd render-hotspot` into /run (see `docs/hotspot.md` and `systemd/`).
+//!
+//! With `captive_portal` on, dnsmasq answers every name with the box's address. A phone that
+//! joins asks a well-known address whether it is online (Android: `/generate_204`, Apple:
+//! `/hotspot-detect.html`, Windows: `/connecttest.txt`, Firefox: `/canonical.html`); skycountd
+//! answers those with a redirect to the dashboard, so the phone opens it in its sign-in window.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use crate::config::HotspotSettings;
+
+/// An IPv4 address with its prefix length: `192.168.50.1/24`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Net {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Ipv4Net {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?}: expected ADDRESS/PREFIX such as \"192.168.50.1/24\""))?;
+        let addr: Ipv4Addr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IPv4 address"))?;
+        let prefix: u8 = p
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p| (8..=30).contains(p))
+            .ok_or_else(|| format!("prefix {p:?}: expected 8 to 30"))?;
+        Ok(Self { addr, prefix })
+    }
+
+    pub fn mask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::MAX << (32 - self.prefix))
+    }
+
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let m = u32::from(self.mask());
+        u32::from(ip) & m == u32::from(self.addr) & m
+    }
+
+    fn network(&self) -> u32 {
+        u32::from(self.addr) & u32::from(self.mask())
+    }
+
+    fn broadcast(&self) -> u32 {
+        self.network() | !u32::from(self.mask())
+    }
+}
+
+impl std::fmt::Display for Ipv4Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// `dhcp_range` as two addresses.
+pub fn parse_range(s: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
+    let (a, b) = s.split_once('-').ok_or_else(|| {
+        format!("{s:?}: expected \"FIRST-LAST\" such as \"192.168.50.10-192.168.50.250\"")
+    })?;
+    let parse = |x: &str| {
+        x.trim()
+            .parse::<Ipv4Addr>()
+            .map_err(|_| format!("{x:?} is not an IPv4 address"))
+    };
+    Ok((parse(a)?, parse(b)?))
+}
+
+const CHANNELS_24: std::ops::RangeInclusive<u8> = 1..=13;
+const CHANNELS_5: &[u8] = &[36, 40, 44, 48, 149, 153, 157, 161, 165];
+
+/// Every problem of `[hotspot]`, as (key, problem).
+pub fn check(h: &HotspotSettings) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let iface_ok = !h.interface.is_empty()
+        && h.interface.len() <= 15
+        && h.interface
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !iface_ok {
+        out.push((
+            "interface",
+            format!(
+                "{:?} is not a network interface name (such as \"wlan0\": up to 15 letters, digits, _ - .)",
+                h.interface
+            ),
+        ));
+    }
+    if h.ssid.is_empty() || h.ssid.len() > 32 {
+        out.push((
+            "ssid",
+            format!(
+                "{:?} is {} bytes long: a Wi-Fi name is 1 to 32 bytes",
+                h.ssid,
+                h.ssid.len()
+            ),
+        ));
+    } else if h.ssid.chars().any(char::is_control) {
+        out.push((
+            "ssid",
+            format!(
+                "{:?} contains control characters: use printable text",
+                h.ssid
+            ),
+        ));
+    }
+    if h.passphrase.is_empty() {
+        out.push((
+            "passphrase",
+            "is empty: the hotspot needs a WPA2 passphrase of 8 to 63 characters".into(),
+        ));
+    } else if !(8..=63).contains(&h.passphrase.len()) {
+        out.push((
+            "passphrase",
+            format!(
+                "is {} characters long: a WPA2 passphrase is 8 to 63 characters",
+                h.passphrase.len()
+            ),
+        ));
+    } else if !h.passphrase.chars().all(|c| (' '..='~').contains(&c)) {
+        out.push((
+            "passphrase",
+            "contains characters other than printable ASCII (letters, digits, punctuation, space)"
+                .into(),
+        ));
+    }
+    let country_ok = h.country.is_empty()
+        || (h.country.len() == 2 && h.country.chars().all(|c| c.is_ascii_uppercase()));
+    if !country_ok {
+        out.push((
+            "country",
+            format!(
+                "{:?}: expected a two-letter country code in capitals, such as \"DE\" or \"US\" (or empty)",
+                h.country
+            ),
+        ));
+    }
+    if CHANNELS_24.contains(&h.channel) {
+        if h.country.is_empty() && h.channel > 11 {
+            out.push((
+                "channel",
+                format!(
+                    "{} needs hotspot.country (channels 12 and 13 are not allowed everywhere)",
+                    h.channel
+                ),
+            ));
+        }
+    } else if CHANNELS_5.contains(&h.channel) {
+        if h.country.is_empty() {
+            out.push((
+                "channel",
+                format!(
+                    "{} is a 5 GHz channel: set hotspot.country for it",
+                    h.channel
+                ),
+            ));
+        }
+    } else {
+        out.push((
+            "channel",
+            format!(
+                "{} is not a channel the hotspot can use: 1 to 13 (2.4 GHz), or 36, 40, 44, 48, \
+                 149, 153, 157, 161, 165 (5 GHz; channels 52 to 144 need radar detection)",
+                h.channel
+            ),
+        ));
+    }
+    match Ipv4Net::parse(&h.address) {
+        Err(e) => out.push(("address", e)),
+        Ok(net) => {
+            let a = u32::from(net.addr);
+            if a == net.network() || a == net.broadcast() {
+                out.push((
+                    "address",
+                    format!("{} is the network's own or broadcast address: pick a host address such as .1", net.addr),
+                ));
+            }
+            match parse_range(&h.dhcp_range) {
+                Err(e) => out.push(("dhcp_range", e)),
+                Ok((first, last)) => {
+                    if !net.contains(first) || !net.contains(last) {
+                        out.push((
+                            "dhcp_range",
+                            format!(
+                                "{} is not inside hotspot.address's network {}/{}",
+                                h.dhcp_range,
+                                Ipv4Addr::from(net.network()),
+                                net.prefix
+                            ),
+                        ));
+                    } else if u32::from(first) > u32::from(last) {
+                        out.push((
+                            "dhcp_range",
+                            format!("{}: the first address is after the last", h.dhcp_range),
+                        ));
+                    } else if (u32::from(first)..=u32::from(last)).contains(&a) {
+                        out.push((
+                            "dhcp_range",
+                            format!(
+                                "{} includes the box's own address {}",
+                                h.dhcp_range, net.addr
+                            ),
+                        ));
+                    } else if u32::from(first) == net.network()
+                        || u32::from(last) == net.broadcast()
+                    {
+                        out.push((
+                            "dhcp_range",
+                            format!("{} includes the network or broadcast address", h.dhcp_range),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Escapes `s` for hostapd's `P"…"` (printf-escaped) strings.
+fn printf_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out
+}
+
+fn header(origin: &str, comment: &str) -> String {
+    format!(
+        "{comment} Rendered by `skycountd render-hotspot` from {origin}; do not edit.\n\
+         {comment} Change [hotspot] in skycount.toml and restart skycount-hotspot.service.\n"
+    )
+}
+
+/// hostapd.conf: an access point with WPA2-PSK (CCMP) only.
+pub fn hostapd_conf(h: &HotspotSettings, origin: &str) -> String {
+    let mut s = header(origin, "#");
+    let five = h.channel > 14;
+    let _ = writeln!(s, "interface={}", h.interface);
+    let _ = writeln!(s, "driver=nl80211");
+    let _ = writeln!(s, "ctrl_interface=/run/hostapd");
+    let _ = writeln!(s, "ssid2=P\"{}\"", printf_escape(&h.ssid));
+    let _ = writeln!(s, "utf8_ssid=1");
+    if !h.country.is_empty() {
+        let _ = writeln!(s, "country_code={}", h.country);
+        let _ = writeln!(s, "ieee80211d=1");
+    }
+    let _ = writeln!(s, "hw_mode={}", if five { "a" } else { "g" });
+    let _ = writeln!(s, "channel={}", h.channel);
+    let _ = writeln!(s, "ieee80211n=1");
+    if five {
+        let _ = writeln!(s, "ieee80211ac=1");
+    }
+    let _ = writeln!(s, "wmm_enabled=1");
+    let _ = writeln!(s, "auth_algs=1");
+    let _ = writeln!(s, "ignore_broadcast_ssid=0");
+    let _ = writeln!(s, "wpa=2");
+    let _ = writeln!(s, "wpa_key_mgmt=WPA-PSK");
+    let _ = writeln!(s, "rsn_pairwise=CCMP");
+    let _ = writeln!(s, "wpa_passphrase={}", h.passphrase);
+    // Viewers' phones talk to the box, not to each other.
+    let _ = writeln!(s, "ap_isolate=1");
+    let _ = writeln!(s, "max_num_sta=64");
+    s
+}
+
+/// dnsmasq.conf: DHCP and DNS on the hotspot only; with `captive_portal`, every name is the box.
+pub fn dnsmasq_conf(h: &HotspotSettings, origin: &str) -> Result<String, String> {
+    let net = Ipv4Net::parse(&h.address)?;
+    let (first, last) = parse_range(&h.dhcp_range)?;
+    let mut s = header(origin, "#");
+    let _ = writeln!(s, "interface={}", h.interface);
+    // Follows the address as networkd sets it, and never binds the other interfaces' port 53.
+    let _ = writeln!(s, "bind-dynamic");
+    let _ = writeln!(s, "except-interface=lo");
+    let _ = writeln!(s, "no-resolv");
+    let _ = writeln!(s, "no-hosts");
+    let _ = writeln!(s, "no-poll");
+    let _ = writeln!(s, "domain-needed");
+    let _ = writeln!(s, "bogus-priv");
+    let _ = writeln!(s, "local=/lan/");
+    let _ = writeln!(s, "domain=lan");
+    let _ = writeln!(s, "address=/skycount.lan/{}", net.addr);
+    let _ = writeln!(s, "dhcp-authoritative");
+    let _ = writeln!(s, "dhcp-range={first},{last},{},12h", net.mask());
+    let _ = writeln!(s, "dhcp-option=option:router,{}", net.addr);
+    let _ = writeln!(s, "dhcp-option=option:dns-server,{}", net.addr);
+    let _ = writeln!(s, "dhcp-leasefile=/run/skycount-dnsmasq/dnsmasq.leases");
+    if h.captive_portal {
+        let _ = writeln!(
+            s,
+            "# Captive portal: every name is the box, so a joining phone opens the dashboard."
+        );
+        let _ = writeln!(s, "address=/#/{}", net.addr);
+    }
+    Ok(s)
+}
+
+/// The systemd-networkd .network file that gives the hotspot interface its static address.
+pub fn network_file(h: &HotspotSettings, origin: &str) -> Result<String, String> {
+    let net = Ipv4Net::parse(&h.address)?;
+    let mut s = header(origin, "#");
+    let _ = writeln!(s, "[Match]\nName={}\n", h.interface);
+    let _ = writeln!(
+        s,
+        "[Link]\n# The box is reachable on the hotspot whether or not it is online otherwise.\nRequiredForOnline=no\n"
+    );
+    let _ = writeln!(
+        s,
+        "[Network]\nAddress={net}\nConfigureWithoutCarrier=yes\nLinkLocalAddressing=no\nIPv6AcceptRA=no\nDHCP=no"
+    );
+    Ok(s)
+}
+
+/// The name of the rendered .network file.
+pub const NETWORK_FILE: &str = "10-skycount-hotspot.network";
+
+/// Writes hostapd.conf and dnsmasq.conf into `out_dir` and the .network file into
+/// `network_dir`; returns the files written.
+pub fn render_all(
+    h: &HotspotSettings,
+    origin: &str,
+    out_dir: &Path,
+    network_dir: Option<&Path>,
+) -> Result<Vec<PathBuf>, String> {
+    let problems = check(h);
+    if !problems.is_empty() {
+        return Err(problems
+            .iter()
+            .map(|(k, p)| format!("{origin}: `hotspot.{k}`: {p}"))
+            .collect::<Vec<_>>()
+            .join("\n"));
+    }
+    let mut files = vec![
+        (out_dir.join("hostapd.conf"), hostapd_conf(h, origin), 0o600),
+        (
+            out_dir.join("dnsmasq.conf"),
+            dnsmasq_conf(h, origin)?,
+            0o644,
+        ),
+    ];
+    if let Some(dir) = network_dir {
+        files.push((dir.join(NETWORK_FILE), network_file(h, origin)?, 0o644));
+    }
+    let mut written = Vec::new();
+    for (path, text, mode) in files {
+        write_file(&path, &text, mode)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Writes `text` to `path` atomically (a temporary file renamed), with `mode`.
+pub fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("rendered")
+    ));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: cannot write: {e}", path.display())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> HotspotSettings {
+        HotspotSettings {
+            enabled: true,
+            passphrase: "correct horse".into(),
+            ..HotspotSettings::default()
+        }
+    }
+
+    fn keys(h: &HotspotSettings) -> Vec<&'static str> {
+        check(h).into_iter().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn the_defaults_with_a_passphrase_are_valid() {
+        assert!(check(&good()).is_empty(), "{:?}", check(&good()));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases: Vec<(HotspotSettings, &str)> = vec![
+            (
+                HotspotSettings {
+                    ssid: String::new(),
+                    ..good()
+                },
+                "ssid",
+            ),
+            (
+                HotspotSettings {
+                    ssid: "x".repeat(33),
+                    ..good()
+                },
+                "ssid",
+            ),
+            (
+                HotspotSettings {
+                    ssid: "a\nb".into(),
+                    ..good()
+                },
+                "ssid",
+            ),
+            (
+                HotspotSettings {
+                    passphrase: "short".into(),
+                    ..good()
+                },
+                "passphrase",
+            ),
+            (
+                HotspotSettings {
+                    passphrase: "x".repeat(64),
+                    ..good()
+                },
+                "passphrase",
+            ),
+            (
+                HotspotSettings {
+                    passphrase: "pässphrase".into(),
+                    ..good()
+                },
+                "passphrase",
+            ),
+            (
+                HotspotSettings {
+                    country: "usa".into(),
+                    ..good()
+                },
+                "country",
+            ),
+            (
+                HotspotSettings {
+                    channel: 14,
+                    ..good()
+                },
+                "channel",
+            ),
+            (
+                HotspotSettings {
+                    channel: 36,
+                    ..good()
+                },
+                "channel",
+            ),
+            (
+                HotspotSettings {
+                    channel: 52,
+                    country: "DE".into(),
+                    ..good()
+                },
+                "channel",
+            ),
+            (
+                HotspotSettings {
+                    address: "192.168.50.1".into(),
+                    ..good()
+                },
+                "address",
+            ),
+            (
+                HotspotSettings {
+                    address: "192.168.50.0/24".into(),
+                    ..good()
+                },
+                "address",
+            ),
+            (
+                HotspotSettings {
+                    dhcp_range: "10.0.0.2-10.0.0.9".into(),
+                    ..good()
+                },
+                "dhcp_range",
+            ),
+            (
+                HotspotSettings {
+                    dhcp_range: "192.168.50.1-192.168.50.9".into(),
+                    ..good()
+                },
+                "dhcp_range",
+            ),
+            (
+                HotspotSettings {
+                    interface: "wlan0; rm".into(),
+                    ..good()
+                },
+                "interface",
+            ),
+        ];
+        for (h, key) in cases {
+            assert_eq!(keys(&h), vec![key], "{h:?}");
+        }
+        assert!(check(&HotspotSettings {
+            channel: 36,
+            country: "DE".into(),
+            ..good()
+        })
+        .is_empty());
+    }
+
+    #[test]
+    fn rendered_files_say_what_they_should() {
+        let h = HotspotSettings {
+            ssid: "Crowd \"Ops\"".into(),
+            ..good()
+        };
+        let ap = hostapd_conf(&h, "t.toml");
+        assert!(ap.contains("ssid2=P\"Crowd \\\"Ops\\\"\""), "{ap}");
+        assert!(ap.contains("wpa=2\n") && ap.contains("wpa_key_mgmt=WPA-PSK\n"));
+        assert!(ap.contains("wpa_passphrase=correct horse\n"));
+        assert!(ap.contains("hw_mode=g\nchannel=6\n"));
+        let dns = dnsmasq_conf(&h, "t.toml").unwrap();
+        assert!(dns.contains("dhcp-range=192.168.50.10,192.168.50.250,255.255.255.0,12h"));
+        assert!(dns.contains("address=/#/192.168.50.1"));
+        let no_portal = dnsmasq_conf(
+            &HotspotSettings {
+                captive_portal: false,
+                ..good()
+            },
+            "t",
+        )
+        .unwrap();
+        assert!(!no_portal.contains("address=/#/"));
+        let net = network_file(&h, "t.toml").unwrap();
+        assert!(net.contains("Name=wlan0") && net.contains("Address=192.168.50.1/24"));
+    }
+}

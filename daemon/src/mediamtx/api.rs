@@ -1,0 +1,444 @@
+//! MediaMTX's Control API (v3): the few answers skycountd reads, and what they mean for the
+//! pilot.
+//!
+//! The types follow MediaMTX's `openapi.yaml` (schemas `Path`, `PathSource`, `PathReader`,
+//! `PathTrack`, `PathTrackCodecPropsH264`, `Info`, `Error`). Fields are read leniently: a field
+//! missing from an older or newer MediaMTX is its default, never an error. The current fields are
+//! used (`online`, `available`, `tracks2`, `inboundBytes`); the deprecated `ready`, `tracks` and
+//! `bytesReceived` only when the current ones are absent.
+//!
+//! The client is blocking (ureq, plain HTTP on loopback, short timeouts); the watch runs it off
+//! the async workers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `Path`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Path {
+    pub name: String,
+    pub conf_name: String,
+    pub available: Option<bool>,
+    pub online: Option<bool>,
+    /// Deprecated: `available` replaces it.
+    pub ready: Option<bool>,
+    pub online_time: Option<String>,
+    pub source: Option<PathSource>,
+    pub tracks2: Option<Vec<PathTrack>>,
+    /// Deprecated: `tracks2` replaces it.
+    pub tracks: Option<Vec<String>>,
+    pub readers: Vec<PathReader>,
+    pub inbound_bytes: Option<u64>,
+    /// Deprecated: `inboundBytes` replaces it.
+    pub bytes_received: Option<u64>,
+}
+
+/// `PathSource`: who provides the stream (`rtmpConn` for a drone over RTMP).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct PathSource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+/// `PathReader`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct PathReader {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+/// `PathTrack`: a codec label (`H264`, `MPEG-4 Audio`, …) and its properties.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PathTrack {
+    pub codec: String,
+    pub codec_props: Option<CodecProps>,
+}
+
+/// The union of the `PathTrackCodecProps*` schemas' fields that skycountd uses.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CodecProps {
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+    /// H.264/H.265: "Baseline", "Main", "High", …; AV1/VP9 give a number, read as absent.
+    #[serde(deserialize_with = "string_or_none")]
+    pub profile: Option<String>,
+    pub sample_rate: Option<u64>,
+    pub channel_count: Option<u64>,
+    pub mu_law: Option<bool>,
+}
+
+fn string_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// `Info`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Info {
+    pub version: String,
+    pub started: String,
+}
+
+/// `Error`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ErrorBody {
+    pub error: String,
+    pub status: String,
+}
+
+impl Path {
+    pub fn is_online(&self) -> bool {
+        self.online
+            .or(self.available)
+            .or(self.ready)
+            .unwrap_or(false)
+    }
+
+    /// The tracks as codec labels, from `tracks2` (or the deprecated `tracks`).
+    pub fn codecs(&self) -> Vec<String> {
+        match &self.tracks2 {
+            Some(t) => t.iter().map(|t| t.codec.clone()).collect(),
+            None => self.tracks.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The first video track.
+    pub fn video(&self) -> Option<&PathTrack> {
+        self.tracks2
+            .as_ref()?
+            .iter()
+            .find(|t| matches!(t.codec.as_str(), "H264" | "H265" | "AV1" | "VP9" | "VP8"))
+    }
+
+    pub fn bytes_in(&self) -> u64 {
+        self.inbound_bytes.or(self.bytes_received).unwrap_or(0)
+    }
+}
+
+/// What went wrong asking the Control API.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    #[error("media server not answering at {addr}: {reason}")]
+    Unreachable { addr: String, reason: String },
+    #[error("media server has no path {path:?}: {message}")]
+    NotFound { path: String, message: String },
+    #[error("media server answered HTTP {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("media server answered something that is not its API's JSON: {0}")]
+    Malformed(String),
+}
+
+/// A blocking client of the Control API.
+#[derive(Clone)]
+pub struct Client {
+    addr: SocketAddr,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client of the API at `addr`; no request waits longer than `timeout`.
+    pub fn new(addr: SocketAddr, timeout: Duration) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .timeout_connect(Some(timeout.min(Duration::from_millis(500))))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Self { addr, agent }
+    }
+
+    fn get<T: for<'de> Deserialize<'de>>(&self, route: &str, path: &str) -> Result<T, ApiError> {
+        let url = format!("http://{}{route}", self.addr);
+        let mut resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| ApiError::Unreachable {
+                addr: self.addr.to_string(),
+                reason: e.to_string(),
+            })?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(4 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| ApiError::Unreachable {
+                addr: self.addr.to_string(),
+                reason: format!("the answer broke off: {e}"),
+            })?;
+        if status == 200 {
+            return serde_json::from_str(&body).map_err(|e| ApiError::Malformed(e.to_string()));
+        }
+        let message = serde_json::from_str::<ErrorBody>(&body)
+            .ok()
+            .map(|b| b.error)
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        Err(if status == 404 {
+            ApiError::NotFound {
+                path: path.to_string(),
+                message,
+            }
+        } else {
+            ApiError::Status { status, message }
+        })
+    }
+
+    /// `GET /v3/paths/get/{name}`.
+    pub fn path(&self, name: &str) -> Result<Path, ApiError> {
+        self.get(&format!("/v3/paths/get/{name}"), name)
+    }
+
+    /// `GET /v3/info`.
+    pub fn info(&self) -> Result<Info, ApiError> {
+        self.get("/v3/info", "")
+    }
+}
+
+/// Whether the drone's H.264 may hold B-frames, which browsers do not play over WebRTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BFrames {
+    /// Not known (no H.264 stream, or MediaMTX did not say its profile).
+    Unknown,
+    /// Baseline profile: B-frames are impossible.
+    No,
+    /// A profile that allows them (Main, High, …); not seen yet.
+    Possible,
+    /// The decoder saw frames out of presentation order.
+    Yes,
+}
+
+/// The `mediamtx` object of the status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaMtxReport {
+    /// The Control API answered.
+    pub reachable: bool,
+    /// MediaMTX's version, from `/v3/info`.
+    pub version: Option<String>,
+    /// A drone publishes to `stream.path`.
+    pub publisher: bool,
+    /// What publishes (`rtmpConn`, `rtspSession`, …).
+    pub source_type: Option<String>,
+    /// The video codec (`H264`, `H265`, …).
+    pub codec: Option<String>,
+    /// Every track's codec label.
+    pub tracks: Vec<String>,
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+    pub h264_profile: Option<String>,
+    /// Bytes received on `stream.path` since MediaMTX started.
+    pub bytes_received: u64,
+    /// Readers of `stream.path` (skycountd, the forward to viewers).
+    pub readers: usize,
+    /// WebRTC viewers of the browsers' path.
+    pub viewers: usize,
+    /// The browsers' path plays the drone (false: the offline picture, or nothing).
+    pub viewers_live: bool,
+    pub b_frames: BFrames,
+    /// What to tell the pilot about B-frames, when it matters.
+    pub b_frames_warning: Option<String>,
+    /// One sentence for the dashboard.
+    pub message: String,
+}
+
+/// What skycountd knows beside the API's answers, to interpret them.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Where the pilot publishes, for "no drone on …" (no key in it).
+    pub publish_url: String,
+    pub api: SocketAddr,
+    /// The browsers' path differs from the ingest path (`always_available`).
+    pub separate_view_path: bool,
+    /// The drone has been online long enough for the forward to the viewers' path to be up.
+    pub settled: bool,
+    /// The decoder saw B-frames (`Some(false)`: it looked and saw none).
+    pub b_frames_seen: Option<bool>,
+}
+
+impl MediaMtxReport {
+    fn empty(message: String) -> Self {
+        Self {
+            reachable: false,
+            version: None,
+            publisher: false,
+            source_type: None,
+            codec: None,
+            tracks: Vec::new(),
+            width: None,
+            height: None,
+            h264_profile: None,
+            bytes_received: 0,
+            readers: 0,
+            viewers: 0,
+            viewers_live: false,
+            b_frames: BFrames::Unknown,
+            b_frames_warning: None,
+            message,
+        }
+    }
+}
+
+/// The track list in `mediamtx.always_available_tracks` form, for the hint when MediaMTX refuses
+/// the drone's tracks on the viewers' path.
+pub fn track_specs(path: &Path) -> Vec<String> {
+    let Some(tracks) = &path.tracks2 else {
+        return path.codecs();
+    };
+    tracks
+        .iter()
+        .map(|t| {
+            let p = t.codec_props.clone().unwrap_or_default();
+            let rate_ch = || {
+                format!(
+                    ":{}:{}",
+                    p.sample_rate.unwrap_or(48000),
+                    p.channel_count.unwrap_or(2)
+                )
+            };
+            match t.codec.as_str() {
+                "MPEG-4 Audio" => format!("MPEG4Audio{}", rate_ch()),
+                "G711" => format!(
+                    "G711{}{}",
+                    rate_ch(),
+                    if p.mu_law == Some(true) { ":mulaw" } else { "" }
+                ),
+                "LPCM" => format!("LPCM{}", rate_ch()),
+                other => other.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Turns the API's answers into the status: `ingest` for `stream.path`, `view` for the
+/// browsers' path (when separate), `version` from `/v3/info`.
+pub fn interpret(
+    ingest: Result<Path, ApiError>,
+    view: Option<Result<Path, ApiError>>,
+    version: Option<String>,
+    ctx: &Context,
+) -> MediaMtxReport {
+    let path = match ingest {
+        Ok(p) => p,
+        Err(e) => {
+            let message = match &e {
+                ApiError::Unreachable { .. } => format!(
+                    "media server not answering on {} (is mediamtx.service running?)",
+                    ctx.api
+                ),
+                ApiError::NotFound { path, .. } => format!(
+                    "media server does not know the path {path}: it runs a configuration that \
+                     is not skycount's (restart mediamtx.service to render it again)"
+                ),
+                other => other.to_string(),
+            };
+            let mut r = MediaMtxReport::empty(message);
+            r.reachable = !matches!(e, ApiError::Unreachable { .. });
+            r.version = version;
+            return r;
+        }
+    };
+    let mut r = MediaMtxReport::empty(String::new());
+    r.reachable = true;
+    r.version = version;
+    r.publisher = path.is_online();
+    r.source_type = path.source.as_ref().map(|s| s.kind.clone());
+    r.tracks = path.codecs();
+    r.bytes_received = path.bytes_in();
+    r.readers = path.readers.len();
+    let video = path.video();
+    r.codec = video
+        .map(|v| v.codec.clone())
+        .or_else(|| r.tracks.first().cloned());
+    if let Some(props) = video.and_then(|v| v.codec_props.as_ref()) {
+        r.width = props.width.filter(|w| *w > 0);
+        r.height = props.height.filter(|h| *h > 0);
+        if video.map(|v| v.codec.as_str()) == Some("H264") {
+            r.h264_profile = props.profile.clone().filter(|p| !p.is_empty());
+        }
+    }
+    let (viewers_path, view_error) = match view {
+        None => (Some(&path), None),
+        Some(Ok(ref v)) => (Some(v), None),
+        Some(Err(ref e)) => (None, Some(e.to_string())),
+    };
+    if let Some(v) = viewers_path {
+        r.viewers = v
+            .readers
+            .iter()
+            .filter(|x| x.kind == "webRTCSession")
+            .count();
+        r.viewers_live = v.is_online();
+    }
+
+    if r.publisher && r.codec.as_deref() == Some("H264") {
+        r.b_frames = match (ctx.b_frames_seen, r.h264_profile.as_deref()) {
+            (Some(true), _) => BFrames::Yes,
+            (_, Some("Baseline")) => BFrames::No,
+            (Some(false), _) => BFrames::No,
+            (None, Some(_)) => BFrames::Possible,
+            (None, None) => BFrames::Unknown,
+        };
+        r.b_frames_warning = match r.b_frames {
+            BFrames::Yes => Some(
+                "The drone's H.264 has B-frames, which browsers cannot play over WebRTC (the \
+                 counting is not affected). In the streaming app's video or encoder settings, \
+                 choose the Baseline profile, or set B-frames to 0."
+                    .into(),
+            ),
+            BFrames::Possible => Some(format!(
+                "The drone's H.264 uses the {} profile, which allows B-frames; browsers cannot \
+                 play B-frames over WebRTC (the counting is not affected). If the video stays \
+                 black in browsers, choose the Baseline profile, or set B-frames to 0, in the \
+                 streaming app's video or encoder settings.",
+                r.h264_profile.as_deref().unwrap_or("?")
+            )),
+            _ => None,
+        };
+    }
+
+    r.message = if r.publisher {
+        let mut m = format!(
+            "drone connected, {}",
+            r.codec.as_deref().unwrap_or("no video")
+        );
+        if let (Some(w), Some(h)) = (r.width, r.height) {
+            m.push_str(&format!(" {w}x{h}"));
+        }
+        if ctx.separate_view_path && ctx.settled && !r.viewers_live {
+            let why = match view_error {
+                Some(e) => format!("viewers' path: {e}"),
+                None => format!(
+                    "MediaMTX refuses its tracks ({}) for viewers: set \
+                     mediamtx.always_available_tracks = [{}] and restart",
+                    r.tracks.join(", "),
+                    track_specs(&path)
+                        .iter()
+                        .map(|t| format!("\"{t}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            m.push_str(&format!("; browsers see the offline picture: {why}"));
+        }
+        m
+    } else {
+        format!("no drone on {}", ctx.publish_url)
+    };
+    r
+}
