@@ -2,7 +2,8 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { HeatmapRenderer, heatmapBackingSize } from './lib/heatmap';
-import { contentRect } from './lib/align';
+import { cellCentre, contentRect } from './lib/align';
+import { fmtCount } from './lib/format';
 import { encodeBase64 } from './lib/density';
 import { LUT } from './lib/colormap';
 import './styles.css';
@@ -14,12 +15,14 @@ declare global {
       HeatmapRenderer: typeof HeatmapRenderer;
       heatmapBackingSize: typeof heatmapBackingSize;
       contentRect: typeof contentRect;
+      cellCentre: typeof cellCentre;
+      fmtCount: typeof fmtCount;
       encodeBase64: typeof encodeBase64;
       LUT: typeof LUT;
     };
   }
 }
-window.__skycount = { HeatmapRenderer, heatmapBackingSize, contentRect, encodeBase64, LUT };
+window.__skycount = { HeatmapRenderer, heatmapBackingSize, contentRect, cellCentre, fmtCount, encodeBase64, LUT };
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::config::SourceSettings;
 use crate::publish::hub::{unix_ms, Hub, StreamReport};
 use crate::sample::{LatestFrame, Put};
-use crate::source::{Backoff, SourceUrl, StreamTracker, Verdict};
+use crate::source::{Backoff, SourceUrl, StreamState, StreamTracker, Verdict};
 use pipeline::{AttachOptions, Event};
 
 /// How often the supervisor looks at the clock when GStreamer is quiet.
@@ -191,6 +191,13 @@ pub fn supervise(
                     if !leave && tracker.tick(now) == Verdict::Reattach {
                         leave = true;
                     }
+                    // The media server saw a drone (re)appear: a reader still attached to its
+                    // old session would wait for frames that never come (MediaMTX issue 5242).
+                    if hub.take_reattach_request() && tracker.state() != StreamState::Live {
+                        log::info!("the media server has a new publisher: attaching now");
+                        backoff.reset();
+                        leave = true;
+                    }
                     demo.manage(&tracker, now, &slot, &hub);
                     report(&tracker, &decoding, &demo);
                     if leave {
@@ -241,6 +248,11 @@ pub fn supervise(
                     }
                     Err(RecvTimeoutError::Timeout) => {
                         let now = Instant::now();
+                        if hub.take_reattach_request() {
+                            log::info!("the media server has a new publisher: attaching now");
+                            backoff.reset();
+                            break;
+                        }
                         tracker.tick(now);
                         demo.manage(&tracker, now, &slot, &hub);
                         report(&tracker, &decoding, &demo);

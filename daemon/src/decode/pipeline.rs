@@ -133,6 +133,9 @@ pub fn attach(
             let src = make("rtspsrc")?;
             src.set_property("location", u);
             src.set_property("latency", opts.rtsp_latency_ms);
+            // Interleaved over the RTSP connection: no UDP ports to open or lose (MediaMTX on the
+            // box is configured for TCP only).
+            src.set_property_from_str("protocols", "tcp");
             src
         }
         SourceUrl::File(p) => {

@@ -1,5 +1,5 @@
 import type { Analysis } from '../lib/api';
-import { fmtClock, fmtCount, fmtSlope } from '../lib/format';
+import { DEMO_TEXT, fmtClock, fmtCount, fmtSlope } from '../lib/format';
 import { WINDOW_CHOICES, type Theme } from '../lib/settings';
 import { direction, type TrendWindow } from '../lib/trend';
 import { TrendChart } from './TrendChart';
@@ -29,6 +29,11 @@ export function CountPanel({ analysis, trend, version, now, windowMin, onWindow,
       <div className="count-row">
         <div className="count-box">
           <div className="label">People now</div>
+          {analysis?.demo && (
+            <div className="demo-badge" data-testid="demo-badge-count" role="note">
+              {DEMO_TEXT}
+            </div>
+          )}
           <output
             className={stale ? 'count stale' : 'count'}
             data-testid="count"

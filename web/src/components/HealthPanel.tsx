@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { Analysis, Status, StreamInfo } from '../lib/api';
+import type { Analysis, MediamtxReport, Status, StreamInfo } from '../lib/api';
 import { DASH, fmtDuration, fmtMs, fmtRate } from '../lib/format';
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
@@ -59,11 +59,21 @@ function Row({ label, testid, value, level, children }: { label: string; testid:
 const msLevel = (ms: number | null | undefined, warn: number, bad: number): Level | undefined =>
   ms == null || !Number.isFinite(ms) ? undefined : ms > bad ? 'bad' : ms > warn ? 'warn' : 'ok';
 
+/** MediaMTX not answering: bad; answering without a drone: idle; a drone publishing: ok. */
+function mediamtxLevel(m: MediamtxReport): Level | undefined {
+  if (m.reachable === false) return 'bad';
+  if (m.b_frames_warning) return 'warn';
+  if (m.publisher === true) return 'ok';
+  if (m.reachable === true) return 'idle';
+  return undefined;
+}
+
 export function HealthPanel({ status, analysis, link, whep, info, health, stateAgeMs, measuredRate }: Props) {
   const state = status?.state ?? null;
   const inference = analysis?.inference_ms ?? status?.last_inference_ms ?? null;
   const staleness = analysis?.staleness_ms ?? status?.last_staleness_ms ?? null;
   const rate = status?.rates?.analysed_fps ?? measuredRate;
+  const mediamtx = status?.mediamtx ?? null;
   return (
     <section className="panel health" aria-label="Box health">
       <h2>Box health</h2>
@@ -71,10 +81,21 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
         <Row label="Stream" testid="stream-state" value={state} level={state ? (STREAM_LEVEL[state] ?? 'warn') : undefined}>
           {state ?? DASH}
           {stateAgeMs !== null && <small> for {fmtDuration(stateAgeMs / 1000)}</small>}
+          {status?.demo && <small> · demo recording analysed</small>}
         </Row>
         {status?.error && (
           <Row label="Stream error" testid="stream-error" value={status.error} level="bad">
             {status.error}
+          </Row>
+        )}
+        {mediamtx?.message && (
+          <Row label="Media server" testid="mediamtx" value={mediamtx.message} level={mediamtxLevel(mediamtx)}>
+            {mediamtx.message}
+          </Row>
+        )}
+        {mediamtx?.b_frames_warning && (
+          <Row label="Drone video" testid="mediamtx-b-frames" value={mediamtx.b_frames_warning} level="bad">
+            {mediamtx.b_frames_warning}
           </Row>
         )}
         <Row label="Live video" testid="video-link" value={whep.state} level={WHEP_LEVEL[whep.state]}>

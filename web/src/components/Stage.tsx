@@ -1,8 +1,8 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import type { Analysis, StreamInfo } from '../lib/api';
+import { qrUrlOf, type Analysis, type StreamInfo } from '../lib/api';
 import { cellCentre, contentRect } from '../lib/align';
 import { densestCell } from '../lib/density';
-import { fmtDensity, fmtMs } from '../lib/format';
+import { DEMO_TEXT, fmtDensity, fmtMs } from '../lib/format';
 import { HeatmapRenderer, heatmapBackingSize } from '../lib/heatmap';
 import type { WhepStatus } from '../lib/whep';
 import { useElementSize, useNow } from '../hooks';
@@ -153,10 +153,12 @@ export function Stage(p: StageProps) {
   const waiting =
     !videoLive && (p.streamState === 'waiting' || (p.whep.state === 'no-stream' && p.streamState !== 'live'));
   const videoState = videoLive ? 'live' : snap.src ? 'snapshot' : 'none';
+  const qr = useQr(waiting ? qrUrlOf(p.info) : null, p.info?.rtmp_url ?? null);
+  const demo = p.analysis?.demo === true;
   const marker = densest && p.heatmapOn && rect.w > 0 ? cellCentre(densest.col, densest.row, rect, densest.gw, densest.gh) : null;
 
   return (
-    <div className="stage" ref={boxRef}>
+    <div className={waiting ? 'stage stage-waiting' : 'stage'} ref={boxRef}>
       <video
         ref={videoRef}
         data-testid="video"
@@ -193,6 +195,11 @@ export function Stage(p: StageProps) {
         />
       )}
       <div className="badges">
+        {demo && (
+          <span className="demo-badge demo-banner" data-testid="demo-badge" role="status">
+            {DEMO_TEXT}
+          </span>
+        )}
         <span className={`badge video-${videoState}`} data-testid="video-state" data-state={videoState}>
           {videoState === 'live' ? 'LIVE video' : videoState === 'snapshot' ? 'Last analysed frame' : 'No picture'}
         </span>
@@ -201,10 +208,16 @@ export function Stage(p: StageProps) {
         )}
       </div>
       {waiting ? (
-        <div className={snap.src ? 'notice notice-compact' : 'notice'} data-testid="waiting" role="status">
-          <strong>Waiting for the drone</strong>
-          <span>Pilot: stream RTMP to</span>
-          <code className="rtmp">{p.info?.rtmp_url ?? 'rtmp://<box address>:1935/live/drone'}</code>
+        <div className={snap.src ? 'notice notice-compact waiting' : 'notice waiting'} data-testid="waiting" role="status">
+          {qr && <img className="qr" data-testid="rtmp-qr" src={qr} alt="QR code of the RTMP address for the drone app" />}
+          <div className="waiting-text">
+            <strong>Waiting for the drone</strong>
+            <span>Pilot: stream RTMP to{qr ? ' (or scan the code)' : ''}</span>
+            <code className="rtmp" data-testid="waiting-rtmp-url">
+              {p.info?.rtmp_url ?? 'rtmp://<box address>:1935/live/drone'}
+            </code>
+            {p.info?.key_error && <small className="key-error">No stream key: {p.info.key_error}</small>}
+          </div>
         </div>
       ) : (
         !videoLive && (
@@ -215,6 +228,36 @@ export function Stage(p: StageProps) {
       )}
     </div>
   );
+}
+
+/**
+ * The QR code of the pilot's RTMP URL as a blob URL, while `url` is set (the waiting notice is
+ * shown); null when the daemon does not answer 200 with an image (older daemon, no stream key).
+ * Fetched again when the RTMP URL changes.
+ */
+function useQr(url: string | null, rtmpUrl: string | null): string | null {
+  const [src, setSrc] = useState<string | null>(null);
+  useEffect(() => {
+    if (!url) return;
+    const ac = new AbortController();
+    let obj: string | null = null;
+    fetch(url, { cache: 'no-store', signal: ac.signal })
+      .then(async (res) => {
+        const type = res.headers.get('Content-Type') ?? '';
+        if (!res.ok || !type.startsWith('image/')) return;
+        const blob = await res.blob();
+        if (ac.signal.aborted) return;
+        obj = URL.createObjectURL(blob);
+        setSrc(obj);
+      })
+      .catch(() => undefined);
+    return () => {
+      ac.abort();
+      if (obj) URL.revokeObjectURL(obj);
+      setSrc(null);
+    };
+  }, [url, rtmpUrl]);
+  return src;
 }
 
 function videoNotice(w: WhepStatus): string {
@@ -296,8 +339,25 @@ function useSnapshot(active: boolean, base: string, seq: number | null, linkUp: 
           const blob = await res.blob();
           if (!live.current.mounted) break;
           const obj = URL.createObjectURL(blob);
+          // Decoded before it is shown: the <img> then swaps pictures within one frame instead of
+          // showing nothing (naturalWidth 0) while the new one decodes, and the overlay gets the
+          // new picture's size in the same render.
+          const pre = new Image();
+          pre.src = obj;
+          try {
+            await pre.decode();
+          } catch {
+            URL.revokeObjectURL(obj); // not a picture: keep the last one
+            continue;
+          }
+          if (!live.current.mounted) {
+            URL.revokeObjectURL(obj);
+            break;
+          }
           urls.current.push(obj);
-          setState((st) => ({ ...st, src: obj, seq: s }));
+          const w = pre.naturalWidth;
+          const h = pre.naturalHeight;
+          setState((st) => ({ ...st, src: obj, seq: s, w, h }));
         }
       } catch {
         /* daemon unreachable: keep the last picture */

@@ -23,6 +23,23 @@ export interface Analysis {
   input_width: number;
   input_height: number;
   density: DensityGrid;
+  /** made from the daemon's built-in demo recording because no drone streams (optional on the
+   * wire; false when absent) */
+  demo: boolean;
+}
+
+/** What MediaMTX (the media server beside skycountd) says about the drone's stream. Every field
+ * is optional on the wire; absent ones are null. */
+export interface MediamtxReport {
+  /** its Control API answered */
+  reachable: boolean | null;
+  /** a drone publishes */
+  publisher: boolean | null;
+  codec: string | null;
+  /** one sentence for the dashboard */
+  message: string | null;
+  /** what to tell the pilot about B-frames, when it matters */
+  b_frames_warning: string | null;
 }
 
 export interface Status {
@@ -40,14 +57,23 @@ export interface Status {
   last_staleness_ms: number | null;
   uptime_s: number | null;
   version: string | null;
+  /** the demo recording is being analysed because no drone streams (false when absent) */
+  demo: boolean;
+  /** null when the daemon does not watch MediaMTX (or is older) */
+  mediamtx: MediamtxReport | null;
 }
 
 export interface StreamInfo {
   path: string;
   whep_url: string;
   player_url: string | null;
+  /** the whole URL the pilot enters in the drone app (the stream key included when there is one) */
   rtmp_url: string;
   snapshot_url: string;
+  /** a QR code of `rtmp_url` (SVG); null: the daemon does not say, try `/api/stream/qr.svg` */
+  qr_url: string | null;
+  /** why `rtmp_url` has no stream key, when it has none */
+  key_error: string | null;
 }
 
 type Obj = Record<string, unknown>;
@@ -55,6 +81,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
 
 export function parseDensity(v: unknown): DensityGrid | null {
   if (!isObj(v)) return null;
@@ -84,6 +111,7 @@ export function parseAnalysis(v: unknown): Analysis | null {
     input_width: num(v.input_width) ?? density.width,
     input_height: num(v.input_height) ?? density.height,
     density,
+    demo: v.demo === true,
   };
 }
 
@@ -119,6 +147,19 @@ export function parseStatus(v: unknown): Status | null {
     last_staleness_ms: num(v.last_staleness_ms),
     uptime_s: num(v.uptime_s),
     version: str(v.version),
+    demo: v.demo === true,
+    mediamtx: parseMediamtx(v.mediamtx),
+  };
+}
+
+export function parseMediamtx(v: unknown): MediamtxReport | null {
+  if (!isObj(v)) return null;
+  return {
+    reachable: bool(v.reachable),
+    publisher: bool(v.publisher),
+    codec: str(v.codec),
+    message: str(v.message),
+    b_frames_warning: str(v.b_frames_warning),
   };
 }
 
@@ -133,6 +174,8 @@ export function parseStreamInfo(v: unknown): StreamInfo | null {
     player_url: str(v.player_url),
     rtmp_url: rtmp,
     snapshot_url: str(v.snapshot_url) ?? '/api/snapshot.jpg',
+    qr_url: str(v.qr_url),
+    key_error: str(v.key_error),
   };
 }
 
@@ -146,3 +189,6 @@ async function getJson<T>(url: string, parse: (v: unknown) => T | null, signal?:
 
 export const fetchStreamInfo = (signal?: AbortSignal) => getJson('/api/stream/info', parseStreamInfo, signal);
 export const fetchStatus = (signal?: AbortSignal) => getJson('/api/status', parseStatus, signal);
+
+/** Where the QR code of the pilot's RTMP URL is served. */
+export const qrUrlOf = (info: StreamInfo | null): string => info?.qr_url ?? '/api/stream/qr.svg';

@@ -2,6 +2,9 @@
 
 export const DASH = '—';
 
+/** What the demo badges say, over the picture and beside the count. */
+export const DEMO_TEXT = 'DEMO — no drone streaming; showing a recorded sample';
+
 const ok = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** Milliseconds as "812 ms", "4.2 s", "3 min 5 s". */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAnalysis, parseStatus, parseStreamInfo } from './api';
+import { parseAnalysis, parseStatus, parseStreamInfo, qrUrlOf } from './api';
 import { clockOffset, stateAgeMs } from './clock';
 import { timeAxisLabels, fmtClock, fmtCount, fmtDensity, fmtDuration, fmtMs, fmtRate, fmtSlope } from './format';
 import { DEFAULT_SETTINGS, sanitizeSettings } from './settings';
@@ -35,7 +35,15 @@ const STATUS = {
 
 describe('api parsers', () => {
   it('parse the documented analysis', () => {
-    expect(parseAnalysis(ANALYSIS)).toEqual(ANALYSIS);
+    expect(parseAnalysis(ANALYSIS)).toEqual({ ...ANALYSIS, demo: false });
+  });
+
+  it('parse the demo flag of an analysis: optional, false unless exactly true', () => {
+    expect(parseAnalysis({ ...ANALYSIS, demo: true })?.demo).toBe(true);
+    expect(parseAnalysis({ ...ANALYSIS, demo: false })?.demo).toBe(false);
+    expect(parseAnalysis(ANALYSIS)?.demo).toBe(false);
+    expect(parseAnalysis({ ...ANALYSIS, demo: 'yes' })?.demo).toBe(false);
+    expect(parseAnalysis({ ...ANALYSIS, demo: 1 })?.demo).toBe(false);
   });
 
   it('tolerate missing optional analysis fields and reject broken ones', () => {
@@ -51,7 +59,43 @@ describe('api parsers', () => {
   });
 
   it('parse the documented status', () => {
-    expect(parseStatus(STATUS)).toEqual(STATUS);
+    expect(parseStatus(STATUS)).toEqual({ ...STATUS, demo: false, mediamtx: null });
+  });
+
+  it('parse the demo flag and the MediaMTX report of a status, all optional', () => {
+    const full = {
+      ...STATUS,
+      demo: true,
+      mediamtx: {
+        reachable: true,
+        version: 'v1.9.3',
+        publisher: true,
+        codec: 'H264',
+        message: 'the drone publishes H264 1280x720',
+        b_frames_warning: 'the drone sends B-frames: set the drone app to baseline',
+        tracks: ['H264'],
+      },
+    };
+    const s = parseStatus(full);
+    expect(s?.demo).toBe(true);
+    expect(s?.mediamtx).toEqual({
+      reachable: true,
+      publisher: true,
+      codec: 'H264',
+      message: 'the drone publishes H264 1280x720',
+      b_frames_warning: 'the drone sends B-frames: set the drone app to baseline',
+    });
+    expect(parseStatus({ ...STATUS, mediamtx: {} })?.mediamtx).toEqual({
+      reachable: null,
+      publisher: null,
+      codec: null,
+      message: null,
+      b_frames_warning: null,
+    });
+    expect(parseStatus({ ...STATUS, mediamtx: { reachable: 'no', message: 3 } })?.mediamtx?.message).toBeNull();
+    expect(parseStatus({ ...STATUS, mediamtx: null })?.mediamtx).toBeNull();
+    expect(parseStatus({ ...STATUS, mediamtx: ['x'] })?.mediamtx).toBeNull();
+    expect(parseStatus({ ...STATUS, demo: 'true' })?.demo).toBe(false);
   });
 
   it('parse a status before the first stream', () => {
@@ -70,9 +114,32 @@ describe('api parsers', () => {
       rtmp_url: 'rtmp://192.168.50.1:1935/live/drone',
       snapshot_url: '/api/snapshot.jpg',
     };
-    expect(parseStreamInfo(info)).toEqual(info);
+    expect(parseStreamInfo(info)).toEqual({ ...info, qr_url: null, key_error: null });
     expect(parseStreamInfo({ whep_url: 'x', rtmp_url: 'y' })?.snapshot_url).toBe('/api/snapshot.jpg');
     expect(parseStreamInfo({ whep_url: 'x' })).toBeNull();
+    expect(qrUrlOf(parseStreamInfo(info))).toBe('/api/stream/qr.svg');
+    expect(qrUrlOf(null)).toBe('/api/stream/qr.svg');
+  });
+
+  it('parse stream info with the stream key and the QR code', () => {
+    const info = {
+      path: 'live/drone',
+      view_path: 'live/drone/view',
+      whep_url: 'http://192.168.50.1:8889/live/drone/view/whep',
+      player_url: 'http://192.168.50.1:8889/live/drone/view/',
+      rtmp_url: 'rtmp://192.168.50.1:1935/live/drone?user=drone&pass=K3yK3yK3y',
+      rtmp_server: 'rtmp://192.168.50.1:1935/live',
+      rtmp_stream_key: 'drone?user=drone&pass=K3yK3yK3y',
+      key_error: null,
+      qr_url: '/api/stream/qr.svg?v=2',
+      snapshot_url: '/api/snapshot.jpg',
+    };
+    const p = parseStreamInfo(info);
+    expect(p?.rtmp_url).toBe(info.rtmp_url);
+    expect(p?.qr_url).toBe('/api/stream/qr.svg?v=2');
+    expect(qrUrlOf(p)).toBe('/api/stream/qr.svg?v=2');
+    expect(p?.key_error).toBeNull();
+    expect(parseStreamInfo({ ...info, key_error: 'no stream key configured' })?.key_error).toBe('no stream key configured');
   });
 });
 
