@@ -166,6 +166,16 @@ fn main() {
             median(&mut inf)
         );
     }
+    let lag: Vec<f64> = events
+        .iter()
+        .map(|(_, e)| e["staleness_ms"].as_f64().unwrap() - e["inference_ms"].as_f64().unwrap())
+        .collect();
+    println!(
+        "staleness - inference (the frame's wait beyond the model run): median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        median(&mut lag.clone()),
+        pct(&mut lag.clone(), 0.95),
+        lag.iter().copied().fold(f64::NAN, f64::max)
+    );
     let inf = median(&mut all_inf);
     let target = 1.2 * inf + 100.0;
     println!(

@@ -7,7 +7,6 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
 use std::time::Instant;
 
@@ -112,7 +111,7 @@ pub async fn stream(settings: &Settings, url: &str, max: Option<u64>) -> anyhow:
             slot.close();
         })
     };
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = worker::Stop::new();
     let model = {
         let shared = Arc::new(RwLock::new(worker_settings(&settings)));
         let (slot, hub, stop) = (slot.clone(), hub.clone(), stop.clone());
@@ -152,7 +151,7 @@ pub async fn stream(settings: &Settings, url: &str, max: Option<u64>) -> anyhow:
             break;
         }
     }
-    stop.store(true, Ordering::Relaxed);
+    stop.stop();
     let _ = control.send(Control::Stop);
     slot.close();
     let _ = source.join();

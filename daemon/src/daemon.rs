@@ -13,7 +13,6 @@
 //! log level. A configuration that no longer loads is reported and the running one kept.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
 use std::time::Duration;
 
@@ -82,14 +81,14 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
             .name("source".into())
             .spawn(move || decode::supervise(opts, slot, hub, control_rx))?
     };
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = worker::Stop::new();
     let shared = Arc::new(RwLock::new(worker_settings(&settings)));
-    let model_thread = {
+    let model_thread = Arc::new({
         let (shared, slot, hub, stop) = (shared.clone(), slot.clone(), hub.clone(), stop.clone());
         std::thread::Builder::new()
             .name("model".into())
             .spawn(move || worker::run(shared, slot, hub, stop))?
-    };
+    });
 
     // The pilot's key: generated and kept on first start when the TOML has none. Without it the
     // daemon still counts; the dashboard says why there is no URL to publish to.
@@ -128,9 +127,8 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
     if let Some(every) = service::watchdog_interval() {
         let hub = hub.clone();
         let threads_alive = {
-            let s = Arc::new(source_thread);
-            let m = Arc::new(model_thread);
-            move || !s.is_finished() && !m.is_finished()
+            let m = model_thread.clone();
+            move || !source_thread.is_finished() && !m.is_finished()
         };
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -172,10 +170,16 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
 
     log::info!("stopping");
     service::notify_stopping();
-    stop.store(true, Ordering::Relaxed);
+    stop.stop();
     let _ = control.send(Control::Stop);
     slot.close();
     let _ = shutdown_tx.send(true);
+    // The model run in progress was interrupted: let the thread end before the process does,
+    // so ONNX Runtime is not torn down under it.
+    let until = std::time::Instant::now() + Duration::from_millis(1000);
+    while !model_thread.is_finished() && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Viewers' connections are closed by the server; never wait longer than this for them.
     if tokio::time::timeout(Duration::from_millis(1500), server_task)
         .await

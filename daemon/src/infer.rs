@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ort::ep::{self, ExecutionProvider as _};
-use ort::session::Session;
+use ort::session::{RunOptions, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::analyse::DensityMap;
@@ -92,9 +92,22 @@ pub fn environment(
     })
 }
 
+/// Interrupts the model run in progress (at shutdown), from any thread.
+#[derive(Clone)]
+pub struct Interrupt(std::sync::Arc<RunOptions>);
+
+impl Interrupt {
+    pub fn interrupt(&self) {
+        if let Err(e) = self.0.terminate() {
+            log::debug!("cannot interrupt the model run: {e}");
+        }
+    }
+}
+
 /// A loaded model, ready to run.
 pub struct Model {
     session: Session,
+    run_options: std::sync::Arc<RunOptions>,
     input: String,
     output: String,
     provider: ExecutionProviderKind,
@@ -134,8 +147,13 @@ impl Model {
                         "model {} loaded on the {kind} execution provider",
                         path.display()
                     );
+                    let run_options = RunOptions::new().map_err(|e| ModelError::Runtime {
+                        tried: "RunOptions".into(),
+                        reason: e.to_string(),
+                    })?;
                     return Ok(Self {
                         session,
+                        run_options: std::sync::Arc::new(run_options),
                         input,
                         output,
                         provider: kind,
@@ -210,6 +228,11 @@ impl Model {
             .map_err(|e| SessionError::Model(e.to_string()))
     }
 
+    /// A handle that interrupts this model's run in progress.
+    pub fn interrupt_handle(&self) -> Interrupt {
+        Interrupt(self.run_options.clone())
+    }
+
     pub fn provider(&self) -> ExecutionProviderKind {
         self.provider
     }
@@ -243,7 +266,10 @@ impl Model {
         let started = Instant::now();
         let outputs = self
             .session
-            .run(ort::inputs![self.input.as_str() => tensor])
+            .run_with_options(
+                ort::inputs![self.input.as_str() => tensor],
+                &*self.run_options,
+            )
             .map_err(|e| run_err(e.to_string()))?;
         let took = started.elapsed();
         let (shape, values) = outputs[self.output.as_str()]

@@ -6,12 +6,12 @@
 //! A model that cannot be loaded is reported (status, health) and tried again; the daemon stays up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::analyse::Analysis;
 use crate::config::{AnalysisSettings, ModelSettings};
-use crate::infer::Model;
+use crate::infer::{Interrupt, Model};
 use crate::publish::hub::{unix_ms, Hub, ModelReport};
 use crate::sample::LatestFrame;
 
@@ -35,12 +35,41 @@ pub fn report_for(model: &ModelSettings) -> ModelReport {
     }
 }
 
-/// Runs until `stop` is set, or the slot is closed and empty.
+/// Stops the worker from another thread, interrupting a model run in progress so that the
+/// daemon stops within its 2 s even when one run takes longer.
+#[derive(Default)]
+pub struct Stop {
+    flag: AtomicBool,
+    run: Mutex<Option<Interrupt>>,
+}
+
+impl Stop {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+        if let Some(i) = self.run.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            i.interrupt();
+        }
+    }
+
+    fn load(&self, ordering: Ordering) -> bool {
+        self.flag.load(ordering)
+    }
+
+    fn watch(&self, model: &Model) {
+        *self.run.lock().unwrap_or_else(|p| p.into_inner()) = Some(model.interrupt_handle());
+    }
+}
+
+/// Runs until stopped, or until the slot is closed and empty.
 pub fn run(
     settings: Arc<RwLock<WorkerSettings>>,
     slot: Arc<LatestFrame>,
     hub: Arc<Hub>,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
 ) {
     let mut seq = 0u64;
     let current = || settings.read().unwrap_or_else(|p| p.into_inner()).clone();
@@ -64,6 +93,7 @@ pub fn run(
                 continue;
             }
         };
+        stop.watch(&model);
         hub.set_model(ModelReport {
             execution_provider: Some(model.provider().name().into()),
             ..report_for(&mine.model)
@@ -102,6 +132,7 @@ pub fn run(
                     };
                     hub.publish(analysis, frame);
                 }
+                Err(_) if stop.load(Ordering::Relaxed) => return,
                 Err(e) => log::warn!("{e}"),
             }
         }

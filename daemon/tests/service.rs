@@ -98,3 +98,39 @@ fn sighup_applies_a_new_source_and_keeps_the_running_one_on_a_bad_file() {
     assert_eq!(status["source"], url.as_str());
     assert!(d.proc.alive());
 }
+
+#[test]
+fn sigterm_interrupts_a_long_model_run_and_stops_within_2_s() {
+    // The real model takes seconds per run on a small CPU: stopping must not wait for it.
+    let rtmp = RtmpServer::start();
+    let url = rtmp.url("drone");
+    let _publisher = publish(&url, 640, 360, 30);
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let cfg = test_config(&url, port, &real_model(), "")
+        .replace("input_width = 320", "input_width = 640")
+        .replace("input_height = 176", "input_height = 352");
+    let mut d = Daemon::start_with(&cfg, |c| {
+        c.stderr(std::fs::File::create(&log).unwrap());
+    });
+    // Wait for one analysis, then stop while the next run is in progress.
+    wait_for(Duration::from_secs(60), || {
+        (d.status()["totals"]["frames_analysed"].as_u64() >= Some(1)).then_some(())
+    })
+    .expect("no analysis with the real model");
+    std::thread::sleep(Duration::from_millis(300));
+    let (exit, took) = d.proc.terminate(Duration::from_secs(10)).expect("stops");
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(exit.success(), "{exit}\n{stderr}");
+    assert!(
+        took <= Duration::from_secs(2),
+        "stopping took {} ms",
+        took.as_millis()
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stderr.contains("ERROR"),
+        "a clean stop logs no error:\n{stderr}"
+    );
+}

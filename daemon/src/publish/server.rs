@@ -331,8 +331,22 @@ pub fn router(
     (app.layer(layer), io)
 }
 
-/// Pushes every new analysis, and the status once a second and whenever it changes.
+/// Pushes every new analysis, and the status once a second and whenever it changes. Ends when
+/// the server is shut down (the namespace is gone once `io.close()` ran).
 pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
+    // `SocketIo::emit` panics once the namespace is closed; `of` says so instead.
+    let emit = |io: &SocketIo, event: &'static str, data: serde_json::Value| {
+        let ns = io.of("/");
+        async move {
+            match ns {
+                Some(ns) => {
+                    let _ = ns.emit(event, &data).await;
+                    true
+                }
+                None => false,
+            }
+        }
+    };
     let analyses = {
         let hub = hub.clone();
         let io = io.clone();
@@ -341,7 +355,10 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
             while rx.changed().await.is_ok() {
                 let latest = rx.borrow_and_update().clone();
                 if let Some(a) = latest {
-                    let _ = io.emit("analysis", &*a).await;
+                    let data = serde_json::to_value(&*a).unwrap_or_default();
+                    if !emit(&io, "analysis", data).await {
+                        return;
+                    }
                 }
             }
         }
@@ -353,7 +370,10 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
                 _ = tick.tick() => hub.sample_rates(Instant::now()),
                 _ = hub.status_changed.notified() => {}
             }
-            let _ = io.emit("status", &hub.status()).await;
+            let data = serde_json::to_value(hub.status()).unwrap_or_default();
+            if !emit(&io, "status", data).await {
+                return;
+            }
         }
     };
     tokio::join!(analyses, statuses);

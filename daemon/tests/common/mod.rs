@@ -205,7 +205,8 @@ pub fn test_config(source_url: &str, port: u16, model: &Path, extra: &str) -> St
          backoff_initial_ms = 200\nbackoff_max_ms = 1000\n\
          [model]\npath = \"{}\"\ninput_width = 320\ninput_height = 176\nexecution_providers = [\"cpu\"]\nthreads = 1\n\
          [analysis]\ngrid_width = 40\ngrid_height = 22\n\
-         [server]\nlisten = \"127.0.0.1:{port}\"\nweb_dir = \"/nonexistent/web\"\n{extra}",
+         [server]\nlisten = \"127.0.0.1:{port}\"\nweb_dir = \"/nonexistent/web\"\n\
+         [mediamtx]\nwatch = false\n{extra}",
         model.display()
     )
 }
