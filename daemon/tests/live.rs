@@ -226,6 +226,11 @@ fn the_demo_recording_stands_in_while_no_drone_streams() {
         status["state"], "waiting",
         "the drone's own state is still shown: {status}"
     );
+    // The 45-frame recording plays round and round.
+    wait_for(Duration::from_secs(20), || {
+        (daemon.status()["totals"]["frames_decoded"].as_u64() > Some(100)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the demo recording does not loop: {}", daemon.status()));
 
     // The drone arrives: its frames replace the demo.
     let _publisher = publish(&url, 640, 360, 30);

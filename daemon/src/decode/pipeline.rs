@@ -353,15 +353,22 @@ impl Attached {
             return Some(e);
         }
         let bus = self.pipeline.bus()?;
-        let msg = bus.timed_pop_filtered(
-            gst::ClockTime::from_mseconds(timeout.as_millis() as u64),
-            &[
-                gst::MessageType::Error,
-                gst::MessageType::Eos,
-                gst::MessageType::Warning,
-                gst::MessageType::Application,
-            ],
-        );
+        let types = [
+            gst::MessageType::Error,
+            gst::MessageType::Eos,
+            gst::MessageType::Warning,
+            gst::MessageType::Application,
+        ];
+        // gstreamer-rs' timed_pop_filtered gives up before popping anything when the timeout is
+        // zero: poll with pop_filtered instead.
+        let msg = if timeout.is_zero() {
+            bus.pop_filtered(&types)
+        } else {
+            bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(timeout.as_millis() as u64),
+                &types,
+            )
+        };
         if let Ok(e) = self.events.try_recv() {
             return Some(e);
         }
