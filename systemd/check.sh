@@ -77,7 +77,7 @@ while IFS= read -r toml; do
   n=$((n + 1))
   dir="$work/hotspot$n"
   mkdir -p "$dir"
-  printf '%b' "$toml" >"$dir/skycount.toml"
+  printf '%b' "${toml//@DIR@/$dir}" >"$dir/skycount.toml"
   if ! "$SKYCOUNTD" --config "$dir/skycount.toml" render-hotspot --out-dir "$dir" --network-dir "$dir" >/dev/null 2>"$dir/err"; then
     cat "$dir/err"; problem "render-hotspot #$n failed"; continue
   fi
@@ -92,10 +92,21 @@ while IFS= read -r toml; do
     problem "hostapd refused hostapd.conf #$n"
   fi
   grep -q "^Address=" "$dir/10-skycount-hotspot.network" || problem ".network #$n has no Address="
+  # No passphrase in the TOML: the first render generates one and keeps it.
+  if [ -e "$dir/passphrase" ]; then
+    kept=$(cat "$dir/passphrase")
+    if [ "${#kept}" -eq 12 ] && grep -qxF "wpa_passphrase=$kept" "$dir/hostapd.conf" \
+      && grep -qF "passphrase: $kept" "$dir/hotspot.issue"; then
+      echo "ok: a generated passphrase is kept, used by hostapd and shown in the login banner #$n"
+    else
+      problem "generated passphrase #$n: kept '$kept', not in hostapd.conf or hotspot.issue"
+    fi
+  fi
 done <<'TOMLS'
 [hotspot]\nenabled = true\npassphrase = "correct horse battery"\n
 [hotspot]\nenabled = true\nssid = "Crowd \\"Ops\\" #1 ünïcode"\npassphrase = "p@ss w0rd with spaces and # signs"\ncountry = "DE"\nchannel = 36\ncaptive_portal = false\n
 [hotspot]\nenabled = true\ninterface = "wlp2s0"\nssid = "x"\npassphrase = "12345678"\ncountry = "US"\nchannel = 11\naddress = "10.42.0.1/16"\ndhcp_range = "10.42.1.1-10.42.9.254"\n
+[hotspot]\nenabled = true\npassphrase_file = "@DIR@/passphrase"\n
 TOMLS
 
 # The checker itself must refuse a broken file.

@@ -312,8 +312,11 @@ pub struct HotspotSettings {
     /// The Wi-Fi interface hostapd runs the access point on.
     pub interface: String,
     pub ssid: String,
-    /// WPA2 passphrase, 8 to 63 printable ASCII characters.
+    /// WPA2 passphrase, 8 to 63 printable ASCII characters; empty: generated on the first
+    /// `render-hotspot` and kept in `passphrase_file`.
     pub passphrase: String,
+    /// Where a generated passphrase is kept (the hotspot unit's StateDirectory).
+    pub passphrase_file: PathBuf,
     /// ISO 3166 country code for the radio's regulatory domain; empty: the world domain
     /// (2.4 GHz channels 1 to 11 only).
     pub country: String,
@@ -335,6 +338,7 @@ impl Default for HotspotSettings {
             interface: "wlan0".into(),
             ssid: "skycount".into(),
             passphrase: String::new(),
+            passphrase_file: "/var/lib/skycount-hotspot/passphrase".into(),
             country: String::new(),
             channel: 6,
             address: "192.168.50.1/24".into(),

@@ -12,6 +12,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use crate::config::HotspotSettings;
+use crate::secret;
 
 /// An IPv4 address with its prefix length: `192.168.50.1/24`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,24 +114,15 @@ pub fn check(h: &HotspotSettings) -> Vec<(&'static str, String)> {
             ),
         ));
     }
-    if h.passphrase.is_empty() {
+    // Empty: generated on the first render and kept in `passphrase_file`.
+    if !h.passphrase.is_empty() {
+        if let Err(e) = check_passphrase(&h.passphrase) {
+            out.push(("passphrase", e));
+        }
+    } else if h.passphrase_file.as_os_str().is_empty() {
         out.push((
-            "passphrase",
-            "is empty: the hotspot needs a WPA2 passphrase of 8 to 63 characters".into(),
-        ));
-    } else if !(8..=63).contains(&h.passphrase.len()) {
-        out.push((
-            "passphrase",
-            format!(
-                "is {} characters long: a WPA2 passphrase is 8 to 63 characters",
-                h.passphrase.len()
-            ),
-        ));
-    } else if !h.passphrase.chars().all(|c| (' '..='~').contains(&c)) {
-        out.push((
-            "passphrase",
-            "contains characters other than printable ASCII (letters, digits, punctuation, space)"
-                .into(),
+            "passphrase_file",
+            "is empty while hotspot.passphrase is empty too: set one of them".into(),
         ));
     }
     let country_ok = h.country.is_empty()
@@ -223,6 +215,53 @@ pub fn check(h: &HotspotSettings) -> Vec<(&'static str, String)> {
         }
     }
     out
+}
+
+/// WPA2's rule for a passphrase: 8 to 63 printable ASCII characters.
+pub fn check_passphrase(p: &str) -> Result<(), String> {
+    if !(8..=63).contains(&p.len()) {
+        return Err(format!(
+            "is {} characters long: a WPA2 passphrase is 8 to 63 characters",
+            p.chars().count()
+        ));
+    }
+    if !p.chars().all(|c| (' '..='~').contains(&c)) {
+        return Err(
+            "contains characters other than printable ASCII (letters, digits, punctuation, space)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// How a generated passphrase is made and kept: 12 lower-case letters and digits without
+/// look-alikes (no 0/o, 1/l), about 60 bits, easy to type on a phone.
+const KEPT: secret::Kind = secret::Kind {
+    what: "hotspot passphrase",
+    setting: "hotspot.passphrase_file",
+    value_setting: "hotspot.passphrase",
+    on_change: "every phone must then join with the new one",
+    alphabet: b"abcdefghijkmnpqrstuvwxyz23456789",
+    len: 12,
+    mode: 0o600,
+    check: check_passphrase,
+};
+
+/// The passphrase in force: `hotspot.passphrase`, or the one kept in `hotspot.passphrase_file`;
+/// with `create`, one is generated and kept there when there is none yet.
+pub fn resolve_passphrase(h: &HotspotSettings, create: bool) -> Result<String, String> {
+    if !h.passphrase.is_empty() {
+        return Ok(h.passphrase.clone());
+    }
+    match secret::read(&KEPT, &h.passphrase_file)? {
+        Some(p) => Ok(p),
+        None if create => secret::create(&KEPT, &h.passphrase_file),
+        None => Err(format!(
+            "{}: no hotspot passphrase yet (hotspot.passphrase is empty and none was generated: \
+             run `skycountd render-hotspot` as root first, or set hotspot.passphrase)",
+            h.passphrase_file.display()
+        )),
+    }
 }
 
 /// Escapes `s` for hostapd's `P"…"` (printf-escaped) strings.
@@ -330,12 +369,39 @@ pub fn network_file(h: &HotspotSettings, origin: &str) -> Result<String, String>
 
 /// The name of the rendered .network file.
 pub const NETWORK_FILE: &str = "10-skycount-hotspot.network";
+/// The name of the rendered login banner.
+pub const ISSUE_FILE: &str = "hotspot.issue";
 
-/// Writes hostapd.conf and dnsmasq.conf into `out_dir` and the .network file into
-/// `network_dir`; returns the files written.
+/// The dashboard's address on the hotspot: `http://192.168.50.1/`, with the port when skycountd
+/// does not listen on 80.
+pub fn dashboard_url(h: &HotspotSettings, port: u16) -> Result<String, String> {
+    let net = Ipv4Net::parse(&h.address)?;
+    Ok(match port {
+        80 => format!("http://{}/", net.addr),
+        p => format!("http://{}:{p}/", net.addr),
+    })
+}
+
+/// The console's login banner (an agetty issue file): what a team with a screen or a serial
+/// cable reads to join the hotspot.
+pub fn issue_text(h: &HotspotSettings, dashboard: &str) -> String {
+    // agetty reads `\x` as an escape; a doubled backslash prints one.
+    let esc = |s: &str| s.replace('\\', "\\\\");
+    format!(
+        "skycount Wi-Fi hotspot: {}\npassphrase: {}\ndashboard: {} (or http://skycount.lan/)\n\n",
+        esc(&h.ssid),
+        esc(&h.passphrase),
+        dashboard
+    )
+}
+
+/// Writes hostapd.conf, dnsmasq.conf and hotspot.issue (the login banner) into `out_dir` and the
+/// .network file into `network_dir`; returns the files written. An empty `hotspot.passphrase`
+/// is generated here the first time and kept in `hotspot.passphrase_file`.
 pub fn render_all(
     h: &HotspotSettings,
     origin: &str,
+    dashboard_port: u16,
     out_dir: &Path,
     network_dir: Option<&Path>,
 ) -> Result<Vec<PathBuf>, String> {
@@ -347,6 +413,12 @@ pub fn render_all(
             .collect::<Vec<_>>()
             .join("\n"));
     }
+    let h = &HotspotSettings {
+        passphrase: resolve_passphrase(h, true)?,
+        ..h.clone()
+    };
+    let dashboard = dashboard_url(h, dashboard_port)?;
+    // The passphrase is in hostapd.conf and in the banner: root only.
     let mut files = vec![
         (out_dir.join("hostapd.conf"), hostapd_conf(h, origin), 0o600),
         (
@@ -354,6 +426,7 @@ pub fn render_all(
             dnsmasq_conf(h, origin)?,
             0o644,
         ),
+        (out_dir.join(ISSUE_FILE), issue_text(h, &dashboard), 0o600),
     ];
     if let Some(dir) = network_dir {
         files.push((dir.join(NETWORK_FILE), network_file(h, origin)?, 0o644));
@@ -564,5 +637,98 @@ mod tests {
         assert!(!no_portal.contains("address=/#/"));
         let net = network_file(&h, "t.toml").unwrap();
         assert!(net.contains("Name=wlan0") && net.contains("Address=192.168.50.1/24"));
+    }
+
+    #[test]
+    fn an_empty_passphrase_is_generated_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = HotspotSettings {
+            passphrase: String::new(),
+            passphrase_file: dir.path().join("passphrase"),
+            ..good()
+        };
+        assert!(check(&h).is_empty(), "{:?}", check(&h));
+        let err = resolve_passphrase(&h, false).unwrap_err();
+        assert!(err.contains("no hotspot passphrase yet"), "{err}");
+
+        let out = dir.path().join("run");
+        let files = render_all(&h, "t.toml", 80, &out, None).unwrap();
+        assert_eq!(files.len(), 3, "{files:?}");
+        let kept = std::fs::read_to_string(&h.passphrase_file).unwrap();
+        let kept = kept.trim_end();
+        assert_eq!(kept.len(), 12);
+        check_passphrase(kept).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&h.passphrase_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "root only: {mode:o}");
+        let ap = std::fs::read_to_string(out.join("hostapd.conf")).unwrap();
+        assert!(ap.contains(&format!("\nwpa_passphrase={kept}\n")), "{ap}");
+        let banner = std::fs::read_to_string(out.join(ISSUE_FILE)).unwrap();
+        assert!(
+            banner.contains("hotspot: skycount\n")
+                && banner.contains(&format!("passphrase: {kept}\n"))
+                && banner.contains("http://192.168.50.1/"),
+            "{banner}"
+        );
+
+        // The next boot renders the same passphrase; one in the TOML wins over the kept one.
+        render_all(&h, "t.toml", 80, &out, None).unwrap();
+        let again = std::fs::read_to_string(out.join("hostapd.conf")).unwrap();
+        assert_eq!(ap, again);
+        let set = HotspotSettings {
+            passphrase: "from the toml".into(),
+            ..h.clone()
+        };
+        render_all(&set, "t.toml", 8080, &out, None).unwrap();
+        let ap = std::fs::read_to_string(out.join("hostapd.conf")).unwrap();
+        assert!(ap.contains("\nwpa_passphrase=from the toml\n"), "{ap}");
+        let banner = std::fs::read_to_string(out.join(ISSUE_FILE)).unwrap();
+        assert!(banner.contains("http://192.168.50.1:8080/"), "{banner}");
+        assert_eq!(
+            std::fs::read_to_string(&h.passphrase_file)
+                .unwrap()
+                .trim_end(),
+            kept,
+            "the kept one is not overwritten"
+        );
+    }
+
+    #[test]
+    fn a_broken_kept_passphrase_is_explained_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("passphrase");
+        std::fs::write(&file, "short\n").unwrap();
+        let h = HotspotSettings {
+            passphrase: String::new(),
+            passphrase_file: file.clone(),
+            ..good()
+        };
+        let err = render_all(&h, "t.toml", 80, &dir.path().join("run"), None).unwrap_err();
+        assert!(
+            err.contains("passphrase") && err.contains("delete the file"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "short\n");
+        let missing = HotspotSettings {
+            passphrase_file: dir.path().join("no/such/dir/passphrase"),
+            ..h
+        };
+        let err = resolve_passphrase(&missing, true).unwrap_err();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn the_banner_keeps_backslashes_literal_for_agetty() {
+        let h = HotspotSettings {
+            ssid: "a\\b".into(),
+            passphrase: "pass\\word1".into(),
+            ..good()
+        };
+        let banner = issue_text(&h, "http://192.168.50.1/");
+        assert!(banner.contains("hotspot: a\\\\b\n"), "{banner}");
+        assert!(banner.contains("passphrase: pass\\\\word1\n"), "{banner}");
     }
 }

@@ -21,6 +21,7 @@
 //! - [`publish`]: the hub of latest results and the server that shares them.
 //! - [`mediamtx`]: the media server beside skycountd: its rendered configuration and its watch.
 //! - [`hotspot`]: the Wi-Fi hotspot's rendered hostapd, dnsmasq and networkd files.
+//! - [`secret`]: the stream key and hotspot passphrase generated once and kept.
 //! - [`worker`]: the model thread (sample → infer → analyse → publish).
 //! - [`daemon`], [`analyze`], [`service`]: the commands and life as a systemd service.
 //!
@@ -37,6 +38,7 @@ pub mod infer;
 pub mod mediamtx;
 pub mod publish;
 pub mod sample;
+pub mod secret;
 pub mod service;
 pub mod source;
 pub mod worker;

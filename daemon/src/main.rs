@@ -35,7 +35,8 @@ enum Command {
         #[arg(long)]
         create_key: bool,
     },
-    /// Write the hotspot's hostapd.conf, dnsmasq.conf and systemd-networkd .network file
+    /// Write the hotspot's hostapd.conf, dnsmasq.conf, login banner and systemd-networkd .network
+    /// file (generating the passphrase on first use when hotspot.passphrase is empty)
     RenderHotspot {
         /// Directory for hostapd.conf and dnsmasq.conf
         #[arg(long, value_name = "DIR", default_value = "/run/skycount-hotspot")]
@@ -209,9 +210,11 @@ fn render_hotspot(
         );
         return Ok(());
     }
+    let h = &settings.hotspot;
     let files = hotspot::render_all(
-        &settings.hotspot,
+        h,
         &origin_name(origin),
+        settings.server.listen.port(),
         out_dir,
         network_dir,
     )
@@ -219,6 +222,18 @@ fn render_hotspot(
     for f in files {
         eprintln!("skycountd: wrote {}", f.display());
     }
+    // The name, and where the passphrase is, for the journal; the passphrase itself only in the
+    // root-only files (and the console's banner).
+    eprintln!(
+        "skycountd: hotspot {:?} on {}, passphrase {}",
+        h.ssid,
+        h.interface,
+        if h.passphrase.is_empty() {
+            format!("kept in {}", h.passphrase_file.display())
+        } else {
+            "from hotspot.passphrase".to_string()
+        }
+    );
     Ok(())
 }
 

@@ -3,13 +3,12 @@
 //! The drone publishes as user [`PUBLISH_USER`] with the key as password
 //! (`rtmp://box:1935/live/drone?user=drone&pass=KEY`, MediaMTX's form for RTMP). The key is
 //! `stream.key` when set; otherwise it is generated on first start and kept in
-//! `stream.key_file` (`/var/lib/skycount/stream-key`, the unit's StateDirectory), so that it
+//! `stream.key_file` (`/var/lib/skycount/stream-key`, the unit's StateDirectory; see
+//! [`crate::secret`]), so that it
 //! survives reboots and so that `render-mediamtx` and the daemon agree on it.
 
-use std::io::{Read, Write};
-use std::path::Path;
-
 use crate::config::StreamSettings;
+use crate::secret;
 
 /// The user the drone publishes as.
 pub const PUBLISH_USER: &str = "drone";
@@ -38,22 +37,22 @@ pub fn check(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How the generated key is kept (see [`crate::secret`]).
+const KEPT: secret::Kind = secret::Kind {
+    what: "stream key",
+    setting: "stream.key_file",
+    value_setting: "stream.key",
+    on_change: "the pilot must then use the new URL",
+    alphabet: ALPHABET,
+    len: GENERATED_LEN,
+    // The owner (skycountd) writes; the group (MediaMTX's render) reads.
+    mode: 0o640,
+    check,
+};
+
 /// A new random key from the system's random source (letters and digits, no look-alikes).
 pub fn generate() -> std::io::Result<String> {
-    let mut f = std::fs::File::open("/dev/urandom")?;
-    let mut out = String::with_capacity(GENERATED_LEN);
-    let mut buf = [0u8; 64];
-    // Rejection sampling keeps every character equally likely.
-    let limit = 256 - (256 % ALPHABET.len());
-    while out.len() < GENERATED_LEN {
-        f.read_exact(&mut buf)?;
-        for &b in &buf {
-            if (b as usize) < limit && out.len() < GENERATED_LEN {
-                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
-            }
-        }
-    }
-    Ok(out)
+    secret::generate(ALPHABET, GENERATED_LEN)
 }
 
 /// The key in force: `stream.key`, or the one kept in `stream.key_file`; with `create`, one is
@@ -63,77 +62,12 @@ pub fn resolve(stream: &StreamSettings, create: bool) -> Result<String, String> 
         return Ok(stream.key.clone());
     }
     let file = &stream.key_file;
-    match read(file) {
-        Ok(Some(key)) => Ok(key),
-        Ok(None) if create => create_in(file),
-        Ok(None) => Err(format!(
+    match secret::read(&KEPT, file)? {
+        Some(key) => Ok(key),
+        None if create => secret::create(&KEPT, file),
+        None => Err(format!(
             "{}: no stream key yet (stream.key is empty and skycountd has not generated one: \
              start skycountd first, or set stream.key)",
-            file.display()
-        )),
-        Err(e) => Err(e),
-    }
-}
-
-fn read(file: &Path) -> Result<Option<String>, String> {
-    match std::fs::read_to_string(file) {
-        Ok(text) => {
-            let key = text.trim().to_string();
-            check(&key).map_err(|e| {
-                format!(
-                    "{}: the kept stream key {e}; delete the file to generate a new one \
-                     (the pilot must then use the new URL)",
-                    file.display()
-                )
-            })?;
-            Ok(Some(key))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!(
-            "{}: cannot read the stream key: {e} (stream.key_file)",
-            file.display()
-        )),
-    }
-}
-
-fn create_in(file: &Path) -> Result<String, String> {
-    let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        if !dir.is_dir() {
-            return Err(format!(
-                "{}: cannot keep a generated stream key: {} does not exist (systemd's \
-                 StateDirectory= creates it; or set stream.key or stream.key_file)",
-                file.display(),
-                dir.display()
-            ));
-        }
-    }
-    let key = generate().map_err(|e| format!("cannot generate a stream key: {e}"))?;
-    let opened = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o640)
-            .open(file)
-    };
-    match opened {
-        Ok(mut f) => {
-            use std::os::unix::fs::PermissionsExt;
-            // Whatever the umask: the owner writes, the group (MediaMTX's render) reads.
-            f.set_permissions(std::fs::Permissions::from_mode(0o640))
-                .and_then(|_| f.write_all(format!("{key}\n").as_bytes()))
-                .and_then(|_| f.sync_all())
-                .map_err(|e| format!("{}: cannot write the stream key: {e}", file.display()))?;
-            log::info!("generated a new stream key, kept in {}", file.display());
-            Ok(key)
-        }
-        // Another process (render-mediamtx, or a second start) made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            read(file)?.ok_or_else(|| format!("{}: the stream key file vanished", file.display()))
-        }
-        Err(e) => Err(format!(
-            "{}: cannot keep a generated stream key: {e} (stream.key_file)",
             file.display()
         )),
     }
@@ -142,6 +76,7 @@ fn create_in(file: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn stream(key: &str, file: &Path) -> StreamSettings {
         StreamSettings {

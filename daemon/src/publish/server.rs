@@ -28,25 +28,21 @@ pub struct StreamAccess {
     pub browser_path: String,
     /// The publish key, or why there is none.
     pub key: Result<String, String>,
-    /// The hotspot's address when it runs a captive portal: phones' connectivity checks are sent
-    /// there.
-    pub portal_host: Option<String>,
+    /// The dashboard's URL on the hotspot when it runs a captive portal: phones' connectivity
+    /// checks are redirected there.
+    pub portal_url: Option<String>,
 }
 
 impl StreamAccess {
     pub fn from_settings(s: &Settings, key: Result<String, String>) -> Self {
-        let portal_host = (s.hotspot.enabled && s.hotspot.captive_portal)
-            .then(|| crate::hotspot::Ipv4Net::parse(&s.hotspot.address).ok())
-            .flatten()
-            .map(|n| match s.server.listen.port() {
-                80 => n.addr.to_string(),
-                p => format!("{}:{p}", n.addr),
-            });
+        let portal_url = (s.hotspot.enabled && s.hotspot.captive_portal)
+            .then(|| crate::hotspot::dashboard_url(&s.hotspot, s.server.listen.port()).ok())
+            .flatten();
         Self {
             stream: s.stream.clone(),
             browser_path: s.stream.browser_path(&s.mediamtx).to_string(),
             key,
-            portal_host,
+            portal_url,
         }
     }
 }
@@ -58,7 +54,7 @@ impl From<StreamSettings> for StreamAccess {
             browser_path: stream.path.clone(),
             stream,
             key: Err("no stream key configured".into()),
-            portal_host: None,
+            portal_url: None,
         }
     }
 }
@@ -301,10 +297,10 @@ pub fn router(
         .route("/api/health", get(get_health))
         .route("/api/snapshot.jpg", get(get_snapshot))
         .route("/metrics", get(get_metrics));
-    if let Some(portal) = &access.portal_host {
+    if let Some(portal) = &access.portal_url {
         // A phone that joins the hotspot finds itself "behind a captive portal" and opens the
         // dashboard in its sign-in window.
-        let to = format!("http://{portal}/");
+        let to = portal.clone();
         for probe in CONNECTIVITY_CHECKS {
             let to = to.clone();
             api = api.route(probe, get(move || async move { Redirect::to(&to) }));
@@ -442,25 +438,25 @@ mod tests {
     }
 
     #[test]
-    fn the_portal_is_the_hotspot_address() {
+    fn the_portal_is_the_dashboard_on_the_hotspot() {
         let mut settings = Settings::default();
         assert_eq!(
-            StreamAccess::from_settings(&settings, Err(String::new())).portal_host,
+            StreamAccess::from_settings(&settings, Err(String::new())).portal_url,
             None
         );
         settings.hotspot.enabled = true;
         assert_eq!(
             StreamAccess::from_settings(&settings, Err(String::new()))
-                .portal_host
+                .portal_url
                 .as_deref(),
-            Some("192.168.50.1")
+            Some("http://192.168.50.1/")
         );
         settings.server.listen = "0.0.0.0:8080".parse().unwrap();
         assert_eq!(
             StreamAccess::from_settings(&settings, Err(String::new()))
-                .portal_host
+                .portal_url
                 .as_deref(),
-            Some("192.168.50.1:8080")
+            Some("http://192.168.50.1:8080/")
         );
     }
 }
