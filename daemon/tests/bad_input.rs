@@ -193,29 +193,34 @@ fn a_file_that_is_not_video_is_reported() {
     .unwrap();
     let url = format!("file://{}", notes.display());
 
-    let o = analyze(&["--model", tiny_model().to_str().unwrap(), &url], |_| {});
-    assert!(!o.status.success());
-    let e = stderr(&o);
+    let e = refused_by_analyze_and_reported_by_the_daemon(&url, "flight.mp4");
     assert!(e.contains("flight.mp4"), "{e}");
     assert!(e.contains("text file"), "says what GStreamer found: {e}");
     assert!(
         e.contains("is it a video recording"),
         "says what is expected: {e}"
     );
-    assert_no_panic(&o);
+}
 
+/// `skycountd analyze URL` fails with a message and no panic; the daemon on the same URL stays up
+/// and reports an error naming `in_status` in `/api/status`. Returns analyze's message.
+fn refused_by_analyze_and_reported_by_the_daemon(url: &str, in_status: &str) -> String {
+    let o = analyze(&["--model", tiny_model().to_str().unwrap(), url], |_| {});
+    assert!(!o.status.success());
+    assert_no_panic(&o);
     let port = free_port();
-    let mut d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+    let mut d = Daemon::start(&test_config(url, port, &tiny_model(), ""));
     let status = wait_for(Duration::from_secs(10), || {
         let s = d.status();
         s["error"].as_str().is_some().then_some(s)
     })
-    .expect("no error reported for a file that is not video");
+    .unwrap_or_else(|| panic!("no error reported in /api/status for {url}"));
     assert!(
-        status["error"].as_str().unwrap().contains("flight.mp4"),
+        status["error"].as_str().unwrap().contains(in_status),
         "{status}"
     );
     assert!(d.proc.alive());
+    stderr(&o)
 }
 
 #[test]
@@ -228,25 +233,9 @@ fn a_stream_that_is_not_h264_or_h265_says_so() {
     ));
     let url = format!("file://{}", vp8.display());
 
-    let o = analyze(&["--model", tiny_model().to_str().unwrap(), &url], |_| {});
-    assert!(!o.status.success());
-    let e = stderr(&o);
+    let e = refused_by_analyze_and_reported_by_the_daemon(&url, "vp8");
     assert!(e.contains("vp8, not H.264 or H.265"), "{e}");
     assert!(e.contains("H.264"), "tells what to change: {e}");
-    assert_no_panic(&o);
-
-    let port = free_port();
-    let mut d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
-    let status = wait_for(Duration::from_secs(10), || {
-        let s = d.status();
-        s["error"].as_str().is_some().then_some(s)
-    })
-    .expect("no error reported for a VP8 stream");
-    assert!(
-        status["error"].as_str().unwrap().contains("vp8"),
-        "{status}"
-    );
-    assert!(d.proc.alive());
 }
 
 #[test]
