@@ -26,6 +26,7 @@ suite rust-tests cargo test --locked
 suite models .venv/bin/python -m pytest -q models
 suite web-unit bash -c 'cd web && npm test'
 suite web-e2e bash -c 'cd web && npm run e2e'
+suite web-video bash -c 'cd web && npm run smoke'
 [ -x systemd/check.sh ] && suite systemd systemd/check.sh
 [ -x yocto-layer/scripts/check.sh ] && suite yocto env PYTHON="$root/.venv/bin/python" yocto-layer/scripts/check.sh
 
