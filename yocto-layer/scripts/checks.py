@@ -1,0 +1,732 @@
+#!/usr/bin/env python3
+"""The offline checks of yocto-layer/ and image/ (run through check.sh).
+
+    checks.py [oelint] [kas] [crates] [licenses] [units] [hotspot] [config] [readme]
+
+With no names, every check runs. Each prints what it looked at and its
+findings; the summary at the end says which passed. Exit status 1 when any
+failed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fnmatch
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LAYER_TOP = HERE.parent  # yocto-layer/
+LAYER = LAYER_TOP / "meta-skycount"
+REPO = LAYER_TOP.parent
+IMAGE = REPO / "image"
+UNITS_DIR = Path(os.environ.get("SKYCOUNT_UNITS_DIR") or REPO / "systemd")
+
+MACHINES = ("jetson-orin-nano-devkit", "raspberrypi4-64", "raspberrypi5")
+
+
+def say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# --------------------------------------------------------------------- oelint
+
+def lint_targets() -> list[Path]:
+    files = []
+    for pattern in ("**/*.bb", "**/*.bbappend", "**/*.bbclass", "conf/layer.conf"):
+        files += LAYER.glob(pattern)
+    return sorted(set(files))
+
+
+# Findings accepted, each for one reason:
+#  - the crates .inc is written by oe-core's cargo-update-recipe-crates (and
+#    byte-for-byte by cargo_crates_inc.py); its `SRC_URI += " \` layout is
+#    oe-core's, the same as in oe-core's own *-crates.inc files.
+ACCEPTED = [
+    ("*-crates.inc", "oelint.vars.inconspaces"),
+]
+# Rules that need the network (HOMEPAGE reachability): off, the checks run offline.
+SUPPRESSED = ["oelint.vars.homepageping"]
+FINDING = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<sev>error|warning|info):(?P<rule>[^:]+):(?P<msg>.*)$")
+
+
+def check_oelint() -> bool:
+    files = lint_targets()
+    say(f"oelint-adv --release wrynose on {len(files)} files "
+        "(every .bb, .bbappend, .bbclass and layer.conf of meta-skycount)")
+    oelint = shutil.which("oelint-adv", path=str(Path(sys.executable).parent)) or shutil.which("oelint-adv")
+    if not oelint:
+        say("  oelint-adv is not installed")
+        return False
+    cmd = [oelint, "--release", "wrynose", "--quiet", "--relpaths", "--jobs", "2",
+           f"--constantmods=+{HERE / 'oelint-constants.json'}"]
+    for rule in SUPPRESSED:
+        cmd += ["--suppress", rule]
+    proc = subprocess.run(cmd + [str(f.relative_to(LAYER)) for f in files], cwd=LAYER,
+                          capture_output=True, text=True)
+    counts = {"error": 0, "warning": 0, "info": 0}
+    accepted = 0
+    unparsed = []
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = FINDING.match(line.strip())
+        if not m:
+            if line.strip():
+                unparsed.append(line)
+            continue
+        if any(fnmatch.fnmatch(Path(m["path"]).name, pat) and m["rule"] == rule for pat, rule in ACCEPTED):
+            accepted += 1
+            continue
+        counts[m["sev"]] += 1
+        if m["sev"] != "info":
+            say(f"  {line.strip()}")
+    for line in unparsed:
+        say(f"  {line}")
+    say(f"  {counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos"
+        f" ({accepted} accepted in the generated crates .inc: oe-core's format)")
+    if unparsed and proc.returncode not in (0, 1):
+        say(f"  oelint-adv failed (exit {proc.returncode})")
+        return False
+    return counts["error"] == 0 and check_appends_guarded()
+
+
+ASSIGNMENT = re.compile(r"^(?P<var>[A-Za-z0-9_${}:.\-/+@]+?)(\[[^\]]+\])?\s*(\?\?=|\?=|:=|\+=|=\+|\.=|=\.|=)")
+
+
+def check_appends_guarded() -> bool:
+    """Adding the layer changes no other recipe: every assignment in an append
+    carries the skycount distro override, and there are no tasks or inherits."""
+    ok = True
+    appends = sorted(LAYER.rglob("*.bbappend"))
+    for f in appends:
+        continued = False
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            text = line.strip()
+            if continued:
+                continued = text.endswith("\\")
+                continue
+            continued = text.endswith("\\")
+            if not text or text.startswith("#"):
+                continue
+            m = ASSIGNMENT.match(text)
+            if not m or ":skycount" not in m.group("var").split("[")[0]:
+                say(f"  {f.relative_to(LAYER)}:{n}: not guarded by the skycount distro override: {text}")
+                ok = False
+    say(f"  {len(appends)} append(s), every line guarded by :skycount" if ok else
+        "  appends must change other layers' recipes only for the skycount distro")
+    return ok
+
+
+# ------------------------------------------------------------------------ kas
+
+def load_yaml(path: Path):
+    import yaml
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+_KAS_CONTEXT = None
+
+
+def kas_load(path: Path) -> dict:
+    """The configuration as kas itself reads it: includes merged, schema checked.
+
+    kas's loader needs its global context; it is made with a scratch work
+    directory and default options, and nothing is fetched."""
+    global _KAS_CONTEXT
+    from kas.context import create_global_context
+    from kas.includehandler import IncludeHandler
+
+    class Defaults:
+        def __getattr__(self, name):
+            return None
+
+    if _KAS_CONTEXT is None:
+        work = tempfile.mkdtemp(prefix="skycount-kas-")
+        atexit.register(shutil.rmtree, work, True)
+        old = os.environ.get("KAS_WORK_DIR")
+        os.environ["KAS_WORK_DIR"] = work
+        try:
+            _KAS_CONTEXT = create_global_context(Defaults())
+        finally:
+            if old is None:
+                os.environ.pop("KAS_WORK_DIR", None)
+            else:
+                os.environ["KAS_WORK_DIR"] = old
+    config, missing = IncludeHandler([str(path.resolve())], use_lock=False).get_config()
+    if missing:
+        raise ValueError(f"includes from repositories that are not checked out: {missing}")
+    return config
+
+
+def check_kas() -> bool:
+    import jsonschema
+    import kas
+    schema_path = Path(kas.__file__).parent / "schema-kas.json"
+    schema = json.loads(schema_path.read_text())
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator_cls.check_schema(schema)
+    validator = validator_cls(schema)
+    files = sorted(IMAGE.rglob("*.yml")) + sorted(IMAGE.rglob("*.yaml"))
+    say(f"kas: {len(files)} files in image/ against kas {kas.__version__}'s schema-kas.json")
+    ok = True
+    for f in files:
+        errors = sorted(validator.iter_errors(load_yaml(f)), key=lambda e: list(e.path))
+        rel = f.relative_to(REPO)
+        if errors:
+            ok = False
+            for e in errors:
+                where = "/".join(str(p) for p in e.path) or "(top)"
+                say(f"  {rel}: {where}: {e.message}")
+        else:
+            say(f"  {rel}: valid")
+
+    # One file per machine. As kas reads it (includes merged), every fetched
+    # repository is pinned to a full commit id on a named branch.
+    sha = re.compile(r"^[0-9a-f]{40}$")
+    for machine in MACHINES:
+        f = IMAGE / f"{machine}.yml"
+        if not f.exists():
+            say(f"  image/{machine}.yml: missing")
+            ok = False
+            continue
+        try:
+            cfg = kas_load(f)
+        except Exception as e:  # kas's own errors: bad include, version, schema
+            say(f"  image/{machine}.yml: kas cannot load it: {type(e).__name__}: {e}")
+            ok = False
+            continue
+        problems = []
+        if cfg.get("machine") != machine:
+            problems.append(f"machine is {cfg.get('machine')!r}")
+        if cfg.get("distro") != "skycount":
+            problems.append(f"distro is {cfg.get('distro')!r}")
+        repos = cfg.get("repos") or {}
+        local = [k for k, v in repos.items() if not (v or {}).get("url")]
+        layers = [l for k in local for l in ((repos[k] or {}).get("layers") or {})]
+        if "yocto-layer/meta-skycount" not in layers:
+            problems.append("this repository's yocto-layer/meta-skycount is not a layer")
+        pinned = 0
+        for name, repo in repos.items():
+            repo = repo or {}
+            if not repo.get("url"):
+                continue
+            if not sha.match(str(repo.get("commit", ""))):
+                problems.append(f"repo {name} is not pinned to a full commit id")
+            elif not repo.get("branch"):
+                problems.append(f"repo {name} names no branch for its commit")
+            else:
+                pinned += 1
+        for p in problems:
+            say(f"  image/{machine}.yml: {p}")
+        if problems:
+            ok = False
+        else:
+            say(f"  image/{machine}.yml: machine {machine}, {pinned} repositories pinned to commits")
+    return ok
+
+
+# --------------------------------------------------------------------- crates
+
+# The Rust of the pinned oe-core (meta/recipes-devtools/rust/rust_1.94.1.bb).
+OE_RUST = (1, 94, 1)
+
+
+def check_crates() -> bool:
+    say("crates: skycountd-crates.inc against Cargo.lock (cargo_crates_inc.py --check)")
+    proc = subprocess.run([sys.executable, str(HERE / "cargo_crates_inc.py"), "--check"],
+                          capture_output=True, text=True)
+    for line in (proc.stdout + proc.stderr).splitlines()[:60]:
+        say(f"  {line}")
+    ok = proc.returncode == 0
+
+    # Every crate must build with wrynose's Rust: compare their rust-version,
+    # when cargo has their sources on this machine (no network needed).
+    import tomllib
+    lock = tomllib.loads((REPO / "Cargo.lock").read_text())
+    cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    registries = sorted((cargo_home / "registry/src").glob("*")) if (cargo_home / "registry/src").is_dir() else []
+    needs, missing = [], 0
+    for pkg in lock.get("package", []):
+        if "crates.io" not in pkg.get("source", ""):
+            continue
+        manifest = next((r / f"{pkg['name']}-{pkg['version']}" / "Cargo.toml" for r in registries
+                         if (r / f"{pkg['name']}-{pkg['version']}" / "Cargo.toml").is_file()), None)
+        if manifest is None:
+            missing += 1
+            continue
+        rv = (tomllib.loads(manifest.read_text()).get("package") or {}).get("rust-version")
+        if isinstance(rv, str) and re.fullmatch(r"\d+(\.\d+){0,2}", rv):
+            needs.append((tuple(int(x) for x in rv.split(".")) + (0,) * (3 - len(rv.split("."))), pkg["name"], rv))
+    if missing:
+        say(f"  rust-version: {missing} crates' sources are not in {cargo_home}/registry (cargo fetch); not compared")
+    elif needs:
+        top = max(needs)
+        too_new = [f"{n} ({v})" for t, n, v in needs if t > OE_RUST]
+        oe = ".".join(map(str, OE_RUST))
+        if too_new:
+            ok = False
+            say(f"  rust-version: these need a newer Rust than wrynose's {oe}: {', '.join(too_new)}")
+        else:
+            say(f"  rust-version: the newest any crate asks for is {top[2]} ({top[1]}); wrynose ships {oe}")
+    return ok
+
+
+def check_licenses() -> bool:
+    say("licenses: SKYCOUNT_LIC_FILES_CHKSUM against LICENSE-MIT and LICENSE-APACHE (lic_md5.py --check)")
+    proc = subprocess.run([sys.executable, str(HERE / "lic_md5.py"), "--check"],
+                          capture_output=True, text=True)
+    for line in (proc.stdout + proc.stderr).splitlines():
+        say(f"  {line}")
+    return proc.returncode == 0
+
+
+# ---------------------------------------------------------------------- units
+
+UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".path", ".mount")
+
+# What the image puts on the root filesystem that units may execute: our
+# recipes, the recipes they depend on, busybox (oe-core's defconfig) and
+# systemd. usrmerge is on (/bin, /sbin and /lib are links into /usr).
+IMAGE_EXECUTABLES = {
+    "/usr/bin": """skycountd mediamtx dnsmasq dhcp_release dhcp_lease_time
+        systemctl systemd-notify systemd-run systemd-tmpfiles systemd-sysusers systemd-cat
+        journalctl networkctl resolvectl busctl udevadm loginctl hostnamectl timedatectl
+        sh ash cat chmod chown cp cut date dd df dirname basename echo env expr false grep
+        egrep fgrep head hostname kill ln ls mkdir mknod mktemp more mount mountpoint mv
+        nice pidof printf ps pwd readlink realpath rm rmdir sed sleep sort stat stty sync
+        tail tee test [ touch tr true umount uname uniq wc which xargs awk find flock
+        logger md5sum sha256sum nohup od seq setsid timeout usleep yes killall ping ping6
+        nc wget nslookup traceroute""",
+    "/usr/sbin": """hostapd hostapd_cli iw ip ifup ifdown udhcpc udhcpd modprobe insmod rmmod
+        lsmod depmod sysctl hwclock rfkill switch_root pivot_root losetup fsck swapon swapoff
+        mkswap fdisk fstrim klogd reboot halt poweroff""",
+    "/usr/lib/systemd": """systemd systemd-networkd systemd-networkd-wait-online systemd-resolved
+        systemd-timesyncd systemd-udevd""",
+}
+
+
+def owners_table() -> tuple[list[tuple[str, str]], str]:
+    """SKYCOUNT_UNITS_OWNERS and the default owner, read from the class."""
+    text = (LAYER / "classes/skycount_units.bbclass").read_text()
+    m = re.search(r'^SKYCOUNT_UNITS_OWNERS \?= "(.*?)"', text, re.S | re.M)
+    d = re.search(r'^SKYCOUNT_UNITS_DEFAULT_OWNER \?= "(.*?)"', text, re.M)
+    if not m or not d:
+        raise SystemExit("cannot read SKYCOUNT_UNITS_OWNERS from skycount_units.bbclass")
+    pairs = [tuple(p.split(":", 1)) for p in m.group(1).replace("\\", " ").split()]
+    return pairs, d.group(1)
+
+
+def unit_owner(name: str, pairs, default: str) -> str:
+    for owner, pattern in pairs:
+        if fnmatch.fnmatch(name, pattern):
+            return owner
+    return default
+
+
+def stub(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text("#!/bin/sh\nexit 0\n")
+        path.chmod(0o755)
+
+
+def run_class_install(root: Path, entries: list[str]) -> list[str]:
+    """Run skycount_units_install from the class, as do_install would."""
+    text = (LAYER / "classes/skycount_units.bbclass").read_text()
+    m = re.search(r"^skycount_units_install\(\) \{\n(.*?)^\}", text, re.S | re.M)
+    if not m:
+        return ["cannot find skycount_units_install in skycount_units.bbclass"]
+    # ${S}/systemd is the recipe's unpacked copy of the repository's systemd/.
+    src = Path(tempfile.mkdtemp(dir=root.parent))
+    os.symlink(UNITS_DIR.resolve(), src / "systemd")
+    body = (m.group(1)
+            .replace("${S}", str(src))
+            .replace("${D}", str(root))
+            .replace("${SKYCOUNT_UNITS}", " ".join(entries))
+            .replace("${systemd_system_unitdir}", "/usr/lib/systemd/system")
+            .replace("${nonarch_libdir}", "/usr/lib"))
+    if "${" in body:
+        return [f"skycount_units_install uses variables this check does not set: {set(re.findall(r'[$][{][^}]+[}]', body))}"]
+    script = 'set -e\nbbfatal() { echo "$*" >&2; exit 1; }\n' + body
+    shell = shutil.which("dash") or shutil.which("sh")
+    proc = subprocess.run([shell, "-c", script], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return [f"skycount_units_install failed: {(proc.stdout + proc.stderr).strip()}"]
+    return []
+
+
+def stage_root(root: Path, entries: list[str]) -> tuple[list[str], list[str]]:
+    """Lay out the image's units and executables under root.
+
+    Returns (units to verify, problems)."""
+    problems: list[str] = []
+    usr = root / "usr"
+    for d in ("bin", "sbin", "lib"):
+        (usr / d).mkdir(parents=True, exist_ok=True)
+        os.symlink(f"usr/{d}", root / d)
+    (root / "etc").mkdir()
+    (root / "run").mkdir()
+    (root / "var/lib").mkdir(parents=True)
+
+    sysdir = usr / "lib/systemd/system"
+    # systemd's own units (targets, networkd, ...): this machine's systemd.
+    host_units = Path("/usr/lib/systemd/system")
+    if not host_units.is_dir():
+        host_units = Path("/lib/systemd/system")
+    shutil.copytree(host_units, sysdir, symlinks=True)
+
+    for directory, names in IMAGE_EXECUTABLES.items():
+        for name in names.split():
+            stub(root / directory.lstrip("/") / name)
+
+    # hostapd's and dnsmasq's units as meta-oe / meta-networking install
+    # them (wrynose), for the drop-ins to apply to.
+    (sysdir / "hostapd.service").write_text(
+        "[Unit]\nDescription=Hostapd IEEE 802.11 AP, IEEE 802.1X/WPA/WPA2/EAP/RADIUS Authenticator\n"
+        "After=network.target\n\n[Service]\nType=forking\nPIDFile=/run/hostapd.pid\n"
+        "ExecStart=/usr/sbin/hostapd /etc/hostapd.conf -P /run/hostapd.pid -B\n\n"
+        "[Install]\nWantedBy=multi-user.target\n")
+    (sysdir / "dnsmasq.service").write_text(
+        "[Unit]\nDescription=DNS forwarder and DHCP server\nAfter=network.target\n\n[Service]\n"
+        "Type=forking\nPIDFile=/run/dnsmasq.pid\nExecStartPre=/usr/bin/dnsmasq --test\n"
+        "ExecStart=/usr/bin/dnsmasq -x /run/dnsmasq.pid -7 /etc/dnsmasq.d --local-service\n"
+        "ExecStop=/bin/kill $MAINPID\nExecReload=/bin/kill -HUP $MAINPID\n\n"
+        "[Install]\nWantedBy=multi-user.target\n")
+
+    # Ours, installed by skycount_units.bbclass's own install function.
+    problems += run_class_install(root, entries)
+    verify = []
+    for name in entries:
+        src = UNITS_DIR / name
+        if name.endswith(".d") and src.is_dir() and name not in ("tmpfiles.d", "sysusers.d"):
+            if not any(src.glob("*.conf")):
+                problems.append(f"systemd/{name}/ holds no *.conf drop-in")
+            verify.append(name[:-2])  # the unit it changes
+        elif name.endswith(UNIT_SUFFIXES) and src.is_file() and not name.split(".")[0].endswith("@"):
+            verify.append(name)
+    return sorted(set(verify)), problems
+
+
+def check_units() -> bool:
+    entries = []
+    if UNITS_DIR.is_dir():
+        # As skycount_units.bbclass: documentation and tests (check.sh) are not installed.
+        entries = sorted(n for n in os.listdir(UNITS_DIR)
+                         if not n.startswith(".") and not n.endswith((".md", ".sh")))
+    say(f"units: systemd-analyze verify on what the image installs from systemd/ ({len(entries)} entries)")
+    if not entries:
+        say("  systemd/ has no units: the image would start nothing")
+        return False
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        say("  systemd-analyze not found (Debian: apt-get install systemd)")
+        return False
+    pairs, default = owners_table()
+    for name in entries:
+        say(f"  systemd/{name} -> {unit_owner(name, pairs, default)}")
+    with tempfile.TemporaryDirectory(prefix="skycount-units-") as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        verify, problems = stage_root(root, entries)
+        for p in problems:
+            say(f"  {p}")
+        ok = not problems
+        for unit in verify:
+            proc = subprocess.run([analyze, "verify", "--man=no", f"--root={root}", unit],
+                                  capture_output=True, text=True, cwd="/")
+            out = (proc.stdout + proc.stderr).replace(str(root), "").strip()
+            if proc.returncode != 0 or out:
+                ok = False
+                say(f"  {unit}: FAILED (exit {proc.returncode})")
+                for line in out.splitlines():
+                    say(f"    {line}")
+            else:
+                say(f"  {unit}: verified")
+        # A unit of ours starts only when enabled ([Install]) or pulled in by
+        # another of ours (Wants=, Requires=, ... in a unit or a drop-in).
+        pulled = set()
+        texts = {}
+        for path in sorted(UNITS_DIR.rglob("*")):
+            if path.is_file():
+                texts[path.relative_to(UNITS_DIR).as_posix()] = path.read_text()
+        for text in texts.values():
+            for m in re.finditer(r"^\s*(Wants|Requires|Requisite|BindsTo|Upholds|Also)\s*=\s*(.*)$", text, re.M):
+                pulled.update(m.group(2).split())
+        for name, text in texts.items():
+            if "/" in name or not name.endswith(UNIT_SUFFIXES) or name.split(".")[0].endswith("@"):
+                continue
+            if not re.search(r"^\s*\[Install\]", text, re.M) and name not in pulled:
+                say(f"  {name}: has no [Install] section and no unit of ours pulls it in: it would never start")
+                ok = False
+        return ok
+
+
+# ------------------------------------------------------------ board configs
+
+BOARDS = {"jetson-orin-nano-devkit": "tegra", "raspberrypi4-64": None, "raspberrypi5": None}
+CONFIG_RECIPE = LAYER / "recipes-skycount/skycount-config/skycount-config_1.0.bb"
+
+
+def distro_value(var: str, override: str | None) -> str:
+    """A plain assignment of var (with :override) in the skycount distro."""
+    text = (LAYER / "conf/distro/skycount.conf").read_text()
+    name = var + (f":{override}" if override else "")
+    m = re.search(rf"^{re.escape(name)} \??=\s*(['\"])(.*)\1\s*$", text, re.M)
+    return m.group(2) if m else ""
+
+
+def board_toml(override: str | None, extra: dict | None = None) -> str:
+    """skycount.toml as skycount-config's do_install writes it for a board."""
+    recipe = CONFIG_RECIPE.read_text()
+    strings = re.search(r'^SKYCOUNT_TOML_STRINGS = "(.*?)"', recipe, re.S | re.M).group(1).replace("\\", " ").split()
+    raw = re.search(r'^SKYCOUNT_TOML_RAW = "(.*?)"', recipe, re.S | re.M).group(1).split()
+    values = {}
+    for name in strings + raw:
+        var = "SKYCOUNT_" + name
+        values[name] = (distro_value(var, override) if override and distro_value(var, override)
+                        else distro_value(var, None))
+    values["ONNXRUNTIME_LIBRARY"] = values["ONNXRUNTIME_LIBRARY"].replace("${libdir}", "/usr/lib")
+    values.update(extra or {})
+    text = (LAYER / "recipes-skycount/skycount-config/files/skycount.toml.in").read_text()
+    for name in strings:
+        text = text.replace(f"@{name}@", json.dumps(values[name]))
+    for name in raw:
+        text = text.replace(f"@{name}@", values[name])
+    return text
+
+
+def find_skycountd() -> Path | None:
+    """$SKYCOUNTD, else the newest of the release and debug builds."""
+    if os.environ.get("SKYCOUNTD"):
+        return Path(os.environ["SKYCOUNTD"])
+    builds = [p for p in (REPO / "target/release/skycountd", REPO / "target/debug/skycountd")
+              if p.is_file() and os.access(p, os.X_OK)]
+    return max(builds, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def check_config() -> bool | None:
+    """skycount.toml per board, read by skycountd itself; MediaMTX's version."""
+    say("config: skycount.toml per board (skycountd check-config); MediaMTX's recipe against "
+        "skycountd's pinned version")
+    ok = True
+    skycountd = find_skycountd()
+    for board, override in BOARDS.items():
+        text = board_toml(override)
+        left = re.findall(r"@[A-Z_]+@", text)
+        if left:
+            say(f"  {board}: placeholders left in skycount.toml: {left}")
+            ok = False
+            continue
+        if not skycountd:
+            continue
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+            f.write(text)
+            f.flush()
+            proc = subprocess.run([str(skycountd), "--config", f.name, "check-config"],
+                                  capture_output=True, text=True)
+        if proc.returncode == 0:
+            eps = re.search(r"^execution_providers = (.*)$", text, re.M).group(1)
+            say(f"  {board}: skycount.toml valid (execution_providers = {eps}, hotspot enabled)")
+        else:
+            ok = False
+            say(f"  {board}: skycountd check-config failed: {(proc.stdout + proc.stderr).strip()}")
+    if not skycountd:
+        say("  skycountd check-config: skipped, no skycountd build (cargo build, or set SKYCOUNTD)")
+
+    # The MediaMTX the image ships is the one skycountd renders for.
+    pinned = re.search(r'PINNED_VERSION: &str = "v([0-9.]+)"',
+                       (REPO / "daemon/src/mediamtx/mod.rs").read_text()).group(1)
+    recipes = sorted((LAYER / "recipes-multimedia/mediamtx").glob("mediamtx_*.bb"))
+    versions = [r.stem.split("_", 1)[1] for r in recipes]
+    if versions != [pinned]:
+        ok = False
+        say(f"  mediamtx: recipe version(s) {versions}, skycountd renders for v{pinned}: "
+            f"rename the recipe to mediamtx_{pinned}.bb (and set its sha256)")
+    else:
+        recipe = recipes[0].read_text()
+        if re.search(r"^SRC_URI\[sha256sum\]\s*=", recipe, re.M):
+            say(f"  mediamtx: recipe v{pinned} matches skycountd's pinned version; sha256 pinned")
+        else:
+            say(f"  mediamtx: recipe v{pinned} matches skycountd's pinned version")
+            say(f"  WARNING: {recipes[0].relative_to(REPO)} has no SRC_URI[sha256sum] yet: "
+                "bitbake stops at do_fetch until it is set (see the recipe)")
+    return ok if skycountd else (None if ok else False)
+
+
+# -------------------------------------------------------------------- hotspot
+
+def unit_out_dir(unit: str) -> str:
+    """The --out-dir its render-hotspot writes to, from systemd/UNIT."""
+    text = (UNITS_DIR / unit).read_text()
+    m = re.search(r"^ExecStartPre=\S*skycountd render-hotspot .*--out-dir (\S+)", text, re.M)
+    return m.group(1) if m else ""
+
+
+def check_hotspot() -> bool | None:
+    """What the image's first and later boots do with the hotspot, with the real skycountd."""
+    say("hotspot: the boards' skycount.toml through skycountd render-hotspot (first boot, "
+        "reboot, build-time passphrase), dnsmasq --test, the login banner's link")
+    skycountd = find_skycountd()
+    if not skycountd:
+        say("  skipped: no skycountd build (cargo build, or set SKYCOUNTD)")
+        return None
+    ok = True
+
+    def expect(cond: bool, what: str) -> None:
+        nonlocal ok
+        say(f"  {'ok  ' if cond else 'FAIL'} {what}")
+        ok = ok and cond
+
+    def render(toml: str, tmp: Path) -> tuple[int, str, dict, Path]:
+        (tmp / "skycount.toml").write_text(toml)
+        out = tmp / "run"
+        # The unit's StateDirectory, here in the temporary directory.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "SKYCOUNT_HOTSPOT__PASSPHRASE_FILE": str(tmp / "state/passphrase")}
+        (tmp / "state").mkdir(exist_ok=True)
+        proc = subprocess.run([str(skycountd), "--config", str(tmp / "skycount.toml"), "render-hotspot",
+                               "--out-dir", str(out), "--network-dir", str(out)],
+                              capture_output=True, text=True, env=env, timeout=30)
+        conf = {}
+        if (out / "hostapd.conf").exists():
+            for line in (out / "hostapd.conf").read_text().splitlines():
+                if "=" in line and not line.startswith("#"):
+                    k, v = line.split("=", 1)
+                    conf[k] = v
+        return proc.returncode, proc.stdout + proc.stderr, conf, out
+
+    with tempfile.TemporaryDirectory(prefix="skycount-hotspot-") as t:
+        for board, override in BOARDS.items():
+            tmp = Path(t) / board
+            tmp.mkdir()
+            rc, out, conf, run = render(board_toml(override), tmp)
+            pw = conf.get("wpa_passphrase", "")
+            expect(rc == 0 and len(pw) == 12 and pw.isalnum(),
+                   f"{board}: first boot generates a 12-character passphrase"
+                   + (f": {out.strip()}" if rc else ""))
+            if rc:
+                continue
+            kept = tmp / "state/passphrase"
+            expect(kept.read_text().strip() == pw and (kept.stat().st_mode & 0o077) == 0,
+                   f"{board}: kept root-only in hotspot.passphrase_file")
+            banner = (run / "hotspot.issue").read_text()
+            expect(f"passphrase: {pw}" in banner and "http://192.168.50.1/" in banner,
+                   f"{board}: the login banner shows the passphrase and the dashboard")
+            rc, out, again, _ = render(board_toml(override), tmp)
+            expect(rc == 0 and again.get("wpa_passphrase") == pw, f"{board}: a reboot keeps it")
+            dnsmasq = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else None)
+            if dnsmasq:
+                proc = subprocess.run([dnsmasq, "--test", f"--conf-file={run / 'dnsmasq.conf'}"],
+                                      capture_output=True, text=True)
+                expect(proc.returncode == 0, f"{board}: dnsmasq --test on the rendered dnsmasq.conf")
+            else:
+                say(f"  {board}: dnsmasq --test skipped (Debian: apt-get install dnsmasq)")
+
+        # A passphrase set at build time: skycount-config puts it in the kept file.
+        tmp = Path(t) / "fleet"
+        tmp.mkdir()
+        (tmp / "state").mkdir()
+        (tmp / "state/passphrase").write_text("fleet passphrase 1\n")
+        rc, out, conf, _ = render(board_toml(None, {"HOTSPOT_SSID": 'Field "Team" 1'}), tmp)
+        expect(rc == 0 and conf.get("wpa_passphrase") == "fleet passphrase 1"
+               and conf.get("ssid2") == 'P"Field \\"Team\\" 1"',
+               "build-time SKYCOUNT_HOTSPOT_SSID (quotes and all) and PASSPHRASE are used")
+
+    # The banner reaches the console: the image's /etc/issue.d link points at
+    # the directory skycount-hotspot.service renders into.
+    recipe = (LAYER / "recipes-connectivity/skycount-hotspot/skycount-hotspot_1.0.bb").read_text()
+    link = re.search(r"ln -sf (\S+) \$\{D\}\$\{sysconfdir\}/issue.d/", recipe)
+    target = f"{unit_out_dir('skycount-hotspot.service')}/hotspot.issue"
+    expect(bool(link) and link.group(1) == target,
+           f"/etc/issue.d links to {link.group(1) if link else None}, the unit renders {target}")
+    return ok
+
+
+# --------------------------------------------------------------------- readme
+
+def check_readme() -> bool:
+    """yocto-check-layer's test_readme and test_security, strictly."""
+    say("readme: meta-skycount's README and SECURITY files, as yocto-check-layer reads them")
+    ok = True
+    readmes = sorted(glob.glob(str(LAYER / "[Rr][Ee][Aa][Dd][Mm][Ee]*")))
+    if not readmes:
+        say("  no README in the layer's top directory")
+        return False
+    readme = Path(readmes[0])
+    data = readme.read_text()
+    if not data.strip():
+        say(f"  {readme.name} is empty")
+        return False
+    if re.search("README", data, re.IGNORECASE):
+        # yocto-check-layer would skip the checks below: do not let it.
+        say(f"  {readme.name} mentions a README: yocto-check-layer would then skip its "
+            "maintainer/patch/email checks; point elsewhere without that word")
+        ok = False
+    low = data.lower()
+    for word, what in (("maintainer", "maintainer information"), ("patch", "patching instructions")):
+        if word not in low:
+            say(f"  {readme.name}: no {what} (the word '{word}')")
+            ok = False
+    if not re.search(r"[^@\s<]+@[^@\s>]+\.[a-z]{2,}", data):
+        say(f"  {readme.name}: no email address")
+        ok = False
+    headings = [h.strip().lower() for h in re.findall(r"^#+\s*(.+)$", data, re.M)]
+    for need in ("maintainers", "patch"):
+        if not any(need in h for h in headings):
+            say(f"  {readme.name}: no section heading about {need!r}")
+            ok = False
+    security = [p for p in (LAYER, REPO) for p in sorted(p.glob("SECURITY*"))]
+    if not security or security[0].stat().st_size == 0:
+        say("  no SECURITY.md (or similar) in the layer or at the repository's top")
+        ok = False
+    if ok:
+        say(f"  {readme.relative_to(REPO)}: maintainers, patch policy, email address present; "
+            f"{security[0].relative_to(REPO)} present")
+    return ok
+
+
+CHECKS = {
+    "oelint": check_oelint,
+    "kas": check_kas,
+    "crates": check_crates,
+    "licenses": check_licenses,
+    "units": check_units,
+    "hotspot": check_hotspot,
+    "config": check_config,
+    "readme": check_readme,
+}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(CHECKS)
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        say(f"unknown check(s): {' '.join(unknown)}; known: {' '.join(CHECKS)}")
+        return 2
+    results = {}
+    for name in names:
+        say(f"== {name}")
+        try:
+            results[name] = CHECKS[name]()
+        except Exception as e:  # a broken check is a failed check, with its reason
+            say(f"  {type(e).__name__}: {e}")
+            results[name] = False
+        say()
+    say("== summary")
+    for name, passed in results.items():
+        say(f"  {'SKIP' if passed is None else 'PASS' if passed else 'FAIL'}  {name}")
+    failed = sum(1 for p in results.values() if p is False)
+    skipped = sum(1 for p in results.values() if p is None)
+    say(f"checks: {len(results) - failed - skipped} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
