@@ -10,12 +10,15 @@
 # pinned), crates (the skycountd crates .inc matches Cargo.lock; no crate needs
 # a newer Rust than wrynose's), licenses (LIC_FILES_CHKSUM md5s match
 # LICENSE-MIT/LICENSE-APACHE), units (`systemd-analyze verify` on the units the
-# image installs, in a staged root), hotspot (each board's skycount.toml
-# through the real skycountd render-hotspot, as on first and later boots;
-# dnsmasq --test), config (skycountd check-config on each board's
-# skycount.toml; MediaMTX's recipe version against skycountd's pinned one;
-# hotspot and config are skipped without a skycountd build), readme (what yocto-check-layer
-# asks of the layer's README and SECURITY files).
+# image installs, in a staged root; its sysusers.d file as oe-core's do_rootfs
+# reads it), hotspot (each board's skycount.toml, made by skycount-config's own
+# do_compile, through the real skycountd render-hotspot as on first and later
+# boots and with a build-time name and passphrase; dnsmasq --test), config
+# (skycountd check-config on each board's skycount.toml; MediaMTX's recipe
+# version against skycountd's pinned one, and a WARNING while its sha256 is
+# missing; hotspot is skipped, and config's check-config, without a skycountd
+# build), readme (what yocto-check-layer asks of the layer's README and
+# SECURITY files).
 #
 # Python: $PYTHON when set (e.g. the repository's .venv/bin/python); else
 # .venv/bin/python at the repository's top, created when missing. The PyPI

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -248,7 +249,6 @@ def check_crates() -> bool:
 
     # Every crate must build with wrynose's Rust: compare their rust-version,
     # when cargo has their sources on this machine (no network needed).
-    import tomllib
     lock = tomllib.loads((REPO / "Cargo.lock").read_text())
     cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
     registries = sorted((cargo_home / "registry/src").glob("*")) if (cargo_home / "registry/src").is_dir() else []
@@ -386,20 +386,6 @@ def stage_root(root: Path, entries: list[str]) -> tuple[list[str], list[str]]:
         for name in names.split():
             stub(root / directory.lstrip("/") / name)
 
-    # hostapd's and dnsmasq's units as meta-oe / meta-networking install
-    # them (wrynose), for the drop-ins to apply to.
-    (sysdir / "hostapd.service").write_text(
-        "[Unit]\nDescription=Hostapd IEEE 802.11 AP, IEEE 802.1X/WPA/WPA2/EAP/RADIUS Authenticator\n"
-        "After=network.target\n\n[Service]\nType=forking\nPIDFile=/run/hostapd.pid\n"
-        "ExecStart=/usr/sbin/hostapd /etc/hostapd.conf -P /run/hostapd.pid -B\n\n"
-        "[Install]\nWantedBy=multi-user.target\n")
-    (sysdir / "dnsmasq.service").write_text(
-        "[Unit]\nDescription=DNS forwarder and DHCP server\nAfter=network.target\n\n[Service]\n"
-        "Type=forking\nPIDFile=/run/dnsmasq.pid\nExecStartPre=/usr/bin/dnsmasq --test\n"
-        "ExecStart=/usr/bin/dnsmasq -x /run/dnsmasq.pid -7 /etc/dnsmasq.d --local-service\n"
-        "ExecStop=/bin/kill $MAINPID\nExecReload=/bin/kill -HUP $MAINPID\n\n"
-        "[Install]\nWantedBy=multi-user.target\n")
-
     # Ours, installed by skycount_units.bbclass's own install function.
     problems += run_class_install(root, entries)
     verify = []
@@ -412,6 +398,30 @@ def stage_root(root: Path, entries: list[str]) -> tuple[list[str], list[str]]:
         elif name.endswith(UNIT_SUFFIXES) and src.is_file() and not name.split(".")[0].endswith("@"):
             verify.append(name)
     return sorted(set(verify)), problems
+
+
+def check_sysusers(root: Path) -> list[str]:
+    """What oe-core's do_rootfs makes of the staged sysusers.d files.
+
+    wrynose's systemd_sysusers_check (meta/classes-recipe/rootfs-postcommands.bbclass)
+    compares every `u` line with /etc/passwd. For an ID of the form UID:GROUPNAME it
+    looks the group up and then joins the resulting tuple into its message, which
+    raises TypeError: do_rootfs fails, whatever the users are."""
+    problems = []
+    for conf in sorted((root / "usr/lib/sysusers.d").glob("*.conf")):
+        for n, line in enumerate(conf.read_text().splitlines(), 1):
+            fields = line.split()
+            if len(fields) < 3 or fields[0] != "u" or ":" not in fields[2]:
+                continue
+            group = fields[2].split(":", 1)[1]
+            if group.isalpha():
+                problems.append(
+                    f"/{conf.relative_to(root).as_posix()}:{n}: `{line.strip()}`: an ID of the form "
+                    "UID:GROUPNAME makes oe-core wrynose's systemd_sysusers_check "
+                    "(rootfs-postcommands.bbclass) raise TypeError, and do_rootfs fails; write `-` "
+                    f"instead of `{fields[2]}` when the group has the user's name (sysusers.d(5): "
+                    "`u` then uses the group of that name)")
+    return problems
 
 
 def check_units() -> bool:
@@ -449,6 +459,14 @@ def check_units() -> bool:
                     say(f"    {line}")
             else:
                 say(f"  {unit}: verified")
+        sysusers = check_sysusers(root)
+        for p in sysusers:
+            say(f"  {p}")
+        if sysusers:
+            ok = False
+        else:
+            names = ", ".join(c.name for c in sorted((root / "usr/lib/sysusers.d").glob("*.conf")))
+            say(f"  sysusers.d: {names or 'none'}: readable by oe-core's systemd_sysusers_check")
         # A unit of ours starts only when enabled ([Install]) or pulled in by
         # another of ours (Wants=, Requires=, ... in a unit or a drop-in).
         pulled = set()
@@ -470,36 +488,83 @@ def check_units() -> bool:
 
 # ------------------------------------------------------------ board configs
 
+# Each machine, with the distro override that sets its skycount.toml apart.
 BOARDS = {"jetson-orin-nano-devkit": "tegra", "raspberrypi4-64": None, "raspberrypi5": None}
 CONFIG_RECIPE = LAYER / "recipes-skycount/skycount-config/skycount-config_1.0.bb"
+DISTRO_CONF = LAYER / "conf/distro/skycount.conf"
+# What bitbake expands for these machines (aarch64, usrmerge).
+MACHINE_PATHS = {"libdir": "/usr/lib"}
 
 
-def distro_value(var: str, override: str | None) -> str:
-    """A plain assignment of var (with :override) in the skycount distro."""
-    text = (LAYER / "conf/distro/skycount.conf").read_text()
-    name = var + (f":{override}" if override else "")
-    m = re.search(rf"^{re.escape(name)} \??=\s*(['\"])(.*)\1\s*$", text, re.M)
-    return m.group(2) if m else ""
+def assignments(path: Path) -> dict[str, tuple[str, str]]:
+    """NAME[:override] -> (operator, value) of the quoted =, ?= and ??= assignments
+    of a bitbake file. Each file sets each name once."""
+    text = path.read_text().replace("\\\n", " ")  # bitbake's line continuation
+    found = {}
+    for m in re.finditer(r"""^([A-Za-z0-9_:${}-]+)\s*(\?\?=|\?=|=)\s*(["'])(.*?)\3\s*$""", text, re.M):
+        found.setdefault(m.group(1), (m.group(2), m.group(4)))
+    return found
 
 
-def board_toml(override: str | None, extra: dict | None = None) -> str:
-    """skycount.toml as skycount-config's do_install writes it for a board."""
-    recipe = CONFIG_RECIPE.read_text()
-    strings = re.search(r'^SKYCOUNT_TOML_STRINGS = "(.*?)"', recipe, re.S | re.M).group(1).replace("\\", " ").split()
-    raw = re.search(r'^SKYCOUNT_TOML_RAW = "(.*?)"', recipe, re.S | re.M).group(1).split()
+class Datastore:
+    """The part of bitbake's datastore that a recipe's Python function uses here."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+
+    def getVar(self, name: str, expand: bool = True):  # noqa: N802 - bitbake's name
+        value = self.values.get(name)
+        return self.expand(value) if value is not None and expand else value
+
+    def expand(self, text: str) -> str:
+        def one(m):
+            if m.group(1) not in self.values:
+                raise KeyError(f"${{{m.group(1)}}} is not set in this check's datastore")
+            return self.expand(self.values[m.group(1)])
+        return re.sub(r"\$\{([A-Za-z0-9_]+)\}", one, text)
+
+
+class BitbakeFatal(Exception):
+    """bb.fatal() called by a recipe's function: bitbake would stop the task."""
+
+
+class _Bb:
+    @staticmethod
+    def fatal(msg: str) -> None:
+        raise BitbakeFatal(msg)
+
+
+def run_python_task(recipe: Path, task: str, d: Datastore) -> None:
+    """Run `python TASK() { ... }` of a recipe, as bitbake would, with datastore d."""
+    m = re.search(rf"^python {task}\(\) \{{\n(.*?)^\}}", recipe.read_text(), re.S | re.M)
+    if not m:
+        raise ValueError(f"{recipe.name} has no `python {task}()`")
+    scope = {"bb": _Bb}
+    exec(compile(f"def {task}(d):\n{m.group(1)}", str(recipe), "exec"), scope)
+    scope[task](d)
+
+
+def board_config(override: str | None, build: Path, extra: dict | None = None) -> Path:
+    """Run skycount-config's do_compile for a board (its distro override) into build
+    (${B}); returns the skycount.toml written there. extra: local.conf settings.
+    Raises BitbakeFatal where the build would stop."""
+    recipe, distro = assignments(CONFIG_RECIPE), assignments(DISTRO_CONF)
     values = {}
-    for name in strings + raw:
-        var = "SKYCOUNT_" + name
-        values[name] = (distro_value(var, override) if override and distro_value(var, override)
-                        else distro_value(var, None))
-    values["ONNXRUNTIME_LIBRARY"] = values["ONNXRUNTIME_LIBRARY"].replace("${libdir}", "/usr/lib")
+    for name in {n.split(":")[0] for n in list(recipe) + list(distro)}:
+        if recipe.get(name, ("",))[0] == "=":
+            values[name] = recipe[name][1]  # the recipe's own setting wins
+        elif override and f"{name}:{override}" in distro:
+            values[name] = distro[f"{name}:{override}"][1]
+        elif name in distro:
+            values[name] = distro[name][1]
+        elif name in recipe:
+            values[name] = recipe[name][1]  # the recipe's ??= fallback
+    values.update(MACHINE_PATHS)
     values.update(extra or {})
-    text = (LAYER / "recipes-skycount/skycount-config/files/skycount.toml.in").read_text()
-    for name in strings:
-        text = text.replace(f"@{name}@", json.dumps(values[name]))
-    for name in raw:
-        text = text.replace(f"@{name}@", values[name])
-    return text
+    values["UNPACKDIR"] = str(CONFIG_RECIPE.parent / "files")
+    values["B"] = str(build)
+    run_python_task(CONFIG_RECIPE, "do_compile", Datastore(values))
+    return build / "skycount.toml"
 
 
 def find_skycountd() -> Path | None:
@@ -511,32 +576,40 @@ def find_skycountd() -> Path | None:
     return max(builds, key=lambda p: p.stat().st_mtime, default=None)
 
 
+def skycountd_env(**settings: str) -> dict[str, str]:
+    """The environment to run skycountd in: PATH and the given settings only.
+    skycountd reads SKYCOUNT_<SECTION>__<KEY> overrides from its environment and
+    refuses names it does not know, so none of the caller's SKYCOUNT_* variables
+    (SKYCOUNT_UNITS_DIR, for one) may leak in."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **settings}
+
+
 def check_config() -> bool | None:
     """skycount.toml per board, read by skycountd itself; MediaMTX's version."""
-    say("config: skycount.toml per board (skycountd check-config); MediaMTX's recipe against "
-        "skycountd's pinned version")
+    say("config: skycount.toml per board (skycount-config's do_compile, then skycountd "
+        "check-config); MediaMTX's recipe against skycountd's pinned version")
     ok = True
     skycountd = find_skycountd()
-    for board, override in BOARDS.items():
-        text = board_toml(override)
-        left = re.findall(r"@[A-Z_]+@", text)
-        if left:
-            say(f"  {board}: placeholders left in skycount.toml: {left}")
-            ok = False
-            continue
-        if not skycountd:
-            continue
-        with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
-            f.write(text)
-            f.flush()
-            proc = subprocess.run([str(skycountd), "--config", f.name, "check-config"],
-                                  capture_output=True, text=True)
-        if proc.returncode == 0:
-            eps = re.search(r"^execution_providers = (.*)$", text, re.M).group(1)
-            say(f"  {board}: skycount.toml valid (execution_providers = {eps}, hotspot enabled)")
-        else:
-            ok = False
-            say(f"  {board}: skycountd check-config failed: {(proc.stdout + proc.stderr).strip()}")
+    with tempfile.TemporaryDirectory(prefix="skycount-config-") as tmp:
+        for board, override in BOARDS.items():
+            build = Path(tmp) / board
+            build.mkdir()
+            try:
+                toml = board_config(override, build)
+            except BitbakeFatal as e:
+                say(f"  {board}: skycount-config's do_compile stops the build: {e}")
+                ok = False
+                continue
+            if not skycountd:
+                continue
+            proc = subprocess.run([str(skycountd), "--config", str(toml), "check-config"],
+                                  capture_output=True, text=True, env=skycountd_env(), timeout=30)
+            if proc.returncode == 0:
+                eps = re.search(r"^execution_providers = (.*)$", toml.read_text(), re.M).group(1)
+                say(f"  {board}: skycount.toml valid (execution_providers = {eps}, hotspot enabled)")
+            else:
+                ok = False
+                say(f"  {board}: skycountd check-config failed: {(proc.stdout + proc.stderr).strip()}")
     if not skycountd:
         say("  skycountd check-config: skipped, no skycountd build (cargo build, or set SKYCOUNTD)")
 
@@ -572,11 +645,12 @@ def unit_out_dir(unit: str) -> str:
 def check_hotspot() -> bool | None:
     """What the image's first and later boots do with the hotspot, with the real skycountd."""
     say("hotspot: the boards' skycount.toml through skycountd render-hotspot (first boot, "
-        "reboot, build-time passphrase), dnsmasq --test, the login banner's link")
+        "reboot, build-time name and passphrase), dnsmasq --test, the login banner's link")
     skycountd = find_skycountd()
     if not skycountd:
         say("  skipped: no skycountd build (cargo build, or set SKYCOUNTD)")
         return None
+    dnsmasq = shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin:/sbin")
     ok = True
 
     def expect(cond: bool, what: str) -> None:
@@ -584,14 +658,13 @@ def check_hotspot() -> bool | None:
         say(f"  {'ok  ' if cond else 'FAIL'} {what}")
         ok = ok and cond
 
-    def render(toml: str, tmp: Path) -> tuple[int, str, dict, Path]:
-        (tmp / "skycount.toml").write_text(toml)
-        out = tmp / "run"
-        # The unit's StateDirectory, here in the temporary directory.
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "SKYCOUNT_HOTSPOT__PASSPHRASE_FILE": str(tmp / "state/passphrase")}
-        (tmp / "state").mkdir(exist_ok=True)
-        proc = subprocess.run([str(skycountd), "--config", str(tmp / "skycount.toml"), "render-hotspot",
+    def render(toml: Path, box: Path) -> tuple[int, str, dict, Path]:
+        """render-hotspot as skycount-hotspot.service runs it; box/state stands for
+        its StateDirectory, box/run for /run. Returns exit status, output,
+        hostapd.conf's settings and the output directory."""
+        out = box / "run"
+        env = skycountd_env(SKYCOUNT_HOTSPOT__PASSPHRASE_FILE=str(box / "state/passphrase"))
+        proc = subprocess.run([str(skycountd), "--config", str(toml), "render-hotspot",
                                "--out-dir", str(out), "--network-dir", str(out)],
                               capture_output=True, text=True, env=env, timeout=30)
         conf = {}
@@ -600,49 +673,71 @@ def check_hotspot() -> bool | None:
                 if "=" in line and not line.startswith("#"):
                     k, v = line.split("=", 1)
                     conf[k] = v
-        return proc.returncode, proc.stdout + proc.stderr, conf, out
+        return proc.returncode, (proc.stdout + proc.stderr).strip(), conf, out
+
+    def new_box(name: str) -> Path:
+        box = Path(t) / name
+        (box / "state").mkdir(parents=True, mode=0o700)
+        (box / "build").mkdir()
+        return box
 
     with tempfile.TemporaryDirectory(prefix="skycount-hotspot-") as t:
         for board, override in BOARDS.items():
-            tmp = Path(t) / board
-            tmp.mkdir()
-            rc, out, conf, run = render(board_toml(override), tmp)
+            box = new_box(board)
+            toml = board_config(override, box / "build")
+            rc, out, conf, run = render(toml, box)
             pw = conf.get("wpa_passphrase", "")
             expect(rc == 0 and len(pw) == 12 and pw.isalnum(),
-                   f"{board}: first boot generates a 12-character passphrase"
-                   + (f": {out.strip()}" if rc else ""))
+                   f"{board}: first boot generates a 12-character passphrase" + (f": {out}" if rc else ""))
             if rc:
                 continue
-            kept = tmp / "state/passphrase"
+            kept = box / "state/passphrase"
             expect(kept.read_text().strip() == pw and (kept.stat().st_mode & 0o077) == 0,
                    f"{board}: kept root-only in hotspot.passphrase_file")
             banner = (run / "hotspot.issue").read_text()
-            expect(f"passphrase: {pw}" in banner and "http://192.168.50.1/" in banner,
-                   f"{board}: the login banner shows the passphrase and the dashboard")
-            rc, out, again, _ = render(board_toml(override), tmp)
+            ssid = tomllib.loads(toml.read_text())["hotspot"]["ssid"]
+            expect(f"skycount Wi-Fi hotspot: {ssid}" in banner
+                   and f"passphrase: {pw}" in banner and "http://192.168.50.1/" in banner,
+                   f"{board}: the login banner shows the name, the passphrase and the dashboard")
+            rc, out, again, _ = render(toml, box)
             expect(rc == 0 and again.get("wpa_passphrase") == pw, f"{board}: a reboot keeps it")
-            dnsmasq = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else None)
             if dnsmasq:
                 proc = subprocess.run([dnsmasq, "--test", f"--conf-file={run / 'dnsmasq.conf'}"],
-                                      capture_output=True, text=True)
-                expect(proc.returncode == 0, f"{board}: dnsmasq --test on the rendered dnsmasq.conf")
+                                      capture_output=True, text=True, timeout=30)
+                expect(proc.returncode == 0, f"{board}: dnsmasq --test on the rendered dnsmasq.conf"
+                       + (f": {(proc.stdout + proc.stderr).strip()}" if proc.returncode else ""))
             else:
                 say(f"  {board}: dnsmasq --test skipped (Debian: apt-get install dnsmasq)")
 
-        # A passphrase set at build time: skycount-config puts it in the kept file.
-        tmp = Path(t) / "fleet"
-        tmp.mkdir()
-        (tmp / "state").mkdir()
-        (tmp / "state/passphrase").write_text("fleet passphrase 1\n")
-        rc, out, conf, _ = render(board_toml(None, {"HOTSPOT_SSID": 'Field "Team" 1'}), tmp)
+        # Set at build time (local.conf): skycount-config writes the name into the
+        # TOML and the passphrase into ${B}/passphrase, which its do_install puts
+        # into the StateDirectory (mode 0600).
+        box = new_box("fleet")
+        fleet = {"SKYCOUNT_HOTSPOT_SSID": 'Field "Team" 1', "SKYCOUNT_HOTSPOT_PASSPHRASE": "fleet passphrase 1"}
+        toml = board_config(None, box / "build", fleet)
+        shutil.copyfile(box / "build/passphrase", box / "state/passphrase")
+        (box / "state/passphrase").chmod(0o600)
+        rc, out, conf, run = render(toml, box)
         expect(rc == 0 and conf.get("wpa_passphrase") == "fleet passphrase 1"
-               and conf.get("ssid2") == 'P"Field \\"Team\\" 1"',
-               "build-time SKYCOUNT_HOTSPOT_SSID (quotes and all) and PASSPHRASE are used")
+               and conf.get("ssid2") == 'P"Field \\"Team\\" 1"'
+               and "passphrase: fleet passphrase 1" in (run / "hotspot.issue").read_text(),
+               "build-time SKYCOUNT_HOTSPOT_SSID (quotes and all) and SKYCOUNT_HOTSPOT_PASSPHRASE are used"
+               + (f": {out}" if rc else ""))
+        # Values skycountd would refuse at every start stop the build instead.
+        for var, bad in (("PASSPHRASE", "short"), ("PASSPHRASE", "x" * 64), ("PASSPHRASE", "pässphrase"),
+                         ("SSID", ""), ("SSID", "x" * 33), ("SSID", "tab\there")):
+            try:
+                board_config(None, Path(tempfile.mkdtemp(dir=t)), {f"SKYCOUNT_HOTSPOT_{var}": bad})
+                stopped = False
+            except BitbakeFatal:
+                stopped = True
+            shown = repr(bad if len(bad) <= 12 else bad[:12] + "...")
+            expect(stopped, f"SKYCOUNT_HOTSPOT_{var} = {shown} stops the build")
 
     # The banner reaches the console: the image's /etc/issue.d link points at
     # the directory skycount-hotspot.service renders into.
     recipe = (LAYER / "recipes-connectivity/skycount-hotspot/skycount-hotspot_1.0.bb").read_text()
-    link = re.search(r"ln -sf (\S+) \$\{D\}\$\{sysconfdir\}/issue.d/", recipe)
+    link = re.search(r"ln -sf (\S+) \$\{D\}\$\{sysconfdir\}/issue.d/\S+\.issue\b", recipe)
     target = f"{unit_out_dir('skycount-hotspot.service')}/hotspot.issue"
     expect(bool(link) and link.group(1) == target,
            f"/etc/issue.d links to {link.group(1) if link else None}, the unit renders {target}")

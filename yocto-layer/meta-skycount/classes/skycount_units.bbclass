@@ -18,17 +18,14 @@
 
 inherit skycount_src systemd
 
+# skycount.sysusers declares the users skycount and mediamtx (in group
+# skycount); it goes with skycountd. In the image both exist already, made by
+# the useradd class of the skycountd and mediamtx recipes.
 SKYCOUNT_UNITS_OWNERS ?= "skycountd:skycountd* \
                           skycountd:skycount.sysusers \
                           mediamtx:mediamtx* \
                           skycount-hotspot:skycount-hotspot* \
-                          skycount-hotspot:skycount-dnsmasq* \
-                          skycount-hotspot:hostapd* \
-                          skycount-hotspot:dnsmasq* \
-                          skycount-hotspot:systemd-networkd* \
-                          skycount-hotspot:*.network \
-                          skycount-hotspot:*.netdev \
-                          skycount-hotspot:*.link"
+                          skycount-hotspot:skycount-dnsmasq*"
 SKYCOUNT_UNITS_DEFAULT_OWNER ?= "skycount-units"
 
 # Appended to whatever the recipe fetches (mediamtx: the release tarball first).

@@ -6,8 +6,10 @@ from skycount.toml by skycountd at every start (systemd/mediamtx.service)."
 HOMEPAGE = "https://github.com/bluenviron/mediamtx"
 SECTION = "multimedia"
 LICENSE = "MIT"
-# LICENSE in the tarball is the repository's; md5 of MediaMTX's LICENSE as
-# shipped with the v1.20.1 reference files (shared/reference/mediamtx/LICENSE).
+# The release tarball packs LICENSE from the tagged tree (scripts/binaries.mk:
+# `cp mediamtx.yml LICENSE tmp/`). This is the md5 of LICENSE at the v1.20.1
+# tag (the same at v1.20.1-6), computed from MediaMTX's git repository, not
+# from the tarball: do_populate_lic compares it on the first build.
 LIC_FILES_CHKSUM = "file://LICENSE;md5=77fd2623bd5398430be5ce60489c2e81"
 
 # Only the arm64 build is pinned: every skycount board is aarch64.

@@ -31,9 +31,13 @@ CARGO_SRC_DIR = "daemon"
 CARGO_LOCK_PATH = "${S}/Cargo.lock"
 CARGO_LOCK_SRC_DIR = "${S}"
 
+# The group is made on its own, not with --user-group: mediamtx and
+# skycount-config create it too (whichever package is installed first), and
+# useradd --user-group refuses a group that already exists.
 USERADD_PACKAGES = "${PN}"
+GROUPADD_PARAM:${PN} = "--system skycount"
 USERADD_PARAM:${PN} = "--system --home-dir ${localstatedir}/lib/skycount --no-create-home \
-                       --shell ${base_sbindir}/nologin --groups video --user-group skycount"
+                       --shell ${base_sbindir}/nologin --gid skycount --groups video skycount"
 
 do_install:append() {
     # cargo_do_install has put skycountd in ${bindir}. Every key of the
