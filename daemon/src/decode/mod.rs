@@ -48,6 +48,19 @@ pub fn init() -> Result<(), String> {
     gstreamer::init().map_err(|e| format!("GStreamer cannot start: {e}"))
 }
 
+/// Where the pipeline puts each decoded frame: the one-frame slot, counting frames decoded and
+/// frames replaced before the model took them (skipped). Demo frames are marked as such.
+fn counting_sink(slot: &Arc<LatestFrame>, hub: &Arc<Hub>, demo: bool) -> pipeline::FrameSink {
+    let (slot, hub) = (slot.clone(), hub.clone());
+    Arc::new(move |mut frame: crate::sample::Frame| {
+        frame.demo = demo;
+        hub.metrics.frames_decoded.inc();
+        if slot.put(frame) == Put::ReplacedUnanalysed {
+            hub.metrics.frames_skipped.inc();
+        }
+    })
+}
+
 /// Runs until told to stop (or, with `stop_at_end`, until a file ends).
 pub fn supervise(
     mut opts: DecodeOptions,
@@ -102,16 +115,7 @@ pub fn supervise(
         loop {
             // Attach.
             tracker.attaching(Instant::now());
-            let sink = {
-                let slot = slot.clone();
-                let hub = hub.clone();
-                Arc::new(move |frame| {
-                    hub.metrics.frames_decoded.inc();
-                    if slot.put(frame) == Put::ReplacedUnanalysed {
-                        hub.metrics.frames_skipped.inc();
-                    }
-                })
-            };
+            let sink = counting_sink(&slot, &hub, false);
             let attach_opts = AttachOptions {
                 width: opts.width,
                 height: opts.height,
@@ -331,16 +335,7 @@ impl Demo {
         if tracker.quiet_for(now) < self.after || !retry_ok {
             return;
         }
-        let sink = {
-            let (slot, hub) = (slot.clone(), hub.clone());
-            Arc::new(move |mut frame: crate::sample::Frame| {
-                frame.demo = true;
-                hub.metrics.frames_decoded.inc();
-                if slot.put(frame) == Put::ReplacedUnanalysed {
-                    hub.metrics.frames_skipped.inc();
-                }
-            })
-        };
+        let sink = counting_sink(slot, hub, true);
         let opts = AttachOptions {
             width: self.width,
             height: self.height,
