@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use ort::session::Session;
 use ort::value::TensorRef;
 use skycountd::config::{ExecutionProviderKind, ModelSettings};
+use skycountd::event::Event;
 use skycountd::infer::Model;
 use skycountd::publish::hub::Hub;
 use skycountd::sample::{Frame, LatestFrame};
@@ -74,7 +75,10 @@ fn main() {
         .and_then(|mut b| b.commit_from_file(&model_path))
         .unwrap_or_else(|e| panic!("{}: {e}", model_path.display()));
     let slot = LatestFrame::new();
-    let hub = Hub::new("bench".into(), skycountd::worker::report_for(&settings));
+    let hub = Hub::new(
+        "bench".into(),
+        skycountd::engine::model::report_for(&settings),
+    );
 
     let mut bare_ms = Vec::new();
     let mut daemon_ms = Vec::new();
@@ -93,19 +97,11 @@ fn main() {
         let started = Instant::now();
         let frame = slot.take(Duration::ZERO).unwrap();
         let (density, took) = model.run_frame(&frame).unwrap();
-        let analysis = skycountd::analyse::Analysis {
-            seq: round as u64,
-            count: density.count(),
-            inference_ms: took.as_secs_f64() * 1e3,
-            staleness_ms: frame.decoded_at.elapsed().as_secs_f64() * 1e3,
-            frame_pts_ms: None,
-            wall_time_ms: 0,
-            input_width: w,
-            input_height: h,
-            demo: false,
-            density: density.to_grid(80, 45),
-        };
-        hub.publish(analysis, frame);
+        let analysis = skycountd::analyse::analysis(round as u64, &density, took, &frame, (80, 45));
+        hub.apply(Event::Analysed {
+            analysis: std::sync::Arc::new(analysis),
+            frame,
+        });
         let daemon_t = started.elapsed();
         if round > 0 {
             // Round 0 warms both up.

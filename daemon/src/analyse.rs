@@ -5,49 +5,11 @@
 //! weighted, so the grid sums to the same count) and quantised to bytes relative to its densest
 //! cell: 80×45 cells are 3.6 kB, cheap to send to every phone at every analysis.
 
-use base64::Engine as _;
-use serde::{Serialize, Serializer};
+use std::time::{Duration, SystemTime};
 
-/// The density grid sent with each analysis.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DensityGrid {
-    pub width: u32,
-    pub height: u32,
-    /// People in the densest cell: a cell holds `data / 255 * max` people.
-    pub max: f32,
-    /// Row-major, top-left first; base64 in JSON.
-    #[serde(serialize_with = "as_base64")]
-    pub data: Vec<u8>,
-}
-
-fn as_base64<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(data))
-}
-
-/// One result of the model on one frame: the `analysis` event.
-#[derive(Debug, Clone, Serialize)]
-pub struct Analysis {
-    pub seq: u64,
-    pub count: f64,
-    pub inference_ms: f64,
-    pub staleness_ms: f64,
-    pub frame_pts_ms: Option<u64>,
-    pub wall_time_ms: u64,
-    pub input_width: u32,
-    pub input_height: u32,
-    /// Made from the demo recording while no drone streams.
-    pub demo: bool,
-    pub density: DensityGrid,
-}
-
-/// The model's output for one frame.
-#[derive(Debug, Clone)]
-pub struct DensityMap {
-    pub width: usize,
-    pub height: usize,
-    /// Row-major, `width * height` values.
-    pub values: Vec<f32>,
-}
+use crate::infer::DensityMap;
+use crate::sample::Frame;
+use crate::wire::{unix_ms, Analysis, DensityGrid};
 
 impl DensityMap {
     /// People in the picture: the sum of the map.
@@ -102,6 +64,28 @@ impl DensityMap {
             max: max as f32,
             data,
         }
+    }
+}
+
+/// The `analysis` event for one model run on `frame`.
+pub fn analysis(
+    seq: u64,
+    density: &DensityMap,
+    took: Duration,
+    frame: &Frame,
+    grid: (u32, u32),
+) -> Analysis {
+    Analysis {
+        seq,
+        count: density.count(),
+        inference_ms: took.as_secs_f64() * 1000.0,
+        staleness_ms: frame.decoded_at.elapsed().as_secs_f64() * 1000.0,
+        frame_pts_ms: frame.pts_ms,
+        wall_time_ms: unix_ms(SystemTime::now()),
+        input_width: frame.width,
+        input_height: frame.height,
+        demo: frame.demo,
+        density: density.to_grid(grid.0, grid.1),
     }
 }
 
@@ -184,31 +168,5 @@ mod tests {
         assert!(g.data.iter().all(|&b| b == 0));
         let g = map(2, 1, |x, _| if x == 0 { -1.0 } else { 1.0 }).to_grid(2, 1);
         assert_eq!(g.data, vec![0, 255], "negative noise is drawn as nothing");
-    }
-
-    #[test]
-    fn json_shape_matches_the_api() {
-        let a = Analysis {
-            seq: 7,
-            count: 1.5,
-            inference_ms: 10.0,
-            staleness_ms: 12.0,
-            frame_pts_ms: Some(1000),
-            wall_time_ms: 1,
-            input_width: 16,
-            input_height: 8,
-            demo: false,
-            density: DensityGrid {
-                width: 2,
-                height: 1,
-                max: 0.5,
-                data: vec![0, 255],
-            },
-        };
-        let v = serde_json::to_value(&a).unwrap();
-        assert_eq!(v["density"]["data"], "AP8=");
-        assert_eq!(v["density"]["width"], 2);
-        assert_eq!(v["seq"], 7);
-        assert_eq!(v["frame_pts_ms"], 1000);
     }
 }

@@ -18,7 +18,6 @@ use ort::ep::{self, ExecutionProvider as _};
 use ort::session::{RunOptions, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::analyse::DensityMap;
 use crate::config::{ExecutionProviderKind, ModelSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +40,16 @@ pub enum ModelError {
         height: u32,
         reason: String,
     },
+}
+
+/// The model's output for one frame: people per cell, at 1/8 of the input's size. What it means
+/// (the count, the grid viewers get) is [`crate::analyse`]'s business.
+#[derive(Debug, Clone)]
+pub struct DensityMap {
+    pub width: usize,
+    pub height: usize,
+    /// Row-major, `width * height` values.
+    pub values: Vec<f32>,
 }
 
 static ENVIRONMENT: OnceLock<ort::environment::Environment> = OnceLock::new();

@@ -14,25 +14,31 @@
 //!
 //! - [`config`]: the one TOML file, its defaults and its errors.
 //! - [`source`]: source URLs and the stream's state machine (waiting, live, stalled, reconnecting).
-//! - [`decode`]: the GStreamer pipeline and the supervisor that keeps it attached.
+//! - [`decode`]: the supervisor that keeps a pipeline attached, and its GStreamer edge.
 //! - [`sample`]: the one-frame slot between the decoder and the model.
 //! - [`infer`]: ONNX Runtime: loading the library and the model, running it.
 //! - [`analyse`]: from a density map to a count and a small grid for heatmaps.
-//! - [`publish`]: the hub of latest results and the server that shares them.
+//! - [`engine`]: the stages above as one object: its threads, its stop, its progress.
+//! - [`event`]: the typed events the stages emit, and [`wire`]: what viewers are sent.
+//! - [`publish`]: the hub built from the events, and the server that shares it.
 //! - [`mediamtx`]: the media server beside skycountd: its rendered configuration and its watch.
 //! - [`hotspot`]: the Wi-Fi hotspot's rendered hostapd, dnsmasq and networkd files.
 //! - [`secret`]: the stream key and hotspot passphrase generated once and kept.
-//! - [`worker`]: the model thread (sample → infer → analyse → publish).
-//! - [`daemon`], [`analyze`], [`service`]: the commands and life as a systemd service.
+//! - [`commands`]: `run` and `analyze`, thin callers of the engine; [`service`]: life under
+//!   systemd.
+//!
+//! Control and status never flow backwards: stages emit [`event::Event`]s and know nothing of
+//! who reads them; only `commands` and `main` import `publish`.
 //!
 //! GStreamer, ONNX Runtime and HTTP stay at the edges (`decode::pipeline`, `infer`,
 //! `publish::server`); everything between them is plain Rust that tests drive directly.
 
 pub mod analyse;
-pub mod analyze;
+pub mod commands;
 pub mod config;
-pub mod daemon;
 pub mod decode;
+pub mod engine;
+pub mod event;
 pub mod hotspot;
 pub mod infer;
 pub mod mediamtx;
@@ -41,4 +47,4 @@ pub mod sample;
 pub mod secret;
 pub mod service;
 pub mod source;
-pub mod worker;
+pub mod wire;

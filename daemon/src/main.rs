@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use skycountd::{analyze, config, daemon, hotspot, mediamtx, service};
+use skycountd::commands::{analyze, run};
+use skycountd::{config, hotspot, mediamtx, service};
 
 #[derive(Parser)]
 #[command(
@@ -111,7 +112,7 @@ fn main() -> ExitCode {
                 Some(f) => log::info!("configuration from {}", f.display()),
                 None => log::info!("no configuration file: using the built-in defaults"),
             }
-            runtime.block_on(daemon::run(cli.config, settings))
+            runtime.block_on(run::run(cli.config, settings))
         }
         Command::CheckConfig => {
             match &origin.file {

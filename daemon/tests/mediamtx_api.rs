@@ -13,9 +13,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
+use skycountd::event::{self, Event, Events};
 use skycountd::mediamtx::api::{interpret, ApiError, BFrames, Client, Context};
 use skycountd::mediamtx::watch::{poll_once, Tracker, WatchOptions};
-use skycountd::publish::hub::{Hub, ModelReport};
+use skycountd::publish::hub::Hub;
+use skycountd::wire::ModelReport;
 
 /// What the stand-in answers for a path name: status and body.
 type Answer = Arc<Mutex<Box<dyn Fn(&str) -> (u16, String) + Send>>>;
@@ -445,6 +447,7 @@ fn the_watch_fills_the_hub_and_asks_for_a_reattach() {
             input_height: 64,
             execution_provider: None,
             error: None,
+            reload_error: None,
         },
     );
     let opts = WatchOptions {
@@ -456,9 +459,15 @@ fn the_watch_fills_the_hub_and_asks_for_a_reattach() {
     };
     let c = client(addr);
     let mut t = Tracker::default();
+    let (sink, mut events) = event::channel();
+    // What `skycountd run` does with the watch's events: the hub takes them in; a new
+    // publisher is for the engine (counted here).
+    let mut poll = |client: &Client, t: &mut Tracker| -> bool {
+        poll_once(client, &opts, t, &sink);
+        drain(&mut events, &hub)
+    };
 
-    poll_once(&c, &opts, &mut t, &hub);
-    assert!(!hub.take_reattach_request());
+    assert!(!poll(&c, &mut t));
     let status = serde_json::to_value(hub.status()).unwrap();
     assert_eq!(status["mediamtx"]["publisher"], json!(false));
     assert_eq!(status["mediamtx"]["version"], json!("v1.20.1"));
@@ -468,32 +477,25 @@ fn the_watch_fills_the_hub_and_asks_for_a_reattach() {
     );
 
     *state.lock().unwrap() = 1;
-    poll_once(&c, &opts, &mut t, &hub);
-    assert!(
-        hub.take_reattach_request(),
-        "the drone appeared: attach now"
-    );
-    assert!(!hub.take_reattach_request(), "once per request");
+    assert!(poll(&c, &mut t), "the drone appeared: attach now");
     let status = serde_json::to_value(hub.status()).unwrap();
     assert_eq!(status["mediamtx"]["publisher"], json!(true));
     assert_eq!(status["mediamtx"]["codec"], json!("H264"));
     assert_eq!(status["mediamtx"]["viewers"], json!(3));
     assert_eq!(status["mediamtx"]["b_frames"], json!("no"));
 
-    poll_once(&c, &opts, &mut t, &hub);
-    assert!(!hub.take_reattach_request(), "same publisher");
+    assert!(!poll(&c, &mut t), "same publisher");
 
     // The drone reconnected: MediaMTX replaced the session and dropped its readers.
     *state.lock().unwrap() = 2;
-    poll_once(&c, &opts, &mut t, &hub);
-    assert!(hub.take_reattach_request(), "a new session: attach now");
+    assert!(poll(&c, &mut t), "a new session: attach now");
 
     // MediaMTX goes away: skycountd says so and carries on.
     let dead = client({
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     });
-    poll_once(&dead, &opts, &mut t, &hub);
+    assert!(!poll(&dead, &mut t));
     let status = serde_json::to_value(hub.status()).unwrap();
     assert_eq!(status["mediamtx"]["reachable"], json!(false));
     assert!(status["mediamtx"]["message"]
@@ -505,4 +507,14 @@ fn the_watch_fills_the_hub_and_asks_for_a_reattach() {
         json!("waiting"),
         "the stream's own state is untouched"
     );
+}
+
+/// Hands every waiting event to the hub; true when one of them asked for a re-attach.
+fn drain(events: &mut Events, hub: &Hub) -> bool {
+    let mut reattach = false;
+    while let Ok(e) = events.try_recv() {
+        reattach |= matches!(e, Event::PublisherChanged);
+        hub.apply(e);
+    }
+    reattach
 }

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use skycountd::config::Settings;
-use skycountd::publish::hub::{Hub, ModelReport};
+use skycountd::publish::hub::Hub;
 use skycountd::publish::server::{self, StreamAccess, CONNECTIVITY_CHECKS};
+use skycountd::wire::ModelReport;
 
 fn hub() -> std::sync::Arc<Hub> {
     Hub::new(
@@ -17,6 +18,7 @@ fn hub() -> std::sync::Arc<Hub> {
             input_height: 64,
             execution_provider: None,
             error: None,
+            reload_error: None,
         },
     )
 }

@@ -1,270 +1,452 @@
-//! Decode: keeps a GStreamer pipeline attached to the source and feeds the newest frame to the
-//! model.
+//! Decode: keeps a pipeline attached to the source and feeds the newest frame to the model.
 //!
-//! The supervisor runs on its own thread. It attaches a pipeline ([`pipeline`]), watches what it
-//! says and the time since the last frame, and, when the stream fails, ends or stalls for too
-//! long, tears it down and attaches again after a capped backoff. It never gives up and never
-//! takes the daemon down: a drone that lands and takes off again is the normal case.
+//! The [`supervise`] loop runs on its own thread (the engine's "source" thread). It attaches a
+//! pipeline through the [`Source`] seam, watches what the pipeline says and the time since its last
+//! frame, and, when the stream fails, ends or stalls for too long, tears it down and attaches again
+//! after a capped backoff. It never gives up and never takes the daemon down: a drone that lands
+//! and takes off again is the normal case.
 //!
-//! Every decoded frame goes into the [`LatestFrame`] slot; one that replaces a frame the model did
-//! not take is counted as skipped.
+//! ```text
+//!        ┌──────────── attach (Source) ◀────────── backoff wait ◀─┐
+//!        ▼                                                       │
+//!   watch the pipeline: frames? events? the clock? ── fails, ends, stalls ──┘
+//!        │ every frame
+//!        ▼
+//!   LatestFrame slot (newest wins)      Event::Stream / FrameDecoded / Reattaching ──▶ events
+//! ```
+//!
+//! The state machine itself ([`crate::source::StreamTracker`]) is plain Rust; the GStreamer edge
+//! is [`pipeline::GstSource`]. Tests drive this loop with a fake [`Source`].
 
 pub mod pipeline;
 pub mod select;
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::SourceSettings;
-use crate::publish::hub::{unix_ms, Hub, StreamReport};
-use crate::sample::{LatestFrame, Put};
-use crate::source::{Backoff, SourceUrl, StreamState, StreamTracker, Verdict};
-use pipeline::{AttachOptions, Event};
+use tokio_util::sync::CancellationToken;
 
-/// How often the supervisor looks at the clock when GStreamer is quiet.
+use crate::event::{Event, EventSink};
+use crate::sample::{Frame, LatestFrame, Put};
+use crate::source::{Backoff, SourceUrl, StreamState, StreamTracker, Verdict};
+use crate::wire::{unix_ms, StreamReport};
+use select::Codec;
+
+/// How often the supervisor looks at the clock when the pipeline is quiet.
 const TICK: Duration = Duration::from_millis(100);
 
+/// How long a broken demo recording rests before it is tried again.
+const DEMO_RETRY: Duration = Duration::from_secs(60);
+
 /// Everything the supervisor needs; replaced as a whole on reload.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DecodeOptions {
-    pub source: SourceSettings,
+    /// The effective source (`auto` already resolved).
+    pub url: SourceUrl,
+    /// Analysed while the source gives no frames.
+    pub demo: Option<SourceUrl>,
+    /// How long the source must be quiet before the demo starts.
+    pub demo_after: Duration,
+    pub stall: Duration,
+    pub reconnect_after: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Start a file again at its end (a recorded flight as a stand-in for a live stream).
+    pub loop_file: bool,
+    pub rtsp_latency_ms: u32,
+    /// `decode.decoder`: "auto" or an element name.
     pub decoder: String,
+    /// The size frames are scaled to.
     pub width: u32,
     pub height: u32,
     /// Stop at the end of a file instead of looping (the `analyze` command).
     pub stop_at_end: bool,
 }
 
+/// What the pipeline needs to know to attach.
+#[derive(Debug, Clone)]
+pub struct AttachOptions {
+    pub width: u32,
+    pub height: u32,
+    /// `decode.decoder`: "auto" or an element name.
+    pub decoder: String,
+    /// Decoders that failed earlier in this run.
+    pub excluded: Vec<String>,
+    pub rtsp_latency_ms: u32,
+}
+
+/// What an attached pipeline tells the supervisor, besides frames.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PipelineEvent {
+    /// The video track was found and its decoder chosen.
+    Decoding {
+        codec: Codec,
+        decoder: String,
+        hardware: bool,
+    },
+    /// The stream cannot be decoded: the message says why, in the viewer's words.
+    Unsupported(String),
+    /// The pipeline reported an error: the message, and the element it came from.
+    Error {
+        message: String,
+        element: Option<String>,
+    },
+    /// The source ended.
+    Eos,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("GStreamer element {0} is missing: install the GStreamer plugins listed in the README (scripts/debian-packages.txt)")]
+    MissingElement(&'static str),
+    #[error("cannot start reading {url}: {reason}")]
+    Start { url: String, reason: String },
+}
+
+/// Receives every decoded frame, on the pipeline's streaming thread.
+pub type FrameSink = Arc<dyn Fn(Frame) + Send + Sync>;
+
+/// The seam between the supervisor and the media framework: attaches pipelines.
+pub trait Source {
+    fn attach(
+        &mut self,
+        url: &SourceUrl,
+        opts: &AttachOptions,
+        sink: FrameSink,
+    ) -> Result<Box<dyn Attached>, AttachError>;
+}
+
+/// A running pipeline. Dropping it stops it.
+pub trait Attached {
+    /// Frames delivered since this pipeline started.
+    fn frames(&self) -> u64;
+    /// Waits up to `timeout` for the next thing the pipeline has to say.
+    fn next_event(&self, timeout: Duration) -> Option<PipelineEvent>;
+    /// Starts a file source again from its beginning; false when it cannot.
+    fn rewind(&self) -> bool;
+}
+
 /// Messages to a running supervisor.
+#[derive(Debug)]
 pub enum Control {
     /// Attach again with these options.
     Reload(DecodeOptions),
+    /// A drone (re)appeared on the media server: attach now unless frames are flowing.
+    Reattach,
+}
+
+/// What the supervisor shares with the engine around it.
+pub struct Stage {
+    pub slot: Arc<LatestFrame>,
+    pub events: EventSink,
+    pub control: Receiver<Control>,
+    pub cancel: CancellationToken,
+    /// Called at every turn of the loop: the engine's proof that this thread is not stuck.
+    pub heartbeat: Box<dyn Fn() + Send>,
+}
+
+/// Why a run of the loop ended.
+enum Exit {
     Stop,
+    Reload(DecodeOptions),
 }
 
-/// Initialises GStreamer once, with a clear error when it cannot.
-pub fn init() -> Result<(), String> {
-    gstreamer::init().map_err(|e| format!("GStreamer cannot start: {e}"))
-}
-
-/// Where the pipeline puts each decoded frame: the one-frame slot, counting frames decoded and
-/// frames replaced before the model took them (skipped). Demo frames are marked as such.
-fn counting_sink(slot: &Arc<LatestFrame>, hub: &Arc<Hub>, demo: bool) -> pipeline::FrameSink {
-    let (slot, hub) = (slot.clone(), hub.clone());
-    Arc::new(move |mut frame: crate::sample::Frame| {
-        frame.demo = demo;
-        hub.metrics.frames_decoded.inc();
-        if slot.put(frame) == Put::ReplacedUnanalysed {
-            hub.metrics.frames_skipped.inc();
+/// Runs until cancelled (or, with `stop_at_end`, until a file ends or fails).
+pub fn supervise(source: &mut dyn Source, mut opts: DecodeOptions, stage: &Stage) {
+    let mut excluded = Vec::new();
+    loop {
+        let mut run = Run::new(&opts, stage);
+        match run.go(source, &mut excluded) {
+            Exit::Stop => return,
+            Exit::Reload(o) => {
+                log::info!("source settings changed: attaching again");
+                opts = o;
+            }
         }
-    })
+    }
 }
 
-/// Runs until told to stop (or, with `stop_at_end`, until a file ends).
-pub fn supervise(
-    mut opts: DecodeOptions,
-    slot: Arc<LatestFrame>,
-    hub: Arc<Hub>,
-    control: Receiver<Control>,
-) {
-    let mut excluded: Vec<String> = Vec::new();
-    'reload: loop {
-        let url = match SourceUrl::parse(&opts.source.url) {
-            Ok(u) => u,
-            Err(e) => {
-                // Config validation refuses this; a reload may still bring it.
-                log::error!("{e}");
-                match control.recv() {
-                    Ok(Control::Reload(o)) => {
-                        opts = o;
-                        continue 'reload;
-                    }
-                    _ => return,
-                }
-            }
-        };
-        let ms = Duration::from_millis;
-        let mut tracker = StreamTracker::new(
-            Instant::now(),
-            ms(opts.source.stall_ms),
-            ms(opts.source.reconnect_after_ms),
-        );
-        let mut backoff = Backoff::new(
-            ms(opts.source.backoff_initial_ms),
-            ms(opts.source.backoff_max_ms),
-        );
-        let mut decoding: Option<(String, String)> = None;
-        let mut demo = Demo::new(&opts);
-        let report = |tracker: &StreamTracker, decoding: &Option<(String, String)>, demo: &Demo| {
-            hub.set_stream(StreamReport {
-                demo: demo.running(),
-                state: tracker.state(),
-                state_since_ms: unix_ms(
-                    SystemTime::now() - Instant::now().saturating_duration_since(tracker.since()),
-                ),
-                error: tracker.error().map(str::to_owned),
-                source: url.redacted(),
-                decoder: decoding.as_ref().map(|d| d.0.clone()),
-                codec: decoding.as_ref().map(|d| d.1.clone()),
-            })
-        };
-        report(&tracker, &decoding, &demo);
-        log::info!("reading {url}");
+/// The decoder and codec of the pipeline in use.
+#[derive(Debug, Clone, PartialEq)]
+struct Decoding {
+    decoder: String,
+    codec: Codec,
+}
 
-        loop {
-            // Attach.
-            tracker.attaching(Instant::now());
-            let sink = counting_sink(&slot, &hub, false);
-            let attach_opts = AttachOptions {
-                width: opts.width,
-                height: opts.height,
-                decoder: opts.decoder.clone(),
-                excluded: excluded.clone(),
-                rtsp_latency_ms: opts.source.rtsp_latency_ms,
-            };
-            let mut seen_frames = 0;
-            match pipeline::attach(&url, &attach_opts, sink) {
-                Err(e) => {
-                    tracker.failed(Instant::now(), e.to_string());
-                    report(&tracker, &decoding, &demo);
-                }
-                Ok(p) => loop {
-                    let event = p.next_event(TICK);
-                    let now = Instant::now();
-                    let frames = p.frames();
-                    if frames != seen_frames {
-                        seen_frames = frames;
-                        tracker.frame(now);
-                        backoff.reset();
-                    }
-                    let mut leave = false;
-                    match event {
-                        Some(Event::Decoding {
-                            codec,
-                            decoder,
-                            hardware,
-                        }) => {
-                            log::info!(
-                                "decoding {codec} with {decoder} ({})",
-                                if hardware { "hardware" } else { "software" }
-                            );
-                            decoding = Some((decoder, codec.to_string()));
-                        }
-                        Some(Event::Unsupported(why)) => {
-                            tracker.failed(now, why);
-                            leave = true;
-                        }
-                        Some(Event::Error { message, element }) => {
-                            // A hardware decoder that fails is not tried again in this run.
-                            if let (Some(el), Some((dec, _))) = (&element, &decoding) {
-                                if el.starts_with(dec.as_str())
-                                    && opts.decoder == "auto"
-                                    && !dec.starts_with("avdec_")
-                                {
-                                    log::warn!(
-                                        "decoder {dec} failed ({message}); trying the next one"
-                                    );
-                                    excluded.push(dec.clone());
-                                }
-                            }
-                            let hint = match url {
-                                SourceUrl::File(_) => {
-                                    " (is it a video recording, MP4/MKV/FLV/TS with H.264 or H.265?)"
-                                }
-                                _ => "",
-                            };
-                            tracker.failed(now, format!("{url}: {message}{hint}"));
-                            leave = true;
-                        }
-                        Some(Event::Eos) => match &url {
-                            SourceUrl::File(_) if opts.stop_at_end => {
-                                log::info!("{url} ended");
-                                return;
-                            }
-                            SourceUrl::File(_) if opts.source.loop_file && p.rewind() => {
-                                log::debug!("{url} ended: starting again");
-                            }
-                            _ => {
-                                tracker.failed(now, "the stream ended".to_string());
-                                leave = true;
-                            }
-                        },
-                        None => {}
-                    }
-                    if !leave && tracker.tick(now) == Verdict::Reattach {
-                        leave = true;
-                    }
-                    // The media server saw a drone (re)appear: a reader still attached to its
-                    // old session would wait for frames that never come (MediaMTX issue 5242).
-                    if hub.take_reattach_request() && tracker.state() != StreamState::Live {
-                        log::info!("the media server has a new publisher: attaching now");
-                        backoff.reset();
-                        leave = true;
-                    }
-                    demo.manage(&tracker, now, &slot, &hub);
-                    report(&tracker, &decoding, &demo);
-                    if leave {
-                        break;
-                    }
-                    match control.try_recv() {
-                        Ok(Control::Stop) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                            return
-                        }
-                        Ok(Control::Reload(o)) => {
-                            opts = o;
-                            continue 'reload;
-                        }
-                        Err(_) => {}
-                    }
-                },
+/// One configuration's life: attach, watch, wait, attach again.
+struct Run<'a> {
+    opts: &'a DecodeOptions,
+    stage: &'a Stage,
+    tracker: StreamTracker,
+    backoff: Backoff,
+    decoding: Option<Decoding>,
+    demo: Demo,
+    /// The last report sent, and the wall-clock time of its state's start.
+    reported: Option<StreamReport>,
+    since: (Instant, u64),
+}
+
+impl<'a> Run<'a> {
+    fn new(opts: &'a DecodeOptions, stage: &'a Stage) -> Self {
+        let now = Instant::now();
+        Self {
+            opts,
+            stage,
+            tracker: StreamTracker::new(now, opts.stall, opts.reconnect_after),
+            backoff: Backoff::new(opts.backoff_initial, opts.backoff_max),
+            decoding: None,
+            demo: Demo::new(opts),
+            reported: None,
+            since: (now, unix_ms(SystemTime::now())),
+        }
+    }
+
+    /// Tells the listeners about the stream when anything about it changed.
+    fn report(&mut self) {
+        if self.tracker.since() != self.since.0 {
+            let ago = Instant::now().saturating_duration_since(self.tracker.since());
+            self.since = (self.tracker.since(), unix_ms(SystemTime::now() - ago));
+        }
+        let report = StreamReport {
+            demo: self.demo.running(),
+            state: self.tracker.state(),
+            state_since_ms: self.since.1,
+            error: self.tracker.error().map(str::to_owned),
+            source: self.opts.url.redacted(),
+            decoder: self.decoding.as_ref().map(|d| d.decoder.clone()),
+            codec: self.decoding.as_ref().map(|d| d.codec.to_string()),
+        };
+        if self.reported.as_ref() != Some(&report) {
+            self.reported = Some(report.clone());
+            self.stage.events.emit(Event::Stream(report));
+        }
+    }
+
+    /// What the control channel and the cancellation token say, without waiting.
+    fn poll_control(&self) -> Option<Exit> {
+        if self.stage.cancel.is_cancelled() {
+            return Some(Exit::Stop);
+        }
+        match self.stage.control.try_recv() {
+            Ok(Control::Reload(o)) => Some(Exit::Reload(o)),
+            Ok(Control::Reattach) => {
+                // Attaching again while frames flow would only lose frames.
+                None
             }
-            report(&tracker, &decoding, &demo);
-            if opts.stop_at_end && matches!(url, SourceUrl::File(_)) {
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(Exit::Stop),
+        }
+    }
+
+    fn go(&mut self, source: &mut dyn Source, excluded: &mut Vec<String>) -> Exit {
+        let url = self.opts.url.clone();
+        self.report();
+        log::info!("reading {url}");
+        loop {
+            (self.stage.heartbeat)();
+            if let Some(exit) = self.poll_control() {
+                return exit;
+            }
+            self.tracker.attaching(Instant::now());
+            // What the previous stream was decoded with says nothing about the next one.
+            self.decoding = None;
+            let attach_opts = AttachOptions {
+                width: self.opts.width,
+                height: self.opts.height,
+                decoder: self.opts.decoder.clone(),
+                excluded: excluded.clone(),
+                rtsp_latency_ms: self.opts.rtsp_latency_ms,
+            };
+            let sink = counting_sink(&self.stage.slot, &self.stage.events, false);
+            match source.attach(&url, &attach_opts, sink) {
+                Err(e) => {
+                    self.tracker.failed(Instant::now(), e.to_string());
+                }
+                Ok(pipeline) => {
+                    if let Some(exit) = self.watch(source, &*pipeline, excluded) {
+                        return exit;
+                    }
+                }
+            }
+            self.report();
+            if self.opts.stop_at_end && matches!(url, SourceUrl::File(_)) {
                 // A file that fails will fail again: the `analyze` command stops here.
                 log::error!(
                     "{}",
-                    tracker.error().unwrap_or("the file could not be read")
+                    self.tracker.error().unwrap_or("the file could not be read")
                 );
-                return;
+                return Exit::Stop;
             }
             // Detached: the frame waiting in the slot belongs to a stream that is gone.
-            slot.clear();
-            hub.metrics.reattaches.inc();
-            let wait = backoff.next_delay();
-            log::debug!(
-                "attaching to {url} again in {} ms ({})",
-                wait.as_millis(),
-                tracker.error().unwrap_or("no frames")
-            );
-            // Wait, but keep ticking so stalled becomes reconnecting on time.
-            let until = Instant::now() + wait;
-            loop {
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
+            self.stage.slot.clear();
+            self.stage.events.emit(Event::Reattaching);
+            if let Some(exit) = self.wait_backoff(source) {
+                return exit;
+            }
+        }
+    }
+
+    /// Watches an attached pipeline until it must be replaced (`None`) or the run ends.
+    fn watch(
+        &mut self,
+        source: &mut dyn Source,
+        pipeline: &dyn Attached,
+        excluded: &mut Vec<String>,
+    ) -> Option<Exit> {
+        let url = &self.opts.url;
+        let mut seen_frames = 0;
+        loop {
+            (self.stage.heartbeat)();
+            let event = pipeline.next_event(TICK);
+            let now = Instant::now();
+            let frames = pipeline.frames();
+            if frames != seen_frames {
+                seen_frames = frames;
+                self.tracker.frame(now);
+                self.backoff.reset();
+            }
+            let mut leave = false;
+            match event {
+                Some(PipelineEvent::Decoding {
+                    codec,
+                    decoder,
+                    hardware,
+                }) => {
+                    log::info!(
+                        "decoding {codec} with {decoder} ({})",
+                        if hardware { "hardware" } else { "software" }
+                    );
+                    self.decoding = Some(Decoding { decoder, codec });
                 }
-                match control.recv_timeout(left.min(TICK)) {
-                    Ok(Control::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                    Ok(Control::Reload(o)) => {
-                        opts = o;
-                        continue 'reload;
-                    }
-                    Err(RecvTimeoutError::Timeout) => {
-                        let now = Instant::now();
-                        if hub.take_reattach_request() {
-                            log::info!("the media server has a new publisher: attaching now");
-                            backoff.reset();
-                            break;
+                Some(PipelineEvent::Unsupported(why)) => {
+                    self.tracker.failed(now, why);
+                    leave = true;
+                }
+                Some(PipelineEvent::Error { message, element }) => {
+                    // A hardware decoder that fails is not tried again in this run.
+                    if let (Some(el), Some(d)) = (&element, &self.decoding) {
+                        if el.starts_with(d.decoder.as_str())
+                            && self.opts.decoder == "auto"
+                            && !d.decoder.starts_with("avdec_")
+                        {
+                            log::warn!(
+                                "decoder {} failed ({message}); trying the next one",
+                                d.decoder
+                            );
+                            excluded.push(d.decoder.clone());
                         }
-                        tracker.tick(now);
-                        demo.manage(&tracker, now, &slot, &hub);
-                        report(&tracker, &decoding, &demo);
                     }
+                    let hint = match url {
+                        SourceUrl::File(_) => {
+                            " (is it a video recording, MP4/MKV/FLV/TS with H.264 or H.265?)"
+                        }
+                        _ => "",
+                    };
+                    self.tracker.failed(now, format!("{url}: {message}{hint}"));
+                    leave = true;
+                }
+                Some(PipelineEvent::Eos) => match url {
+                    SourceUrl::File(_) if self.opts.stop_at_end => {
+                        log::info!("{url} ended");
+                        return Some(Exit::Stop);
+                    }
+                    SourceUrl::File(_) if self.opts.loop_file && pipeline.rewind() => {
+                        log::debug!("{url} ended: starting again");
+                    }
+                    _ => {
+                        self.tracker.failed(now, "the stream ended");
+                        leave = true;
+                    }
+                },
+                None => {}
+            }
+            if !leave && self.tracker.tick(now) == Verdict::Reattach {
+                leave = true;
+            }
+            self.demo.manage(
+                &self.tracker,
+                now,
+                source,
+                &self.stage.slot,
+                &self.stage.events,
+            );
+            self.report();
+            if leave {
+                return None;
+            }
+            if self.stage.cancel.is_cancelled() {
+                return Some(Exit::Stop);
+            }
+            match self.stage.control.try_recv() {
+                Ok(Control::Reload(o)) => return Some(Exit::Reload(o)),
+                Ok(Control::Reattach) if self.tracker.state() != StreamState::Live => {
+                    // The media server saw a drone (re)appear: a reader still attached to its
+                    // old session would wait for frames that never come (MediaMTX issue 5242).
+                    log::info!("the media server has a new publisher: attaching now");
+                    self.backoff.reset();
+                    return None;
+                }
+                Ok(Control::Reattach) | Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => return Some(Exit::Stop),
+            }
+        }
+    }
+
+    /// Waits out the backoff, ticking so that stalled becomes reconnecting on time. `None` when
+    /// it is time to attach again.
+    fn wait_backoff(&mut self, source: &mut dyn Source) -> Option<Exit> {
+        let wait = self.backoff.next_delay();
+        log::debug!(
+            "attaching to {} again in {} ms ({})",
+            self.opts.url,
+            wait.as_millis(),
+            self.tracker.error().unwrap_or("no frames")
+        );
+        let until = Instant::now() + wait;
+        loop {
+            (self.stage.heartbeat)();
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if self.stage.cancel.is_cancelled() {
+                return Some(Exit::Stop);
+            }
+            match self.stage.control.recv_timeout(left.min(TICK)) {
+                Err(RecvTimeoutError::Disconnected) => return Some(Exit::Stop),
+                Ok(Control::Reload(o)) => return Some(Exit::Reload(o)),
+                Ok(Control::Reattach) => {
+                    log::info!("the media server has a new publisher: attaching now");
+                    self.backoff.reset();
+                    return None;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    self.tracker.tick(now);
+                    self.demo.manage(
+                        &self.tracker,
+                        now,
+                        source,
+                        &self.stage.slot,
+                        &self.stage.events,
+                    );
+                    self.report();
                 }
             }
         }
     }
+}
+
+/// Where a pipeline puts each decoded frame: the one-frame slot. Each frame is announced, and
+/// whether it replaced one the model never took (skipped). Demo frames are marked as such.
+fn counting_sink(slot: &Arc<LatestFrame>, events: &EventSink, demo: bool) -> FrameSink {
+    let (slot, events) = (slot.clone(), events.clone());
+    Arc::new(move |mut frame: Frame| {
+        frame.demo = demo;
+        let replaced = slot.put(frame) == Put::ReplacedUnanalysed;
+        events.emit(Event::FrameDecoded { replaced });
+    })
 }
 
 /// The demo recording, analysed while the source gives no frames (when `source.demo_url` is
@@ -274,20 +456,16 @@ struct Demo {
     after: Duration,
     width: u32,
     height: u32,
-    pipeline: Option<pipeline::Attached>,
+    pipeline: Option<Box<dyn Attached>>,
     /// When the demo last failed, so that a broken recording is not retried at every tick.
     failed_at: Option<Instant>,
 }
 
 impl Demo {
     fn new(opts: &DecodeOptions) -> Self {
-        let url = match opts.source.demo_url.as_str() {
-            "" => None,
-            u => SourceUrl::parse(u).ok(),
-        };
         Self {
-            url,
-            after: Duration::from_millis(opts.source.demo_after_ms),
+            url: opts.demo.clone(),
+            after: opts.demo_after,
             width: opts.width,
             height: opts.height,
             pipeline: None,
@@ -304,13 +482,14 @@ impl Demo {
         &mut self,
         tracker: &StreamTracker,
         now: Instant,
+        source: &mut dyn Source,
         slot: &Arc<LatestFrame>,
-        hub: &Arc<Hub>,
+        events: &EventSink,
     ) {
         let Some(url) = &self.url else {
             return;
         };
-        if tracker.state() == crate::source::StreamState::Live {
+        if tracker.state() == StreamState::Live {
             if self.pipeline.take().is_some() {
                 log::info!("the drone's stream is back: demo stopped");
                 slot.clear();
@@ -319,8 +498,10 @@ impl Demo {
         }
         if let Some(p) = &self.pipeline {
             match p.next_event(Duration::ZERO) {
-                Some(Event::Eos) if p.rewind() => {}
-                Some(Event::Eos) | Some(Event::Error { .. }) | Some(Event::Unsupported(_)) => {
+                Some(PipelineEvent::Eos) if p.rewind() => {}
+                Some(PipelineEvent::Eos)
+                | Some(PipelineEvent::Error { .. })
+                | Some(PipelineEvent::Unsupported(_)) => {
                     log::warn!("the demo recording {url} failed; trying it again in a minute");
                     self.pipeline = None;
                     self.failed_at = Some(now);
@@ -331,11 +512,10 @@ impl Demo {
         }
         let retry_ok = self
             .failed_at
-            .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(60));
+            .is_none_or(|t| now.saturating_duration_since(t) >= DEMO_RETRY);
         if tracker.quiet_for(now) < self.after || !retry_ok {
             return;
         }
-        let sink = counting_sink(slot, hub, true);
         let opts = AttachOptions {
             width: self.width,
             height: self.height,
@@ -343,7 +523,7 @@ impl Demo {
             excluded: Vec::new(),
             rtsp_latency_ms: 0,
         };
-        match pipeline::attach(url, &opts, sink) {
+        match source.attach(url, &opts, counting_sink(slot, events, true)) {
             Ok(p) => {
                 log::info!(
                     "no drone for {} s: analysing the demo recording {url}",
@@ -356,5 +536,377 @@ impl Demo {
                 self.failed_at = Some(now);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The supervisor driven by a fake source: scripted pipelines that deliver frames, fail, end
+    //! or say nothing, on real (short) time.
+
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{mpsc, Mutex};
+
+    use super::*;
+
+    /// What one attached fake pipeline does.
+    #[derive(Clone)]
+    enum Script {
+        /// Delivers a frame at every `next_event`, forever.
+        Frames,
+        /// Delivers `n` frames, then says nothing.
+        FramesThenSilence(u64),
+        /// Delivers `n` frames, then fails with this message.
+        FramesThenError(u64, &'static str),
+        /// Delivers `n` frames, then ends.
+        FramesThenEos(u64),
+        /// The video is not something the decoder takes.
+        Unsupported,
+    }
+
+    struct FakePipeline {
+        script: Script,
+        sink: FrameSink,
+        frames: AtomicU64,
+        said_decoding: std::sync::atomic::AtomicBool,
+    }
+
+    impl Attached for FakePipeline {
+        fn frames(&self) -> u64 {
+            self.frames.load(Ordering::Relaxed)
+        }
+
+        fn next_event(&self, timeout: Duration) -> Option<PipelineEvent> {
+            std::thread::sleep(timeout.min(Duration::from_millis(5)));
+            if !self.said_decoding.swap(true, Ordering::Relaxed) {
+                if matches!(self.script, Script::Unsupported) {
+                    return Some(PipelineEvent::Unsupported("not H.264".into()));
+                }
+                return Some(PipelineEvent::Decoding {
+                    codec: Codec::H264,
+                    decoder: "fakedec".into(),
+                    hardware: false,
+                });
+            }
+            let n = self.frames();
+            let limit = match self.script {
+                Script::Frames => u64::MAX,
+                Script::FramesThenSilence(n)
+                | Script::FramesThenError(n, _)
+                | Script::FramesThenEos(n) => n,
+                Script::Unsupported => 0,
+            };
+            if n < limit {
+                self.frames.fetch_add(1, Ordering::Relaxed);
+                (self.sink)(Frame::packed(1, 1, vec![n as u8; 3]));
+                return None;
+            }
+            match self.script {
+                Script::FramesThenError(_, m) => Some(PipelineEvent::Error {
+                    message: m.into(),
+                    element: None,
+                }),
+                Script::FramesThenEos(_) => Some(PipelineEvent::Eos),
+                _ => None,
+            }
+        }
+
+        fn rewind(&self) -> bool {
+            false
+        }
+    }
+
+    /// Attaches the scripted pipelines in order; the last one is repeated. Records each attach.
+    #[derive(Clone)]
+    struct FakeSource {
+        scripts: Arc<Mutex<VecDeque<Script>>>,
+        attached: Arc<Mutex<Vec<(String, Instant)>>>,
+    }
+
+    impl FakeSource {
+        fn new(scripts: &[Script]) -> Self {
+            Self {
+                scripts: Arc::new(Mutex::new(scripts.iter().cloned().collect())),
+                attached: Arc::default(),
+            }
+        }
+
+        fn attaches(&self) -> usize {
+            self.attached.lock().unwrap().len()
+        }
+    }
+
+    impl Source for FakeSource {
+        fn attach(
+            &mut self,
+            url: &SourceUrl,
+            _opts: &AttachOptions,
+            sink: FrameSink,
+        ) -> Result<Box<dyn Attached>, AttachError> {
+            self.attached
+                .lock()
+                .unwrap()
+                .push((url.redacted(), Instant::now()));
+            let mut scripts = self.scripts.lock().unwrap();
+            let script = if scripts.len() > 1 {
+                scripts.pop_front().unwrap()
+            } else {
+                scripts
+                    .front()
+                    .cloned()
+                    .unwrap_or(Script::FramesThenSilence(0))
+            };
+            Ok(Box::new(FakePipeline {
+                script,
+                sink,
+                frames: AtomicU64::new(0),
+                said_decoding: Default::default(),
+            }))
+        }
+    }
+
+    fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        f()
+    }
+
+    fn options(url: &str) -> DecodeOptions {
+        DecodeOptions {
+            url: SourceUrl::parse(url).unwrap(),
+            demo: None,
+            demo_after: Duration::from_millis(300),
+            stall: Duration::from_millis(150),
+            reconnect_after: Duration::from_millis(300),
+            backoff_initial: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(80),
+            loop_file: false,
+            rtsp_latency_ms: 0,
+            decoder: "auto".into(),
+            width: 1,
+            height: 1,
+            stop_at_end: false,
+        }
+    }
+
+    struct Harness {
+        events: crate::event::Events,
+        control: mpsc::Sender<Control>,
+        cancel: CancellationToken,
+        thread: std::thread::JoinHandle<()>,
+        slot: Arc<LatestFrame>,
+    }
+
+    fn start(source: FakeSource, opts: DecodeOptions) -> Harness {
+        let (sink, events) = crate::event::channel();
+        let (control, control_rx) = mpsc::channel();
+        let cancel = CancellationToken::new();
+        let slot = LatestFrame::new();
+        let stage = Stage {
+            slot: slot.clone(),
+            events: sink,
+            control: control_rx,
+            cancel: cancel.clone(),
+            heartbeat: Box::new(|| {}),
+        };
+        let mut source = source;
+        let thread = std::thread::spawn(move || supervise(&mut source, opts, &stage));
+        Harness {
+            events,
+            control,
+            cancel,
+            thread,
+            slot,
+        }
+    }
+
+    impl Harness {
+        /// Reads events until `until` says stop or `limit` passes; returns the stream reports.
+        fn reports_until(
+            &mut self,
+            limit: Duration,
+            mut until: impl FnMut(&StreamReport) -> bool,
+        ) -> Vec<StreamReport> {
+            let end = Instant::now() + limit;
+            let mut seen = Vec::new();
+            while Instant::now() < end {
+                match self.events.try_recv() {
+                    Ok(Event::Stream(r)) => {
+                        let done = until(&r);
+                        seen.push(r);
+                        if done {
+                            return seen;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+            panic!(
+                "not seen within {limit:?}; reports: {:#?}",
+                seen.iter()
+                    .map(|r| (r.state, r.error.clone()))
+                    .collect::<Vec<_>>()
+            );
+        }
+
+        fn stop(self) {
+            self.cancel.cancel();
+            let started = Instant::now();
+            self.thread.join().unwrap();
+            assert!(started.elapsed() < Duration::from_secs(1), "stops promptly");
+        }
+    }
+
+    #[test]
+    fn frames_make_the_stream_live_and_fill_the_slot() {
+        let source = FakeSource::new(&[Script::Frames]);
+        let mut h = start(source.clone(), options("rtmp://box/live/drone"));
+        let seen = h.reports_until(Duration::from_secs(5), |r| r.state == StreamState::Live);
+        assert_eq!(seen[0].state, StreamState::Waiting);
+        let live = seen.last().unwrap();
+        assert_eq!(live.decoder.as_deref(), Some("fakedec"));
+        assert_eq!(live.codec.as_deref(), Some("h264"));
+        assert!(h.slot.take(Duration::from_secs(1)).is_some());
+        assert_eq!(source.attaches(), 1);
+        h.stop();
+    }
+
+    #[test]
+    fn a_failing_stream_is_reported_and_attached_again_with_backoff() {
+        let source = FakeSource::new(&[
+            Script::FramesThenError(3, "connection reset"),
+            Script::Frames,
+        ]);
+        let mut h = start(source.clone(), options("rtmp://box/live/drone"));
+        h.reports_until(Duration::from_secs(5), |r| r.state == StreamState::Live);
+        let seen = h.reports_until(Duration::from_secs(5), |r| {
+            r.error
+                .as_deref()
+                .is_some_and(|e| e.contains("connection reset"))
+        });
+        assert_eq!(seen.last().unwrap().state, StreamState::Stalled);
+        h.reports_until(Duration::from_secs(5), |r| {
+            r.state == StreamState::Live && r.error.is_none()
+        });
+        assert_eq!(source.attaches(), 2, "attached again once");
+        h.stop();
+    }
+
+    #[test]
+    fn a_silent_pipeline_goes_stalled_then_reconnecting_and_is_replaced() {
+        let source = FakeSource::new(&[Script::FramesThenSilence(2), Script::FramesThenSilence(0)]);
+        let mut h = start(source.clone(), options("rtsp://box/live/drone"));
+        h.reports_until(Duration::from_secs(5), |r| r.state == StreamState::Live);
+        h.reports_until(Duration::from_secs(5), |r| r.state == StreamState::Stalled);
+        let seen = h.reports_until(Duration::from_secs(5), |r| {
+            r.state == StreamState::Reconnecting
+        });
+        assert!(seen
+            .last()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("no frame for"));
+        // The silent pipeline was replaced, and the next one (also silent) too, with backoff.
+        let ok = eventually(Duration::from_secs(5), || source.attaches() >= 3);
+        assert!(ok, "attaches: {}", source.attaches());
+        h.stop();
+    }
+
+    #[test]
+    fn an_unsupported_stream_says_why_and_the_decoder_is_forgotten() {
+        let source = FakeSource::new(&[Script::FramesThenEos(2), Script::Unsupported]);
+        let mut h = start(source, options("rtmp://box/live/drone"));
+        h.reports_until(Duration::from_secs(5), |r| r.decoder.is_some());
+        let seen = h.reports_until(Duration::from_secs(5), |r| {
+            r.error.as_deref() == Some("not H.264")
+        });
+        assert_eq!(
+            seen.last().unwrap().decoder,
+            None,
+            "the previous stream's decoder is not reported for this one"
+        );
+        h.stop();
+    }
+
+    #[test]
+    fn a_reattach_request_skips_the_backoff_but_never_interrupts_live_frames() {
+        let mut opts = options("rtsp://box/live/drone");
+        opts.backoff_initial = Duration::from_secs(30);
+        opts.backoff_max = Duration::from_secs(30);
+        let source = FakeSource::new(&[Script::FramesThenError(1, "gone"), Script::Frames]);
+        let mut h = start(source.clone(), opts);
+        h.reports_until(Duration::from_secs(5), |r| r.error.is_some());
+        // Waiting 30 s of backoff now; a new publisher cuts it short.
+        h.control.send(Control::Reattach).unwrap();
+        h.reports_until(Duration::from_secs(5), |r| {
+            r.state == StreamState::Live && r.error.is_none()
+        });
+        assert_eq!(source.attaches(), 2);
+        // Live: a request is ignored.
+        h.control.send(Control::Reattach).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(source.attaches(), 2, "a live pipeline is kept");
+        h.stop();
+    }
+
+    #[test]
+    fn a_reload_attaches_the_new_source() {
+        let source = FakeSource::new(&[Script::Frames]);
+        let mut h = start(source.clone(), options("rtmp://old/live/drone"));
+        h.reports_until(Duration::from_secs(5), |r| r.state == StreamState::Live);
+        h.control
+            .send(Control::Reload(options("rtmp://new/live/drone")))
+            .unwrap();
+        h.reports_until(Duration::from_secs(5), |r| {
+            r.source == "rtmp://new/live/drone" && r.state == StreamState::Live
+        });
+        let attached = source.attached.lock().unwrap().clone();
+        assert_eq!(attached.last().unwrap().0, "rtmp://new/live/drone");
+        h.stop();
+    }
+
+    #[test]
+    fn the_demo_stands_in_while_the_source_is_quiet_and_stops_when_it_is_back() {
+        let mut opts = options("rtmp://box/live/drone");
+        opts.demo = Some(SourceUrl::parse("file:///demo.mp4").unwrap());
+        opts.demo_after = Duration::from_millis(100);
+        // The drone: nothing at first, then frames from the fourth attach on.
+        let mut scripts = vec![Script::FramesThenSilence(0); 3];
+        scripts.push(Script::Frames);
+        let source = FakeSource::new(&scripts);
+        let mut h = start(source.clone(), opts);
+        let seen = h.reports_until(Duration::from_secs(5), |r| r.demo);
+        assert_eq!(seen.last().unwrap().state, StreamState::Waiting);
+        let seen = h.reports_until(Duration::from_secs(10), |r| {
+            r.state == StreamState::Live && !r.demo
+        });
+        assert!(!seen.last().unwrap().demo);
+        assert!(source
+            .attached
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(u, _)| u == "file:///demo.mp4"));
+        h.stop();
+    }
+
+    #[test]
+    fn a_file_that_ends_stops_the_analyze_command() {
+        let mut opts = options("file:///flight.mp4");
+        opts.stop_at_end = true;
+        let source = FakeSource::new(&[Script::FramesThenEos(5)]);
+        let h = start(source, opts);
+        let started = Instant::now();
+        h.thread.join().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -22,60 +22,32 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use super::select::{self, Codec};
+use super::{AttachError, AttachOptions, Attached, FrameSink, PipelineEvent as Event, Source};
 use crate::sample::Frame;
 use crate::source::SourceUrl;
 
 /// The bus message posted when the first frame arrives.
 const FIRST_FRAME: &str = "skycount-first-frame";
 
-/// What the pipeline needs to know to attach.
-#[derive(Debug, Clone)]
-pub struct AttachOptions {
-    pub width: u32,
-    pub height: u32,
-    /// `decode.decoder`: "auto" or an element name.
-    pub decoder: String,
-    /// Decoders that failed earlier in this run.
-    pub excluded: Vec<String>,
-    pub rtsp_latency_ms: u32,
+/// The GStreamer implementation of the supervisor's [`Source`] seam.
+pub struct GstSource;
+
+impl Source for GstSource {
+    fn attach(
+        &mut self,
+        url: &SourceUrl,
+        opts: &AttachOptions,
+        sink: FrameSink,
+    ) -> Result<Box<dyn Attached>, AttachError> {
+        Ok(Box::new(attach(url, opts, sink)?))
+    }
 }
 
-/// What the pipeline tells the supervisor, besides frames.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// The video track was found and its decoder chosen.
-    Decoding {
-        codec: Codec,
-        decoder: String,
-        hardware: bool,
-    },
-    /// The stream cannot be decoded: the message says why, in the viewer's words.
-    Unsupported(String),
-    /// GStreamer reported an error: the message, and the element it came from.
-    Error {
-        message: String,
-        element: Option<String>,
-    },
-    /// The source ended.
-    Eos,
-}
-
-/// Receives every decoded frame, on GStreamer's streaming thread.
-pub type FrameSink = Arc<dyn Fn(Frame) + Send + Sync>;
-
-/// A running pipeline. Dropping it stops it.
-pub struct Attached {
+/// A running GStreamer pipeline. Dropping it stops it.
+pub struct Pipeline {
     pipeline: gst::Pipeline,
     events: mpsc::Receiver<Event>,
     frames: Arc<AtomicU64>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AttachError {
-    #[error("GStreamer element {0} is missing: install the GStreamer plugins listed in the README (scripts/debian-packages.txt)")]
-    MissingElement(&'static str),
-    #[error("cannot start reading {url}: {reason}")]
-    Start { url: String, reason: String },
 }
 
 fn make(name: &'static str) -> Result<gst::Element, AttachError> {
@@ -94,7 +66,7 @@ pub fn attach(
     url: &SourceUrl,
     opts: &AttachOptions,
     sink: FrameSink,
-) -> Result<Attached, AttachError> {
+) -> Result<Pipeline, AttachError> {
     let pipeline = gst::Pipeline::with_name("skycount-source");
     let (tx, events) = mpsc::channel();
     let tx = Arc::new(Mutex::new(tx));
@@ -283,7 +255,7 @@ pub fn attach(
             url: url.redacted(),
             reason: first_error(&pipeline).unwrap_or_else(|| "the pipeline did not start".into()),
         })?;
-    Ok(Attached {
+    Ok(Pipeline {
         pipeline,
         events,
         frames,
@@ -341,14 +313,12 @@ fn first_error(pipeline: &gst::Pipeline) -> Option<String> {
     None
 }
 
-impl Attached {
-    /// Frames delivered since this pipeline started.
-    pub fn frames(&self) -> u64 {
+impl Attached for Pipeline {
+    fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
     }
 
-    /// Waits up to `timeout` for the next thing the pipeline has to say.
-    pub fn next_event(&self, timeout: std::time::Duration) -> Option<Event> {
+    fn next_event(&self, timeout: std::time::Duration) -> Option<Event> {
         if let Ok(e) = self.events.try_recv() {
             return Some(e);
         }
@@ -397,8 +367,7 @@ impl Attached {
         }
     }
 
-    /// Starts a file source again from its beginning.
-    pub fn rewind(&self) -> bool {
+    fn rewind(&self) -> bool {
         self.pipeline
             .seek_simple(
                 gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
@@ -408,8 +377,13 @@ impl Attached {
     }
 }
 
-impl Drop for Attached {
+impl Drop for Pipeline {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
     }
+}
+
+/// Initialises GStreamer once, with a clear error when it cannot.
+pub fn init() -> Result<(), String> {
+    gst::init().map_err(|e| format!("GStreamer cannot start: {e}"))
 }

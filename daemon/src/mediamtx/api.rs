@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// `Path`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -210,52 +210,7 @@ impl Client {
     }
 }
 
-/// Whether the drone's H.264 may hold B-frames, which browsers do not play over WebRTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BFrames {
-    /// Not known (no H.264 stream, or MediaMTX did not say its profile).
-    Unknown,
-    /// Baseline profile: B-frames are impossible.
-    No,
-    /// A profile that allows them (Main, High, …); not seen yet.
-    Possible,
-    /// The decoder saw frames out of presentation order.
-    Yes,
-}
-
-/// The `mediamtx` object of the status.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MediaMtxReport {
-    /// The Control API answered.
-    pub reachable: bool,
-    /// MediaMTX's version, from `/v3/info`.
-    pub version: Option<String>,
-    /// A drone publishes to `stream.path`.
-    pub publisher: bool,
-    /// What publishes (`rtmpConn`, `rtspSession`, …).
-    pub source_type: Option<String>,
-    /// The video codec (`H264`, `H265`, …).
-    pub codec: Option<String>,
-    /// Every track's codec label.
-    pub tracks: Vec<String>,
-    pub width: Option<u64>,
-    pub height: Option<u64>,
-    pub h264_profile: Option<String>,
-    /// Bytes received on `stream.path` since MediaMTX started.
-    pub bytes_received: u64,
-    /// Readers of `stream.path` (skycountd, the forward to viewers).
-    pub readers: usize,
-    /// WebRTC viewers of the browsers' path.
-    pub viewers: usize,
-    /// The browsers' path plays the drone (false: the offline picture, or nothing).
-    pub viewers_live: bool,
-    pub b_frames: BFrames,
-    /// What to tell the pilot about B-frames, when it matters.
-    pub b_frames_warning: Option<String>,
-    /// One sentence for the dashboard.
-    pub message: String,
-}
+pub use crate::wire::{BFrames, MediaMtxReport};
 
 /// What skycountd knows beside the API's answers, to interpret them.
 #[derive(Debug, Clone)]

@@ -1,18 +1,20 @@
-//! The watch: polls MediaMTX's Control API every `mediamtx.poll_ms` and puts what it means into
-//! the hub. It never stops skycountd: a media server that does not answer is reported as such and
-//! asked again at the next tick.
+//! The watch: polls MediaMTX's Control API every `mediamtx.poll_ms` and emits what it means
+//! ([`Event::MediaMtx`]). It never stops skycountd: a media server that does not answer is
+//! reported as such and asked again at the next tick.
 //!
 //! When a drone (re)appears on the ingest path, or replaces its own stale session (a new source
-//! id: MediaMTX then drops every reader, its issue 5242), the watch asks the decode supervisor to
-//! re-attach at once ([`Hub::request_reattach`]) instead of waiting out its backoff.
+//! id: MediaMTX then drops every reader, its issue 5242), the watch emits
+//! [`Event::PublisherChanged`]; `skycountd run` then asks the engine to re-attach at once instead
+//! of waiting out its backoff.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use super::api::{interpret, Client, Context, Path};
 use crate::config::Settings;
-use crate::publish::hub::Hub;
+use crate::event::{Event, EventSink};
 
 /// What the watch needs from the configuration.
 #[derive(Debug, Clone)]
@@ -89,8 +91,8 @@ impl Tracker {
     }
 }
 
-/// One poll: asks the API and updates the hub.
-pub fn poll_once(client: &Client, opts: &WatchOptions, tracker: &mut Tracker, hub: &Hub) {
+/// One poll: asks the API and emits what it means.
+pub fn poll_once(client: &Client, opts: &WatchOptions, tracker: &mut Tracker, events: &EventSink) {
     let ingest = client.path(&opts.ingest);
     let now = Instant::now();
     if ingest.is_ok() && tracker.version.is_none() {
@@ -108,20 +110,26 @@ pub fn poll_once(client: &Client, opts: &WatchOptions, tracker: &mut Tracker, hu
             "a drone is publishing to {}: re-attaching at once",
             opts.ingest
         );
-        hub.request_reattach();
+        events.emit(Event::PublisherChanged);
     }
     let ctx = Context {
         publish_url: opts.publish_url.clone(),
         api: opts.api,
         separate_view_path: opts.view.is_some(),
         settled: tracker.settled(now),
-        b_frames_seen: hub.b_frames_seen(),
+        // No decoder reports B-frames yet: MediaMTX's profile is what tells.
+        b_frames_seen: None,
     };
-    hub.set_mediamtx(interpret(ingest, view, tracker.version.clone(), &ctx));
+    events.emit(Event::MediaMtx(interpret(
+        ingest,
+        view,
+        tracker.version.clone(),
+        &ctx,
+    )));
 }
 
-/// Polls until `stop` turns true.
-pub async fn run(hub: Arc<Hub>, opts: WatchOptions, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Polls until `stop` is cancelled.
+pub async fn run(events: EventSink, opts: WatchOptions, stop: CancellationToken) {
     let client = Client::new(
         opts.api,
         opts.every
@@ -133,12 +141,12 @@ pub async fn run(hub: Arc<Hub>, opts: WatchOptions, mut stop: tokio::sync::watch
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.cancelled() => return,
         }
-        let (client, o, h) = (client.clone(), opts.clone(), hub.clone());
+        let (client, o, e) = (client.clone(), opts.clone(), events.clone());
         let mut t = std::mem::take(&mut tracker);
         match tokio::task::spawn_blocking(move || {
-            poll_once(&client, &o, &mut t, &h);
+            poll_once(&client, &o, &mut t, &e);
             t
         })
         .await

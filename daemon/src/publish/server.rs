@@ -10,7 +10,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
 use serde_json::json;
 use socketioxide::extract::SocketRef;
 use socketioxide::SocketIo;
@@ -19,6 +18,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use super::hub::Hub;
 use crate::config::{Settings, StreamSettings};
 use crate::mediamtx::key::PUBLISH_USER;
+use crate::wire::StreamInfo;
 
 /// What the HTTP edge tells the pilot and the viewers about where the stream is.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,27 +63,6 @@ impl From<StreamSettings> for StreamAccess {
 struct AppState {
     hub: Arc<Hub>,
     access: Arc<StreamAccess>,
-}
-
-/// `GET /api/stream/info`.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct StreamInfo {
-    /// The path the drone publishes to.
-    pub path: String,
-    /// The path browsers play.
-    pub view_path: String,
-    pub whep_url: String,
-    pub player_url: String,
-    /// The whole URL the pilot enters in the drone app, key included.
-    pub rtmp_url: String,
-    /// The same, split for apps that ask for a server and a stream key apart.
-    pub rtmp_server: String,
-    pub rtmp_stream_key: String,
-    /// Why the URL has no key, when it has none.
-    pub key_error: Option<String>,
-    /// A QR code of `rtmp_url` (SVG).
-    pub qr_url: String,
-    pub snapshot_url: String,
 }
 
 /// The host part of a `Host` header (`box.local:80` → `box.local`, `[fe80::1]:80` → `[fe80::1]`).

@@ -7,19 +7,16 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::{mpsc, Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use serde_json::json;
 
 use crate::config::Settings;
-use crate::daemon::{decode_options, worker_settings};
-use crate::decode::{self, Control};
+use crate::engine::{Engine, EngineOptions};
+use crate::event::{self, Event};
 use crate::infer::Model;
-use crate::publish::hub::Hub;
-use crate::sample::LatestFrame;
-use crate::worker;
+use crate::source::SourceUrl;
 
 /// What to analyse.
 pub enum Input {
@@ -89,73 +86,43 @@ pub fn images(
     Ok(())
 }
 
-/// Analyses a stream through the daemon's own pipeline.
+/// Analyses a stream through the daemon's own engine, printing each analysis as it comes.
 pub async fn stream(settings: &Settings, url: &str, max: Option<u64>) -> anyhow::Result<()> {
-    let mut settings = settings.clone();
-    settings.source.url = url.to_string();
-    if let Err(e) = crate::source::SourceUrl::parse(url) {
-        bail!("{e}");
-    }
-    decode::init().map_err(anyhow::Error::msg)?;
+    let mut opts = EngineOptions::from_settings(settings, true)?;
+    opts.decode.url = SourceUrl::parse(url)?;
+    // A recording analysed on purpose needs no stand-in.
+    opts.decode.demo = None;
+    crate::decode::pipeline::init().map_err(anyhow::Error::msg)?;
     // Fail early and clearly when the model cannot load.
     drop(Model::load(&settings.model)?);
 
-    let hub = Hub::new(url.to_string(), worker::report_for(&settings.model));
-    let slot = LatestFrame::new();
-    let (control, control_rx) = mpsc::channel();
-    let source = {
-        let (slot, hub) = (slot.clone(), hub.clone());
-        let opts = decode_options(&settings, true);
-        std::thread::spawn(move || {
-            decode::supervise(opts, slot.clone(), hub, control_rx);
-            slot.close();
-        })
-    };
-    let stop = worker::Stop::new();
-    let model = {
-        let shared = Arc::new(RwLock::new(worker_settings(&settings)));
-        let (slot, hub, stop) = (slot.clone(), hub.clone(), stop.clone());
-        std::thread::spawn(move || worker::run(shared, slot, hub, stop))
-    };
-
-    let mut rx = hub.subscribe_analyses();
+    let (sink, mut events) = event::channel();
+    let engine = Engine::start(opts, sink)?;
     let mut printed = 0u64;
     let mut last_error = None;
-    loop {
-        let changed =
-            tokio::time::timeout(std::time::Duration::from_millis(200), rx.changed()).await;
-        if let Some(a) = rx.borrow_and_update().clone() {
-            if changed.is_ok() {
-                println!("{}", serde_json::to_string(&*a)?);
+    let mut model_error = None;
+    // The channel closes when both stages have ended (the recording is done, or failed).
+    while let Some(e) = events.recv().await {
+        match e {
+            Event::Analysed { analysis, .. } => {
+                println!("{}", serde_json::to_string(&*analysis)?);
                 printed += 1;
-            }
-        }
-        let stream = hub.stream();
-        if stream.error != last_error {
-            if let Some(e) = &stream.error {
-                eprintln!("skycountd: {}: {e}", stream.state);
-            }
-            last_error = stream.error;
-        }
-        if max.is_some_and(|m| printed >= m) {
-            break;
-        }
-        if model.is_finished() {
-            // The last result may have landed after the wait above.
-            if rx.has_changed().unwrap_or(false) {
-                if let Some(a) = rx.borrow_and_update().clone() {
-                    println!("{}", serde_json::to_string(&*a)?);
-                    printed += 1;
+                if max.is_some_and(|m| printed >= m) {
+                    break;
                 }
             }
-            break;
+            Event::Stream(report) if report.error != last_error => {
+                if let Some(e) = &report.error {
+                    eprintln!("skycountd: {}: {e}", report.state);
+                }
+                last_error = report.error;
+            }
+            Event::Model(report) => model_error = report.error.or(model_error),
+            _ => {}
         }
     }
-    stop.stop();
-    let _ = control.send(Control::Stop);
-    slot.close();
-    let _ = source.join();
-    if let Some(e) = hub.model().error {
+    engine.shutdown(Duration::from_secs(2)).await;
+    if let Some(e) = model_error {
         bail!("{e}");
     }
     if printed == 0 {

@@ -1,0 +1,214 @@
+//! `skycountd run`: the engine, the viewers' server and the MediaMTX watch, as a service.
+//!
+//! ```text
+//!   Engine (source + model threads) ─┐
+//!   MediaMTX watch ──────────────────┴─▶ events ─▶ Hub ─▶ axum + socketioxide: /api/*, /metrics,
+//!                                          │                Socket.IO, the dashboard
+//!                                          └─ PublisherChanged ─▶ engine.reattach()
+//! ```
+//!
+//! One [`CancellationToken`] stops everything that is async (the server, the watch, the event
+//! loop); the engine has its own and is stopped through [`Engine::shutdown`]. SIGTERM and SIGINT
+//! stop the daemon within 2 s; SIGHUP reads the configuration again and applies what can change
+//! safely while running: the source, the decoder, the model, the analysis grid and the log level.
+//! A configuration that no longer loads is reported and the running one kept.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Settings};
+use crate::engine::{model, Engine, EngineOptions};
+use crate::event::{self, Event, Events};
+use crate::mediamtx;
+use crate::publish::hub::Hub;
+use crate::publish::server::{self, StreamAccess};
+use crate::service;
+
+/// How long stopping may take in all (systemd's TimeoutStopSec is longer; the README says 2 s).
+const STOP_WITHIN: Duration = Duration::from_millis(1500);
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Result<()> {
+    crate::decode::pipeline::init().map_err(anyhow::Error::msg)?;
+    let opts = EngineOptions::from_settings(&settings, false)?;
+    let hub = Hub::new(
+        opts.decode.url.redacted(),
+        model::report_for(&settings.model),
+    );
+
+    let listener = tokio::net::TcpListener::bind(settings.server.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (server.listen): is another program using the port, or does binding it need CAP_NET_BIND_SERVICE?",
+                settings.server.listen
+            )
+        })?;
+
+    let (events, events_rx) = event::channel();
+    let engine = Arc::new(Engine::start(opts, events.clone())?);
+    let stop = CancellationToken::new();
+
+    // The pilot's key: generated and kept on first start when the TOML has none. Without it the
+    // daemon still counts; the dashboard says why there is no URL to publish to.
+    let key = mediamtx::key::resolve(&settings.stream, true);
+    if let Err(e) = &key {
+        log::warn!("no stream key to show the pilot: {e}");
+    }
+    let (app, io) = server::router(
+        hub.clone(),
+        StreamAccess::from_settings(&settings, key),
+        settings.server.web_dir.clone(),
+    );
+    let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone()));
+    tokio::spawn(server::broadcast(hub.clone(), io.clone()));
+    if settings.mediamtx.watch {
+        tokio::spawn(mediamtx::watch::run(
+            events.clone(),
+            mediamtx::watch::WatchOptions::from_settings(&settings),
+            stop.clone(),
+        ));
+    }
+    // Only the stages hold senders from here on.
+    drop(events);
+    let server_task = {
+        let stop = stop.clone();
+        tokio::spawn(server::serve(listener, app, io, async move {
+            stop.cancelled().await
+        }))
+    };
+    log::info!(
+        "skycountd {} listening on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        settings.server.listen
+    );
+    service::notify_ready("starting: waiting for the stream");
+    if let Some(every) = service::watchdog_interval() {
+        tokio::spawn(feed_watchdog(
+            every,
+            engine.clone(),
+            hub.clone(),
+            stop.clone(),
+        ));
+    }
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut current = settings;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                service::notify_reloading();
+                reload(config_path.as_deref(), &mut current, &engine);
+                service::notify_ready("configuration reloaded");
+            }
+        }
+    }
+
+    log::info!("stopping");
+    service::notify_stopping();
+    stop.cancel();
+    let deadline = tokio::time::Instant::now() + STOP_WITHIN;
+    engine.shutdown(STOP_WITHIN).await;
+    // Every stage has ended: the event loop has nothing more to read.
+    event_loop.abort();
+    // Viewers' connections are closed by the server; never wait longer than this for them.
+    if tokio::time::timeout_at(deadline, server_task)
+        .await
+        .is_err()
+    {
+        log::warn!("the HTTP server did not stop in time; leaving anyway");
+    }
+    Ok(())
+}
+
+/// Turns every event into what viewers see; a new publisher on MediaMTX re-attaches the engine.
+async fn apply_events(mut events: Events, hub: Arc<Hub>, engine: Arc<Engine>) {
+    while let Some(e) = events.recv().await {
+        if matches!(e, Event::PublisherChanged) {
+            engine.reattach();
+        }
+        hub.apply(e);
+    }
+}
+
+/// Feeds systemd's watchdog while the engine makes progress, and keeps its status line current.
+async fn feed_watchdog(
+    every: Duration,
+    engine: Arc<Engine>,
+    hub: Arc<Hub>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    let mut stuck = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        match engine.progress() {
+            Ok(()) => {
+                if stuck {
+                    log::info!("the engine is making progress again: feeding the watchdog");
+                }
+                stuck = false;
+                service::notify_watchdog();
+            }
+            Err(why) => {
+                if !stuck {
+                    log::error!("{why}: not feeding the watchdog (systemd restarts skycountd)");
+                }
+                stuck = true;
+            }
+        }
+        let s = hub.status();
+        service::notify_status(&format!(
+            "stream {}, {:.1} analyses/s{}",
+            s.stream.state,
+            s.rates.analysed_fps,
+            hub.latest_analysis()
+                .map(|a| format!(", count {:.0}", a.count))
+                .unwrap_or_default()
+        ));
+    }
+}
+
+/// Applies a re-read configuration; keeps the running one when it does not load.
+fn reload(path: Option<&std::path::Path>, current: &mut Settings, engine: &Engine) {
+    let new = match config::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|(s, _)| {
+            EngineOptions::from_settings(&s, false)
+                .map(|o| (s, o))
+                .map_err(|e| e.to_string())
+        }) {
+        Ok(n) => n,
+        Err(e) => {
+            log::error!("reload refused, keeping the running configuration:\n{e}");
+            return;
+        }
+    };
+    let (new, opts) = new;
+    service::set_level(&new.log.level);
+    engine.reload(opts);
+    if new.server != current.server
+        || new.stream != current.stream
+        || new.mediamtx != current.mediamtx
+        || new.hotspot != current.hotspot
+    {
+        log::warn!(
+            "[server], [stream], [mediamtx] and [hotspot] changes take effect at the next restart \
+             (of skycount.target, which renders MediaMTX's and the hotspot's files again)"
+        );
+    }
+    log::info!("configuration reloaded");
+    *current = new;
+}

@@ -1,0 +1,228 @@
+//! The engine: the counting pipeline as one object, from the source to the analyses.
+//!
+//! ```text
+//!  [source thread]                         [model thread]
+//!  decode::supervise ──put──▶ LatestFrame ──take──▶ model::run ──▶ infer ──▶ analyse
+//!        │                                               │
+//!        └──────────── Event (stream, frames) ───────────┴── Event (model, analysis) ──▶ EventSink
+//! ```
+//!
+//! [`Engine::start`] builds the frame slot and both threads; the engine keeps their join handles,
+//! one [`CancellationToken`] that stops them, and the beats that say they are making progress
+//! ([`progress`]). Whoever starts it reads the events: `skycountd run` turns them into what
+//! viewers see (`publish`), `skycountd analyze` prints them. Control goes the other way, through
+//! the engine's methods only: [`Engine::reload`], [`Engine::reattach`], [`Engine::shutdown`].
+
+pub mod model;
+pub mod progress;
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::decode::{self, Control, DecodeOptions};
+use crate::event::EventSink;
+use crate::infer::Interrupt;
+use crate::sample::LatestFrame;
+use crate::source::SourceUrl;
+pub use model::ModelOptions;
+use progress::{Limits, Progress};
+
+/// Everything the engine runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineOptions {
+    pub decode: DecodeOptions,
+    pub model: ModelOptions,
+}
+
+impl EngineOptions {
+    /// The engine's options from the configuration; `stop_at_end` for the `analyze` command.
+    pub fn from_settings(s: &Settings, stop_at_end: bool) -> anyhow::Result<Self> {
+        let src = &s.source;
+        let ms = Duration::from_millis;
+        let url = SourceUrl::parse(&s.source_url())?;
+        let demo = match src.demo_url.trim() {
+            "" => None,
+            u => Some(SourceUrl::parse(u)?),
+        };
+        Ok(Self {
+            decode: DecodeOptions {
+                url,
+                demo,
+                demo_after: ms(src.demo_after_ms),
+                stall: ms(src.stall_ms),
+                reconnect_after: ms(src.reconnect_after_ms),
+                backoff_initial: ms(src.backoff_initial_ms),
+                backoff_max: ms(src.backoff_max_ms),
+                loop_file: src.loop_file,
+                rtsp_latency_ms: src.rtsp_latency_ms,
+                decoder: s.decode.decoder.clone(),
+                width: s.model.input_width,
+                height: s.model.input_height,
+                stop_at_end,
+            },
+            model: ModelOptions {
+                model: s.model.clone(),
+                grid: (s.analysis.grid_width, s.analysis.grid_height),
+            },
+        })
+    }
+}
+
+/// The running pipeline. Dropping it without [`Engine::shutdown`] cancels it without waiting.
+pub struct Engine {
+    cancel: CancellationToken,
+    control: mpsc::Sender<Control>,
+    reloads: Arc<model::Reloads>,
+    interrupt: Arc<Mutex<Option<Interrupt>>>,
+    slot: Arc<LatestFrame>,
+    progress: Arc<Progress>,
+    limits: Limits,
+    running: Mutex<EngineOptions>,
+    source: Mutex<Option<JoinHandle<()>>>,
+    model: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Engine {
+    /// Starts the source and model threads; everything they do arrives as events on `events`.
+    pub fn start(opts: EngineOptions, events: EventSink) -> anyhow::Result<Self> {
+        Self::start_with(opts, events, decode::pipeline::GstSource)
+    }
+
+    /// [`Engine::start`] with another [`decode::Source`] (tests).
+    pub fn start_with(
+        opts: EngineOptions,
+        events: EventSink,
+        mut source: impl decode::Source + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let cancel = CancellationToken::new();
+        let slot = LatestFrame::new();
+        let progress = Arc::new(Progress::new(Instant::now()));
+        let (control, control_rx) = mpsc::channel();
+        let reloads = Arc::new(model::Reloads::default());
+        let interrupt = Arc::new(Mutex::new(None));
+
+        let source_stage = decode::Stage {
+            slot: slot.clone(),
+            events: events.clone(),
+            control: control_rx,
+            cancel: cancel.clone(),
+            heartbeat: {
+                let progress = progress.clone();
+                Box::new(move || progress.source_beat(Instant::now()))
+            },
+        };
+        let decode_opts = opts.decode.clone();
+        let source = std::thread::Builder::new()
+            .name("source".into())
+            .spawn(move || {
+                decode::supervise(&mut source, decode_opts, &source_stage);
+                // No more frames will come: the model thread ends once it took the last one.
+                source_stage.slot.close();
+            })?;
+
+        let model_stage = model::Stage {
+            slot: slot.clone(),
+            events,
+            cancel: cancel.clone(),
+            progress: progress.clone(),
+            reloads: reloads.clone(),
+            interrupt: interrupt.clone(),
+        };
+        let model_opts = opts.model.clone();
+        let model = std::thread::Builder::new()
+            .name("model".into())
+            .spawn(move || model::run(model_opts, &model_stage))?;
+
+        Ok(Self {
+            cancel,
+            control,
+            reloads,
+            interrupt,
+            slot,
+            progress,
+            limits: Limits::default(),
+            running: Mutex::new(opts),
+            source: Mutex::new(Some(source)),
+            model: Mutex::new(Some(model)),
+        })
+    }
+
+    /// Applies new options: the source is attached again only when its options changed; the
+    /// model thread takes the rest before its next frame (and loads the model file again when
+    /// its settings changed or the file was replaced).
+    pub fn reload(&self, opts: EngineOptions) {
+        let mut running = self.running.lock();
+        if opts.decode != running.decode {
+            let _ = self.control.send(Control::Reload(opts.decode.clone()));
+        }
+        self.reloads.request(opts.model.clone());
+        *running = opts;
+    }
+
+    /// A drone (re)appeared on the media server: attach now unless frames are flowing.
+    pub fn reattach(&self) {
+        let _ = self.control.send(Control::Reattach);
+    }
+
+    /// `Ok` while both threads make progress (see [`progress`]); otherwise what is stuck.
+    pub fn progress(&self) -> Result<(), String> {
+        if self
+            .source
+            .lock()
+            .as_ref()
+            .is_none_or(JoinHandle::is_finished)
+        {
+            return Err("the source thread has ended".into());
+        }
+        if self
+            .model
+            .lock()
+            .as_ref()
+            .is_none_or(JoinHandle::is_finished)
+        {
+            return Err("the model thread has ended".into());
+        }
+        progress::verdict(&self.progress.read(Instant::now()), &self.limits)
+    }
+
+    fn cancel(&self) {
+        self.cancel.cancel();
+        // Wake the model thread if it waits for a frame, and cut a long model run short.
+        self.slot.close();
+        if let Some(i) = self.interrupt.lock().as_ref() {
+            i.interrupt();
+        }
+    }
+
+    /// Stops both threads and waits for them, for at most `within`. A thread stuck in a call
+    /// that never returns is left behind (and named in the log): the process is ending anyway.
+    pub async fn shutdown(&self, within: Duration) {
+        self.cancel();
+        let deadline = tokio::time::Instant::now() + within;
+        let handles = [
+            ("model", self.model.lock().take()),
+            ("source", self.source.lock().take()),
+        ];
+        for (name, handle) in handles {
+            let Some(handle) = handle else { continue };
+            let joined = tokio::task::spawn_blocking(move || handle.join());
+            match tokio::time::timeout_at(deadline, joined).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(_) => log::error!("the {name} thread panicked"),
+                Err(_) => log::warn!("the {name} thread did not stop in time; leaving it"),
+            }
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}

@@ -1,0 +1,243 @@
+//! The model thread: takes the newest frame, runs the model, analyses, and emits the result.
+//!
+//! It runs on its own thread because a model run blocks for as long as it takes (tens of
+//! milliseconds on a Jetson, seconds on a small CPU). While it runs, the decoder keeps replacing
+//! the frame waiting in the slot, so the next run always starts on the newest picture.
+//!
+//! Reloads are looked at before every frame, so a change reaches the very next analysis even on a
+//! live stream. A new model (another path, size, provider or thread count, or the same file
+//! replaced on disk) is loaded beside the running one and swapped in only once it has loaded; one
+//! that does not load is refused with its reason in the status (`model.reload_error`) while the
+//! running one keeps counting. With no model at all (the first load failed), loading is tried
+//! again every [`RETRY_AFTER`] and at every reload; the daemon stays up either way.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::progress::{ModelPhase, Progress};
+use crate::analyse;
+use crate::config::ModelSettings;
+use crate::event::{Event, EventSink};
+use crate::infer::{Interrupt, Model, ModelError};
+use crate::sample::LatestFrame;
+use crate::wire::ModelReport;
+
+/// How long to wait before trying a model that failed to load again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// How long one wait for a frame lasts before the thread looks at reloads and the token again.
+const TAKE_WAIT: Duration = Duration::from_millis(200);
+
+/// What the model thread runs with; replaced as a whole on reload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOptions {
+    pub model: ModelSettings,
+    /// The density grid sent to viewers, cells across and down.
+    pub grid: (u32, u32),
+}
+
+/// Reload requests, newest wins: the engine writes, the model thread reads before every frame.
+#[derive(Debug, Default)]
+pub struct Reloads(Mutex<Option<ModelOptions>>);
+
+impl Reloads {
+    pub fn request(&self, opts: ModelOptions) {
+        *self.0.lock() = Some(opts);
+    }
+
+    fn take(&self) -> Option<ModelOptions> {
+        self.0.lock().take()
+    }
+}
+
+/// What the model thread shares with the engine around it.
+pub struct Stage {
+    pub slot: Arc<LatestFrame>,
+    pub events: EventSink,
+    pub cancel: CancellationToken,
+    pub progress: Arc<Progress>,
+    pub reloads: Arc<Reloads>,
+    /// The running model's interrupt, for the engine to cut a long run short at shutdown.
+    pub interrupt: Arc<Mutex<Option<Interrupt>>>,
+}
+
+/// The status's model part for these settings, before anything is known.
+pub fn report_for(model: &ModelSettings) -> ModelReport {
+    ModelReport {
+        path: model.path.display().to_string(),
+        input_width: model.input_width,
+        input_height: model.input_height,
+        execution_provider: None,
+        error: None,
+        reload_error: None,
+    }
+}
+
+/// What identifies the model file on disk: a replaced file is loaded again at a reload.
+fn file_stamp(model: &ModelSettings) -> Option<(u64, SystemTime)> {
+    let m = std::fs::metadata(&model.path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// The model in use and what it was loaded from.
+struct Loaded {
+    model: Model,
+    settings: ModelSettings,
+    stamp: Option<(u64, SystemTime)>,
+}
+
+struct Thread<'a> {
+    stage: &'a Stage,
+    grid: (u32, u32),
+    loaded: Option<Loaded>,
+    /// The settings to load when nothing is loaded, and when that was last tried.
+    wanted: ModelSettings,
+    last_try: Option<Instant>,
+    seq: u64,
+}
+
+/// Runs until cancelled, or until the slot is closed and empty.
+pub fn run(opts: ModelOptions, stage: &Stage) {
+    let mut t = Thread {
+        stage,
+        grid: opts.grid,
+        loaded: None,
+        wanted: opts.model,
+        last_try: None,
+        seq: 0,
+    };
+    t.run();
+}
+
+impl Thread<'_> {
+    fn load(&self, settings: &ModelSettings) -> Result<Loaded, ModelError> {
+        self.stage
+            .progress
+            .model_beat(Instant::now(), ModelPhase::Loading);
+        let stamp = file_stamp(settings);
+        let model = Model::load(settings)?;
+        Ok(Loaded {
+            model,
+            settings: settings.clone(),
+            stamp,
+        })
+    }
+
+    fn use_model(&mut self, loaded: Loaded) {
+        *self.stage.interrupt.lock() = Some(loaded.model.interrupt_handle());
+        self.stage.events.emit(Event::Model(ModelReport {
+            execution_provider: Some(loaded.model.provider().name().into()),
+            ..report_for(&loaded.settings)
+        }));
+        self.loaded = Some(loaded);
+    }
+
+    /// Applies the newest reload request, if any.
+    fn apply_reload(&mut self) {
+        let Some(opts) = self.stage.reloads.take() else {
+            return;
+        };
+        self.grid = opts.grid;
+        self.wanted = opts.model.clone();
+        let Some(running) = &self.loaded else {
+            // Nothing runs: try the new settings at once.
+            self.last_try = None;
+            return;
+        };
+        if running.settings == opts.model && running.stamp == file_stamp(&opts.model) {
+            return;
+        }
+        log::info!(
+            "loading the model {} beside the running one",
+            opts.model.path.display()
+        );
+        match self.load(&opts.model) {
+            Ok(new) => {
+                log::info!("model switched to {}", opts.model.path.display());
+                self.use_model(new);
+            }
+            Err(e) => {
+                log::error!("model reload refused, the running model keeps counting: {e}");
+                let running = &running.settings;
+                self.stage.events.emit(Event::Model(ModelReport {
+                    execution_provider: self
+                        .loaded
+                        .as_ref()
+                        .map(|l| l.model.provider().name().into()),
+                    reload_error: Some(e.to_string()),
+                    ..report_for(running)
+                }));
+            }
+        }
+    }
+
+    /// With no model loaded: tries to load one now and then.
+    fn retry_load(&mut self) {
+        if self.last_try.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+            return;
+        }
+        self.last_try = Some(Instant::now());
+        let wanted = self.wanted.clone();
+        match self.load(&wanted) {
+            Ok(l) => self.use_model(l),
+            Err(e) => {
+                log::error!("{e}");
+                self.stage.events.emit(Event::Model(ModelReport {
+                    error: Some(e.to_string()),
+                    ..report_for(&wanted)
+                }));
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        let progress = &self.stage.progress;
+        loop {
+            if self.stage.cancel.is_cancelled() {
+                return;
+            }
+            self.apply_reload();
+            if self.loaded.is_none() {
+                self.retry_load();
+                if self.loaded.is_none() {
+                    if self.stage.slot.is_closed() {
+                        return;
+                    }
+                    progress.model_beat(Instant::now(), ModelPhase::Idle);
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            }
+            progress.model_beat(Instant::now(), ModelPhase::Idle);
+            let Some(frame) = self.stage.slot.take(TAKE_WAIT) else {
+                if self.stage.slot.is_closed() {
+                    return;
+                }
+                continue;
+            };
+            if self.stage.cancel.is_cancelled() {
+                return;
+            }
+            let Some(loaded) = self.loaded.as_mut() else {
+                continue;
+            };
+            progress.model_beat(Instant::now(), ModelPhase::Running);
+            match loaded.model.run_frame(&frame) {
+                Ok((density, took)) => {
+                    progress.model_ran(Instant::now(), took);
+                    self.seq += 1;
+                    let analysis = analyse::analysis(self.seq, &density, took, &frame, self.grid);
+                    self.stage.events.emit(Event::Analysed {
+                        analysis: Arc::new(analysis),
+                        frame,
+                    });
+                }
+                Err(_) if self.stage.cancel.is_cancelled() => return,
+                Err(e) => log::warn!("{e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Events: how the stages tell the rest of skycountd what happened.
+//!
+//! The stages (the decode supervisor, the model thread, the MediaMTX watch) know nothing of who
+//! listens. Each holds an [`EventSink`] and emits typed [`Event`]s into one channel; whoever runs
+//! the engine reads them in order. `skycountd run` builds the live state that viewers see
+//! (`publish::hub`) from them; `skycountd analyze` prints the analyses.
+//!
+//! ```text
+//!   decode supervisor ─┐
+//!   model thread ──────┼──▶ EventSink ──▶ channel ──▶ run: Hub (status, metrics, Socket.IO)
+//!   MediaMTX watch ────┘                            └▶ analyze: one JSON line per analysis
+//! ```
+//!
+//! The channel closes when every stage holding a sink has ended, which is how `analyze` knows a
+//! recording is done. Sending never blocks a stage: a sink whose reader is gone drops the event.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::sample::Frame;
+use crate::wire::{Analysis, MediaMtxReport, ModelReport, StreamReport};
+
+/// Something a stage did or saw.
+#[derive(Debug)]
+pub enum Event {
+    /// The decoder handed over a frame; `replaced` when it replaced one the model never took
+    /// (that one is skipped).
+    FrameDecoded { replaced: bool },
+    /// The source pipeline was torn down to attach again.
+    Reattaching,
+    /// The stream's state, decoder or error changed.
+    Stream(StreamReport),
+    /// The model was loaded, failed to load, or a reload was refused.
+    Model(ModelReport),
+    /// The model analysed a frame.
+    Analysed {
+        analysis: Arc<Analysis>,
+        frame: Frame,
+    },
+    /// What MediaMTX says about the drone's stream.
+    MediaMtx(MediaMtxReport),
+    /// MediaMTX has a new publisher: the decoder should attach now instead of waiting out its
+    /// backoff (a reader still attached to the old session waits for nothing; MediaMTX 5242).
+    PublisherChanged,
+}
+
+/// Where a stage sends its events. Cheap to clone; never blocks.
+#[derive(Debug, Clone)]
+pub struct EventSink(mpsc::UnboundedSender<Event>);
+
+/// The reading end.
+pub type Events = mpsc::UnboundedReceiver<Event>;
+
+/// A new channel.
+pub fn channel() -> (EventSink, Events) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (EventSink(tx), rx)
+}
+
+impl EventSink {
+    pub fn emit(&self, event: Event) {
+        // The reader is gone only when skycountd is stopping: nothing left to tell.
+        let _ = self.0.send(event);
+    }
+}

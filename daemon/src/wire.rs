@@ -1,0 +1,254 @@
+//! Wire types: what skycountd sends to its viewers, exactly as `docs/api.md` describes it.
+//!
+//! Every type here is plain data with `Serialize`; the stages fill them in and `publish` sends
+//! them. A change to a field here is a change to the API: change `docs/api.md` in the same commit.
+//!
+//! - [`Analysis`] and [`DensityGrid`]: the `analysis` event.
+//! - [`Status`] with [`StreamReport`], [`ModelReport`], [`Rates`], [`Totals`] and
+//!   [`MediaMtxReport`]: the `status` event and `GET /api/status`.
+//! - [`StreamInfo`]: `GET /api/stream/info`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde::{Serialize, Serializer};
+
+use crate::source::StreamState;
+
+/// Unix time in milliseconds.
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// The density grid sent with each analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DensityGrid {
+    pub width: u32,
+    pub height: u32,
+    /// People in the densest cell: a cell holds `data / 255 * max` people.
+    pub max: f32,
+    /// Row-major, top-left first; base64 in JSON.
+    #[serde(serialize_with = "as_base64")]
+    pub data: Vec<u8>,
+}
+
+fn as_base64<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(data))
+}
+
+/// One result of the model on one frame: the `analysis` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub seq: u64,
+    pub count: f64,
+    pub inference_ms: f64,
+    pub staleness_ms: f64,
+    pub frame_pts_ms: Option<u64>,
+    pub wall_time_ms: u64,
+    pub input_width: u32,
+    pub input_height: u32,
+    /// Made from the demo recording while no drone streams.
+    pub demo: bool,
+    pub density: DensityGrid,
+}
+
+/// The stream part of the status, as the decode supervisor reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamReport {
+    pub state: StreamState,
+    pub state_since_ms: u64,
+    pub error: Option<String>,
+    pub source: String,
+    pub decoder: Option<String>,
+    pub codec: Option<String>,
+    /// The demo recording is being analysed because no drone streams.
+    pub demo: bool,
+}
+
+impl StreamReport {
+    /// Before the supervisor has said anything.
+    pub fn waiting(source: String) -> Self {
+        Self {
+            state: StreamState::Waiting,
+            state_since_ms: unix_ms(SystemTime::now()),
+            error: None,
+            source,
+            decoder: None,
+            codec: None,
+            demo: false,
+        }
+    }
+}
+
+/// The model part of the status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelReport {
+    pub path: String,
+    pub input_width: u32,
+    pub input_height: u32,
+    /// Sent at the top level of the status as `execution_provider`.
+    #[serde(skip)]
+    pub execution_provider: Option<String>,
+    /// Why no model is running, when none is.
+    pub error: Option<String>,
+    /// Why the last model asked for (by a reload) was refused while this one keeps counting.
+    pub reload_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Rates {
+    pub decoded_fps: f64,
+    pub analysed_fps: f64,
+    pub skipped_fps: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Totals {
+    pub frames_decoded: u64,
+    pub frames_skipped: u64,
+    pub frames_analysed: u64,
+}
+
+/// Whether the drone's H.264 may hold B-frames, which browsers do not play over WebRTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BFrames {
+    /// Not known (no H.264 stream, or MediaMTX did not say its profile).
+    Unknown,
+    /// Baseline profile: B-frames are impossible.
+    No,
+    /// A profile that allows them (Main, High, …); not seen yet.
+    Possible,
+    /// The decoder saw frames out of presentation order.
+    Yes,
+}
+
+/// The `mediamtx` object of the status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaMtxReport {
+    /// The Control API answered.
+    pub reachable: bool,
+    /// MediaMTX's version, from `/v3/info`.
+    pub version: Option<String>,
+    /// A drone publishes to `stream.path`.
+    pub publisher: bool,
+    /// What publishes (`rtmpConn`, `rtspSession`, …).
+    pub source_type: Option<String>,
+    /// The video codec (`H264`, `H265`, …).
+    pub codec: Option<String>,
+    /// Every track's codec label.
+    pub tracks: Vec<String>,
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+    pub h264_profile: Option<String>,
+    /// Bytes received on `stream.path` since MediaMTX started.
+    pub bytes_received: u64,
+    /// Readers of `stream.path` (skycountd, the forward to viewers).
+    pub readers: usize,
+    /// WebRTC viewers of the browsers' path.
+    pub viewers: usize,
+    /// The browsers' path plays the drone (false: the offline picture, or nothing).
+    pub viewers_live: bool,
+    pub b_frames: BFrames,
+    /// What to tell the pilot about B-frames, when it matters.
+    pub b_frames_warning: Option<String>,
+    /// One sentence for the dashboard.
+    pub message: String,
+}
+
+/// The `status` event and `GET /api/status`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    #[serde(flatten)]
+    pub stream: StreamReport,
+    pub execution_provider: Option<String>,
+    pub model: ModelReport,
+    pub rates: Rates,
+    pub totals: Totals,
+    pub last_inference_ms: Option<f64>,
+    pub last_staleness_ms: Option<f64>,
+    pub uptime_s: u64,
+    pub version: &'static str,
+    /// What MediaMTX says about the drone's stream; null when it is not watched.
+    pub mediamtx: Option<MediaMtxReport>,
+}
+
+/// `GET /api/stream/info`.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct StreamInfo {
+    /// The path the drone publishes to.
+    pub path: String,
+    /// The path browsers play.
+    pub view_path: String,
+    pub whep_url: String,
+    pub player_url: String,
+    /// The whole URL the pilot enters in the drone app, key included.
+    pub rtmp_url: String,
+    /// The same, split for apps that ask for a server and a stream key apart.
+    pub rtmp_server: String,
+    pub rtmp_stream_key: String,
+    /// Why the URL has no key, when it has none.
+    pub key_error: Option<String>,
+    /// A QR code of `rtmp_url` (SVG).
+    pub qr_url: String,
+    pub snapshot_url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analysis_json_shape_matches_the_api() {
+        let a = Analysis {
+            seq: 7,
+            count: 1.5,
+            inference_ms: 10.0,
+            staleness_ms: 12.0,
+            frame_pts_ms: Some(1000),
+            wall_time_ms: 1,
+            input_width: 16,
+            input_height: 8,
+            demo: false,
+            density: DensityGrid {
+                width: 2,
+                height: 1,
+                max: 0.5,
+                data: vec![0, 255],
+            },
+        };
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["density"]["data"], "AP8=");
+        assert_eq!(v["density"]["width"], 2);
+        assert_eq!(v["seq"], 7);
+        assert_eq!(v["frame_pts_ms"], 1000);
+    }
+
+    #[test]
+    fn the_stream_report_is_flattened_into_the_status() {
+        let s = Status {
+            stream: StreamReport::waiting("rtmp://x/live".into()),
+            execution_provider: Some("cpu".into()),
+            model: ModelReport {
+                path: "m.onnx".into(),
+                input_width: 64,
+                input_height: 32,
+                execution_provider: Some("cpu".into()),
+                error: None,
+                reload_error: None,
+            },
+            rates: Rates::default(),
+            totals: Totals::default(),
+            last_inference_ms: None,
+            last_staleness_ms: None,
+            uptime_s: 0,
+            version: "0",
+            mediamtx: None,
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["state"], "waiting");
+        assert_eq!(v["execution_provider"], "cpu");
+        assert!(v["model"].get("execution_provider").is_none());
+        assert_eq!(v["model"]["reload_error"], serde_json::Value::Null);
+    }
+}
