@@ -21,8 +21,9 @@ suite() {
 }
 
 suite rust-format cargo fmt --all --check
-suite rust-lint cargo clippy --locked --all-targets -- -D warnings
-suite rust-tests cargo test --locked
+suite rust-lint cargo clippy --locked --all-targets --all-features -- -D warnings
+suite rust-unit cargo test --locked
+suite rust-integration cargo test --locked --features integration --test live --test bad_input --test service --test model
 suite models .venv/bin/python -m pytest -q models
 suite web-unit bash -c 'cd web && npm test'
 suite web-e2e bash -c 'cd web && npm run e2e'

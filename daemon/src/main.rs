@@ -153,6 +153,9 @@ fn main() -> ExitCode {
             run_analyze(&runtime, &settings, &inputs, size, max)
         }
     };
+    // A thread wedged in a call that never returns (the engine leaves it behind at shutdown)
+    // must not hold the process open: do not wait for blocking tasks joining it.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

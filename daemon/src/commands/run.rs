@@ -22,6 +22,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Settings};
+use crate::engine::progress::Limits;
 use crate::engine::{model, Engine, EngineOptions};
 use crate::event::{self, Event, Events};
 use crate::mediamtx;
@@ -51,7 +52,13 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         })?;
 
     let (events, events_rx) = event::channel();
-    let engine = Arc::new(Engine::start(opts, events.clone())?);
+    let mut engine = Engine::start(opts, events.clone())?;
+    let watchdog = service::watchdog_interval();
+    if let Some(every) = watchdog {
+        // Pinged every half of WatchdogSec: a loop silent for a whole WatchdogSec is stuck.
+        engine.set_progress_limits(Limits::for_watchdog(every * 2));
+    }
+    let engine = Arc::new(engine);
     let stop = CancellationToken::new();
 
     // The pilot's key: generated and kept on first start when the TOML has none. Without it the
@@ -88,7 +95,7 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         settings.server.listen
     );
     service::notify_ready("starting: waiting for the stream");
-    if let Some(every) = service::watchdog_interval() {
+    if let Some(every) = watchdog {
         tokio::spawn(feed_watchdog(
             every,
             engine.clone(),

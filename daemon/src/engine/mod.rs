@@ -170,6 +170,11 @@ impl Engine {
         let _ = self.control.send(Control::Reattach);
     }
 
+    /// Judges progress against these limits (by default [`Limits::default`]).
+    pub fn set_progress_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// `Ok` while both threads make progress (see [`progress`]); otherwise what is stuck.
     pub fn progress(&self) -> Result<(), String> {
         if self

@@ -47,6 +47,19 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// For a watchdog that must hear from skycountd every `watchdog` (systemd's `WatchdogSec`):
+    /// a loop that turns every 100 to 200 ms may be silent for that long, between 2 and 10 s.
+    pub fn for_watchdog(watchdog: Duration) -> Self {
+        let quiet = watchdog.clamp(Duration::from_secs(2), Duration::from_secs(10));
+        Self {
+            source: quiet,
+            model_idle: quiet,
+            ..Self::default()
+        }
+    }
+}
+
 /// The beats, shared by the threads (writers) and the watchdog (reader). Times are milliseconds
 /// since `origin`.
 #[derive(Debug)]
@@ -189,6 +202,20 @@ mod tests {
         };
         assert_eq!(at(150), Ok(()));
         assert!(at(201).unwrap_err().contains("in one model run"));
+    }
+
+    #[test]
+    fn limits_follow_the_watchdog_within_bounds() {
+        assert_eq!(Limits::for_watchdog(s(30)).source, s(10));
+        assert_eq!(Limits::for_watchdog(s(4)).model_idle, s(4));
+        assert_eq!(
+            Limits::for_watchdog(Duration::from_millis(400)).source,
+            s(2)
+        );
+        assert_eq!(
+            Limits::for_watchdog(s(4)).model_load,
+            Limits::default().model_load
+        );
     }
 
     #[test]

@@ -307,3 +307,24 @@ pub fn gst_launch(pipeline: &str) {
         .success();
     assert!(ok, "gst-launch-1.0 {pipeline} failed");
 }
+
+pub use skycountd::decode::select::Codec;
+
+/// The status names a decoder the platform may choose for `codec` (libav here, a hardware one on
+/// a Jetson or a Raspberry Pi).
+pub fn assert_decoder_for(status: &serde_json::Value, codec: Codec) {
+    let decoder = status["decoder"].as_str().unwrap_or_default();
+    assert!(
+        skycountd::decode::select::candidates(codec).contains(&decoder),
+        "{decoder:?} is not a {codec} decoder: {status}"
+    );
+}
+
+/// The status names one of the execution providers skycountd knows.
+pub fn assert_provider(status: &serde_json::Value) {
+    let provider = status["execution_provider"].as_str().unwrap_or_default();
+    assert!(
+        ["tensorrt", "cuda", "cpu"].contains(&provider),
+        "{provider:?}: {status}"
+    );
+}
