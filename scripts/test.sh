@@ -21,6 +21,7 @@ suite() {
 }
 
 suite rust-format cargo fmt --all --check
+suite rust-modules python3 scripts/module_graph.py
 suite rust-lint cargo clippy --locked --all-targets --all-features -- -D warnings
 suite rust-unit cargo test --locked
 suite rust-integration cargo test --locked --features integration --test live --test bad_input --test service --test model
