@@ -92,10 +92,10 @@ pub fn images(
 /// Analyses a stream through the daemon's own pipeline.
 pub async fn stream(settings: &Settings, url: &str, max: Option<u64>) -> anyhow::Result<()> {
     let mut settings = settings.clone();
-    settings.source.url = url.to_string();
-    if let Err(e) = crate::source::SourceUrl::parse(url) {
-        bail!("{e}");
-    }
+    settings.source.url = match url.parse() {
+        Ok(u) => crate::config::SourceSpec::Url(u),
+        Err(e) => bail!("{e}"),
+    };
     decode::init().map_err(anyhow::Error::msg)?;
     // Fail early and clearly when the model cannot load.
     drop(Model::load(&settings.model)?);

@@ -26,14 +26,13 @@ use crate::publish::hub::Hub;
 use crate::publish::server::{self, StreamAccess};
 use crate::sample::LatestFrame;
 use crate::service;
-use crate::source::SourceUrl;
 use crate::worker::{self, WorkerSettings};
 
 /// The supervisor's options; `source.url` is the effective one (`auto` resolved to MediaMTX on
 /// this box, see [`Settings::source_url`]).
 pub fn decode_options(s: &Settings, stop_at_end: bool) -> DecodeOptions {
     let mut source = s.source.clone();
-    source.url = s.source_url();
+    source.url = config::SourceSpec::Url(s.source_url());
     DecodeOptions {
         source,
         decoder: s.decode.decoder.clone(),
@@ -51,8 +50,7 @@ pub fn worker_settings(s: &Settings) -> WorkerSettings {
 }
 
 fn redacted_source(s: &Settings) -> String {
-    let url = s.source_url();
-    SourceUrl::parse(&url).map(|u| u.redacted()).unwrap_or(url)
+    s.source_url().redacted()
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -204,7 +202,7 @@ fn reload(
             return;
         }
     };
-    service::set_level(&new.log.level);
+    service::set_level(new.log.level.as_str());
     if decode_options(&new, false).source != current.source
         || new.decode != current.decode
         || (new.model.input_width, new.model.input_height)

@@ -70,7 +70,13 @@ pub fn supervise(
 ) {
     let mut excluded: Vec<String> = Vec::new();
     'reload: loop {
-        let url = match SourceUrl::parse(&opts.source.url) {
+        let url = match opts
+            .source
+            .url
+            .url()
+            .cloned()
+            .ok_or("source.url is auto: unresolved")
+        {
             Ok(u) => u,
             Err(e) => {
                 // Config validation refuses this; a reload may still bring it.
@@ -281,10 +287,7 @@ struct Demo {
 
 impl Demo {
     fn new(opts: &DecodeOptions) -> Self {
-        let url = match opts.source.demo_url.as_str() {
-            "" => None,
-            u => SourceUrl::parse(u).ok(),
-        };
+        let url = opts.source.demo_url.clone();
         Self {
             url,
             after: Duration::from_millis(opts.source.demo_after_ms),
