@@ -755,6 +755,7 @@ fn expected_hint(key: &str) -> &'static str {
         | "mediamtx.webrtc_udp_port" => " (expected a port number, 1 to 65535)",
         "hotspot.channel" => " (expected a Wi-Fi channel number such as 6 or 36)",
         "hotspot.address" => " (expected ADDRESS/PREFIX such as \"192.168.50.1/24\")",
+        "log.level" => " (expected error, warn, info, debug or trace)",
         _ => "",
     }
 }
@@ -1330,6 +1331,7 @@ mod tests {
             "192.168.50.1/24",
             "`hotspot.dhcp_range`: \"192.168.50.10\": expected \"FIRST-LAST\"",
             "`log.level`",
+            "expected error, warn, info, debug or trace",
             "`model.threads`",
             "`server.listen`",
         ] {
