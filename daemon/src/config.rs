@@ -13,13 +13,30 @@
 //! /etc/skycount/skycount.toml: unknown key `source.ulr`; [source] takes: url, stall_ms, …
 //! /etc/skycount/skycount.toml: `server.listen` = "80": expected an address such as 0.0.0.0:80
 //! ```
+//!
+//! Values are parsed once, here, into the types the rest of skycountd uses: source URLs
+//! ([`SourceSpec`], [`SourceUrl`]), the hotspot's network ([`Ipv4Net`], [`DhcpRange`]), tracks
+//! ([`Track`]), the log level ([`LogLevel`]); durations stay `*_ms` integers. A value that does
+//! not parse is reported like any other mistake, with its key; the checks of the values' own
+//! rules live beside their types in the submodules ([`hotspot`], [`stream`], [`track`]), so that
+//! this module depends on none of the parts that use it.
+
+pub mod hotspot;
+pub mod stream;
+pub mod track;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub use self::hotspot::DhcpRange;
+pub use self::stream::{check_path_name, check_stream_key};
+pub use self::track::{Codec, Track};
+pub use crate::source::{SourceUrl, SourceUrlError};
+pub use ipnet::Ipv4Net;
 
 /// Where the configuration is read from when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/skycount/skycount.toml";
@@ -47,7 +64,7 @@ pub struct Settings {
 pub struct SourceSettings {
     /// rtmp://, rtsp:// or file:// (a recorded flight); `auto` (or empty): MediaMTX on this box
     /// over loopback, with `stream.read_protocol` (see [`Settings::source_url`]).
-    pub url: String,
+    pub url: SourceSpec,
     /// A live stream with no frame for this long is reported `stalled`.
     pub stall_ms: u64,
     /// A stream stalled for this long is torn down and re-attached (`reconnecting`).
@@ -60,9 +77,10 @@ pub struct SourceSettings {
     pub loop_file: bool,
     /// Jitter buffer for rtsp:// sources.
     pub rtsp_latency_ms: u32,
-    /// A recording analysed while no drone streams (empty: none). Its results are marked
-    /// `demo` so that nobody takes them for the live crowd.
-    pub demo_url: String,
+    /// A file:// recording analysed while no drone streams (empty in the TOML: none). Its results
+    /// are marked `demo` so that nobody takes them for the live crowd.
+    #[serde(with = "empty_is_none")]
+    pub demo_url: Option<SourceUrl>,
     /// How long the source must be without frames before the demo starts.
     pub demo_after_ms: u64,
 }
@@ -70,16 +88,87 @@ pub struct SourceSettings {
 impl Default for SourceSettings {
     fn default() -> Self {
         Self {
-            url: AUTO.into(),
+            url: SourceSpec::Auto,
             stall_ms: 1000,
             reconnect_after_ms: 3000,
             backoff_initial_ms: 200,
             backoff_max_ms: 1000,
             loop_file: true,
             rtsp_latency_ms: 100,
-            demo_url: String::new(),
+            demo_url: None,
             demo_after_ms: 5000,
         }
+    }
+}
+
+/// `source.url`: MediaMTX on this box, or a URL of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SourceSpec {
+    /// `auto` (or empty): MediaMTX on this box over loopback (see [`Settings::source_url`]).
+    #[default]
+    Auto,
+    Url(SourceUrl),
+}
+
+impl SourceSpec {
+    /// The URL when one is set (not `auto`).
+    pub fn url(&self) -> Option<&SourceUrl> {
+        match self {
+            Self::Auto => None,
+            Self::Url(u) => Some(u),
+        }
+    }
+}
+
+impl FromStr for SourceSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() || s.eq_ignore_ascii_case(AUTO) {
+            return Ok(Self::Auto);
+        }
+        s.parse()
+            .map(Self::Url)
+            .map_err(|e| format!("{e} (or \"auto\": MediaMTX on this box)"))
+    }
+}
+
+impl Serialize for SourceSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Auto => s.serialize_str(AUTO),
+            Self::Url(u) => u.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional URL that the TOML leaves empty for "none" (`source.demo_url`).
+mod empty_is_none {
+    use super::SourceUrl;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<SourceUrl>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(u) => u.serialize(s),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SourceUrl>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(serde::de::Error::custom)
     }
 }
 
@@ -100,9 +189,22 @@ impl Default for DecodeSettings {
     }
 }
 
-/// An ONNX Runtime execution provider skycountd knows how to ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// An ONNX Runtime execution provider skycountd knows how to ask for, by its name in the TOML,
+/// the logs and the status.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ExecutionProviderKind {
     Tensorrt,
     Cuda,
@@ -111,17 +213,7 @@ pub enum ExecutionProviderKind {
 
 impl ExecutionProviderKind {
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Tensorrt => "tensorrt",
-            Self::Cuda => "cuda",
-            Self::Cpu => "cpu",
-        }
-    }
-}
-
-impl fmt::Display for ExecutionProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        self.into()
     }
 }
 
@@ -204,9 +296,22 @@ impl Default for ServerSettings {
 /// `source.url` that means "MediaMTX on this box".
 pub const AUTO: &str = "auto";
 
-/// How skycountd reads the drone's stream from MediaMTX over loopback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How skycountd reads the drone's stream from MediaMTX over loopback; its name is the URL
+/// scheme.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ReadProtocol {
     Rtsp,
     Rtmp,
@@ -283,7 +388,7 @@ pub struct MediamtxSettings {
     pub always_available: bool,
     /// The tracks the drone publishes, exactly: `H264`, `H265`, or e.g.
     /// `MPEG4Audio:44100:2` for AAC audio. MediaMTX refuses a stream that differs for viewers.
-    pub always_available_tracks: Vec<String>,
+    pub always_available_tracks: Vec<Track>,
     /// MediaMTX's WebRTC ICE port (UDP).
     pub webrtc_udp_port: u16,
 }
@@ -298,7 +403,12 @@ impl Default for MediamtxSettings {
             config_out: "/run/mediamtx/mediamtx.yml".into(),
             additional_hosts: Vec::new(),
             always_available: true,
-            always_available_tracks: vec!["H264".into()],
+            always_available_tracks: vec![Track {
+                codec: Codec::H264,
+                sample_rate: None,
+                channels: None,
+                mu_law: false,
+            }],
             webrtc_udp_port: 8189,
         }
     }
@@ -322,10 +432,11 @@ pub struct HotspotSettings {
     pub country: String,
     /// 1 to 13 (2.4 GHz), or 36 to 48 and 149 to 165 (5 GHz, needs `country`).
     pub channel: u8,
-    /// The box's address and prefix on the hotspot.
-    pub address: String,
+    /// The box's address and prefix on the hotspot ([`HotspotSettings::box_addr`]: the address
+    /// alone).
+    pub address: Ipv4Net,
     /// Addresses handed out by DHCP: "FIRST-LAST".
-    pub dhcp_range: String,
+    pub dhcp_range: DhcpRange,
     /// Answer every DNS name with the box's address, so that a phone that joins opens the
     /// dashboard.
     pub captive_portal: bool,
@@ -341,25 +452,64 @@ impl Default for HotspotSettings {
             passphrase_file: "/var/lib/skycount-hotspot/passphrase".into(),
             country: String::new(),
             channel: 6,
-            address: "192.168.50.1/24".into(),
-            dhcp_range: "192.168.50.10-192.168.50.250".into(),
+            address: Ipv4Net::new(std::net::Ipv4Addr::new(192, 168, 50, 1), 24)
+                .expect("24 is a prefix length"),
+            dhcp_range: DhcpRange {
+                first: std::net::Ipv4Addr::new(192, 168, 50, 10),
+                last: std::net::Ipv4Addr::new(192, 168, 50, 250),
+            },
             captive_portal: true,
         }
     }
 }
 
 /// `[log]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct LogSettings {
     /// error, warn, info, debug or trace; `RUST_LOG` overrides it.
-    pub level: String,
+    pub level: LogLevel,
 }
 
-impl Default for LogSettings {
-    fn default() -> Self {
-        Self {
-            level: "info".into(),
+/// `log.level`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::AsRefStr,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The `log` crate's filter for it.
+    pub fn filter(self) -> log::LevelFilter {
+        match self {
+            Self::Error => log::LevelFilter::Error,
+            Self::Warn => log::LevelFilter::Warn,
+            Self::Info => log::LevelFilter::Info,
+            Self::Debug => log::LevelFilter::Debug,
+            Self::Trace => log::LevelFilter::Trace,
         }
     }
 }
@@ -440,11 +590,6 @@ pub fn load_from(
             .with_list_parse_key("mediamtx.always_available_tracks")
             .source(Some(env_map)),
     );
-    let merged = builder.build().map_err(|e| ConfigError::Invalid {
-        origin: origin.describe(),
-        problem: format!("not valid TOML: {e}"),
-    })?;
-
     let env_keys: BTreeMap<String, String> = env
         .iter()
         .filter_map(|(k, _)| {
@@ -459,31 +604,115 @@ pub fn load_from(
         }
     };
 
-    let mut unknown = Vec::new();
-    // Unknown keys are collected (not rejected by serde at the first) so that all are named.
-    let parsed: Result<Settings, config::ConfigError> =
-        serde_ignored::deserialize(merged, |path| unknown.push(path.to_string()));
-    if !unknown.is_empty() {
-        let errors = unknown
+    // A value that does not parse stops serde at once; to name every such value in one go, each
+    // is reported and replaced by its default, and the rest is read again.
+    let mut errors = Vec::new();
+    let mut replaced: Vec<String> = Vec::new();
+    let settings = loop {
+        let merged = builder.build_cloned().map_err(|e| ConfigError::Invalid {
+            origin: origin.describe(),
+            problem: format!("not valid TOML: {e}"),
+        })?;
+        let mut unknown = Vec::new();
+        // Unknown keys are collected (not rejected by serde at the first) so that all are named.
+        let parsed: Result<Settings, config::ConfigError> =
+            serde_ignored::deserialize(merged, |path| unknown.push(path.to_string()));
+        if !unknown.is_empty() {
+            let errors = unknown
+                .iter()
+                .map(|key| ConfigError::Invalid {
+                    origin: where_(key),
+                    problem: format!("unknown key `{key}`; {}", known_keys_hint(key)),
+                })
+                .collect::<Vec<_>>();
+            return Err(ConfigError::from_list(errors).expect("an unknown key"));
+        }
+        match parsed {
+            Ok(s) => break s,
+            Err(e) => {
+                let (key, error) = type_error(e, &where_);
+                errors.push(error);
+                let default = key
+                    .as_deref()
+                    .map(|k| k.split('[').next().unwrap_or(k))
+                    .filter(|k| !replaced.iter().any(|r| r == k))
+                    .and_then(|k| Some((k.to_string(), default_value(k)?)));
+                let Some((key, value)) = default else {
+                    return Err(ConfigError::from_list(errors).expect("an error"));
+                };
+                builder = builder.set_override(key.as_str(), value).map_err(|e| {
+                    ConfigError::Invalid {
+                        origin: where_(&key),
+                        problem: format!("`{key}`: {e}"),
+                    }
+                })?;
+                replaced.push(key);
+            }
+        }
+    };
+    // Problems that follow from a replaced value (e.g. a port clash with its default) are not
+    // the user's: those naming a replaced key are left out.
+    for (key, problem) in validate(&settings) {
+        if replaced
             .iter()
-            .map(|key| ConfigError::Invalid {
-                origin: where_(key),
-                problem: format!("unknown key `{key}`; {}", known_keys_hint(key)),
-            })
-            .collect::<Vec<_>>();
-        return Err(if errors.len() == 1 {
-            errors.into_iter().next().expect("one error")
-        } else {
-            ConfigError::Many(errors)
+            .any(|r| key.as_str() == r || problem.contains(r.as_str()))
+        {
+            continue;
+        }
+        errors.push(ConfigError::Invalid {
+            origin: where_(&key),
+            problem: format!("`{key}`: {problem}"),
         });
     }
-    let settings = parsed.map_err(|e| type_error(e, &where_))?;
-    validate(&settings, &where_)?;
-    Ok((settings, origin))
+    match ConfigError::from_list(errors) {
+        None => Ok((settings, origin)),
+        Some(e) => Err(e),
+    }
 }
 
-/// Turns a `config` type error into one that names the key and what it expects.
-fn type_error(e: config::ConfigError, where_: &dyn Fn(&str) -> String) -> ConfigError {
+impl ConfigError {
+    /// One error for a list of them; `None` for none.
+    fn from_list(mut errors: Vec<ConfigError>) -> Option<ConfigError> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(ConfigError::Many(errors)),
+        }
+    }
+}
+
+/// The default of `key` (`section.name`), as the `config` crate's value.
+fn default_value(key: &str) -> Option<config::Value> {
+    fn convert(v: &toml::Value) -> config::Value {
+        let kind = match v {
+            toml::Value::String(s) => config::ValueKind::String(s.clone()),
+            toml::Value::Integer(i) => config::ValueKind::I64(*i),
+            toml::Value::Float(f) => config::ValueKind::Float(*f),
+            toml::Value::Boolean(b) => config::ValueKind::Boolean(*b),
+            toml::Value::Datetime(d) => config::ValueKind::String(d.to_string()),
+            toml::Value::Array(a) => config::ValueKind::Array(a.iter().map(convert).collect()),
+            toml::Value::Table(t) => {
+                config::ValueKind::Table(t.iter().map(|(k, v)| (k.clone(), convert(v))).collect())
+            }
+        };
+        config::Value::new(None, kind)
+    }
+    let defaults = toml::Value::try_from(Settings::default()).ok()?;
+    let (section, name) = key.split_once('.')?;
+    match defaults.get(section)?.get(name) {
+        Some(v) => Some(convert(v)),
+        // Unset by default (`model.onnxruntime_library`).
+        None => optional_keys(section)
+            .contains(&name)
+            .then(|| config::Value::new(None, config::ValueKind::Nil)),
+    }
+}
+
+/// Turns a `config` type error into one that names the key and what it expects; with the key.
+fn type_error(
+    e: config::ConfigError,
+    where_: &dyn Fn(&str) -> String,
+) -> (Option<String>, ConfigError) {
     let text = e.to_string();
     // config names the key as "for key `a.b`"; keep its wording and point at the right origin.
     let key = text
@@ -494,15 +723,19 @@ fn type_error(e: config::ConfigError, where_: &dyn Fn(&str) -> String) -> Config
     match key {
         Some(key) => {
             let problem = text.split(" for key `").next().unwrap_or(&text).to_string();
-            ConfigError::Invalid {
+            let error = ConfigError::Invalid {
                 origin: where_(&key),
                 problem: format!("`{key}`: {problem}{}", expected_hint(&key)),
-            }
+            };
+            (Some(key), error)
         }
-        None => ConfigError::Invalid {
-            origin: where_(""),
-            problem: text,
-        },
+        None => (
+            None,
+            ConfigError::Invalid {
+                origin: where_(""),
+                problem: text,
+            },
+        ),
     }
 }
 
@@ -521,6 +754,8 @@ fn expected_hint(key: &str) -> &'static str {
         | "stream.webrtc_port"
         | "mediamtx.webrtc_udp_port" => " (expected a port number, 1 to 65535)",
         "hotspot.channel" => " (expected a Wi-Fi channel number such as 6 or 36)",
+        "hotspot.address" => " (expected ADDRESS/PREFIX such as \"192.168.50.1/24\")",
+        "log.level" => " (expected error, warn, info, debug or trace)",
         _ => "",
     }
 }
@@ -572,28 +807,19 @@ fn optional_keys(section: &str) -> &'static [&'static str] {
     }
 }
 
-fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+/// The rules between and within parsed values, as (key, problem): every one, not the first.
+fn validate(s: &Settings) -> Vec<(String, String)> {
     let mut errors = Vec::new();
-    let mut bad = |key: &str, problem: String| {
-        errors.push(ConfigError::Invalid {
-            origin: where_(key),
-            problem: format!("`{key}`: {problem}"),
-        })
-    };
-    if let Err(e) = crate::source::SourceUrl::parse(&s.source_url()) {
-        bad(
-            "source.url",
-            format!("{e} (or \"auto\": MediaMTX on this box)"),
-        );
-    }
-    if !s.source.demo_url.is_empty() {
-        match crate::source::SourceUrl::parse(&s.source.demo_url) {
-            Ok(crate::source::SourceUrl::File(_)) => {}
-            Ok(_) => bad(
+    let mut bad = |key: &str, problem: String| errors.push((key.to_string(), problem));
+    if let Some(u) = &s.source.demo_url {
+        if u.is_live() {
+            bad(
                 "source.demo_url",
-                "must be a file:// recording (or empty for no demo)".into(),
-            ),
-            Err(e) => bad("source.demo_url", e.to_string()),
+                format!(
+                    "{} must be a file:// recording (or empty for no demo)",
+                    u.redacted()
+                ),
+            );
         }
     }
     if s.source.backoff_initial_ms == 0 || s.source.backoff_initial_ms > s.source.backoff_max_ms {
@@ -643,7 +869,7 @@ fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigE
         ("stream.path", &s.stream.path),
         ("stream.view_path", &s.stream.view_path),
     ] {
-        if let Err(e) = crate::mediamtx::check_path_name(path) {
+        if let Err(e) = check_path_name(path) {
             bad(key, format!("{path:?} is a path MediaMTX refuses: {e}"));
         }
     }
@@ -658,7 +884,7 @@ fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigE
         );
     }
     if !s.stream.key.is_empty() {
-        if let Err(e) = crate::mediamtx::key::check(&s.stream.key) {
+        if let Err(e) = check_stream_key(&s.stream.key) {
             bad("stream.key", e);
         }
     }
@@ -702,18 +928,11 @@ fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigE
             );
         }
     }
-    if s.mediamtx.always_available {
-        if s.mediamtx.always_available_tracks.is_empty() {
-            bad(
-                "mediamtx.always_available_tracks",
-                "is empty: list the drone's tracks, e.g. [\"H264\"]".into(),
-            );
-        }
-        for (i, t) in s.mediamtx.always_available_tracks.iter().enumerate() {
-            if let Err(e) = crate::mediamtx::render::Track::parse(t) {
-                bad(&format!("mediamtx.always_available_tracks[{i}]"), e);
-            }
-        }
+    if s.mediamtx.always_available && s.mediamtx.always_available_tracks.is_empty() {
+        bad(
+            "mediamtx.always_available_tracks",
+            "is empty: list the drone's tracks, e.g. [\"H264\"]".into(),
+        );
     }
     // Every TCP port on the box once; the ICE port is UDP and only meets the other UDP ports.
     let mut ports: Vec<(&str, u16)> = vec![
@@ -744,7 +963,7 @@ fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigE
         }
     }
     if s.hotspot.enabled {
-        for (key, problem) in crate::hotspot::check(&s.hotspot) {
+        for (key, problem) in hotspot::check(&s.hotspot) {
             bad(&format!("hotspot.{key}"), problem);
         }
     }
@@ -754,40 +973,28 @@ fn validate(s: &Settings, where_: &dyn Fn(&str) -> String) -> Result<(), ConfigE
             "is empty: use \"auto\" or a GStreamer decoder element name".into(),
         );
     }
-    if !["error", "warn", "info", "debug", "trace"].contains(&s.log.level.as_str()) {
-        bad(
-            "log.level",
-            format!(
-                "{:?}: expected error, warn, info, debug or trace",
-                s.log.level
-            ),
-        );
-    }
-    match errors.len() {
-        0 => Ok(()),
-        1 => Err(errors.pop().expect("one error")),
-        _ => Err(ConfigError::Many(errors)),
-    }
+    errors
 }
 
 impl Settings {
     /// The URL skycountd reads: `source.url`, or for `auto` MediaMTX on this box over loopback.
     /// No credentials are needed there: MediaMTX lets loopback clients read (see
     /// `mediamtx::render`).
-    pub fn source_url(&self) -> String {
-        let url = self.source.url.trim();
-        if !url.is_empty() && !url.eq_ignore_ascii_case(AUTO) {
-            return url.to_string();
+    pub fn source_url(&self) -> SourceUrl {
+        if let SourceSpec::Url(u) = &self.source.url {
+            return u.clone();
         }
+        let port = match self.stream.read_protocol {
+            ReadProtocol::Rtsp => self.stream.rtsp_port,
+            ReadProtocol::Rtmp => self.stream.rtmp_port,
+        };
+        let url = format!(
+            "{}://127.0.0.1:{port}/{}",
+            self.stream.read_protocol, self.stream.path
+        );
         match self.stream.read_protocol {
-            ReadProtocol::Rtsp => format!(
-                "rtsp://127.0.0.1:{}/{}",
-                self.stream.rtsp_port, self.stream.path
-            ),
-            ReadProtocol::Rtmp => format!(
-                "rtmp://127.0.0.1:{}/{}",
-                self.stream.rtmp_port, self.stream.path
-            ),
+            ReadProtocol::Rtsp => SourceUrl::Rtsp(url),
+            ReadProtocol::Rtmp => SourceUrl::Rtmp(url),
         }
     }
 
@@ -835,8 +1042,11 @@ mod tests {
         assert!(origin.file.is_none());
         assert_eq!(s, Settings::default());
         assert_eq!(s.server.listen.to_string(), "0.0.0.0:80");
-        assert_eq!(s.source.url, "auto");
-        assert_eq!(s.source_url(), "rtsp://127.0.0.1:8554/live/drone");
+        assert_eq!(s.source.url, SourceSpec::Auto);
+        assert_eq!(s.source_url().as_url(), "rtsp://127.0.0.1:8554/live/drone");
+        assert!(matches!(s.source_url(), SourceUrl::Rtsp(_)));
+        assert_eq!(s.hotspot.address.to_string(), "192.168.50.1/24");
+        assert_eq!(s.log.level.filter(), log::LevelFilter::Info);
         assert_eq!(
             s.model.path,
             PathBuf::from("/usr/share/skycount/models/csrnet.onnx")
@@ -880,7 +1090,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.model.threads, 4, "environment wins over the file");
-        assert_eq!(s.source.url, "rtsp://127.0.0.1:8554/live/drone");
+        assert_eq!(
+            s.source.url,
+            SourceSpec::Url(SourceUrl::Rtsp("rtsp://127.0.0.1:8554/live/drone".into()))
+        );
         assert_eq!(
             s.model.execution_providers,
             vec![ExecutionProviderKind::Cuda, ExecutionProviderKind::Cpu]
@@ -966,9 +1179,16 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert_eq!(s.source_url(), "rtmp://127.0.0.1:1936/live/drone");
+        assert_eq!(
+            s.source_url(),
+            SourceUrl::Rtmp("rtmp://127.0.0.1:1936/live/drone".into())
+        );
         let s = load_text("[source]\nurl = \"file:///x.mp4\"\n", &[]).unwrap();
-        assert_eq!(s.source_url(), "file:///x.mp4");
+        assert_eq!(s.source_url(), SourceUrl::File("/x.mp4".into()));
+        for auto in ["", "AUTO", " auto "] {
+            let s = load_text(&format!("[source]\nurl = \"{auto}\"\n"), &[]).unwrap();
+            assert_eq!(s.source.url, SourceSpec::Auto, "{auto:?}");
+        }
         let err = load_text("[stream]\nread_protocol = \"srt\"\n", &[])
             .unwrap_err()
             .to_string();
@@ -1059,5 +1279,106 @@ mod tests {
         let f = write(&text);
         let (back, _) = load_from(Some(f.path()), Path::new("/x"), &[]).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn typed_values_round_trip_through_check_config() {
+        let s = load_text(
+            "[source]\nurl = \"rtsp://u:p@cam.local:8554/a?x=1\"\n\
+             demo_url = \"file:///var/flights/a%20b.mp4\"\n\
+             [mediamtx]\nalways_available_tracks = [\"h264\", \"mpeg4audio:44100:2\", \"G711:8000:1:mulaw\"]\n\
+             [hotspot]\naddress = \"10.42.0.1/16\"\ndhcp_range = \"10.42.1.1-10.42.9.254\"\n\
+             [log]\nlevel = \"debug\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.source.demo_url,
+            Some(SourceUrl::File("/var/flights/a b.mp4".into()))
+        );
+        assert_eq!(s.hotspot.box_addr(), std::net::Ipv4Addr::new(10, 42, 0, 1));
+        assert_eq!(s.log.level, LogLevel::Debug);
+        let text = s.to_toml_redacted();
+        assert!(text.contains("level = \"debug\""), "{text}");
+        assert!(text.contains("address = \"10.42.0.1/16\""), "{text}");
+        assert!(text.contains("\"MPEG4Audio:44100:2\""), "{text}");
+        assert!(
+            text.contains("demo_url = \"file:///var/flights/a%20b.mp4\""),
+            "{text}"
+        );
+        let f = write(&text);
+        let (back, _) = load_from(Some(f.path()), Path::new("/x"), &[]).unwrap();
+        assert_eq!(back, s);
+        // No demo: an empty string, as before.
+        assert!(Settings::default().to_toml().contains("demo_url = \"\""));
+    }
+
+    #[test]
+    fn values_that_do_not_parse_are_all_named_with_their_key() {
+        let err = load_text(
+            "[source]\nurl = \"rtsp://\"\ndemo_url = \"rtsp://cam/a\"\n\
+             [hotspot]\naddress = \"192.168.50.1\"\ndhcp_range = \"192.168.50.10\"\n\
+             [log]\nlevel = \"loud\"\n[model]\nthreads = \"many\"\n\
+             [server]\nlisten = \"80\"\n[stream]\nwebrtc_port = 80\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "`source.url`: \"rtsp://\" names no host",
+            "`source.demo_url`: rtsp://cam/a must be a file:// recording",
+            "`hotspot.address`",
+            "192.168.50.1/24",
+            "`hotspot.dhcp_range`: \"192.168.50.10\": expected \"FIRST-LAST\"",
+            "`log.level`",
+            "expected error, warn, info, debug or trace",
+            "`model.threads`",
+            "`server.listen`",
+        ] {
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        // server.listen's default (port 80) is no clash of the user's making.
+        assert!(!err.contains("stream.webrtc_port"), "{err}");
+        assert!(err.contains(".tmp"), "names the file: {err}");
+        // Through the environment, with the variable named.
+        let err = load_text("", &[("SKYCOUNT_HOTSPOT__ADDRESS", "10.0.0.1/40")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("environment variable SKYCOUNT_HOTSPOT__ADDRESS")
+                && err.contains("`hotspot.address`"),
+            "{err}"
+        );
+        // A prefix the hotspot cannot use is refused when the hotspot is on.
+        let err = load_text(
+            "[hotspot]\nenabled = true\npassphrase = \"12345678\"\naddress = \"10.0.0.1/31\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`hotspot.address`") && err.contains("8 to 30"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn name_tables_read_and_print_alike() {
+        use std::str::FromStr;
+        for kind in [
+            ExecutionProviderKind::Tensorrt,
+            ExecutionProviderKind::Cuda,
+            ExecutionProviderKind::Cpu,
+        ] {
+            assert_eq!(ExecutionProviderKind::from_str(kind.name()), Ok(kind));
+            assert_eq!(kind.to_string(), kind.name());
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.name())
+            );
+        }
+        assert_eq!(ReadProtocol::Rtmp.to_string(), "rtmp");
+        assert_eq!(LogLevel::from_str("trace"), Ok(LogLevel::Trace));
+        assert_eq!(LogLevel::Warn.as_ref(), "warn");
     }
 }

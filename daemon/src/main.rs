@@ -94,7 +94,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    service::init_logging(&settings.log.level);
+    service::init_logging(settings.log.level.as_str());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -245,10 +245,10 @@ fn pilot_url(settings: &config::Settings, host: Option<String>) -> anyhow::Resul
     let key = mediamtx::key::resolve(&settings.stream, false).map_err(anyhow::Error::msg)?;
     let host = host
         .or_else(|| {
-            hotspot::Ipv4Net::parse(&settings.hotspot.address)
-                .ok()
-                .filter(|_| settings.hotspot.enabled)
-                .map(|n| n.addr.to_string())
+            settings
+                .hotspot
+                .enabled
+                .then(|| settings.hotspot.box_addr().to_string())
         })
         .unwrap_or_else(|| "<box address>".into());
     let access = skycountd::publish::server::StreamAccess::from_settings(settings, Ok(key));

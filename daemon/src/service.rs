@@ -46,8 +46,12 @@ pub fn notify_status(status: &str) {
     let _ = sd_notify::notify(&[NotifyState::Status(status)]);
 }
 
+/// Reloading, with the monotonic time systemd ≥ 253 matches to its reload (it fails a reload
+/// whose RELOADING=1 comes without it); older ones ignore the field.
 pub fn notify_reloading() {
-    let _ = sd_notify::notify(&[NotifyState::Reloading]);
+    let mut states = vec![NotifyState::Reloading];
+    states.extend(NotifyState::monotonic_usec_now().ok());
+    let _ = sd_notify::notify(&states);
 }
 
 pub fn notify_stopping() {

@@ -1,6 +1,6 @@
 //! Source: where frames come from, and what state the stream is in.
 //!
-//! This module is plain Rust with no GStreamer in it: it parses the source URL, keeps the
+//! This module is plain Rust with no GStreamer in it: it checks the source URL, keeps the
 //! stream's state machine and computes the backoff between attempts to attach. The GStreamer
 //! edge in [`crate::decode`] drives it with what it sees (a frame arrived, the pipeline failed)
 //! and with the clock.
@@ -17,12 +17,19 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// The source URL, checked.
+/// The source URL, checked: what `source.url`, `source.demo_url` and `skycountd analyze` take.
+///
+/// It is parsed once, with the `url` crate, where it enters (the configuration's deserializer,
+/// or [`str::parse`] for a command-line argument); the pipeline receives this type, never the
+/// string. Live URLs are kept as written (GStreamer gets exactly what the user gave); a file URL
+/// becomes its percent-decoded path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceUrl {
+    /// rtmp:// or rtmps://
     Rtmp(String),
+    /// rtsp:// or rtsps://
     Rtsp(String),
     /// A local file (a recorded flight).
     File(std::path::PathBuf),
@@ -36,35 +43,36 @@ pub enum SourceUrlError {
     NoHost(String),
     #[error("{0:?} names no file: use file:///absolute/path.mp4")]
     NoPath(String),
+    #[error("{0:?} is not a valid URL ({1}): use e.g. rtsp://127.0.0.1:8554/live/drone")]
+    Malformed(String, String),
 }
 
 impl SourceUrl {
+    /// Checks `url` (see [`SourceUrl`]); the same as `url.parse()`.
     pub fn parse(url: &str) -> Result<Self, SourceUrlError> {
-        let url = url.trim();
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| SourceUrlError::Scheme(url.into()))?;
-        match scheme.to_ascii_lowercase().as_str() {
-            "rtmp" | "rtmps" | "rtsp" | "rtsps" => {
-                let host = rest.split(['/', '?']).next().unwrap_or_default();
-                if host.is_empty() {
-                    return Err(SourceUrlError::NoHost(url.into()));
+        let text = url.trim();
+        let parsed = url::Url::parse(text).map_err(|e| match e {
+            url::ParseError::RelativeUrlWithoutBase => SourceUrlError::Scheme(text.into()),
+            url::ParseError::EmptyHost => SourceUrlError::NoHost(text.into()),
+            other => SourceUrlError::Malformed(text.into(), other.to_string()),
+        })?;
+        match parsed.scheme() {
+            scheme @ ("rtmp" | "rtmps" | "rtsp" | "rtsps") => {
+                if parsed.host_str().is_none_or(str::is_empty) {
+                    return Err(SourceUrlError::NoHost(text.into()));
                 }
                 Ok(if scheme.starts_with("rtmp") {
-                    Self::Rtmp(url.into())
+                    Self::Rtmp(text.into())
                 } else {
-                    Self::Rtsp(url.into())
+                    Self::Rtsp(text.into())
                 })
             }
-            "file" => {
-                // file:///abs/path or file://localhost/abs/path
-                let path = rest.strip_prefix("localhost").unwrap_or(rest);
-                if !path.starts_with('/') || path.len() < 2 {
-                    return Err(SourceUrlError::NoPath(url.into()));
-                }
-                Ok(Self::File(percent_decode(path).into()))
-            }
-            _ => Err(SourceUrlError::Scheme(url.into())),
+            // file:///abs/path or file://localhost/abs/path, percent-decoded.
+            "file" => match parsed.to_file_path() {
+                Ok(path) if path.as_os_str().len() > 1 => Ok(Self::File(path)),
+                _ => Err(SourceUrlError::NoPath(text.into())),
+            },
+            _ => Err(SourceUrlError::Scheme(text.into())),
         }
     }
 
@@ -80,47 +88,70 @@ impl SourceUrl {
             Self::File(p) => format!("file://{}", p.display()),
         }
     }
+
+    /// The URL in full, credentials included, as it loads again (`check-config`'s TOML): a live
+    /// URL as written, a file as a `file://` URL with its path percent-encoded.
+    pub fn as_url(&self) -> String {
+        match self {
+            Self::Rtmp(u) | Self::Rtsp(u) => u.clone(),
+            Self::File(p) => url::Url::from_file_path(p)
+                .map(String::from)
+                .unwrap_or_else(|()| format!("file://{}", p.display())),
+        }
+    }
 }
 
+impl std::str::FromStr for SourceUrl {
+    type Err = SourceUrlError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The redacted form (see [`SourceUrl::redacted`]): what may be shown.
 impl fmt::Display for SourceUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
 }
 
-fn redact(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, _)) => (b, Some("?…")),
-        None => (url, None),
-    };
-    let base = match base.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) if !host.contains('/') || rest.find('@') < rest.find('/') => {
-                format!("{scheme}://…@{host}")
-            }
-            _ => base.to_string(),
-        },
-        None => base.to_string(),
-    };
-    format!("{base}{}", query.unwrap_or(""))
+/// As the full URL (see [`SourceUrl::as_url`]), so that a serialized configuration loads again.
+impl Serialize for SourceUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_url())
+    }
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
+impl<'de> Deserialize<'de> for SourceUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
-    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `url` with its user name, password, query (where MediaMTX's RTMP form carries the key) and
+/// fragment replaced by `…`. `url` was checked by [`SourceUrl::parse`].
+fn redact(url: &str) -> String {
+    let Ok(u) = url::Url::parse(url.trim()) else {
+        return "(unreadable URL)".into();
+    };
+    let mut out = format!("{}://", u.scheme());
+    if !u.username().is_empty() || u.password().is_some() {
+        out.push_str("…@");
+    }
+    out.push_str(u.host_str().unwrap_or_default());
+    if let Some(port) = u.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    out.push_str(u.path());
+    if u.query().is_some() {
+        out.push_str("?…");
+    }
+    if u.fragment().is_some() {
+        out.push_str("#…");
+    }
+    out
 }
 
 /// What the dashboard shows about the stream.
@@ -334,13 +365,28 @@ mod tests {
             SourceUrl::parse("rtmp://127.0.0.1:1935/live/drone"),
             Ok(SourceUrl::Rtmp("rtmp://127.0.0.1:1935/live/drone".into()))
         );
+        assert_eq!(
+            SourceUrl::parse(" RTMPS://box/live/drone?user=drone&pass=k "),
+            Ok(SourceUrl::Rtmp(
+                "RTMPS://box/live/drone?user=drone&pass=k".into()
+            )),
+            "kept as written, trimmed"
+        );
         assert!(matches!(
             SourceUrl::parse("rtsp://box:8554/a"),
+            Ok(SourceUrl::Rtsp(_))
+        ));
+        assert!(matches!(
+            SourceUrl::parse("rtsps://[::1]:8322/a"),
             Ok(SourceUrl::Rtsp(_))
         ));
         assert_eq!(
             SourceUrl::parse("file:///var/flights/a%20b.mp4"),
             Ok(SourceUrl::File("/var/flights/a b.mp4".into()))
+        );
+        assert_eq!(
+            SourceUrl::parse("file://localhost/var/flights/%C3%BC.mp4"),
+            Ok(SourceUrl::File("/var/flights/ü.mp4".into()))
         );
         assert!(matches!(
             SourceUrl::parse("http://x/y"),
@@ -355,18 +401,58 @@ mod tests {
             Err(SourceUrlError::NoHost(_))
         ));
         assert!(matches!(
+            SourceUrl::parse("rtsp://"),
+            Err(SourceUrlError::NoHost(_))
+        ));
+        assert!(matches!(
             SourceUrl::parse("file://relative.mp4"),
             Err(SourceUrlError::NoPath(_))
         ));
+        assert!(matches!(
+            SourceUrl::parse("file:///"),
+            Err(SourceUrlError::NoPath(_))
+        ));
+        assert!(matches!(
+            SourceUrl::parse("rtsp://box:99999/a"),
+            Err(SourceUrlError::Malformed(..))
+        ));
         assert!(!SourceUrl::parse("file:///a.mp4").unwrap().is_live());
+        assert!("rtsp://box/a".parse::<SourceUrl>().unwrap().is_live());
     }
 
     #[test]
     fn secrets_are_hidden() {
         let u = SourceUrl::parse("rtsp://user:pw@127.0.0.1:8554/live?key=secret").unwrap();
         assert_eq!(u.redacted(), "rtsp://…@127.0.0.1:8554/live?…");
+        assert_eq!(u.to_string(), u.redacted(), "Display is the redacted form");
         let u = SourceUrl::parse("rtmp://127.0.0.1/live/drone").unwrap();
         assert_eq!(u.redacted(), "rtmp://127.0.0.1/live/drone");
+        let u = SourceUrl::parse("rtmp://box:1935/live/drone?user=drone&pass=Key1").unwrap();
+        assert_eq!(u.redacted(), "rtmp://box:1935/live/drone?…");
+        let u = SourceUrl::parse("rtsp://only-user@box/a").unwrap();
+        assert_eq!(u.redacted(), "rtsp://…@box/a");
+        // An @ in the path is no credential.
+        let u = SourceUrl::parse("rtsp://box/a@b").unwrap();
+        assert_eq!(u.redacted(), "rtsp://box/a@b");
+    }
+
+    #[test]
+    fn urls_serialize_in_full_and_load_again() {
+        for text in [
+            "rtsp://user:pw@127.0.0.1:8554/live?key=secret",
+            "rtmp://box/live/drone",
+            "file:///var/flights/a%20b.mp4",
+        ] {
+            let u = SourceUrl::parse(text).unwrap();
+            assert_eq!(u.as_url(), text);
+            let json = serde_json::to_string(&u).unwrap();
+            assert_eq!(serde_json::from_str::<SourceUrl>(&json).unwrap(), u);
+        }
+        let err = serde_json::from_str::<SourceUrl>("\"http://x\"").unwrap_err();
+        assert!(
+            err.to_string().contains("rtmp://, rtsp:// or file://"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub fn images(
 
 /// Analyses a stream through the daemon's own engine, printing each analysis as it comes.
 pub async fn stream(settings: &Settings, url: &str, max: Option<u64>) -> anyhow::Result<()> {
-    let mut opts = EngineOptions::from_settings(settings, true)?;
+    let mut opts = EngineOptions::from_settings(settings, true);
     opts.decode.url = SourceUrl::parse(url)?;
     // A recording analysed on purpose needs no stand-in.
     opts.decode.demo = None;

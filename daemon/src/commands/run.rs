@@ -36,7 +36,7 @@ const STOP_WITHIN: Duration = Duration::from_millis(1500);
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Result<()> {
     crate::decode::pipeline::init().map_err(anyhow::Error::msg)?;
-    let opts = EngineOptions::from_settings(&settings, false)?;
+    let opts = EngineOptions::from_settings(&settings, false);
     let hub = Hub::new(
         opts.decode.url.redacted(),
         model::report_for(&settings.model),
@@ -190,22 +190,15 @@ async fn feed_watchdog(
 
 /// Applies a re-read configuration; keeps the running one when it does not load.
 fn reload(path: Option<&std::path::Path>, current: &mut Settings, engine: &Engine) {
-    let new = match config::load(path)
-        .map_err(|e| e.to_string())
-        .and_then(|(s, _)| {
-            EngineOptions::from_settings(&s, false)
-                .map(|o| (s, o))
-                .map_err(|e| e.to_string())
-        }) {
-        Ok(n) => n,
+    let new = match config::load(path) {
+        Ok((s, _)) => s,
         Err(e) => {
             log::error!("reload refused, keeping the running configuration:\n{e}");
             return;
         }
     };
-    let (new, opts) = new;
-    service::set_level(&new.log.level);
-    engine.reload(opts);
+    service::set_level(new.log.level.as_str());
+    engine.reload(EngineOptions::from_settings(&new, false));
     if new.server != current.server
         || new.stream != current.stream
         || new.mediamtx != current.mediamtx

@@ -29,7 +29,6 @@ use crate::decode::{self, Control, DecodeOptions};
 use crate::event::EventSink;
 use crate::infer::Interrupt;
 use crate::sample::LatestFrame;
-use crate::source::SourceUrl;
 pub use model::ModelOptions;
 use progress::{Limits, Progress};
 
@@ -42,18 +41,13 @@ pub struct EngineOptions {
 
 impl EngineOptions {
     /// The engine's options from the configuration; `stop_at_end` for the `analyze` command.
-    pub fn from_settings(s: &Settings, stop_at_end: bool) -> anyhow::Result<Self> {
+    pub fn from_settings(s: &Settings, stop_at_end: bool) -> Self {
         let src = &s.source;
         let ms = Duration::from_millis;
-        let url = SourceUrl::parse(&s.source_url())?;
-        let demo = match src.demo_url.trim() {
-            "" => None,
-            u => Some(SourceUrl::parse(u)?),
-        };
-        Ok(Self {
+        Self {
             decode: DecodeOptions {
-                url,
-                demo,
+                url: s.source_url(),
+                demo: src.demo_url.clone(),
                 demo_after: ms(src.demo_after_ms),
                 stall: ms(src.stall_ms),
                 reconnect_after: ms(src.reconnect_after_ms),
@@ -70,7 +64,7 @@ impl EngineOptions {
                 model: s.model.clone(),
                 grid: (s.analysis.grid_width, s.analysis.grid_height),
             },
-        })
+        }
     }
 }
 

@@ -23,97 +23,12 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use serde_norway::{Mapping, Value};
+use serde::Serialize;
 use sha2::Digest as _;
 
 use super::key::PUBLISH_USER;
-use crate::config::Settings;
-
-/// A track of `mediamtx.always_available_tracks`: `CODEC` or `CODEC:RATE:CHANNELS[:mulaw]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Track {
-    pub codec: &'static str,
-    pub sample_rate: Option<u32>,
-    pub channels: Option<u32>,
-    pub mu_law: bool,
-}
-
-/// Codecs MediaMTX takes without a sample rate and channel count.
-const PLAIN: &[&str] = &["H264", "H265", "AV1", "VP9", "Opus"];
-/// Codecs that need them.
-const AUDIO: &[&str] = &["MPEG4Audio", "G711", "LPCM"];
-
-impl Track {
-    pub fn parse(spec: &str) -> Result<Self, String> {
-        let mut parts = spec.split(':');
-        let name = parts.next().unwrap_or_default().trim();
-        let expected = "expected H264, H265, AV1, VP9, Opus, or MPEG4Audio/G711/LPCM with \
-                        :RATE:CHANNELS, e.g. \"MPEG4Audio:44100:2\" (G711 may end with :mulaw)";
-        let rest: Vec<&str> = parts.map(str::trim).collect();
-        if let Some(codec) = PLAIN.iter().find(|c| c.eq_ignore_ascii_case(name)) {
-            if !rest.is_empty() {
-                return Err(format!(
-                    "{spec:?}: {codec} takes no rate or channels; {expected}"
-                ));
-            }
-            return Ok(Self {
-                codec,
-                sample_rate: None,
-                channels: None,
-                mu_law: false,
-            });
-        }
-        let Some(codec) = AUDIO.iter().find(|c| c.eq_ignore_ascii_case(name)) else {
-            return Err(format!("{spec:?}: unknown codec; {expected}"));
-        };
-        let (rate, channels, law) = match rest.as_slice() {
-            [r, c] => (r, c, None),
-            [r, c, l] if *codec == "G711" => (r, c, Some(*l)),
-            _ => {
-                return Err(format!(
-                    "{spec:?}: {codec} needs :RATE:CHANNELS; {expected}"
-                ))
-            }
-        };
-        let min_rate = if *codec == "MPEG4Audio" { 22050 } else { 8000 };
-        let rate: u32 = rate
-            .parse()
-            .ok()
-            .filter(|r| (min_rate..=192_000).contains(r))
-            .ok_or_else(|| {
-                format!("{spec:?}: sample rate {rate:?} is not {min_rate} to 192000 Hz")
-            })?;
-        let channels: u32 = channels
-            .parse()
-            .ok()
-            .filter(|c| (1..=8).contains(c))
-            .ok_or_else(|| format!("{spec:?}: channels {channels:?} is not 1 to 8"))?;
-        let mu_law = match law {
-            None | Some("alaw") => false,
-            Some("mulaw") => true,
-            Some(other) => return Err(format!("{spec:?}: {other:?} is not \"mulaw\" or \"alaw\"")),
-        };
-        Ok(Self {
-            codec,
-            sample_rate: Some(rate),
-            channels: Some(channels),
-            mu_law,
-        })
-    }
-
-    fn to_yaml(&self) -> Value {
-        let mut m = Mapping::new();
-        m.insert("codec".into(), self.codec.into());
-        if let (Some(r), Some(c)) = (self.sample_rate, self.channels) {
-            m.insert("sampleRate".into(), Value::from(r));
-            m.insert("channelCount".into(), Value::from(c));
-        }
-        if self.codec == "G711" {
-            m.insert("muLaw".into(), self.mu_law.into());
-        }
-        Value::Mapping(m)
-    }
-}
+pub use crate::config::Track;
+use crate::config::{Codec, Settings};
 
 /// MediaMTX's form of a hashed credential: `sha256:` and the base64 of the digest.
 pub fn sha256_credential(secret: &str) -> String {
@@ -124,33 +39,12 @@ pub fn sha256_credential(secret: &str) -> String {
     )
 }
 
-fn map<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    let mut m = Mapping::new();
-    for (k, v) in pairs {
-        m.insert(Value::from(k), v);
-    }
-    Value::Mapping(m)
-}
-
-fn strings<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Value {
-    Value::Sequence(items.into_iter().map(|s| Value::String(s.into())).collect())
-}
-
-fn perm(action: &str, path: Option<&str>) -> Value {
-    match path {
-        Some(p) => map([("action", action.into()), ("path", p.into())]),
-        None => map([("action", action.into())]),
-    }
-}
-
 /// The hosts WebRTC viewers are told to reach the box by: the hotspot's address, the configured
 /// ones and `found` (the addresses of the box's interfaces when rendering), without repeats.
 pub fn webrtc_hosts(settings: &Settings, found: &[String]) -> Vec<String> {
     let mut hosts: Vec<String> = Vec::new();
     if settings.hotspot.enabled {
-        if let Ok(net) = crate::hotspot::Ipv4Net::parse(&settings.hotspot.address) {
-            hosts.push(net.addr.to_string());
-        }
+        hosts.push(settings.hotspot.box_addr().to_string());
     }
     hosts.extend(settings.mediamtx.additional_hosts.iter().cloned());
     hosts.extend(found.iter().cloned());
@@ -183,6 +77,140 @@ pub fn interface_addresses() -> Vec<String> {
     out
 }
 
+/// mediamtx.yml: the keys skycount writes, each as MediaMTX's default configuration names and
+/// types it. Field order is the file's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MediamtxYml<'a> {
+    log_level: &'a str,
+    log_destinations: Vec<&'a str>,
+    auth_method: &'a str,
+    auth_internal_users: Vec<User<'a>>,
+    api: bool,
+    api_address: String,
+    metrics: bool,
+    metrics_address: String,
+    pprof: bool,
+    playback: bool,
+    rtsp: bool,
+    rtsp_transports: Vec<&'a str>,
+    rtsp_address: String,
+    rtmp: bool,
+    rtmp_address: String,
+    hls: bool,
+    webrtc: bool,
+    webrtc_address: String,
+    webrtc_encryption: bool,
+    #[serde(rename = "webrtcLocalUDPAddress")]
+    webrtc_local_udp_address: String,
+    #[serde(rename = "webrtcLocalTCPAddress")]
+    webrtc_local_tcp_address: &'a str,
+    #[serde(rename = "webrtcIPsFromInterfaces")]
+    webrtc_ips_from_interfaces: bool,
+    webrtc_additional_hosts: &'a [String],
+    /// None: no STUN or TURN (see the module's docs).
+    #[serde(rename = "webrtcICEServers2")]
+    webrtc_ice_servers: Vec<IceServer>,
+    srt: bool,
+    moq: bool,
+    paths: Paths<'a>,
+}
+
+/// `authInternalUsers[]`.
+#[derive(Serialize)]
+struct User<'a> {
+    user: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pass: Option<String>,
+    ips: Vec<&'a str>,
+    permissions: Vec<Permission<'a>>,
+}
+
+/// `authInternalUsers[].permissions[]`.
+#[derive(Serialize)]
+struct Permission<'a> {
+    action: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+}
+
+impl<'a> Permission<'a> {
+    fn on(action: &'a str, path: &'a str) -> Self {
+        Self {
+            action,
+            path: Some(path),
+        }
+    }
+
+    fn any(action: &'a str) -> Self {
+        Self { action, path: None }
+    }
+}
+
+/// `webrtcICEServers2[]` (none is written).
+#[derive(Serialize)]
+struct IceServer {
+    url: String,
+}
+
+/// `paths`: path names to their configuration, in this order.
+struct Paths<'a>(Vec<(&'a str, PathConf)>);
+
+impl Serialize for Paths<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(name, conf)| (name, conf)))
+    }
+}
+
+/// `paths.NAME` (`pathDefaults`' keys).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PathConf {
+    source: &'static str,
+    override_publisher: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forward: Option<Vec<ForwardDest>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    always_available: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    always_available_tracks: Option<Vec<AlwaysAvailableTrack>>,
+}
+
+/// `pathDefaults.forward[]`.
+#[derive(Serialize)]
+struct ForwardDest {
+    dest: String,
+}
+
+/// `pathDefaults.alwaysAvailableTracks[]`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlwaysAvailableTrack {
+    codec: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sample_rate: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel_count: Option<u32>,
+    /// G711 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mu_law: Option<bool>,
+}
+
+impl From<&Track> for AlwaysAvailableTrack {
+    fn from(t: &Track) -> Self {
+        let (sample_rate, channel_count) = match (t.sample_rate, t.channels) {
+            (Some(r), Some(c)) => (Some(r), Some(c)),
+            _ => (None, None),
+        };
+        Self {
+            codec: t.codec.into(),
+            sample_rate,
+            channel_count,
+            mu_law: (t.codec == Codec::G711).then_some(t.mu_law),
+        }
+    }
+}
+
 /// mediamtx.yml for `settings`, with the publish `key` and the WebRTC `hosts` (see
 /// [`webrtc_hosts`]). `origin` names the TOML it comes from, for the header.
 pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) -> String {
@@ -190,121 +218,99 @@ pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) ->
     let m = &settings.mediamtx;
     let ingest = s.path.as_str();
     let browsers = s.browser_path(m);
-    let local = strings(["127.0.0.1", "::1"]);
+    let local = vec!["127.0.0.1", "::1"];
 
     // Loopback: skycountd reads the ingest path; the forward publishes the viewers' path; the API
     // and metrics answer.
-    let mut local_perms = vec![perm("read", Some(ingest))];
+    let mut local_perms = vec![Permission::on("read", ingest)];
     if m.always_available {
-        local_perms.push(perm("publish", Some(browsers)));
-        local_perms.push(perm("read", Some(browsers)));
+        local_perms.push(Permission::on("publish", browsers));
+        local_perms.push(Permission::on("read", browsers));
     }
-    local_perms.push(perm("api", None));
-    local_perms.push(perm("metrics", None));
+    local_perms.push(Permission::any("api"));
+    local_perms.push(Permission::any("metrics"));
 
-    let users = Value::Sequence(vec![
-        map([
-            ("user", PUBLISH_USER.into()),
-            ("pass", sha256_credential(key).into()),
-            ("ips", Value::Sequence(vec![])),
-            (
-                "permissions",
-                Value::Sequence(vec![perm("publish", Some(ingest))]),
-            ),
-        ]),
-        map([
-            ("user", "any".into()),
-            ("ips", local),
-            ("permissions", Value::Sequence(local_perms)),
-        ]),
-        map([
-            ("user", "any".into()),
-            ("ips", Value::Sequence(vec![])),
-            (
-                "permissions",
-                Value::Sequence(vec![perm("read", Some(browsers))]),
-            ),
-        ]),
-    ]);
-
-    let mut ingest_conf = vec![
-        ("source", Value::from("publisher")),
-        ("overridePublisher", true.into()),
+    let users = vec![
+        User {
+            user: PUBLISH_USER,
+            pass: Some(sha256_credential(key)),
+            ips: vec![],
+            permissions: vec![Permission::on("publish", ingest)],
+        },
+        User {
+            user: "any",
+            pass: None,
+            ips: local,
+            permissions: local_perms,
+        },
+        User {
+            user: "any",
+            pass: None,
+            ips: vec![],
+            permissions: vec![Permission::on("read", browsers)],
+        },
     ];
-    let mut paths = Mapping::new();
+
+    let mut ingest_conf = PathConf {
+        source: "publisher",
+        override_publisher: true,
+        forward: None,
+        always_available: None,
+        always_available_tracks: None,
+    };
+    let mut paths = Vec::new();
     if m.always_available {
-        ingest_conf.push((
-            "forward",
-            Value::Sequence(vec![map([(
-                "dest",
-                format!("rtsp://127.0.0.1:{}/{browsers}", s.rtsp_port).into(),
-            )])]),
-        ));
-        let mut pm = Mapping::new();
-        for (k, v) in ingest_conf {
-            pm.insert(k.into(), v);
-        }
-        paths.insert(ingest.into(), Value::Mapping(pm));
-        paths.insert(
-            browsers.into(),
-            map([
-                ("source", "publisher".into()),
-                ("overridePublisher", true.into()),
-                ("alwaysAvailable", true.into()),
-                (
-                    "alwaysAvailableTracks",
-                    Value::Sequence(
-                        m.always_available_tracks
-                            .iter()
-                            .filter_map(|t| Track::parse(t).ok())
-                            .map(|t| t.to_yaml())
-                            .collect(),
-                    ),
+        ingest_conf.forward = Some(vec![ForwardDest {
+            dest: format!("rtsp://127.0.0.1:{}/{browsers}", s.rtsp_port),
+        }]);
+        paths.push((ingest, ingest_conf));
+        paths.push((
+            browsers,
+            PathConf {
+                source: "publisher",
+                override_publisher: true,
+                forward: None,
+                always_available: Some(true),
+                always_available_tracks: Some(
+                    m.always_available_tracks.iter().map(Into::into).collect(),
                 ),
-            ]),
-        );
+            },
+        ));
     } else {
-        let mut pm = Mapping::new();
-        for (k, v) in ingest_conf {
-            pm.insert(k.into(), v);
-        }
-        paths.insert(ingest.into(), Value::Mapping(pm));
+        paths.push((ingest, ingest_conf));
     }
 
-    let doc = map([
-        ("logLevel", "info".into()),
-        ("logDestinations", strings(["stdout"])),
-        ("authMethod", "internal".into()),
-        ("authInternalUsers", users),
-        ("api", true.into()),
-        ("apiAddress", m.api.to_string().into()),
-        ("metrics", true.into()),
-        ("metricsAddress", m.metrics.to_string().into()),
-        ("pprof", false.into()),
-        ("playback", false.into()),
-        ("rtsp", true.into()),
-        ("rtspTransports", strings(["tcp"])),
-        ("rtspAddress", format!("127.0.0.1:{}", s.rtsp_port).into()),
-        ("rtmp", true.into()),
-        ("rtmpAddress", format!(":{}", s.rtmp_port).into()),
-        ("hls", false.into()),
-        ("webrtc", true.into()),
-        ("webrtcAddress", format!(":{}", s.webrtc_port).into()),
-        ("webrtcEncryption", false.into()),
-        (
-            "webrtcLocalUDPAddress",
-            format!(":{}", m.webrtc_udp_port).into(),
-        ),
-        ("webrtcLocalTCPAddress", "".into()),
-        ("webrtcIPsFromInterfaces", true.into()),
-        ("webrtcAdditionalHosts", strings(hosts.iter().cloned())),
-        ("webrtcICEServers2", Value::Sequence(vec![])),
-        ("srt", false.into()),
-        ("moq", false.into()),
-        ("paths", Value::Mapping(paths)),
-    ]);
+    let doc = MediamtxYml {
+        log_level: "info",
+        log_destinations: vec!["stdout"],
+        auth_method: "internal",
+        auth_internal_users: users,
+        api: true,
+        api_address: m.api.to_string(),
+        metrics: true,
+        metrics_address: m.metrics.to_string(),
+        pprof: false,
+        playback: false,
+        rtsp: true,
+        rtsp_transports: vec!["tcp"],
+        rtsp_address: format!("127.0.0.1:{}", s.rtsp_port),
+        rtmp: true,
+        rtmp_address: format!(":{}", s.rtmp_port),
+        hls: false,
+        webrtc: true,
+        webrtc_address: format!(":{}", s.webrtc_port),
+        webrtc_encryption: false,
+        webrtc_local_udp_address: format!(":{}", m.webrtc_udp_port),
+        webrtc_local_tcp_address: "",
+        webrtc_ips_from_interfaces: true,
+        webrtc_additional_hosts: hosts,
+        webrtc_ice_servers: Vec::new(),
+        srt: false,
+        moq: false,
+        paths: Paths(paths),
+    };
 
-    let body = serde_norway::to_string(&doc).expect("a YAML mapping serialises");
+    let body = serde_norway::to_string(&doc).expect("mediamtx.yml serialises");
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -321,21 +327,6 @@ pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tracks_parse_like_mediamtx_checks_them() {
-        assert_eq!(Track::parse("h264").unwrap().codec, "H264");
-        let aac = Track::parse("MPEG4Audio:44100:2").unwrap();
-        assert_eq!((aac.sample_rate, aac.channels), (Some(44100), Some(2)));
-        assert!(Track::parse("G711:8000:1:mulaw").unwrap().mu_law);
-        assert!(Track::parse("MPEG4Audio").is_err());
-        assert!(
-            Track::parse("MPEG4Audio:8000:2").is_err(),
-            "AAC needs 22050 Hz or more"
-        );
-        assert!(Track::parse("H264:90000").is_err());
-        assert!(Track::parse("MJPEG").is_err());
-    }
 
     #[test]
     fn the_hash_is_mediamtx_form() {

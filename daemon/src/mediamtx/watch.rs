@@ -31,9 +31,7 @@ pub struct WatchOptions {
 impl WatchOptions {
     pub fn from_settings(s: &Settings) -> Self {
         let host = if s.hotspot.enabled {
-            crate::hotspot::Ipv4Net::parse(&s.hotspot.address)
-                .map(|n| n.addr.to_string())
-                .unwrap_or_else(|_| "<box>".into())
+            s.hotspot.box_addr().to_string()
         } else {
             "<box>".into()
         };

@@ -36,8 +36,7 @@ pub struct StreamAccess {
 impl StreamAccess {
     pub fn from_settings(s: &Settings, key: Result<String, String>) -> Self {
         let portal_url = (s.hotspot.enabled && s.hotspot.captive_portal)
-            .then(|| crate::hotspot::dashboard_url(&s.hotspot, s.server.listen.port()).ok())
-            .flatten();
+            .then(|| s.hotspot.dashboard_url(s.server.listen.port()));
         Self {
             stream: s.stream.clone(),
             browser_path: s.stream.browser_path(&s.mediamtx).to_string(),
