@@ -7,7 +7,9 @@
 //! when it is free. So the model never slows the stream, nothing queues up, and the picture the
 //! model analyses is never older than one inference.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The pixels of one frame: packed or strided RGB rows, however the edge holds them (a mapped
@@ -101,7 +103,7 @@ impl LatestFrame {
 
     /// Offers the newest frame, replacing any older one not yet taken.
     pub fn put(&self, frame: Frame) -> Put {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.slot.lock();
         let replaced = slot.frame.replace(frame).is_some();
         drop(slot);
         self.ready.notify_one();
@@ -115,7 +117,7 @@ impl LatestFrame {
     /// Waits up to `timeout` for a frame and takes the newest. `None` on time-out or when closed.
     pub fn take(&self, timeout: Duration) -> Option<Frame> {
         let deadline = Instant::now() + timeout;
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.slot.lock();
         loop {
             if let Some(f) = slot.frame.take() {
                 return Some(f);
@@ -127,27 +129,23 @@ impl LatestFrame {
             if left.is_zero() {
                 return None;
             }
-            slot = self
-                .ready
-                .wait_timeout(slot, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            self.ready.wait_for(&mut slot, left);
         }
     }
 
     /// Drops any waiting frame (the stream it came from is gone).
     pub fn clear(&self) {
-        self.slot.lock().unwrap_or_else(|p| p.into_inner()).frame = None;
+        self.slot.lock().frame = None;
     }
 
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
-        self.slot.lock().unwrap_or_else(|p| p.into_inner()).closed
+        self.slot.lock().closed
     }
 
     /// Wakes the taker for good: used at shutdown and at the end of a file.
     pub fn close(&self) {
-        self.slot.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+        self.slot.lock().closed = true;
         self.ready.notify_all();
     }
 }
