@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use ort::session::Session;
 use ort::value::TensorRef;
+use skycountd::analyse::{Analyser, Options as AnalyseOptions, Setup};
 use skycountd::config::{ExecutionProviderKind, ModelSettings};
 use skycountd::event::Event;
 use skycountd::infer::Model;
@@ -75,6 +76,19 @@ fn main() {
         .and_then(|mut b| b.commit_from_file(&model_path))
         .unwrap_or_else(|e| panic!("{}: {e}", model_path.display()));
     let slot = LatestFrame::new();
+    // The daemon's analysis path, at the frame's own size (no resize: the same pixels as bare).
+    let mut analyser = Analyser::new(
+        AnalyseOptions {
+            default_size: (w, h),
+            scale: 0.0,
+            max_width: 7680,
+            tile: None,
+            tile_margin: 64,
+            grid: (80, 45),
+            smooth: Duration::from_secs(10),
+        },
+        Setup::default(),
+    );
     let hub = Hub::new(
         "bench".into(),
         skycountd::engine::model::report_for(&settings),
@@ -96,8 +110,8 @@ fn main() {
         slot.put(Frame::packed(w, h, rgb.clone()));
         let started = Instant::now();
         let frame = slot.take(Duration::ZERO).unwrap();
-        let (density, took) = model.run_frame(&frame).unwrap();
-        let analysis = skycountd::analyse::analysis(round as u64, &density, took, &frame, (80, 45));
+        let analysis = analyser.analyse(&mut model, &frame).unwrap();
+        let took = Duration::from_secs_f64(analysis.inference_ms / 1e3);
         hub.apply(Event::Analysed {
             analysis: std::sync::Arc::new(analysis),
             frame,

@@ -264,6 +264,22 @@ pub struct AnalysisSettings {
     /// Size of the density grid sent to viewers (at most the model's output size).
     pub grid_width: u32,
     pub grid_height: u32,
+    /// The analysis size as a fraction of the decoded frame's (1.0: native; above 1: upsampled,
+    /// for people seen from high up). 0: `model.input_width` × `model.input_height`. An operator's
+    /// calibration replaces it for its stream path.
+    pub scale: f64,
+    /// The largest analysis width, whatever the scale asks for (time and memory grow with it).
+    pub max_width: u32,
+    /// Run the model on tiles of this size (0: one run on the whole picture). Execution
+    /// providers built for one input shape (TensorRT engines) want this.
+    pub tile_width: u32,
+    pub tile_height: u32,
+    /// Context around each tile's core, in pixels (a multiple of 8).
+    pub tile_margin: u32,
+    /// The smoothed count and its band cover the analyses of this long.
+    pub smooth_ms: u64,
+    /// Where calibrations, masks and the frames the operator tapped are kept, per stream path.
+    pub state_dir: PathBuf,
 }
 
 impl Default for AnalysisSettings {
@@ -271,6 +287,13 @@ impl Default for AnalysisSettings {
         Self {
             grid_width: 80,
             grid_height: 45,
+            scale: 0.0,
+            max_width: 3840,
+            tile_width: 0,
+            tile_height: 0,
+            tile_margin: 64,
+            smooth_ms: 10_000,
+            state_dir: PathBuf::from("/var/lib/skycount/analysis"),
         }
     }
 }
@@ -864,6 +887,58 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
                 format!("{v} is out of range: expected 1 to 1024 cells"),
             );
         }
+    }
+    let a = &s.analysis;
+    if !(a.scale == 0.0 || (0.05..=4.0).contains(&a.scale)) {
+        bad(
+            "analysis.scale",
+            format!(
+                "{} is out of range: expected 0 (use model.input_width x input_height) or 0.05 to 4",
+                a.scale
+            ),
+        );
+    }
+    if !(64..=7680).contains(&a.max_width) {
+        bad(
+            "analysis.max_width",
+            format!(
+                "{} is out of range: expected 64 to 7680 pixels",
+                a.max_width
+            ),
+        );
+    }
+    match (a.tile_width, a.tile_height) {
+        (0, 0) => {}
+        (w, h) if (64..=4096).contains(&w) && (64..=4096).contains(&h) && w.is_multiple_of(8) && h.is_multiple_of(8) => {
+            if a.tile_margin * 2 + 8 > w.min(h) {
+                bad(
+                    "analysis.tile_margin",
+                    format!("{} leaves no core in a {w}x{h} tile: use at most {}", a.tile_margin, (w.min(h) - 8) / 2),
+                );
+            }
+        }
+        (w, h) => bad(
+            "analysis.tile_width",
+            format!("{w}x{h} is not a tile size: use 0 and 0 (no tiles), or multiples of 8 from 64 to 4096"),
+        ),
+    }
+    if !a.tile_margin.is_multiple_of(8) || a.tile_margin > 512 {
+        bad(
+            "analysis.tile_margin",
+            format!(
+                "{} is not a margin: use a multiple of 8 up to 512",
+                a.tile_margin
+            ),
+        );
+    }
+    if !(1_000..=600_000).contains(&a.smooth_ms) {
+        bad(
+            "analysis.smooth_ms",
+            format!(
+                "{} is out of range: expected 1000 to 600000 ms",
+                a.smooth_ms
+            ),
+        );
     }
     for (key, path) in [
         ("stream.path", &s.stream.path),

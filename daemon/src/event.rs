@@ -38,6 +38,8 @@ pub enum Event {
         analysis: Arc<Analysis>,
         frame: Frame,
     },
+    /// What the operator set (calibration, masks) is applied from now on.
+    Setup(crate::analyse::Setup),
     /// What MediaMTX says about the drone's stream.
     MediaMtx(MediaMtxReport),
     /// MediaMTX has a new publisher: the decoder should attach now instead of waiting out its

@@ -24,6 +24,7 @@
 //! - [`mediamtx`]: the media server beside skycountd: its rendered configuration and its watch.
 //! - [`hotspot`]: the Wi-Fi hotspot's rendered hostapd, dnsmasq and networkd files.
 //! - [`secret`]: the stream key and hotspot passphrase generated once and kept.
+//! - [`store`]: what the operator set (calibration, masks, tapped frames), kept per stream path.
 //! - [`commands`]: `run` and `analyze`, thin callers of the engine; [`service`]: life under
 //!   systemd.
 //!
@@ -47,4 +48,5 @@ pub mod sample;
 pub mod secret;
 pub mod service;
 pub mod source;
+pub mod store;
 pub mod wire;

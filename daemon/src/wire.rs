@@ -45,11 +45,75 @@ pub struct Analysis {
     pub staleness_ms: f64,
     pub frame_pts_ms: Option<u64>,
     pub wall_time_ms: u64,
+    /// The analysis size: the picture the model saw.
     pub input_width: u32,
     pub input_height: u32,
+    /// The decoded frame it was made from.
+    pub frame_width: u32,
+    pub frame_height: u32,
+    /// Model runs this analysis took.
+    pub tiles: u32,
+    /// The model's sum with the masks applied, before the calibration's factor.
+    pub raw_count: f64,
+    /// The median count of the last `analysis.smooth_ms`.
+    pub smoothed: f64,
+    /// The honest range around `smoothed`.
+    pub band: [f64; 2],
+    /// A calibration from the operator's taps is applied.
+    pub calibrated: bool,
     /// Made from the demo recording while no drone streams.
     pub demo: bool,
     pub density: DensityGrid,
+}
+
+/// An area not counted: a polygon in fractions of the frame (0..1 on both axes).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mask {
+    pub name: String,
+    /// Vertices in order (the polygon closes itself).
+    pub points: Vec<[f64; 2]>,
+}
+
+/// The operator's calibration of one stream path (`status.calibration`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Calibration {
+    pub at_ms: u64,
+    /// The analysis size as a fraction of the frame's.
+    pub scale: f64,
+    /// Multiplies the model's count (1.0: none; see docs/accuracy.md for why).
+    pub factor: f64,
+    pub frame_width: u32,
+    pub frame_height: u32,
+    /// The box the operator tapped in: x, y, width, height in the frozen frame's pixels.
+    #[serde(rename = "box")]
+    pub area: [u32; 4],
+    /// People tapped in the box.
+    pub taps: u32,
+    /// The median distance from a tapped person to the nearest other, in frame pixels.
+    pub spacing_px: f64,
+    /// What the model counts in the box at `scale`.
+    pub model_in_box: f64,
+    /// `1 - |model_in_box - taps| / taps`, at least 0.
+    pub agreement: f64,
+    /// The rule's typical whole-frame relative error (measured: docs/accuracy.md).
+    pub expected_error: f64,
+    /// The frame and the taps, kept as training data (the frame's id).
+    pub frame_id: String,
+    pub message: String,
+}
+
+/// How the box analyses right now (`status.analysis`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalysisReport {
+    /// The analysis size of the last analysis (null before the first).
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub scale: Option<f64>,
+    /// `calibration` or `default`.
+    pub from: &'static str,
+    pub tiles: Option<u32>,
+    pub analysed_fps: f64,
 }
 
 /// The stream part of the status, as the decode supervisor reports it.
@@ -171,6 +235,9 @@ pub struct Status {
     pub version: &'static str,
     /// What MediaMTX says about the drone's stream; null when it is not watched.
     pub mediamtx: Option<MediaMtxReport>,
+    pub analysis: AnalysisReport,
+    pub calibration: Option<Calibration>,
+    pub masks: Vec<Mask>,
 }
 
 /// `GET /api/stream/info`.
@@ -209,6 +276,13 @@ mod tests {
             wall_time_ms: 1,
             input_width: 16,
             input_height: 8,
+            frame_width: 32,
+            frame_height: 16,
+            tiles: 1,
+            raw_count: 1.5,
+            smoothed: 1.5,
+            band: [1.0, 2.0],
+            calibrated: false,
             demo: false,
             density: DensityGrid {
                 width: 2,
@@ -244,6 +318,16 @@ mod tests {
             uptime_s: 0,
             version: "0",
             mediamtx: None,
+            analysis: AnalysisReport {
+                width: None,
+                height: None,
+                scale: None,
+                from: "default",
+                tiles: None,
+                analysed_fps: 0.0,
+            },
+            calibration: None,
+            masks: Vec::new(),
         };
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["state"], "waiting");

@@ -111,7 +111,11 @@ fn live_stream_analyses_survive_the_drone_dropping_out() {
     let (code, jpeg) = daemon.get("/api/snapshot.jpg").unwrap();
     assert_eq!(code, 200);
     let img = image::load_from_memory(&jpeg).expect("snapshot is an image");
-    assert_eq!((img.width(), img.height()), (320, 176));
+    assert_eq!(
+        (img.width(), img.height()),
+        (1280, 720),
+        "the analysed frame at the stream's own size (the model saw it smaller)"
+    );
     let (_, metrics) = daemon.get("/metrics").unwrap();
     let metrics = String::from_utf8(metrics).unwrap();
     let decoded: f64 = metrics

@@ -26,7 +26,7 @@ fn hub() -> std::sync::Arc<Hub> {
 async fn start(access: StreamAccess) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (app, io) = server::router(hub(), access, "/nonexistent/web".into());
+    let (app, io) = server::router(hub(), access, "/nonexistent/web".into(), None);
     tokio::spawn(server::serve(listener, app, io, std::future::pending()));
     addr
 }

@@ -2,6 +2,8 @@
 //!
 //! - [`run`]: the daemon, with the viewers' server and the MediaMTX watch.
 //! - [`analyze`]: the model on still images or a recording, one JSON line per analysis.
+//! - [`operator`]: the operator's actions (calibration, masks) kept and applied.
 
 pub mod analyze;
+pub mod operator;
 pub mod run;

@@ -21,6 +21,7 @@ use anyhow::Context as _;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+use crate::commands::operator::BoxOperator;
 use crate::config::{self, Settings};
 use crate::engine::progress::Limits;
 use crate::engine::{model, Engine, EngineOptions};
@@ -29,6 +30,7 @@ use crate::mediamtx;
 use crate::publish::hub::Hub;
 use crate::publish::server::{self, StreamAccess};
 use crate::service;
+use crate::store::Store;
 
 /// How long stopping may take in all (systemd's TimeoutStopSec is longer; the README says 2 s).
 const STOP_WITHIN: Duration = Duration::from_millis(1500);
@@ -67,10 +69,17 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
     if let Err(e) = &key {
         log::warn!("no stream key to show the pilot: {e}");
     }
+    let operator = BoxOperator::start(
+        engine.clone(),
+        hub.clone(),
+        Store::new(&settings.analysis.state_dir, &settings.source_url()),
+        settings.source_url().redacted(),
+    );
     let (app, io) = server::router(
         hub.clone(),
         StreamAccess::from_settings(&settings, key),
         settings.server.web_dir.clone(),
+        Some(Arc::new(operator)),
     );
     let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone()));
     tokio::spawn(server::broadcast(hub.clone(), io.clone()));

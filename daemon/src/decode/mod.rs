@@ -57,9 +57,6 @@ pub struct DecodeOptions {
     pub rtsp_latency_ms: u32,
     /// `decode.decoder`: "auto" or an element name.
     pub decoder: String,
-    /// The size frames are scaled to.
-    pub width: u32,
-    pub height: u32,
     /// Stop at the end of a file instead of looping (the `analyze` command).
     pub stop_at_end: bool,
 }
@@ -67,8 +64,9 @@ pub struct DecodeOptions {
 /// What the pipeline needs to know to attach.
 #[derive(Debug, Clone)]
 pub struct AttachOptions {
-    pub width: u32,
-    pub height: u32,
+    /// Frames at this size; `None`: the stream's own (what the engine asks for, so that the
+    /// analysis can choose any size and the operator freezes full-resolution frames).
+    pub size: Option<(u32, u32)>,
     /// `decode.decoder`: "auto" or an element name.
     pub decoder: String,
     /// Decoders that failed earlier in this run.
@@ -252,8 +250,7 @@ impl<'a> Run<'a> {
             // What the previous stream was decoded with says nothing about the next one.
             self.decoding = None;
             let attach_opts = AttachOptions {
-                width: self.opts.width,
-                height: self.opts.height,
+                size: None,
                 decoder: self.opts.decoder.clone(),
                 excluded: excluded.clone(),
                 rtsp_latency_ms: self.opts.rtsp_latency_ms,
@@ -454,8 +451,6 @@ fn counting_sink(slot: &Arc<LatestFrame>, events: &EventSink, demo: bool) -> Fra
 struct Demo {
     url: Option<SourceUrl>,
     after: Duration,
-    width: u32,
-    height: u32,
     pipeline: Option<Box<dyn Attached>>,
     /// When the demo last failed, so that a broken recording is not retried at every tick.
     failed_at: Option<Instant>,
@@ -466,8 +461,6 @@ impl Demo {
         Self {
             url: opts.demo.clone(),
             after: opts.demo_after,
-            width: opts.width,
-            height: opts.height,
             pipeline: None,
             failed_at: None,
         }
@@ -517,8 +510,7 @@ impl Demo {
             return;
         }
         let opts = AttachOptions {
-            width: self.width,
-            height: self.height,
+            size: None,
             decoder: "auto".into(),
             excluded: Vec::new(),
             rtsp_latency_ms: 0,
@@ -689,8 +681,6 @@ mod tests {
             loop_file: false,
             rtsp_latency_ms: 0,
             decoder: "auto".into(),
-            width: 1,
-            height: 1,
             stop_at_end: false,
         }
     }

@@ -1,7 +1,7 @@
 //! The GStreamer edge: one pipeline attached to one source, handing RGB frames to a callback.
 //!
 //! ```text
-//! rtmp2src | rtspsrc | filesrc ─▶ parsebin ─▶ queue ! <codec>parse ! <decoder> ! <scaler> ! RGB ─▶ appsink
+//! rtmp2src | rtspsrc | filesrc ─▶ parsebin ─▶ queue ! <codec>parse ! <decoder> ! RGB ─▶ appsink
 //!                                    └──▶ (audio, data) fakesink
 //! ```
 //!
@@ -73,15 +73,13 @@ pub fn attach(
     let frames = Arc::new(AtomicU64::new(0));
 
     let parse = make("parsebin")?;
+    let mut caps = gst_video::VideoCapsBuilder::new().format(gst_video::VideoFormat::Rgb);
+    if let Some((w, h)) = opts.size {
+        caps = caps.width(w as i32).height(h as i32);
+    }
     let appsink = gst_app::AppSink::builder()
         .name("frames")
-        .caps(
-            &gst_video::VideoCapsBuilder::new()
-                .format(gst_video::VideoFormat::Rgb)
-                .width(opts.width as i32)
-                .height(opts.height as i32)
-                .build(),
-        )
+        .caps(&caps.build())
         .max_buffers(2)
         .drop(true)
         // Live sources are taken as fast as they arrive; a file is paced like the flight it records.
@@ -183,10 +181,7 @@ pub fn attach(
                     return;
                 }
             };
-            let description = format!(
-                "queue max-size-buffers=8 ! {}",
-                plan.description(opts.width, opts.height)
-            );
+            let description = format!("queue max-size-buffers=8 ! {}", plan.description(opts.size));
             let linked = gst::parse::bin_from_description(&description, true)
                 .map_err(|e| e.to_string())
                 .and_then(|bin| {

@@ -152,28 +152,39 @@ pub fn choose(
 }
 
 impl DecoderPlan {
-    /// The gst-launch description of parse → decode → scale → RGB at `width`×`height`.
-    pub fn description(&self, width: u32, height: u32) -> String {
+    /// The gst-launch description of parse → decode → (scale) → packed RGB: at `size` when
+    /// given (scaled in hardware where the platform has a scaler), else at the stream's own size.
+    pub fn description(&self, size: Option<(u32, u32)>) -> String {
         let parse = self.codec.parser();
         let dec = &self.decoder;
+        let dims = size
+            .map(|(w, h)| format!(",width={w},height={h}"))
+            .unwrap_or_default();
         // Caps are spelled as capsfilter elements: a bare caps string cannot end a bin description.
-        let rgb = format!("capsfilter caps=video/x-raw,format=RGB,width={width},height={height}");
-        let sized = format!("capsfilter caps=video/x-raw,width={width},height={height}");
+        let rgb = format!("capsfilter caps=video/x-raw,format=RGB{dims}");
+        let sized = format!("capsfilter caps=video/x-raw{dims}");
         match self.scaler {
             Scaler::NvVidConv => format!(
-                "{parse} ! {dec} ! nvvidconv ! capsfilter caps=video/x-raw,format=RGBA,width={width},height={height} ! videoconvert ! {rgb}"
+                "{parse} ! {dec} ! nvvidconv ! capsfilter caps=video/x-raw,format=RGBA{dims} ! videoconvert ! {rgb}"
             ),
-            Scaler::V4l2Convert => {
+            Scaler::V4l2Convert if size.is_some() => {
                 format!("{parse} ! {dec} ! v4l2convert ! {sized} ! videoconvert ! {rgb}")
             }
-            Scaler::VaPostProc => {
+            Scaler::VaPostProc if size.is_some() => {
                 format!("{parse} ! {dec} ! vapostproc ! {sized} ! videoconvert ! {rgb}")
             }
-            Scaler::VaapiPostProc => format!(
-                "{parse} ! {dec} ! vaapipostproc width={width} height={height} ! videoconvert ! {rgb}"
-            ),
-            Scaler::Software => {
+            Scaler::VaapiPostProc => match size {
+                Some((w, h)) => format!(
+                    "{parse} ! {dec} ! vaapipostproc width={w} height={h} ! videoconvert ! {rgb}"
+                ),
+                None => format!("{parse} ! {dec} ! vaapipostproc ! videoconvert ! {rgb}"),
+            },
+            Scaler::Software if size.is_some() => {
                 format!("{parse} ! {dec} ! videoscale ! videoconvert ! {rgb}")
+            }
+            // Native size: the decoder's pictures are only converted to RGB.
+            Scaler::V4l2Convert | Scaler::VaPostProc | Scaler::Software => {
+                format!("{parse} ! {dec} ! videoconvert ! {rgb}")
             }
         }
     }
@@ -193,11 +204,19 @@ mod tests {
         let p = choose(Codec::H264, "auto", &exists, &[]).unwrap();
         assert_eq!(p.decoder, "nvv4l2decoder");
         assert!(p.hardware);
-        let d = p.description(640, 360);
+        let d = p.description(Some((640, 360)));
         assert!(d.starts_with("h264parse ! nvv4l2decoder ! nvvidconv ! capsfilter caps=video/x-raw,format=RGBA,width=640,height=360"), "{d}");
         assert!(d.ends_with("capsfilter caps=video/x-raw,format=RGB,width=640,height=360"));
         let p = choose(Codec::H265, "auto", &exists, &[]).unwrap();
-        assert!(p.description(8, 8).starts_with("h265parse ! nvv4l2decoder"));
+        assert!(p
+            .description(Some((8, 8)))
+            .starts_with("h265parse ! nvv4l2decoder"));
+        let native = p.description(None);
+        assert!(
+            native.contains("nvvidconv ! capsfilter caps=video/x-raw,format=RGBA ! videoconvert")
+                && native.ends_with("format=RGB"),
+            "{native}"
+        );
     }
 
     #[test]
@@ -206,7 +225,7 @@ mod tests {
         let p = choose(Codec::H264, "auto", &exists, &[]).unwrap();
         assert_eq!(p.decoder, "v4l2h264dec");
         assert!(p
-            .description(640, 360)
+            .description(Some((640, 360)))
             .contains("v4l2convert ! capsfilter caps=video/x-raw,width=640,height=360"));
         // No H.265 hardware decoder: software.
         let exists = registry(&["v4l2h264dec", "v4l2convert", "avdec_h265"]);
@@ -226,8 +245,12 @@ mod tests {
         let p = choose(Codec::H264, "auto", &exists, &[]).unwrap();
         assert_eq!(p.decoder, "avdec_h264");
         assert_eq!(
-            p.description(640, 360),
+            p.description(Some((640, 360))),
             "h264parse ! avdec_h264 ! videoscale ! videoconvert ! capsfilter caps=video/x-raw,format=RGB,width=640,height=360"
+        );
+        assert_eq!(
+            p.description(None),
+            "h264parse ! avdec_h264 ! videoconvert ! capsfilter caps=video/x-raw,format=RGB"
         );
     }
 

@@ -24,11 +24,14 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use crate::analyse::calibrate::Request;
+use crate::analyse::Setup;
 use crate::config::Settings;
 use crate::decode::{self, Control, DecodeOptions};
 use crate::event::EventSink;
 use crate::infer::Interrupt;
 use crate::sample::LatestFrame;
+use crate::wire::Calibration;
 pub use model::ModelOptions;
 use progress::{Limits, Progress};
 
@@ -56,13 +59,11 @@ impl EngineOptions {
                 loop_file: src.loop_file,
                 rtsp_latency_ms: src.rtsp_latency_ms,
                 decoder: s.decode.decoder.clone(),
-                width: s.model.input_width,
-                height: s.model.input_height,
                 stop_at_end,
             },
             model: ModelOptions {
                 model: s.model.clone(),
-                grid: (s.analysis.grid_width, s.analysis.grid_height),
+                analysis: crate::analyse::Options::from_settings(s),
             },
         }
     }
@@ -72,7 +73,7 @@ impl EngineOptions {
 pub struct Engine {
     cancel: CancellationToken,
     control: mpsc::Sender<Control>,
-    reloads: Arc<model::Reloads>,
+    requests: Arc<model::Requests>,
     interrupt: Arc<Mutex<Option<Interrupt>>>,
     slot: Arc<LatestFrame>,
     progress: Arc<Progress>,
@@ -98,7 +99,7 @@ impl Engine {
         let slot = LatestFrame::new();
         let progress = Arc::new(Progress::new(Instant::now()));
         let (control, control_rx) = mpsc::channel();
-        let reloads = Arc::new(model::Reloads::default());
+        let requests = Arc::new(model::Requests::default());
         let interrupt = Arc::new(Mutex::new(None));
 
         let source_stage = decode::Stage {
@@ -125,7 +126,7 @@ impl Engine {
             events,
             cancel: cancel.clone(),
             progress: progress.clone(),
-            reloads: reloads.clone(),
+            requests: requests.clone(),
             interrupt: interrupt.clone(),
         };
         let model_opts = opts.model.clone();
@@ -136,7 +137,7 @@ impl Engine {
         Ok(Self {
             cancel,
             control,
-            reloads,
+            requests,
             interrupt,
             slot,
             progress,
@@ -155,8 +156,35 @@ impl Engine {
         if opts.decode != running.decode {
             let _ = self.control.send(Control::Reload(opts.decode.clone()));
         }
-        self.reloads.request(opts.model.clone());
+        self.requests.reload(opts.model.clone());
         *running = opts;
+    }
+
+    /// What the operator set (calibration, masks): applied from the next frame on.
+    pub fn set_setup(&self, setup: Setup) {
+        self.requests.setup(setup);
+    }
+
+    /// Calibrates on a frozen frame (packed RGB at its native size), on the model thread between
+    /// two analyses. Fails when the request does not fit the frame or no model is loaded.
+    pub async fn calibrate(
+        &self,
+        rgb: Vec<u8>,
+        width: u32,
+        height: u32,
+        request: Request,
+    ) -> Result<Calibration, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests.calibrate(model::CalibrationJob {
+            rgb,
+            width,
+            height,
+            request,
+            reply,
+        });
+        answer
+            .await
+            .unwrap_or_else(|_| Err("skycountd is stopping".into()))
     }
 
     /// A drone (re)appeared on the media server: attach now unless frames are flowing.

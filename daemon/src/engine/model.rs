@@ -18,12 +18,12 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::{ModelPhase, Progress};
-use crate::analyse;
+use crate::analyse::{self, Analyser, Setup};
 use crate::config::ModelSettings;
 use crate::event::{Event, EventSink};
 use crate::infer::{Interrupt, Model, ModelError};
 use crate::sample::LatestFrame;
-use crate::wire::ModelReport;
+use crate::wire::{Calibration, ModelReport};
 
 /// How long to wait before trying a model that failed to load again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
@@ -35,21 +35,38 @@ const TAKE_WAIT: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelOptions {
     pub model: ModelSettings,
-    /// The density grid sent to viewers, cells across and down.
-    pub grid: (u32, u32),
+    pub analysis: analyse::Options,
 }
 
-/// Reload requests, newest wins: the engine writes, the model thread reads before every frame.
-#[derive(Debug, Default)]
-pub struct Reloads(Mutex<Option<ModelOptions>>);
+/// A frozen frame to calibrate on, and where the answer goes.
+pub struct CalibrationJob {
+    pub rgb: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub request: analyse::calibrate::Request,
+    pub reply: tokio::sync::oneshot::Sender<Result<Calibration, String>>,
+}
 
-impl Reloads {
-    pub fn request(&self, opts: ModelOptions) {
-        *self.0.lock() = Some(opts);
+/// What the engine asks of the model thread, looked at before every frame. Newest wins for
+/// options and setups; calibrations queue.
+#[derive(Default)]
+pub struct Requests {
+    reload: Mutex<Option<ModelOptions>>,
+    setup: Mutex<Option<Setup>>,
+    calibrations: Mutex<Vec<CalibrationJob>>,
+}
+
+impl Requests {
+    pub fn reload(&self, opts: ModelOptions) {
+        *self.reload.lock() = Some(opts);
     }
 
-    fn take(&self) -> Option<ModelOptions> {
-        self.0.lock().take()
+    pub fn setup(&self, setup: Setup) {
+        *self.setup.lock() = Some(setup);
+    }
+
+    pub fn calibrate(&self, job: CalibrationJob) {
+        self.calibrations.lock().push(job);
     }
 }
 
@@ -59,7 +76,7 @@ pub struct Stage {
     pub events: EventSink,
     pub cancel: CancellationToken,
     pub progress: Arc<Progress>,
-    pub reloads: Arc<Reloads>,
+    pub requests: Arc<Requests>,
     /// The running model's interrupt, for the engine to cut a long run short at shutdown.
     pub interrupt: Arc<Mutex<Option<Interrupt>>>,
 }
@@ -91,23 +108,21 @@ struct Loaded {
 
 struct Thread<'a> {
     stage: &'a Stage,
-    grid: (u32, u32),
+    analyser: Analyser,
     loaded: Option<Loaded>,
     /// The settings to load when nothing is loaded, and when that was last tried.
     wanted: ModelSettings,
     last_try: Option<Instant>,
-    seq: u64,
 }
 
 /// Runs until cancelled, or until the slot is closed and empty.
 pub fn run(opts: ModelOptions, stage: &Stage) {
     let mut t = Thread {
         stage,
-        grid: opts.grid,
+        analyser: Analyser::new(opts.analysis, Setup::default()),
         loaded: None,
         wanted: opts.model,
         last_try: None,
-        seq: 0,
     };
     t.run();
 }
@@ -137,10 +152,10 @@ impl Thread<'_> {
 
     /// Applies the newest reload request, if any.
     fn apply_reload(&mut self) {
-        let Some(opts) = self.stage.reloads.take() else {
+        let Some(opts) = self.stage.requests.reload.lock().take() else {
             return;
         };
-        self.grid = opts.grid;
+        self.analyser.set_options(opts.analysis);
         self.wanted = opts.model.clone();
         let Some(running) = &self.loaded else {
             // Nothing runs: try the new settings at once.
@@ -193,6 +208,33 @@ impl Thread<'_> {
         }
     }
 
+    /// Applies a new setup and answers calibrations (each one model run on the frozen frame).
+    fn apply_operator(&mut self) {
+        if let Some(setup) = self.stage.requests.setup.lock().take() {
+            self.analyser.set_setup(setup.clone());
+            self.stage.events.emit(Event::Setup(setup));
+        }
+        let jobs = std::mem::take(&mut *self.stage.requests.calibrations.lock());
+        for job in jobs {
+            let answer = match self.loaded.as_mut() {
+                None => Err("the model is not loaded yet: try again in a moment".to_string()),
+                Some(l) => {
+                    self.stage
+                        .progress
+                        .model_beat(Instant::now(), ModelPhase::Running);
+                    self.analyser.calibrate(
+                        &mut l.model,
+                        &job.rgb,
+                        job.width,
+                        job.height,
+                        &job.request,
+                    )
+                }
+            };
+            let _ = job.reply.send(answer);
+        }
+    }
+
     fn run(&mut self) {
         let progress = &self.stage.progress;
         loop {
@@ -200,6 +242,7 @@ impl Thread<'_> {
                 return;
             }
             self.apply_reload();
+            self.apply_operator();
             if self.loaded.is_none() {
                 self.retry_load();
                 if self.loaded.is_none() {
@@ -225,11 +268,12 @@ impl Thread<'_> {
                 continue;
             };
             progress.model_beat(Instant::now(), ModelPhase::Running);
-            match loaded.model.run_frame(&frame) {
-                Ok((density, took)) => {
-                    progress.model_ran(Instant::now(), took);
-                    self.seq += 1;
-                    let analysis = analyse::analysis(self.seq, &density, took, &frame, self.grid);
+            match self.analyser.analyse(&mut loaded.model, &frame) {
+                Ok(analysis) => {
+                    progress.model_ran(
+                        Instant::now(),
+                        Duration::from_secs_f64(analysis.inference_ms / 1000.0),
+                    );
                     self.stage.events.emit(Event::Analysed {
                         analysis: Arc::new(analysis),
                         frame,

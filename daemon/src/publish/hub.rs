@@ -11,10 +11,13 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::{watch, Notify};
 
 use super::metrics::Metrics;
+use crate::analyse::Setup;
 use crate::event::Event;
 use crate::sample::Frame;
 use crate::source::StreamState;
-use crate::wire::{Analysis, MediaMtxReport, ModelReport, Rates, Status, StreamReport, Totals};
+use crate::wire::{
+    Analysis, AnalysisReport, MediaMtxReport, ModelReport, Rates, Status, StreamReport, Totals,
+};
 
 struct RateWindow {
     samples: Vec<(Instant, Totals)>,
@@ -32,6 +35,7 @@ pub struct Hub {
     rates: Mutex<(RateWindow, Rates)>,
     started: Instant,
     mediamtx: RwLock<Option<MediaMtxReport>>,
+    setup: RwLock<Setup>,
 }
 
 impl Hub {
@@ -53,6 +57,7 @@ impl Hub {
             )),
             started: Instant::now(),
             mediamtx: RwLock::new(None),
+            setup: RwLock::new(Setup::default()),
         })
     }
 
@@ -72,6 +77,10 @@ impl Hub {
             Event::Model(report) => self.set_model(report),
             Event::Analysed { analysis, frame } => self.publish(analysis, frame),
             Event::MediaMtx(report) => self.set_mediamtx(report),
+            Event::Setup(setup) => {
+                *self.setup.write() = setup;
+                self.status_changed.notify_one();
+            }
             // For the engine, not the viewers.
             Event::PublisherChanged => {}
         }
@@ -230,20 +239,48 @@ impl Hub {
         }
     }
 
+    /// What the operator set, as applied.
+    pub fn setup(&self) -> Setup {
+        self.setup.read().clone()
+    }
+
+    /// The last analysed frame (at its native size), for the operator to freeze.
+    pub fn last_frame(&self) -> Option<Frame> {
+        self.last_frame.lock().as_ref().map(|(_, f)| f.clone())
+    }
+
     pub fn status(&self) -> Status {
         let latest = self.latest_analysis();
         let model = self.model();
+        let setup = self.setup();
+        let rates = self.rates.lock().1;
         Status {
             stream: self.stream(),
             execution_provider: model.execution_provider.clone(),
             model,
-            rates: self.rates.lock().1,
+            rates,
             totals: self.totals(),
             last_inference_ms: latest.as_ref().map(|a| a.inference_ms),
             last_staleness_ms: latest.as_ref().map(|a| a.staleness_ms),
             uptime_s: self.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION"),
             mediamtx: self.mediamtx(),
+            analysis: AnalysisReport {
+                width: latest.as_ref().map(|a| a.input_width),
+                height: latest.as_ref().map(|a| a.input_height),
+                scale: latest
+                    .as_ref()
+                    .map(|a| f64::from(a.input_width) / f64::from(a.frame_width.max(1))),
+                from: if setup.calibration.is_some() {
+                    "calibration"
+                } else {
+                    "default"
+                },
+                tiles: latest.as_ref().map(|a| a.tiles),
+                analysed_fps: rates.analysed_fps,
+            },
+            calibration: setup.calibration,
+            masks: setup.masks,
         }
     }
 

@@ -5,5 +5,6 @@
 
 pub mod hub;
 pub mod metrics;
+pub mod operator;
 pub mod server;
 pub mod snapshot;

@@ -252,6 +252,7 @@ pub fn router(
     hub: Arc<Hub>,
     access: impl Into<StreamAccess>,
     web_dir: PathBuf,
+    operator: Option<Arc<dyn super::operator::Operator>>,
 ) -> (Router, SocketIo) {
     let access: StreamAccess = access.into();
     let (layer, io) = SocketIo::builder().build_layer();
@@ -284,10 +285,12 @@ pub fn router(
             api = api.route(probe, get(move || async move { Redirect::to(&to) }));
         }
     }
-    let api = api.with_state(AppState {
-        hub: hub.clone(),
-        access: Arc::new(access),
-    });
+    let api = api
+        .with_state(AppState {
+            hub: hub.clone(),
+            access: Arc::new(access),
+        })
+        .merge(super::operator::routes(operator));
     let index = web_dir.join("index.html");
     let app = if index.is_file() {
         api.fallback_service(ServeDir::new(&web_dir).not_found_service(ServeFile::new(index)))

@@ -1,15 +1,9 @@
-//! Analyse: from the model's density map to what viewers are sent.
-//!
-//! CSRNet outputs a density map at one eighth of its input size; each value is "people in this
-//! cell", so the count is the map's sum. Viewers get the map resampled to a small grid (area
-//! weighted, so the grid sums to the same count) and quantised to bytes relative to its densest
-//! cell: 80×45 cells are 3.6 kB, cheap to send to every phone at every analysis.
-
-use std::time::{Duration, SystemTime};
+//! The density grid viewers get: the model's map resampled by area (so the grid sums to the same
+//! count) and quantised to bytes relative to its densest cell. 80×45 cells are 3.6 kB, cheap to
+//! send to every phone at every analysis.
 
 use crate::infer::DensityMap;
-use crate::sample::Frame;
-use crate::wire::{unix_ms, Analysis, DensityGrid};
+use crate::wire::DensityGrid;
 
 impl DensityMap {
     /// People in the picture: the sum of the map.
@@ -64,28 +58,6 @@ impl DensityMap {
             max: max as f32,
             data,
         }
-    }
-}
-
-/// The `analysis` event for one model run on `frame`.
-pub fn analysis(
-    seq: u64,
-    density: &DensityMap,
-    took: Duration,
-    frame: &Frame,
-    grid: (u32, u32),
-) -> Analysis {
-    Analysis {
-        seq,
-        count: density.count(),
-        inference_ms: took.as_secs_f64() * 1000.0,
-        staleness_ms: frame.decoded_at.elapsed().as_secs_f64() * 1000.0,
-        frame_pts_ms: frame.pts_ms,
-        wall_time_ms: unix_ms(SystemTime::now()),
-        input_width: frame.width,
-        input_height: frame.height,
-        demo: frame.demo,
-        density: density.to_grid(grid.0, grid.1),
     }
 }
 

@@ -1,0 +1,265 @@
+//! Calibrate: the analysis scale from the people an operator tapped in one box.
+//!
+//! The count CSRNet gives depends on how large people look to it, and from a drone that varies
+//! from a few pixels to a few dozen. The operator freezes a frame, draws a box over part of the
+//! crowd and taps the people in it. What those taps tell most reliably is *how far apart people
+//! stand*: the median distance from each tapped person to the nearest other. Scaling the frame so
+//! that this spacing becomes [`SPACING_TARGET_PX`] analysis pixels puts people at the size the
+//! network counts best. The rule and its constant were measured by replaying boxes of
+//! ground-truth people on the DroneCrowd frames, leave-one-sequence-out (docs/accuracy.md), against
+//! the alternatives: matching the model's count in the box to the taps (the box's scene rarely
+//! stands for the whole frame: worse), and multiplying by taps / model count (worse still). So no
+//! factor is applied (`factor` stays 1); the model's count in the box at the chosen scale is
+//! reported as the agreement, for the operator to judge.
+
+use crate::wire::Calibration;
+
+/// Analysis pixels between neighbouring people at which the stock CSRNet counts best on drone
+/// footage (fitted leave-one-sequence-out on shared/testdata/drone: docs/accuracy.md).
+pub const SPACING_TARGET_PX: f64 = 9.6;
+
+/// The rule's typical whole-frame relative error, from the same replay (docs/accuracy.md): the
+/// band of every calibrated count is widened by it.
+pub const CALIBRATED_ERROR: f64 = 0.3;
+
+/// Scales the rule may choose, as fractions of the frame's size.
+pub const SCALE_MIN: f64 = 0.1;
+pub const SCALE_MAX: f64 = 2.0;
+
+/// Scales are rounded to this step so that nearby calibrations share one analysis size.
+const SCALE_STEP: f64 = 1.0 / 32.0;
+
+pub const MIN_TAPS: usize = 5;
+pub const MAX_TAPS: usize = 200;
+
+/// What the operator sends: the frozen frame, the box and the taps, in the frame's pixels.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub frame_id: String,
+    /// x, y, width, height.
+    #[serde(rename = "box")]
+    pub area: [f64; 4],
+    pub taps: Vec<[f64; 2]>,
+}
+
+/// Checks a request against the frame it names; says what is wrong and what to do.
+pub fn validate(req: &Request, frame_w: u32, frame_h: u32) -> Result<(), String> {
+    let [x, y, w, h] = req.area;
+    if !req.area.iter().all(|v| v.is_finite()) || w < 8.0 || h < 8.0 {
+        return Err("the box is empty: drag a box over part of the crowd".into());
+    }
+    if x < 0.0 || y < 0.0 || x + w > f64::from(frame_w) + 0.5 || y + h > f64::from(frame_h) + 0.5 {
+        return Err(format!(
+            "the box {x:.0},{y:.0} {w:.0}x{h:.0} leaves the {frame_w}x{frame_h} frame"
+        ));
+    }
+    if !(MIN_TAPS..=MAX_TAPS).contains(&req.taps.len()) {
+        return Err(format!(
+            "{} taps: tap {MIN_TAPS} to {MAX_TAPS} people in the box (10 to 40 is best)",
+            req.taps.len()
+        ));
+    }
+    if let Some(t) = req.taps.iter().find(|t| {
+        !t.iter().all(|v| v.is_finite()) || t[0] < x || t[0] > x + w || t[1] < y || t[1] > y + h
+    }) {
+        return Err(format!(
+            "the tap at {:.0},{:.0} is outside the box: tap only people inside it",
+            t[0], t[1]
+        ));
+    }
+    Ok(())
+}
+
+/// The median distance from each tap to its nearest other tap, in the frame's pixels.
+pub fn spacing(taps: &[[f64; 2]]) -> f64 {
+    let mut nearest: Vec<f64> = taps
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            taps.iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+                .fold(f64::INFINITY, f64::min)
+        })
+        .filter(|d| d.is_finite())
+        .collect();
+    if nearest.is_empty() {
+        return f64::NAN;
+    }
+    nearest.sort_by(f64::total_cmp);
+    let n = nearest.len();
+    if n % 2 == 1 {
+        nearest[n / 2]
+    } else {
+        (nearest[n / 2 - 1] + nearest[n / 2]) / 2.0
+    }
+}
+
+/// The scale at which people `spacing_px` apart in the frame stand [`SPACING_TARGET_PX`] apart.
+pub fn scale_for(spacing_px: f64) -> f64 {
+    if !spacing_px.is_finite() || spacing_px <= 0.0 {
+        return SCALE_MAX;
+    }
+    let s = (SPACING_TARGET_PX / spacing_px).clamp(SCALE_MIN, SCALE_MAX);
+    ((s / SCALE_STEP).round() * SCALE_STEP).clamp(SCALE_MIN, SCALE_MAX)
+}
+
+/// The region of the frame the model sees to count the box: the box with context around it.
+pub fn context_region(area: [f64; 4], frame_w: u32, frame_h: u32) -> (u32, u32, u32, u32) {
+    let [x, y, w, h] = area;
+    let margin = (w.max(h) * 0.25).max(64.0);
+    let x0 = (x - margin).max(0.0).floor() as u32;
+    let y0 = (y - margin).max(0.0).floor() as u32;
+    let x1 = ((x + w + margin).ceil() as u32).min(frame_w);
+    let y1 = ((y + h + margin).ceil() as u32).min(frame_h);
+    (x0, y0, x1 - x0, y1 - y0)
+}
+
+/// The density inside `area` (frame pixels) of a map made of `region` (frame pixels) resized to
+/// `map_w*8 × map_h*8`. Cells are weighted by how much of them the box covers.
+pub fn sum_in_box(
+    values: &[f32],
+    map_w: usize,
+    map_h: usize,
+    region: (u32, u32, u32, u32),
+    analysed: (u32, u32),
+    area: [f64; 4],
+) -> f64 {
+    // Frame pixels per density cell, along each axis.
+    let cell_x = f64::from(region.2) / f64::from(analysed.0) * 8.0;
+    let cell_y = f64::from(region.3) / f64::from(analysed.1) * 8.0;
+    let [bx, by, bw, bh] = area;
+    let (bx, by) = (bx - f64::from(region.0), by - f64::from(region.1));
+    let overlap = |a0: f64, a1: f64, b0: f64, b1: f64| (a1.min(b1) - a0.max(b0)).max(0.0);
+    let mut sum = 0.0;
+    for cy in 0..map_h {
+        let fy = overlap(cy as f64 * cell_y, (cy + 1) as f64 * cell_y, by, by + bh) / cell_y;
+        if fy == 0.0 {
+            continue;
+        }
+        for cx in 0..map_w {
+            let fx = overlap(cx as f64 * cell_x, (cx + 1) as f64 * cell_x, bx, bx + bw) / cell_x;
+            sum += f64::from(values[cy * map_w + cx]) * fx * fy;
+        }
+    }
+    sum
+}
+
+/// The calibration from a validated request and the model's count in the box at the chosen
+/// scale (made by the caller, who holds the model).
+pub fn finish(
+    req: &Request,
+    frame_w: u32,
+    frame_h: u32,
+    scale: f64,
+    model_in_box: f64,
+    at_ms: u64,
+) -> Calibration {
+    let taps = req.taps.len() as f64;
+    let agreement = (1.0 - (model_in_box - taps).abs() / taps).max(0.0);
+    let (w, h) = super::size_at(frame_w, frame_h, scale, u32::MAX);
+    Calibration {
+        at_ms,
+        scale,
+        factor: 1.0,
+        frame_width: frame_w,
+        frame_height: frame_h,
+        area: req.area.map(|v| v.round().max(0.0) as u32),
+        taps: req.taps.len() as u32,
+        spacing_px: spacing(&req.taps),
+        model_in_box,
+        agreement,
+        expected_error: CALIBRATED_ERROR,
+        frame_id: req.frame_id.clone(),
+        message: format!(
+            "scale {w}x{h}, factor 1.00, agreement in your box {:.0} % ({:.0} counted, {} tapped)",
+            agreement * 100.0,
+            model_in_box,
+            req.taps.len()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid_taps(x0: f64, y0: f64, step: f64, n: usize) -> Vec<[f64; 2]> {
+        (0..n)
+            .map(|i| [x0 + (i % 5) as f64 * step, y0 + (i / 5) as f64 * step])
+            .collect()
+    }
+
+    #[test]
+    fn the_spacing_of_the_taps_sets_the_scale() {
+        // People 30 px apart in the frame (low altitude): scaled down to ~9.6 px apart.
+        let taps = grid_taps(100.0, 100.0, 30.0, 20);
+        assert!((spacing(&taps) - 30.0).abs() < 1e-9);
+        assert!(
+            (scale_for(30.0) - 0.3125).abs() < 1e-9,
+            "{}",
+            scale_for(30.0)
+        );
+        // 7 px apart (high altitude): upsampled.
+        assert!((scale_for(7.0) - 1.375).abs() < 1e-9, "{}", scale_for(7.0));
+        // Absurd spacings are clamped.
+        assert_eq!(scale_for(1.0), SCALE_MAX);
+        assert_eq!(scale_for(1000.0), SCALE_MIN);
+        assert_eq!(scale_for(f64::NAN), SCALE_MAX);
+    }
+
+    #[test]
+    fn requests_are_checked_against_the_frame() {
+        let ok = Request {
+            frame_id: "a".into(),
+            area: [90.0, 90.0, 200.0, 120.0],
+            taps: grid_taps(100.0, 100.0, 30.0, 20),
+        };
+        assert_eq!(validate(&ok, 1920, 1080), Ok(()));
+        let with = |f: &dyn Fn(&mut Request)| {
+            let mut r = ok.clone();
+            f(&mut r);
+            validate(&r, 1920, 1080).unwrap_err()
+        };
+        assert!(with(&|r| r.taps.truncate(3)).contains("tap 5 to 200"));
+        assert!(with(&|r| r.taps.push([10.0, 10.0])).contains("outside the box"));
+        assert!(with(&|r| r.area = [1800.0, 0.0, 200.0, 100.0]).contains("leaves"));
+        assert!(with(&|r| r.area = [0.0, 0.0, 0.0, 0.0]).contains("empty"));
+        assert!(with(&|r| r.taps[0] = [f64::NAN, 1.0]).contains("outside the box"));
+    }
+
+    #[test]
+    fn the_count_in_the_box_weighs_cells_by_their_overlap() {
+        // A 4x4 map of ones made from a 64x64 region at (100, 100) analysed at 32x32: each cell
+        // covers 16x16 frame pixels.
+        let values = vec![1.0f32; 16];
+        let region = (100, 100, 64, 64);
+        let full = sum_in_box(&values, 4, 4, region, (32, 32), [100.0, 100.0, 64.0, 64.0]);
+        assert!((full - 16.0).abs() < 1e-9);
+        let quarter = sum_in_box(&values, 4, 4, region, (32, 32), [100.0, 100.0, 32.0, 32.0]);
+        assert!((quarter - 4.0).abs() < 1e-9);
+        let half_cell = sum_in_box(&values, 4, 4, region, (32, 32), [108.0, 100.0, 16.0, 16.0]);
+        assert!(
+            (half_cell - 1.0).abs() < 1e-9,
+            "two half cells: {half_cell}"
+        );
+    }
+
+    #[test]
+    fn the_message_says_what_was_set() {
+        let req = Request {
+            frame_id: "f1".into(),
+            area: [0.0, 0.0, 100.0, 100.0],
+            taps: grid_taps(10.0, 10.0, 10.0, 20),
+        };
+        let c = finish(&req, 1920, 1080, 0.5, 19.0, 7);
+        assert_eq!(c.agreement, 0.95);
+        assert_eq!(c.factor, 1.0);
+        assert!(c
+            .message
+            .starts_with("scale 960x536, factor 1.00, agreement in your box 95 %"));
+        assert_eq!(c.area, [0, 0, 100, 100]);
+    }
+}

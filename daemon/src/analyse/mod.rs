@@ -1,0 +1,603 @@
+//! Analyse: from a decoded frame to the count a person reads.
+//!
+//! ```text
+//!  frame (native size) ─▶ analysis size ─▶ resize ─▶ tiles ─▶ model ─▶ stitch ─▶ masks ─▶ factor
+//!                          (calibration,                                              │
+//!                           analysis.scale,                         count, grid ◀─────┤
+//!                           model.input_*)                          smoothed + band ◀─┘
+//! ```
+//!
+//! CSRNet outputs a density map at one eighth of its input size; each value is "people in this
+//! cell", so the count is the map's sum. How many people the map holds depends strongly on the
+//! *analysis size*: the network counts well only when people look about as large as in its training
+//! photos (docs/accuracy.md). So the size is chosen per stream: by the operator's calibration
+//! ([`calibrate`]), else `analysis.scale`, else `model.input_width × input_height`.
+//!
+//! [`Analyser`] does it all for one frame and is used alike by the daemon's model thread, by
+//! `skycountd analyze` and by `skycountd eval`: what is measured is what runs. It holds no model:
+//! the model comes in through [`DensityModel`], so tests drive it with a fake.
+
+pub mod calibrate;
+pub mod grid;
+pub mod mask;
+pub mod resize;
+pub mod smooth;
+pub mod tiles;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use fast_image_resize::Resizer;
+
+use crate::infer::{DensityMap, ModelError};
+use crate::sample::Frame;
+use crate::wire::{unix_ms, Analysis, Calibration, Mask};
+use smooth::Smoother;
+use tiles::{cells_floor, Plan};
+
+/// The relative whole-frame error to expect without calibration, for the band (measured with
+/// `skycountd eval` on the drone frames at the default size: docs/accuracy.md).
+pub const UNCALIBRATED_ERROR: f64 = 0.5;
+
+/// Anything that turns packed RGB into a density map: the ONNX Runtime model, or a test's fake.
+pub trait DensityModel {
+    fn density(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+    ) -> Result<(DensityMap, Duration), ModelError>;
+}
+
+impl DensityModel for crate::infer::Model {
+    fn density(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+    ) -> Result<(DensityMap, Duration), ModelError> {
+        self.run(rgb, width, height)
+    }
+}
+
+/// How the analyser runs; from the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// `model.input_width × input_height`: the size when nothing else says.
+    pub default_size: (u32, u32),
+    /// `analysis.scale` (0: use `default_size`).
+    pub scale: f64,
+    pub max_width: u32,
+    /// `analysis.tile_width × tile_height`, when set.
+    pub tile: Option<(u32, u32)>,
+    pub tile_margin: u32,
+    /// The viewers' density grid, cells across and down.
+    pub grid: (u32, u32),
+    pub smooth: Duration,
+}
+
+impl Options {
+    pub fn from_settings(s: &crate::config::Settings) -> Self {
+        let a = &s.analysis;
+        Self {
+            default_size: (s.model.input_width, s.model.input_height),
+            scale: a.scale,
+            max_width: a.max_width,
+            tile: (a.tile_width > 0 && a.tile_height > 0).then_some((a.tile_width, a.tile_height)),
+            tile_margin: a.tile_margin,
+            grid: (a.grid_width, a.grid_height),
+            smooth: Duration::from_millis(a.smooth_ms),
+        }
+    }
+}
+
+/// What the operator set for one stream path: kept on disk, applied to every analysis.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Setup {
+    pub calibration: Option<Calibration>,
+    #[serde(default)]
+    pub masks: Vec<Mask>,
+}
+
+/// Where an analysis size came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeFrom {
+    Calibration,
+    Default,
+}
+
+impl SizeFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Calibration => "calibration",
+            Self::Default => "default",
+        }
+    }
+}
+
+/// The analysis size for a `frame_w × frame_h` frame at `scale` (a fraction of the frame's size):
+/// whole density cells, at least one, at most `max_width` wide (keeping the aspect).
+pub fn size_at(frame_w: u32, frame_h: u32, scale: f64, max_width: u32) -> (u32, u32) {
+    let scale = scale.min(f64::from(max_width) / f64::from(frame_w.max(1)));
+    let w = (f64::from(frame_w) * scale).round() as u32;
+    let h = (f64::from(frame_h) * scale).round() as u32;
+    (cells_floor(w), cells_floor(h))
+}
+
+/// A density map for one picture at one size, and what it took.
+#[derive(Debug, Clone)]
+pub struct Density {
+    pub map: DensityMap,
+    pub size: (u32, u32),
+    pub tiles: u32,
+    /// The model's time alone, all tiles together.
+    pub took: Duration,
+}
+
+/// Runs a model on pictures at any analysis size; see the module docs.
+pub struct Analyser {
+    opts: Options,
+    setup: Setup,
+    resizer: Resizer,
+    scratch: Vec<u8>,
+    tile: Vec<u8>,
+    /// Mask weights for the last map size.
+    mask_weights: Option<((usize, usize), Vec<f32>)>,
+    smoother: Smoother,
+    seq: u64,
+}
+
+impl Analyser {
+    pub fn new(opts: Options, setup: Setup) -> Self {
+        Self {
+            smoother: Smoother::new(opts.smooth),
+            opts,
+            setup,
+            resizer: Resizer::new(),
+            scratch: Vec::new(),
+            tile: Vec::new(),
+            mask_weights: None,
+            seq: 0,
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// New options (a reload); the smoothing starts again when what is counted changed.
+    pub fn set_options(&mut self, opts: Options) {
+        if opts.scale != self.opts.scale || opts.default_size != self.opts.default_size {
+            self.smoother.reset();
+        }
+        self.smoother = Smoother::new(opts.smooth);
+        self.opts = opts;
+    }
+
+    /// A new calibration or new masks: applied from the next frame; the smoothing starts again.
+    pub fn set_setup(&mut self, setup: Setup) {
+        if setup != self.setup {
+            self.smoother.reset();
+            self.mask_weights = None;
+            self.setup = setup;
+        }
+    }
+
+    /// The analysis size for a frame, and where it came from.
+    pub fn size_for(&self, frame_w: u32, frame_h: u32) -> ((u32, u32), SizeFrom) {
+        let o = &self.opts;
+        if let Some(c) = &self.setup.calibration {
+            return (
+                size_at(frame_w, frame_h, c.scale, o.max_width),
+                SizeFrom::Calibration,
+            );
+        }
+        if o.scale > 0.0 {
+            return (
+                size_at(frame_w, frame_h, o.scale, o.max_width),
+                SizeFrom::Default,
+            );
+        }
+        let (w, h) = o.default_size;
+        (
+            (cells_floor(w.min(o.max_width)), cells_floor(h)),
+            SizeFrom::Default,
+        )
+    }
+
+    /// The model's density map of packed RGB rows resized to `size`, in tiles when configured.
+    pub fn density(
+        &mut self,
+        model: &mut dyn DensityModel,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        size: (u32, u32),
+    ) -> Result<Density, ModelError> {
+        let resized;
+        let pixels = if (width, height) == size {
+            rgb
+        } else {
+            resized =
+                resize::resize(&mut self.resizer, rgb, width, height, size).map_err(|reason| {
+                    ModelError::Run {
+                        width,
+                        height,
+                        reason,
+                    }
+                })?;
+            &resized.data
+        };
+        let plan = Plan::new(size.0, size.1, self.opts.tile, self.opts.tile_margin);
+        if plan.tiles.len() == 1 && (plan.tile_w, plan.tile_h) == size {
+            let (map, took) = model.density(pixels, size.0, size.1)?;
+            return Ok(Density {
+                map,
+                size,
+                tiles: 1,
+                took,
+            });
+        }
+        let (cw, ch) = (
+            (size.0 / tiles::CELL) as usize,
+            (size.1 / tiles::CELL) as usize,
+        );
+        let mut values = vec![0f32; cw * ch];
+        let mut took = Duration::ZERO;
+        for t in &plan.tiles {
+            plan.tile_pixels(pixels, t, &mut self.tile);
+            let (map, d) = model.density(&self.tile, plan.tile_w, plan.tile_h)?;
+            took += d;
+            plan.stitch(t, &map.values, map.width, map.height, &mut values);
+        }
+        Ok(Density {
+            map: DensityMap {
+                width: cw,
+                height: ch,
+                values,
+            },
+            size,
+            tiles: plan.tiles.len() as u32,
+            took,
+        })
+    }
+
+    /// Zeroes the density under the masks.
+    fn mask(&mut self, map: &mut DensityMap) {
+        if self.setup.masks.is_empty() {
+            return;
+        }
+        let dims = (map.width, map.height);
+        if self.mask_weights.as_ref().map(|(d, _)| *d) != Some(dims) {
+            self.mask_weights = Some((dims, mask::weights(&self.setup.masks, dims.0, dims.1)));
+        }
+        if let Some((_, w)) = &self.mask_weights {
+            mask::apply(map, w);
+        }
+    }
+
+    /// A calibration from the operator's taps on a frozen frame (packed RGB at its native
+    /// size): the scale from the taps' spacing, and the model's count in the box at that scale.
+    pub fn calibrate(
+        &mut self,
+        model: &mut dyn DensityModel,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        req: &calibrate::Request,
+    ) -> Result<Calibration, String> {
+        calibrate::validate(req, width, height)?;
+        let scale = calibrate::scale_for(calibrate::spacing(&req.taps));
+        let region = calibrate::context_region(req.area, width, height);
+        let crop = resize::crop(rgb, width, height, region);
+        let size = (
+            cells_floor((f64::from(crop.width) * scale).round() as u32),
+            cells_floor((f64::from(crop.height) * scale).round() as u32),
+        );
+        let d = self
+            .density(model, &crop.data, crop.width, crop.height, size)
+            .map_err(|e| e.to_string())?;
+        let in_box = calibrate::sum_in_box(
+            &d.map.values,
+            d.map.width,
+            d.map.height,
+            region,
+            d.size,
+            req.area,
+        );
+        Ok(calibrate::finish(
+            req,
+            width,
+            height,
+            scale,
+            in_box,
+            unix_ms(SystemTime::now()),
+        ))
+    }
+
+    /// One frame, analysed: the `analysis` event.
+    pub fn analyse(
+        &mut self,
+        model: &mut dyn DensityModel,
+        frame: &Frame,
+    ) -> Result<Analysis, ModelError> {
+        let (size, _) = self.size_for(frame.width, frame.height);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = {
+            let rgb = frame.packed_rgb(&mut scratch);
+            self.density(model, rgb, frame.width, frame.height, size)
+        };
+        self.scratch = scratch;
+        let Density {
+            mut map,
+            size,
+            tiles,
+            took,
+        } = result?;
+        self.mask(&mut map);
+        let raw = map.count();
+        let (factor, expected) = match &self.setup.calibration {
+            Some(c) => (c.factor, c.expected_error),
+            None => (1.0, UNCALIBRATED_ERROR),
+        };
+        let count = raw * factor;
+        let smoothed = self.smoother.add(Instant::now(), count, expected);
+        self.seq += 1;
+        Ok(Analysis {
+            seq: self.seq,
+            count,
+            inference_ms: took.as_secs_f64() * 1000.0,
+            staleness_ms: frame.decoded_at.elapsed().as_secs_f64() * 1000.0,
+            frame_pts_ms: frame.pts_ms,
+            wall_time_ms: unix_ms(SystemTime::now()),
+            input_width: size.0,
+            input_height: size.1,
+            frame_width: frame.width,
+            frame_height: frame.height,
+            tiles,
+            raw_count: raw,
+            smoothed: smoothed.median,
+            band: [smoothed.band.0, smoothed.band.1],
+            calibrated: self.setup.calibration.is_some(),
+            demo: frame.demo,
+            density: map.to_grid(self.opts.grid.0, self.opts.grid.1),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A "model" whose density is the mean red value of each 8×8 block / 255: a picture whose red
+    /// is 255 where people stand and 0 elsewhere counts one per block of people.
+    pub(crate) struct Redness {
+        pub runs: Vec<(u32, u32)>,
+    }
+
+    impl DensityModel for Redness {
+        fn density(
+            &mut self,
+            rgb: &[u8],
+            width: u32,
+            height: u32,
+        ) -> Result<(DensityMap, Duration), ModelError> {
+            self.runs.push((width, height));
+            let (w, h) = ((width / 8) as usize, (height / 8) as usize);
+            let mut values = vec![0f32; w * h];
+            for y in 0..h * 8 {
+                for x in 0..w * 8 {
+                    let r = rgb[(y * width as usize + x) * 3];
+                    values[(y / 8) * w + x / 8] += f32::from(r) / 255.0 / 64.0;
+                }
+            }
+            Ok((
+                DensityMap {
+                    width: w,
+                    height: h,
+                    values,
+                },
+                Duration::from_millis(1),
+            ))
+        }
+    }
+
+    fn options() -> Options {
+        Options {
+            default_size: (64, 32),
+            scale: 0.0,
+            max_width: 3840,
+            tile: None,
+            tile_margin: 16,
+            grid: (8, 4),
+            smooth: Duration::from_secs(10),
+        }
+    }
+
+    /// A frame with a red square of `side` pixels at (x, y).
+    fn frame(w: u32, h: u32, (x, y, side): (u32, u32, u32)) -> Frame {
+        let mut rgb = vec![0u8; (w * h * 3) as usize];
+        for yy in y..y + side {
+            for xx in x..x + side {
+                rgb[((yy * w + xx) * 3) as usize] = 255;
+            }
+        }
+        Frame::packed(w, h, rgb)
+    }
+
+    fn calibration(scale: f64, factor: f64) -> Calibration {
+        Calibration {
+            at_ms: 0,
+            scale,
+            factor,
+            frame_width: 256,
+            frame_height: 128,
+            area: [0, 0, 10, 10],
+            taps: 10,
+            spacing_px: 10.0,
+            model_in_box: 10.0,
+            agreement: 1.0,
+            expected_error: 0.2,
+            frame_id: "f".into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn calibration_sets_the_scale_from_the_taps_and_counts_the_box() {
+        // People (8x8 red blocks) every 32 px in a 1024x512 frame: tapped in a box of 5x4.
+        let (w, h) = (1024u32, 512u32);
+        let mut rgb = vec![0u8; (w * h * 3) as usize];
+        for py in (0..h).step_by(32) {
+            for px in (0..w).step_by(32) {
+                for y in py..py + 8 {
+                    for x in px..px + 8 {
+                        rgb[((y * w + x) * 3) as usize] = 255;
+                    }
+                }
+            }
+        }
+        let taps: Vec<[f64; 2]> = (0..20)
+            .map(|i| {
+                [
+                    320.0 + 4.0 + (i % 5) as f64 * 32.0,
+                    128.0 + 4.0 + (i / 5) as f64 * 32.0,
+                ]
+            })
+            .collect();
+        let req = calibrate::Request {
+            frame_id: "f".into(),
+            area: [316.0, 124.0, 160.0, 128.0],
+            taps,
+        };
+        let mut a = Analyser::new(options(), Setup::default());
+        let mut m = Redness { runs: vec![] };
+        let c = a.calibrate(&mut m, &rgb, w, h, &req).unwrap();
+        assert_eq!(c.scale, 0.3125, "9.6 / 32, on the 1/32 ladder");
+        // The fake model counts red area (64 px per person at scale 1), so at this scale it sees
+        // 20 people as 20 * 0.3125^2: what matters here is that the box, and only the box, is summed.
+        let expected = 20.0 * 0.3125f64.powi(2);
+        assert!(
+            (c.model_in_box - expected).abs() < 0.15 * expected,
+            "{}",
+            c.model_in_box
+        );
+        assert!(
+            c.agreement < 0.2,
+            "the operator is told the model disagrees: {c:?}"
+        );
+        assert_eq!(m.runs.len(), 1, "one run on the box and its context");
+        let bad = calibrate::Request {
+            taps: vec![[0.0, 0.0]; 3],
+            ..req
+        };
+        assert!(a.calibrate(&mut m, &rgb, w, h, &bad).is_err());
+    }
+
+    #[test]
+    fn the_size_comes_from_calibration_then_scale_then_the_model_size() {
+        let mut a = Analyser::new(options(), Setup::default());
+        assert_eq!(a.size_for(1920, 1080), ((64, 32), SizeFrom::Default));
+        a.set_options(Options {
+            scale: 0.5,
+            ..options()
+        });
+        assert_eq!(a.size_for(1920, 1080), ((960, 536), SizeFrom::Default));
+        a.set_setup(Setup {
+            calibration: Some(calibration(1.5, 1.0)),
+            masks: vec![],
+        });
+        assert_eq!(
+            a.size_for(1920, 1080),
+            ((2880, 1616), SizeFrom::Calibration)
+        );
+        // Capped by max_width, aspect kept.
+        a.set_options(Options {
+            max_width: 2000,
+            ..options()
+        });
+        assert_eq!(a.size_for(1920, 1080).0, (2000, 1120));
+    }
+
+    #[test]
+    fn tiles_count_what_one_run_counts() {
+        let f = frame(512, 256, (100, 60, 120));
+        let mut whole = Analyser::new(
+            Options {
+                scale: 1.0,
+                ..options()
+            },
+            Setup::default(),
+        );
+        let mut tiled = Analyser::new(
+            Options {
+                scale: 1.0,
+                tile: Some((128, 96)),
+                ..options()
+            },
+            Setup::default(),
+        );
+        let mut m1 = Redness { runs: vec![] };
+        let mut m2 = Redness { runs: vec![] };
+        let a = whole.analyse(&mut m1, &f).unwrap();
+        let b = tiled.analyse(&mut m2, &f).unwrap();
+        assert!((a.count - 225.0).abs() < 1e-3, "{}", a.count);
+        assert!(
+            (a.count - b.count).abs() < 1e-3,
+            "{} vs {}",
+            a.count,
+            b.count
+        );
+        assert!(
+            b.tiles > 4 && m2.runs.iter().all(|&r| r == (128, 96)),
+            "{:?}",
+            m2.runs
+        );
+        assert_eq!((b.input_width, b.input_height), (512, 256));
+        assert_eq!((b.frame_width, b.frame_height), (512, 256));
+    }
+
+    #[test]
+    fn masks_and_the_factor_apply_and_the_band_is_honest() {
+        let f = frame(256, 128, (0, 0, 128)); // the whole left half
+        let mut a = Analyser::new(
+            Options {
+                scale: 1.0,
+                ..options()
+            },
+            Setup::default(),
+        );
+        let mut m = Redness { runs: vec![] };
+        let plain = a.analyse(&mut m, &f).unwrap();
+        assert!((plain.count - 256.0).abs() < 1e-3);
+        assert!(!plain.calibrated);
+        assert_eq!(plain.smoothed, plain.count);
+        assert!(
+            plain.band[0] < plain.count && plain.band[1] > plain.count,
+            "uncalibrated: wide"
+        );
+
+        a.set_setup(Setup {
+            calibration: Some(calibration(1.0, 2.0)),
+            masks: vec![Mask {
+                name: "left quarter".into(),
+                points: vec![[0.0, 0.0], [0.25, 0.0], [0.25, 1.0], [0.0, 1.0]],
+            }],
+        });
+        let masked = a.analyse(&mut m, &f).unwrap();
+        assert!(
+            (masked.raw_count - 128.0).abs() < 1e-3,
+            "{}",
+            masked.raw_count
+        );
+        assert!((masked.count - 256.0).abs() < 1e-3, "factor 2");
+        assert!(masked.calibrated);
+        assert_eq!(masked.smoothed, masked.count, "smoothing restarted");
+        assert!((masked.band[0] - 256.0 * 0.8).abs() < 1e-6);
+        // The heatmap has nothing under the mask.
+        assert_eq!(masked.density.data[0], 0);
+    }
+}

@@ -1,0 +1,132 @@
+//! The operator's actions carried out: the store keeps them, the engine applies them.
+//!
+//! One [`BoxOperator`] per daemon. It holds the setup (calibration and masks) of the stream path
+//! being analysed: every change is written to the store first and handed to the engine only once it
+//! is kept, so what the box counts with is always what survives a restart.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::analyse::calibrate::Request;
+use crate::analyse::{mask, Setup};
+use crate::engine::Engine;
+use crate::publish::hub::Hub;
+use crate::publish::operator::{BoxFuture, Frozen, OpError, Operator};
+use crate::publish::snapshot;
+use crate::store::Store;
+use crate::wire::{Calibration, Mask};
+
+pub struct BoxOperator {
+    engine: Arc<Engine>,
+    hub: Arc<Hub>,
+    store: Store,
+    /// The stream path, as the training data names it.
+    stream: String,
+    setup: Mutex<Setup>,
+}
+
+impl BoxOperator {
+    /// Loads the kept setup and hands it to the engine.
+    pub fn start(engine: Arc<Engine>, hub: Arc<Hub>, store: Store, stream: String) -> Arc<Self> {
+        let setup = store.load();
+        if setup.calibration.is_some() || !setup.masks.is_empty() {
+            log::info!(
+                "kept for {stream}: {}, {} mask(s)",
+                setup
+                    .calibration
+                    .as_ref()
+                    .map(|c| format!("calibration ({})", c.message))
+                    .unwrap_or_else(|| "no calibration".into()),
+                setup.masks.len()
+            );
+        }
+        engine.set_setup(setup.clone());
+        Arc::new(Self {
+            engine,
+            hub,
+            store,
+            stream,
+            setup: Mutex::new(setup),
+        })
+    }
+
+    /// Keeps a changed setup, then applies it.
+    fn change(&self, f: impl FnOnce(&mut Setup)) -> Result<Setup, OpError> {
+        let mut setup = self.setup.lock();
+        let mut new = setup.clone();
+        f(&mut new);
+        self.store.save(&new).map_err(OpError::Failed)?;
+        *setup = new.clone();
+        self.engine.set_setup(new.clone());
+        Ok(new)
+    }
+}
+
+impl Operator for Arc<BoxOperator> {
+    fn freeze(&self) -> Result<Frozen, OpError> {
+        let frame = self.hub.last_frame().ok_or_else(|| {
+            OpError::Conflict("no frame has been analysed yet: wait for the drone's video".into())
+        })?;
+        let jpeg = snapshot::encode_jpeg(&frame).map_err(OpError::Failed)?;
+        let id = self.store.save_frame(&jpeg).map_err(OpError::Failed)?;
+        Ok(Frozen {
+            image_url: format!("/api/operator/frames/{id}.jpg"),
+            frame_id: id,
+            width: frame.width,
+            height: frame.height,
+        })
+    }
+
+    fn frame(&self, id: &str) -> Option<Vec<u8>> {
+        self.store.frame(id)
+    }
+
+    fn calibrate(&self, req: Request) -> BoxFuture<Result<Calibration, OpError>> {
+        let me = self.clone();
+        Box::pin(async move {
+            let jpeg = me.store.frame(&req.frame_id).ok_or_else(|| {
+                OpError::NotFound(format!("no frame {:?}: freeze one first", req.frame_id))
+            })?;
+            let img = tokio::task::spawn_blocking(move || {
+                image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
+                    .map(|i| i.to_rgb8())
+            })
+            .await
+            .map_err(|e| OpError::Failed(e.to_string()))?
+            .map_err(|e| OpError::Failed(format!("the kept frame cannot be read: {e}")))?;
+            let (w, h) = img.dimensions();
+            let calibration = me
+                .engine
+                .calibrate(img.into_raw(), w, h, req.clone())
+                .await
+                .map_err(OpError::Bad)?;
+            me.store
+                .save_taps(&req, &me.stream)
+                .map_err(OpError::Failed)?;
+            me.change(|s| s.calibration = Some(calibration.clone()))?;
+            log::info!("calibrated {}: {}", me.stream, calibration.message);
+            Ok(calibration)
+        })
+    }
+
+    fn reset_calibration(&self) -> Result<(), OpError> {
+        self.change(|s| s.calibration = None)?;
+        log::info!("calibration of {} reset", self.stream);
+        Ok(())
+    }
+
+    fn set_masks(&self, masks: Vec<Mask>) -> Result<Vec<Mask>, OpError> {
+        mask::validate(&masks).map_err(OpError::Bad)?;
+        let masks: Vec<Mask> = masks
+            .into_iter()
+            .map(|m| Mask {
+                name: m.name.trim().to_string(),
+                ..m
+            })
+            .collect();
+        let kept = self.change(|s| s.masks = masks)?;
+        log::info!("{} mask(s) set for {}", kept.masks.len(), self.stream);
+        Ok(kept.masks)
+    }
+}

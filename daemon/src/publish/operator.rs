@@ -1,0 +1,213 @@
+//! Operator actions over HTTP: freeze a frame, calibrate, reset, set masks (`/api/operator/*`).
+//!
+//! This is the one place where requests change what the box counts, and so the one place the
+//! operator role will protect (the reliability and security issue). Today [`gate`] refuses
+//! requests that come from another site's page (a foreign `Origin`: cross-site request forgery)
+//! and lets every other request through.
+//!
+//! The work itself is done behind the [`Operator`] trait, which `skycountd run` implements over
+//! the engine and the store; the HTTP edge only parses, checks sizes and words the answers.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::analyse::calibrate::Request as CalibrationRequest;
+use crate::wire::{Calibration, Mask};
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Why an operator action was refused, and what the answer's status is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpError {
+    /// The request is wrong: 400.
+    Bad(String),
+    /// It names nothing the box has: 404.
+    NotFound(String),
+    /// Not possible right now (no frame yet): 409.
+    Conflict(String),
+    /// The box failed (a disk that cannot be written): 500.
+    Failed(String),
+}
+
+impl IntoResponse for OpError {
+    fn into_response(self) -> Response {
+        let (code, msg) = match self {
+            Self::Bad(m) => (StatusCode::BAD_REQUEST, m),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::Conflict(m) => (StatusCode::CONFLICT, m),
+            Self::Failed(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
+        };
+        (code, Json(json!({ "error": msg }))).into_response()
+    }
+}
+
+/// A frame kept for calibrating.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Frozen {
+    pub frame_id: String,
+    pub width: u32,
+    pub height: u32,
+    pub image_url: String,
+}
+
+/// What the operator can do; `skycountd run` implements it.
+pub trait Operator: Send + Sync {
+    fn freeze(&self) -> Result<Frozen, OpError>;
+    /// A kept frame's JPEG.
+    fn frame(&self, id: &str) -> Option<Vec<u8>>;
+    fn calibrate(&self, req: CalibrationRequest) -> BoxFuture<Result<Calibration, OpError>>;
+    fn reset_calibration(&self) -> Result<(), OpError>;
+    fn set_masks(&self, masks: Vec<Mask>) -> Result<Vec<Mask>, OpError>;
+}
+
+/// The largest body an operator request may have (200 taps or 32 masks of 64 points fit easily).
+const BODY_LIMIT: usize = 256 * 1024;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MasksBody {
+    masks: Vec<Mask>,
+}
+
+/// Parses a JSON body into `T`, answering 400 with the reason when it does not fit.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, OpError> {
+    serde_json::from_slice(body)
+        .map_err(|e| OpError::Bad(format!("the request's JSON does not fit: {e}")))
+}
+
+type Op = Arc<dyn Operator>;
+
+async fn freeze(State(op): State<Op>) -> Response {
+    match tokio::task::spawn_blocking(move || op.freeze()).await {
+        Ok(Ok(f)) => Json(f).into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => OpError::Failed(e.to_string()).into_response(),
+    }
+}
+
+async fn frame(State(op): State<Op>, Path(name): Path<String>) -> Response {
+    let Some(id) = name.strip_suffix(".jpg") else {
+        return OpError::NotFound(format!("no frame {name:?}")).into_response();
+    };
+    match op.frame(id) {
+        Some(jpeg) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, max-age=3600"),
+                ),
+            ],
+            jpeg,
+        )
+            .into_response(),
+        None => OpError::NotFound(format!("no frame {id:?}: freeze one first")).into_response(),
+    }
+}
+
+async fn calibrate(State(op): State<Op>, body: axum::body::Bytes) -> Response {
+    let req: CalibrationRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match op.calibrate(req).await {
+        Ok(c) => Json(c).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn reset(State(op): State<Op>) -> Response {
+    match op.reset_calibration() {
+        Ok(()) => Json(json!({ "ok": true })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn masks(State(op): State<Op>, body: axum::body::Bytes) -> Response {
+    let body: MasksBody = match parse(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    match op.set_masks(body.masks) {
+        Ok(m) => Json(json!({ "masks": m })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The host part of a URL's authority (`http://box:8080` → `box:8080`).
+fn origin_host(origin: &str) -> Option<&str> {
+    origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'))
+}
+
+/// The operator gate: see the module docs. A request that changes something and carries an
+/// `Origin` must come from the page the box served (same host and port as `Host`).
+pub async fn gate(req: Request, next: Next) -> Response {
+    let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if mutating {
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        if let Some(origin) = header(header::ORIGIN) {
+            let host = header(header::HOST).unwrap_or_default();
+            if origin_host(origin) != Some(host) {
+                return (
+                    StatusCode::FORBIDDEN,
+                    Json(json!({
+                        "error": format!("refused: the request comes from {origin}, not from this box's dashboard")
+                    })),
+                )
+                    .into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// The `/api/operator/*` routes; without an operator (tests, tools) they answer 503.
+pub fn routes(op: Option<Op>) -> Router {
+    let Some(op) = op else {
+        return Router::new().route(
+            "/api/operator/{*rest}",
+            axum::routing::any(|| async {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({ "error": "operator actions are not available here" })),
+                )
+            }),
+        );
+    };
+    Router::new()
+        .route("/api/operator/freeze", post(freeze))
+        .route("/api/operator/frames/{name}", get(frame))
+        .route("/api/operator/calibration", post(calibrate).delete(reset))
+        .route("/api/operator/masks", put(masks))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .route_layer(middleware::from_fn(gate))
+        .with_state(op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_compared_by_host_and_port() {
+        assert_eq!(origin_host("http://192.168.50.1"), Some("192.168.50.1"));
+        assert_eq!(origin_host("http://box:8080/"), Some("box:8080"));
+        assert_eq!(origin_host("null"), None);
+    }
+}

@@ -1,0 +1,262 @@
+//! Store: what the operator set, kept on the box's disk per stream path.
+//!
+//! ```text
+//! <analysis.state_dir>/<stream key>/setup.json          calibration and masks (the Setup)
+//! <analysis.state_dir>/<stream key>/frames/<id>.jpg     frames the operator froze
+//! <analysis.state_dir>/<stream key>/frames/<id>.json    the box and taps made on them
+//! ```
+//!
+//! The stream key is the source's path (`live/drone` → `live_drone`), so a calibration made over
+//! one drone's stream is not applied to another's. Every write is atomic (a temporary file, fsync,
+//! rename), so a power cut leaves the old file or the new one, never half of one. A setup file that
+//! cannot be read is moved aside (`setup.json.unreadable-<time>`), reported, and the box counts with
+//! no calibration: nothing the operator saved is deleted.
+//!
+//! The frames and taps are training data (manifest + points, like `../shared/testdata`): they are
+//! kept until someone deletes them.
+
+use std::path::{Path, PathBuf};
+
+use crate::analyse::calibrate::Request;
+use crate::analyse::Setup;
+use crate::secret::write_atomically;
+use crate::source::SourceUrl;
+
+/// The files of one stream path.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// The store's name for a source: its path, made safe for a file name.
+pub fn stream_key(url: &SourceUrl) -> String {
+    let raw = match url {
+        SourceUrl::File(p) => p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        other => url::Url::parse(&other.as_url())
+            .map(|u| u.path().trim_matches('/').to_string())
+            .unwrap_or_default(),
+    };
+    let key: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let key = key.trim_start_matches('.').to_string();
+    if key.is_empty() {
+        "default".into()
+    } else {
+        key.chars().take(100).collect()
+    }
+}
+
+/// A frame id the store made (digits only): anything else names no frame.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Store {
+    pub fn new(state_dir: &Path, url: &SourceUrl) -> Self {
+        Self {
+            dir: state_dir.join(stream_key(url)),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn setup_file(&self) -> PathBuf {
+        self.dir.join("setup.json")
+    }
+
+    fn frames(&self) -> PathBuf {
+        self.dir.join("frames")
+    }
+
+    fn ensure(&self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "cannot create {}: {e} (is analysis.state_dir writable by skycountd?)",
+                dir.display()
+            )
+        })
+    }
+
+    /// The kept setup; the default when there is none. An unreadable file is moved aside.
+    pub fn load(&self) -> Setup {
+        let file = self.setup_file();
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Setup::default(),
+            Err(e) => {
+                log::error!(
+                    "cannot read {}: {e}; counting without calibration and masks",
+                    file.display()
+                );
+                return Setup::default();
+            }
+        };
+        match serde_json::from_str::<Setup>(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                let aside = file.with_extension(format!(
+                    "json.unreadable-{}",
+                    crate::wire::unix_ms(std::time::SystemTime::now())
+                ));
+                let moved = std::fs::rename(&file, &aside).is_ok();
+                log::error!(
+                    "{} is not a setup skycountd can read ({e}); {}; counting without calibration and masks",
+                    file.display(),
+                    if moved {
+                        format!("kept as {}", aside.display())
+                    } else {
+                        "left in place".into()
+                    }
+                );
+                Setup::default()
+            }
+        }
+    }
+
+    pub fn save(&self, setup: &Setup) -> Result<(), String> {
+        self.ensure(&self.dir)?;
+        let json = serde_json::to_vec_pretty(setup).map_err(|e| e.to_string())?;
+        let file = self.setup_file();
+        write_atomically(&file, &json, 0o640)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))
+    }
+
+    /// Keeps a frozen frame; returns its id.
+    pub fn save_frame(&self, jpeg: &[u8]) -> Result<String, String> {
+        let dir = self.frames();
+        self.ensure(&dir)?;
+        let mut id = crate::wire::unix_ms(std::time::SystemTime::now());
+        // Two freezes in one millisecond get two ids.
+        while dir.join(format!("{id}.jpg")).exists() {
+            id += 1;
+        }
+        let id = id.to_string();
+        let file = dir.join(format!("{id}.jpg"));
+        write_atomically(&file, jpeg, 0o640)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        Ok(id)
+    }
+
+    /// A kept frame's JPEG; `None` when there is no such frame.
+    pub fn frame(&self, id: &str) -> Option<Vec<u8>> {
+        if !valid_id(id) {
+            return None;
+        }
+        std::fs::read(self.frames().join(format!("{id}.jpg"))).ok()
+    }
+
+    /// Keeps the box and taps made on a frame, as training data.
+    pub fn save_taps(&self, req: &Request, stream: &str) -> Result<(), String> {
+        if !valid_id(&req.frame_id) {
+            return Err(format!("{:?} is not a frame id", req.frame_id));
+        }
+        let file = self.frames().join(format!("{}.json", req.frame_id));
+        let json = serde_json::json!({
+            "frame": format!("{}.jpg", req.frame_id),
+            "stream": stream,
+            "box": req.area,
+            "points": req.taps,
+            "labelled": "box",
+            "at_ms": crate::wire::unix_ms(std::time::SystemTime::now()),
+        });
+        write_atomically(&file, json.to_string().as_bytes(), 0o640)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Mask;
+
+    fn url(s: &str) -> SourceUrl {
+        SourceUrl::parse(s).unwrap()
+    }
+
+    #[test]
+    fn keys_follow_the_stream_path_and_stay_in_their_folder() {
+        assert_eq!(
+            stream_key(&url("rtsp://127.0.0.1:8554/live/drone")),
+            "live_drone"
+        );
+        assert_eq!(
+            stream_key(&url("rtmp://box/live/drone?key=x")),
+            "live_drone"
+        );
+        assert_eq!(stream_key(&url("file:///var/flights/a%20b.mp4")), "a_b");
+        assert_eq!(stream_key(&url("rtmp://box/../..")), "default");
+        assert_eq!(stream_key(&url("rtmp://box/a/..%2F..%2Fetc")), "a_.._2F.._2Fetc");
+        assert_eq!(stream_key(&url("rtmp://box/")), "default");
+    }
+
+    #[test]
+    fn a_setup_survives_and_an_unreadable_one_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), &url("rtmp://box/live/drone"));
+        assert_eq!(store.load(), Setup::default(), "nothing kept yet");
+        let setup = Setup {
+            calibration: None,
+            masks: vec![Mask {
+                name: "roof".into(),
+                points: vec![[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]],
+            }],
+        };
+        store.save(&setup).unwrap();
+        assert_eq!(
+            Store::new(dir.path(), &url("rtmp://box/live/drone")).load(),
+            setup
+        );
+        assert_eq!(
+            Store::new(dir.path(), &url("rtmp://box/live/other")).load(),
+            Setup::default(),
+            "another stream has its own"
+        );
+        std::fs::write(store.dir().join("setup.json"), b"{not json").unwrap();
+        assert_eq!(store.load(), Setup::default());
+        let kept: Vec<_> = std::fs::read_dir(store.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            kept.iter().any(|n| n.starts_with("setup.json.unreadable-")),
+            "{kept:?}"
+        );
+    }
+
+    #[test]
+    fn frames_are_kept_and_found_by_id_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), &url("rtmp://box/live/drone"));
+        let a = store.save_frame(b"jpeg-a").unwrap();
+        let b = store.save_frame(b"jpeg-b").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(store.frame(&a).unwrap(), b"jpeg-a");
+        assert_eq!(store.frame("../setup"), None);
+        assert_eq!(store.frame("123"), None);
+        let req = Request {
+            frame_id: a.clone(),
+            area: [1.0, 2.0, 30.0, 40.0],
+            taps: vec![[5.0, 6.0]],
+        };
+        store.save_taps(&req, "live/drone").unwrap();
+        let json: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(store.dir().join(format!("frames/{a}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["points"][0][1], 6.0);
+        assert_eq!(json["labelled"], "box");
+    }
+}
