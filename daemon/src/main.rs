@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use skycountd::commands::{analyze, run};
+use skycountd::commands::{analyze, eval, run};
 use skycountd::{config, hotspot, mediamtx, service};
 
 #[derive(Parser)]
@@ -53,6 +53,34 @@ enum Command {
         /// The box's address as the pilot's phone reaches it [default: the hotspot's]
         #[arg(long)]
         host: Option<String>,
+    },
+    /// Measure the count against annotated images (manifest.csv + gt_points.json) through the
+    /// daemon's own analysis path; prints a Markdown table (or JSON lines with --json)
+    Eval {
+        /// manifest.csv files (columns file, gt_count; gt_points.json beside them)
+        #[arg(required = true, value_name = "MANIFEST")]
+        manifests: Vec<PathBuf>,
+        /// default, scale:S, size:WxH or calibrated:N (repeat for several)
+        #[arg(long = "mode", value_name = "MODE", default_value = "default")]
+        modes: Vec<eval::Mode>,
+        /// Calibration boxes replayed per image, for calibrated:N
+        #[arg(long, default_value_t = 10)]
+        boxes: usize,
+        /// Seed of the boxes' placement
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Only images whose file name contains this
+        #[arg(long)]
+        only: Option<String>,
+        /// Exit 1 when a mode's mean absolute relative error over all images is above this (%)
+        #[arg(long, value_name = "PERCENT")]
+        max_error: Option<f64>,
+        /// JSON lines instead of Markdown
+        #[arg(long)]
+        json: bool,
+        /// The model to use instead of model.path
+        #[arg(long, value_name = "PATH")]
+        model: Option<PathBuf>,
     },
     /// Analyse still images or a stream and print one JSON line per analysis
     Analyze {
@@ -140,6 +168,31 @@ fn main() -> ExitCode {
             };
         }
         Command::PilotUrl { host } => pilot_url(&settings, host),
+        Command::Eval {
+            manifests,
+            modes,
+            boxes,
+            seed,
+            only,
+            max_error,
+            json,
+            model,
+        } => {
+            let mut settings = settings;
+            if let Some(m) = model {
+                settings.model.path = m;
+            }
+            let opts = eval::EvalOptions {
+                manifests,
+                modes,
+                boxes,
+                seed,
+                filter: only,
+                max_error,
+                json,
+            };
+            eval::run(&settings, &opts).map(|_| ())
+        }
         Command::Analyze {
             inputs,
             size,

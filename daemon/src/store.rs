@@ -198,7 +198,10 @@ mod tests {
         );
         assert_eq!(stream_key(&url("file:///var/flights/a%20b.mp4")), "a_b");
         assert_eq!(stream_key(&url("rtmp://box/../..")), "default");
-        assert_eq!(stream_key(&url("rtmp://box/a/..%2F..%2Fetc")), "a_.._2F.._2Fetc");
+        assert_eq!(
+            stream_key(&url("rtmp://box/a/..%2F..%2Fetc")),
+            "a_.._2F.._2Fetc"
+        );
         assert_eq!(stream_key(&url("rtmp://box/")), "default");
     }
 
