@@ -819,7 +819,7 @@ step('live stream: health panel shows live, avdec_h264, cpu; snapshot stands in 
   );
   assert.equal(snap.vis, 'visible');
   assert.ok(snap.w > 0 && snap.h > 0, JSON.stringify(snap));
-  assert.deepEqual([snap.nw, snap.nh], [live.a.input_width, live.a.input_height], 'the snapshot is the analysed frame');
+  assert.deepEqual([snap.nw, snap.nh], [live.a.frame_width, live.a.frame_height], 'the snapshot is the analysed frame, at the stream\'s own size');
   t.diagnostic(`snapshot ${snap.nw}×${snap.nh} shown at ${snap.w}×${snap.h} (seq ${snap.seq}); live video: ${await text('video-link')}`);
 });
 

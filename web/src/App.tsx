@@ -1,5 +1,8 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { fetchStatus, fetchStreamInfo, type Analysis, type Status, type StreamInfo } from './lib/api';
+import { fetchStatus, fetchStreamInfo, type Analysis, type Calibration, type Mask, type Point, type Status, type StreamInfo } from './lib/api';
+import type { Rect } from './lib/align';
+import { sameMasks, tapPoint, type MaskEditor } from './lib/masks';
+import { preferRecent } from './lib/operator';
 import { clockOffset, stateAgeMs } from './lib/clock';
 import { openLink, type LinkInfo } from './lib/link';
 import { loadSettings, saveSettings, type Settings } from './lib/settings';
@@ -10,6 +13,9 @@ import { Stage } from './components/Stage';
 import { HeatmapControls } from './components/HeatmapControls';
 import { CountPanel } from './components/CountPanel';
 import { HealthPanel, type Health } from './components/HealthPanel';
+import { OperatorPanel } from './components/OperatorPanel';
+import { MaskToolbar } from './components/MaskToolbar';
+import { CalibrationDialog } from './components/CalibrationDialog';
 
 const RETAIN_MS = 15 * 60_000;
 const STATUS_POLL_MS = 5000;
@@ -33,6 +39,27 @@ export function App() {
   const [info, setInfo] = useState<StreamInfo | null>(null);
   const [health, setHealth] = useState<Health | null>(null);
   const now = useNow(1000);
+
+  // Operator area (calibration, masks): one panel, the one place the operator login will protect.
+  const [operatorOpen, setOperatorOpen] = useState(false);
+  const [calibrating, setCalibrating] = useState(false);
+  const [maskEditor, setMaskEditor] = useState<MaskEditor | null>(null);
+  const [opNote, setOpNote] = useState<{ text: string; error: boolean } | null>(null);
+  // what the operator just set, shown until the daemon's status says the same
+  const [recentCal, setRecentCal] = useState<{ value: Calibration | null; at: number } | null>(null);
+  const [recentMasks, setRecentMasks] = useState<{ value: readonly Mask[]; at: number } | null>(null);
+  const operatorRef = useRef<HTMLDivElement>(null);
+  const startCalibration = useCallback(() => {
+    setOperatorOpen(true);
+    setMaskEditor(null);
+    setCalibrating(true);
+  }, []);
+  const editingMasks = maskEditor !== null;
+  useEffect(() => {
+    // the areas are drawn on the video: bring it into view (on a phone the panel is below it)
+    if (editingMasks) document.querySelector('.stage')?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }, [editingMasks]);
+  const onMaskTap = useCallback((p: Point, rect: Rect) => setMaskEditor((ed) => (ed ? tapPoint(ed, p, rect) : ed)), []);
 
   useLayoutEffect(() => {
     performance.mark?.('skycount:first-render');
@@ -118,6 +145,8 @@ export function App() {
   const offset = shown ? clockOffset(shown.a.wall_time_ms, shown.receivedAt) : 0;
   const stateAge = status ? stateAgeMs(status.state_since_ms, status.uptime_s, now, offset) : null;
   const stale = !linkUp || (streamState !== null && streamState !== 'live');
+  const calibration = preferRecent(status?.calibration ?? null, recentCal, (a, b) => (a === null) === (b === null) && a?.at_ms === b?.at_ms, now);
+  const masks = preferRecent<readonly Mask[]>(status?.masks ?? [], recentMasks, sameMasks, now);
 
   return (
     <div className="app">
@@ -149,7 +178,17 @@ export function App() {
             linkUp={linkUp}
             heatmapOn={settings.heatmapOn}
             opacity={settings.opacity}
+            masks={maskEditor ? maskEditor.masks : masks}
+            maskEditor={maskEditor}
+            onMaskTap={onMaskTap}
           />
+          {maskEditor && (
+            <MaskToolbar
+              editor={maskEditor}
+              setEditor={setMaskEditor}
+              onList={() => operatorRef.current?.scrollIntoView({ block: 'start', behavior: 'smooth' })}
+            />
+          )}
           <HeatmapControls
             on={settings.heatmapOn}
             opacity={settings.opacity}
@@ -168,6 +207,7 @@ export function App() {
             onWindow={(windowMin) => update({ windowMin })}
             theme={settings.theme}
             stale={stale}
+            onCalibrate={startCalibration}
           />
           <HealthPanel
             status={status}
@@ -179,8 +219,35 @@ export function App() {
             stateAgeMs={stateAge}
             measuredRate={trend.rate(now)}
           />
+          <div ref={operatorRef}>
+            <OperatorPanel
+              open={operatorOpen}
+              onToggle={() => setOperatorOpen((o) => !o)}
+              calibration={calibration}
+              masks={masks}
+              supported={status === null || status.analysis !== null || status.calibration !== null || status.masks.length > 0}
+              onCalibrate={startCalibration}
+              onReset={() => setRecentCal({ value: null, at: Date.now() })}
+              note={opNote}
+              onNote={setOpNote}
+              editor={maskEditor}
+              setEditor={setMaskEditor}
+              onSaved={(kept) => setRecentMasks({ value: kept, at: Date.now() })}
+            />
+          </div>
         </aside>
       </main>
+      {calibrating && (
+        <CalibrationDialog
+          onClose={() => setCalibrating(false)}
+          onDone={(c) => {
+            setRecentCal({ value: c, at: Date.now() });
+            setOpNote({ text: `Calibration saved (${c.taps ?? '?'} people in your box), applied from the next analysis.`, error: false });
+            setCalibrating(false);
+            requestAnimationFrame(() => operatorRef.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' }));
+          }}
+        />
+      )}
     </div>
   );
 }

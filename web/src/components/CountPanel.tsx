@@ -1,5 +1,5 @@
 import type { Analysis } from '../lib/api';
-import { DEMO_TEXT, fmtClock, fmtCount, fmtSlope } from '../lib/format';
+import { DEMO_TEXT, fmtClock, fmtCount, fmtHonest, fmtSlope } from '../lib/format';
 import { WINDOW_CHOICES, type Theme } from '../lib/settings';
 import { direction, type TrendWindow } from '../lib/trend';
 import { TrendChart } from './TrendChart';
@@ -14,12 +14,14 @@ interface Props {
   theme: Theme;
   /** the shown count is not current (link down or no stream) */
   stale: boolean;
+  /** opens the operator's calibration flow */
+  onCalibrate: () => void;
 }
 
 const ARROW = { rising: '▲', falling: '▼', steady: '▬', unknown: '' } as const;
 const WORD = { rising: 'growing', falling: 'shrinking', steady: 'steady', unknown: 'trend: not enough data' } as const;
 
-export function CountPanel({ analysis, trend, version, now, windowMin, onWindow, theme, stale }: Props) {
+export function CountPanel({ analysis, trend, version, now, windowMin, onWindow, theme, stale, onCalibrate }: Props) {
   const slope = trend.slope(now);
   const dir = direction(slope);
   const peak = trend.peak;
@@ -34,15 +36,14 @@ export function CountPanel({ analysis, trend, version, now, windowMin, onWindow,
               {DEMO_TEXT}
             </div>
           )}
-          <output
-            className={stale ? 'count stale' : 'count'}
-            data-testid="count"
-            data-seq={analysis?.seq}
-            data-count={analysis?.count}
-            aria-live="polite"
-          >
-            {fmtCount(analysis?.count)}
-          </output>
+          <HonestCount analysis={analysis} stale={stale} onCalibrate={onCalibrate} />
+          <div className="frame-count muted">
+            this frame:{' '}
+            {/* the raw per-analysis count (docs/api.md `count`): what the e2e test compares with the events */}
+            <output className={stale ? 'count-raw stale' : 'count-raw'} data-testid="count" data-seq={analysis?.seq} data-count={analysis?.count}>
+              {fmtCount(analysis?.count)}
+            </output>
+          </div>
         </div>
         <div className={`trend-dir dir-${dir}`} data-testid="trend" data-direction={dir}>
           <span className="arrow" aria-hidden="true">
@@ -70,5 +71,47 @@ export function CountPanel({ analysis, trend, version, now, windowMin, onWindow,
         ))}
       </div>
     </section>
+  );
+}
+
+/**
+ * The count as it should be read: the median of the last counts with its honest range, rounded
+ * so that it claims no more precision than the model has, and whether it is calibrated.
+ */
+function HonestCount({ analysis, stale, onCalibrate }: { analysis: Analysis | null; stale: boolean; onCalibrate: () => void }) {
+  const smoothed = analysis ? (analysis.smoothed ?? analysis.count) : null;
+  const h = fmtHonest(smoothed, analysis?.band);
+  const calibrated = analysis?.calibrated === true;
+  return (
+    <div
+      className={stale ? 'honest stale' : 'honest'}
+      data-testid="honest-count"
+      data-smoothed={smoothed ?? undefined}
+      data-band={analysis?.band ? analysis.band.join(' ') : undefined}
+      data-calibrated={analysis ? String(calibrated) : undefined}
+    >
+      <span className="count" aria-live="polite">
+        {h.value}
+      </span>
+      {analysis &&
+        (calibrated ? (
+          <span className="honest-note" data-testid="calibration-state" data-value="calibrated">
+            {h.band && (
+              <>
+                <span className="vh"> </span>
+                <span className="band">({h.band})</span>
+              </>
+            )}
+            {h.band ? ', ' : <span className="vh">, </span>}calibrated
+          </span>
+        ) : (
+          <span className="honest-note" data-testid="calibration-state" data-value="not-calibrated">
+            <span className="vh">, </span>not calibrated: tap{' '}
+            <button type="button" className="link-button" data-testid="calibrate-from-count" onClick={onCalibrate}>
+              Calibrate
+            </button>
+          </span>
+        ))}
+    </div>
   );
 }

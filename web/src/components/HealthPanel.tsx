@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import type { Analysis, MediamtxReport, Status, StreamInfo } from '../lib/api';
-import { DASH, fmtDuration, fmtMs, fmtRate } from '../lib/format';
+import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate } from '../lib/format';
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
 
@@ -119,6 +119,11 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
           {fmtRate(rate)}
           {status?.rates?.analysed_fps != null && measuredRate !== null && <small> (received {fmtRate(measuredRate)})</small>}
         </Row>
+        {status?.analysis && (
+          <Row label="Analysis" testid="analysis-scale" value={status.analysis.scale} level={status.analysis.from === 'calibration' ? 'ok' : undefined}>
+            {fmtAnalysisScale(status.analysis)}
+          </Row>
+        )}
         <Row label="Link" testid="link-state" value={link.state} level={LINK_LEVEL[link.state]}>
           {link.state}
           {link.state !== 'connected' && link.attempt > 0 && <small> (try {link.attempt})</small>}

@@ -1,6 +1,8 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { qrUrlOf, type Analysis, type StreamInfo } from '../lib/api';
-import { cellCentre, contentRect } from '../lib/align';
+import { qrUrlOf, type Analysis, type Mask, type Point, type StreamInfo } from '../lib/api';
+import { cellCentre, contentRect, type Rect } from '../lib/align';
+import type { MaskEditor } from '../lib/masks';
+import { MaskLayer } from './MaskLayer';
 import { densestCell } from '../lib/density';
 import { DEMO_TEXT, fmtDensity, fmtMs } from '../lib/format';
 import { HeatmapRenderer, heatmapBackingSize } from '../lib/heatmap';
@@ -19,6 +21,11 @@ export interface StageProps {
   linkUp: boolean;
   heatmapOn: boolean;
   opacity: number;
+  /** areas not counted (the daemon's, or the operator's draft while editing) */
+  masks: readonly Mask[];
+  /** the operator's mask editor, while open */
+  maskEditor: MaskEditor | null;
+  onMaskTap: (p: Point, rect: Rect) => void;
 }
 
 const STALL_MS = 6000;
@@ -158,7 +165,7 @@ export function Stage(p: StageProps) {
   const marker = densest && p.heatmapOn && rect.w > 0 ? cellCentre(densest.col, densest.row, rect, densest.gw, densest.gh) : null;
 
   return (
-    <div className={waiting ? 'stage stage-waiting' : 'stage'} ref={boxRef}>
+    <div className={`stage${waiting ? ' stage-waiting' : ''}${p.maskEditor ? ' stage-editing' : ''}`} ref={boxRef}>
       <video
         ref={videoRef}
         data-testid="video"
@@ -194,6 +201,7 @@ export function Stage(p: StageProps) {
           title={`Densest spot: ${fmtDensity(densest?.value)} people per cell`}
         />
       )}
+      <MaskLayer rect={rect} boxW={box.w} boxH={box.h} masks={p.masks} editor={p.maskEditor} onTap={p.onMaskTap} />
       <div className="badges">
         {demo && (
           <span className="demo-badge demo-banner" data-testid="demo-badge" role="status">

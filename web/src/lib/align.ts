@@ -59,3 +59,24 @@ export function cellCentre(col: number, row: number, rect: Rect, gridW: number, 
     y: rect.y + ((row + 0.5) / gridH) * rect.h,
   };
 }
+
+/**
+ * A point in the box (CSS pixels) as fractions of the displayed picture (0..1 across `rect`,
+ * the picture's own rectangle from `contentRect`, bars excluded). With `clamp`, a point on the
+ * black bars lands on the picture's nearest edge. Null when the picture has no size.
+ */
+export function boxPointToFraction(px: number, py: number, rect: Rect, clamp = true): [number, number] | null {
+  if (!(rect.w > 0) || !(rect.h > 0)) return null;
+  let u = (px - rect.x) / rect.w;
+  let v = (py - rect.y) / rect.h;
+  if (clamp) {
+    u = Math.min(1, Math.max(0, u));
+    v = Math.min(1, Math.max(0, v));
+  }
+  return [u, v];
+}
+
+/** Fractions of the picture (0..1) → a point in the box's CSS pixels (the inverse of the above). */
+export function fractionToBoxPoint(u: number, v: number, rect: Rect): { x: number; y: number } {
+  return { x: rect.x + u * rect.w, y: rect.y + v * rect.h };
+}

@@ -26,6 +26,58 @@ export interface Analysis {
   /** made from the daemon's built-in demo recording because no drone streams (optional on the
    * wire; false when absent) */
   demo: boolean;
+  /** the decoded frame the analysis was made from (native size); null from an older daemon */
+  frame_width: number | null;
+  frame_height: number | null;
+  /** model runs this analysis took */
+  tiles: number | null;
+  /** the model's sum, masks applied, before the calibration's factor */
+  raw_count: number | null;
+  /** median count of the last analysis.smooth_ms; null from an older daemon */
+  smoothed: number | null;
+  /** the honest range around `smoothed` (low ≤ high); null when absent or malformed */
+  band: [number, number] | null;
+  /** a calibration from the operator's taps is applied (false when absent) */
+  calibrated: boolean;
+}
+
+/** A point: frame pixels or fractions of the frame, depending on where it is used. */
+export type Point = [number, number];
+
+/** An area not counted, in fractions of the frame (0..1). */
+export interface Mask {
+  name: string;
+  points: Point[];
+}
+
+/** How the box analyses (`status.analysis`). */
+export interface AnalysisReport {
+  /** the analysis size in use; null before the first frame */
+  width: number | null;
+  height: number | null;
+  /** analysis width / frame width */
+  scale: number | null;
+  /** calibration | default */
+  from: string | null;
+  tiles: number | null;
+  /** analyses per second: what it costs */
+  analysed_fps: number | null;
+}
+
+/** The operator's calibration of this stream path (`status.calibration`, the POST's answer). */
+export interface Calibration {
+  at_ms: number | null;
+  scale: number | null;
+  factor: number | null;
+  frame_width: number | null;
+  frame_height: number | null;
+  /** x, y, width, height in the frozen frame's pixels */
+  box: [number, number, number, number] | null;
+  taps: number | null;
+  model_in_box: number | null;
+  agreement: number | null;
+  expected_error: number | null;
+  message: string | null;
 }
 
 /** What MediaMTX (the media server beside skycountd) says about the drone's stream. Every field
@@ -61,6 +113,12 @@ export interface Status {
   demo: boolean;
   /** null when the daemon does not watch MediaMTX (or is older) */
   mediamtx: MediamtxReport | null;
+  /** how the box analyses; null from an older daemon */
+  analysis: AnalysisReport | null;
+  /** null: not calibrated (or an older daemon) */
+  calibration: Calibration | null;
+  /** areas not counted; [] when absent */
+  masks: Mask[];
 }
 
 export interface StreamInfo {
@@ -112,6 +170,71 @@ export function parseAnalysis(v: unknown): Analysis | null {
     input_height: num(v.input_height) ?? density.height,
     density,
     demo: v.demo === true,
+    frame_width: num(v.frame_width),
+    frame_height: num(v.frame_height),
+    tiles: num(v.tiles),
+    raw_count: num(v.raw_count),
+    smoothed: num(v.smoothed),
+    band: parseBand(v.band),
+    calibrated: v.calibrated === true,
+  };
+}
+
+function parseBand(v: unknown): [number, number] | null {
+  if (!Array.isArray(v) || v.length !== 2) return null;
+  const lo = num(v[0]);
+  const hi = num(v[1]);
+  if (lo === null || hi === null || lo > hi) return null;
+  return [lo, hi];
+}
+
+function parsePoint(v: unknown): Point | null {
+  if (!Array.isArray(v) || v.length !== 2) return null;
+  const x = num(v[0]);
+  const y = num(v[1]);
+  return x === null || y === null ? null : [x, y];
+}
+
+/** Masks as the daemon keeps them; malformed entries are dropped, not the whole list. */
+export function parseMasks(v: unknown): Mask[] {
+  if (!Array.isArray(v)) return [];
+  const out: Mask[] = [];
+  for (const m of v) {
+    if (!isObj(m) || typeof m.name !== 'string' || !Array.isArray(m.points)) continue;
+    const points = m.points.map(parsePoint);
+    if (points.length < 3 || points.some((p) => p === null)) continue;
+    out.push({ name: m.name, points: points as Point[] });
+  }
+  return out;
+}
+
+export function parseAnalysisReport(v: unknown): AnalysisReport | null {
+  if (!isObj(v)) return null;
+  return {
+    width: num(v.width),
+    height: num(v.height),
+    scale: num(v.scale),
+    from: str(v.from),
+    tiles: num(v.tiles),
+    analysed_fps: num(v.analysed_fps),
+  };
+}
+
+export function parseCalibration(v: unknown): Calibration | null {
+  if (!isObj(v)) return null;
+  const b = Array.isArray(v.box) && v.box.length === 4 ? v.box.map(num) : null;
+  return {
+    at_ms: num(v.at_ms),
+    scale: num(v.scale),
+    factor: num(v.factor),
+    frame_width: num(v.frame_width),
+    frame_height: num(v.frame_height),
+    box: b && b.every((x) => x !== null) ? (b as [number, number, number, number]) : null,
+    taps: num(v.taps),
+    model_in_box: num(v.model_in_box),
+    agreement: num(v.agreement),
+    expected_error: num(v.expected_error),
+    message: str(v.message),
   };
 }
 
@@ -149,6 +272,9 @@ export function parseStatus(v: unknown): Status | null {
     version: str(v.version),
     demo: v.demo === true,
     mediamtx: parseMediamtx(v.mediamtx),
+    analysis: parseAnalysisReport(v.analysis),
+    calibration: parseCalibration(v.calibration),
+    masks: parseMasks(v.masks),
   };
 }
 

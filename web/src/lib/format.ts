@@ -73,3 +73,49 @@ export function timeAxisLabels(splits: number[]): string[] {
     return step < 60 || s % 60 !== 0 ? c : c.slice(0, 5);
   });
 }
+
+/**
+ * The rounding step for an estimate of about `n` people: whole people under 100, two significant
+ * digits from 100 on (212 → 210, 1234 → 1200): the model is not more precise than that.
+ */
+export function honestStep(n: number): number {
+  if (!ok(n) || Math.abs(n) < 100) return 1;
+  return 10 ** (Math.floor(Math.log10(Math.abs(n))) - 1);
+}
+
+/** `n` rounded to `step` (≥ 0). */
+export const roundTo = (n: number, step: number): number => Math.max(0, Math.round(n / step) * step);
+
+export interface HonestCount {
+  /** "≈ 210" */
+  value: string;
+  /** "190–230" (same rounding step as the value), null without a band */
+  band: string | null;
+}
+
+/** The smoothed count and its band, without false precision: "≈ 210" and "190–230". */
+export function fmtHonest(smoothed: number | null | undefined, band: readonly [number, number] | null | undefined): HonestCount {
+  if (!ok(smoothed)) return { value: DASH, band: null };
+  const step = honestStep(smoothed);
+  const value = `≈ ${roundTo(smoothed, step)}`;
+  if (!band || !ok(band[0]) || !ok(band[1])) return { value, band: null };
+  const lo = roundTo(Math.min(band[0], smoothed), step);
+  const hi = roundTo(Math.max(band[1], smoothed), step);
+  return { value, band: `${lo}–${hi}` };
+}
+
+/** "analysing 1280x720 (scale 0.67, from calibration) · 0.80 /s" from status.analysis. */
+export function fmtAnalysisScale(a: {
+  width: number | null;
+  height: number | null;
+  scale: number | null;
+  from: string | null;
+  tiles: number | null;
+  analysed_fps: number | null;
+} | null): string {
+  if (!a) return DASH;
+  const size = ok(a.width) && ok(a.height) ? `${a.width}x${a.height}` : 'no frame yet';
+  const how = [ok(a.scale) ? `scale ${a.scale.toFixed(2)}` : null, a.from ? `from ${a.from}` : null].filter(Boolean).join(', ');
+  const tiles = ok(a.tiles) && a.tiles > 1 ? ` in ${a.tiles} tiles` : '';
+  return `analysing ${size}${how ? ` (${how})` : ''}${tiles} · ${fmtRate(a.analysed_fps)}`;
+}

@@ -35,7 +35,17 @@ const STATUS = {
 
 describe('api parsers', () => {
   it('parse the documented analysis', () => {
-    expect(parseAnalysis(ANALYSIS)).toEqual({ ...ANALYSIS, demo: false });
+    expect(parseAnalysis(ANALYSIS)).toEqual({
+      ...ANALYSIS,
+      demo: false,
+      frame_width: null,
+      frame_height: null,
+      tiles: null,
+      raw_count: null,
+      smoothed: null,
+      band: null,
+      calibrated: false,
+    });
   });
 
   it('parse the demo flag of an analysis: optional, false unless exactly true', () => {
@@ -59,7 +69,7 @@ describe('api parsers', () => {
   });
 
   it('parse the documented status', () => {
-    expect(parseStatus(STATUS)).toEqual({ ...STATUS, demo: false, mediamtx: null });
+    expect(parseStatus(STATUS)).toEqual({ ...STATUS, demo: false, mediamtx: null, analysis: null, calibration: null, masks: [] });
   });
 
   it('parse the demo flag and the MediaMTX report of a status, all optional', () => {

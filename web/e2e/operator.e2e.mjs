@@ -1,0 +1,674 @@
+// End-to-end test of the operator's flows against the real skycountd, written to docs/api.md
+// ("analysis" fields frame_width/frame_height, tiles, raw_count, smoothed, band, calibrated;
+// "status" parts analysis, calibration, masks; "Operator actions"):
+//
+//   nginx + Debian's RTMP module  <-  gst-launch-1.0 (live 1280×720 H.264, videotestsrc "ball")
+//          |
+//   target/debug/skycountd (tiny CSRNet model, CPU)  ->  HTTP + Socket.IO + web/dist
+//          |                                  |
+//   Debian's /usr/bin/chromium (playwright-core)   Node's own socket.io-client (the truth)
+//
+// In order: the honest count and the analysis row before any calibration; the operator's
+// refusals straight from the API (too few taps, a tap outside the box, an unknown frame, masks
+// with 2 points, duplicate names, 409 or a frame); the calibration flow in the page with a mouse
+// (freeze → the frozen frame at its native size → wheel zoom → box → taps, one refused outside
+// the box → undo → submit) checked against what the daemon kept (box and taps in frame pixels)
+// and what it sends next (calibrated analyses, status.analysis from calibration, the count panel);
+// the same flow at 390×844 with touch (pinch zoom, one-finger box and taps; closed without
+// submitting); a mask drawn on the video, named, saved and checked in status.masks and drawn for a
+// fresh page; skycountd restarted: calibration and masks survive; reset and masks cleared.
+//
+//   cd web && ORT_DYLIB_PATH=/path/to/libonnxruntime.so node --test --test-timeout=900000 e2e/operator.e2e.mjs
+//
+// Same prerequisites, variables (SKYCOUNTD_BIN, CHROMIUM) and artifacts directory as
+// e2e/dashboard.e2e.mjs; screenshots are named operator-*.png.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+import { chromium } from 'playwright-core';
+
+const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REPO = path.resolve(WEB, '..');
+const ARTIFACTS = path.join(REPO, 'artifacts', 'e2e');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const BIN = process.env.SKYCOUNTD_BIN ?? path.join(REPO, 'target', 'debug', 'skycountd');
+const MODEL = path.join(REPO, 'models', 'out', 'csrnet-tiny.onnx');
+const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const DESKTOP = { width: 1440, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const FRAME = { w: 1280, h: 720 }; // what the publisher sends
+const TEST_TIMEOUT = 120_000;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers (as in dashboard.e2e.mjs).
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function waitFor(what, fn, { timeout = 15_000, every = 100 } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      if (e?.fatal) throw e;
+      last = e;
+    }
+    if (Date.now() >= end) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await sleep(every);
+  }
+}
+
+const fatal = (message) => Object.assign(new Error(message), { fatal: true });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const c = net.connect({ host: '127.0.0.1', port });
+    c.once('connect', () => (c.destroy(), resolve(true)));
+    c.once('error', () => resolve(false));
+    c.setTimeout(1000, () => (c.destroy(), resolve(false)));
+  });
+}
+
+/** An HTTP request to the daemon: { status, type, body (Buffer), json }. */
+async function http(method, p, body) {
+  const res = await fetch(`http://127.0.0.1:${env.httpPort}${p}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const buf = Buffer.from(await res.arrayBuffer());
+  let json = null;
+  try {
+    json = JSON.parse(buf.toString('utf8'));
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: buf, json };
+}
+
+const procs = new Set();
+
+function startProc(name, cmd, args, { env: e = process.env, log } = {}) {
+  const fd = fs.openSync(log, 'a');
+  const child = spawn(cmd, args, { env: e, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const p = { name, child, log, code: undefined };
+  p.exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      p.code = code ?? signal;
+      procs.delete(p);
+      resolve(p.code);
+    });
+    child.once('error', (err) => {
+      p.code = `spawn error: ${err.message}`;
+      procs.delete(p);
+      resolve(p.code);
+    });
+  });
+  p.alive = () => p.code === undefined;
+  procs.add(p);
+  return p;
+}
+
+async function stopProc(p, { signal = 'SIGTERM', graceMs = 5000 } = {}) {
+  if (!p || !p.alive()) return;
+  try {
+    p.child.kill(signal);
+  } catch {
+    /* gone */
+  }
+  const done = await Promise.race([p.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!done) {
+    try {
+      p.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+    await Promise.race([p.exited, sleep(3000)]);
+  }
+}
+
+function tail(file, lines = 25) {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+process.on('exit', () => {
+  for (const p of procs) {
+    try {
+      p.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    for (const p of procs) p.child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up.
+
+const env = {};
+let daemonInstance = 0;
+const seen = []; // { instance, seq, a }
+const statuses = [];
+const pageErrors = [];
+
+function daemonEnv() {
+  const e = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('SKYCOUNT_') || k === 'NOTIFY_SOCKET' || k === 'JOURNAL_STREAM') continue;
+    e[k] = v;
+  }
+  e.RUST_LOG = process.env.RUST_LOG ?? 'info';
+  return e;
+}
+
+async function startDaemon() {
+  daemonInstance++;
+  const log = path.join(env.tmp, `operator-skycountd-${daemonInstance}.log`);
+  env.daemon = startProc('skycountd', BIN, ['--config', env.config, 'run'], { env: daemonEnv(), log });
+  await waitFor(
+    `skycountd (instance ${daemonInstance}) on 127.0.0.1:${env.httpPort}`,
+    async () => {
+      if (!env.daemon.alive()) throw fatal(`skycountd exited (${env.daemon.code}):\n${tail(log)}`);
+      return (await http('GET', '/api/status')).status === 200;
+    },
+    { timeout: 20_000 },
+  ).catch((e) => {
+    throw new Error(`${e.message}\n--- ${log}:\n${tail(log)}`);
+  });
+}
+
+const lastSeen = () => {
+  for (let i = seen.length - 1; i >= 0; i--) if (seen[i].instance === daemonInstance) return seen[i];
+  return null;
+};
+const lastStatus = () => statuses[statuses.length - 1] ?? null;
+const testid = (id) => `[data-testid="${id}"]`;
+const evalIn = (fn, arg, what = 'page.evaluate') => withTimeout(env.page.evaluate(fn, arg), 15_000, what);
+const text = async (id) => ((await withTimeout(env.page.textContent(testid(id), { timeout: 5000 }), 8000, `${id} text`)) ?? '').trim();
+const attr = (id, name) => withTimeout(env.page.getAttribute(testid(id), name, { timeout: 5000 }), 8000, `${id}[${name}]`);
+
+async function screenshot(name, opts = {}) {
+  await withTimeout(env.page.screenshot({ path: path.join(ARTIFACTS, name), ...opts }), 30_000, `screenshot ${name}`);
+}
+
+function step(name, body) {
+  test(name, { timeout: TEST_TIMEOUT }, async (t) => {
+    try {
+      await body(t);
+    } catch (e) {
+      if (env.page) await screenshot(`FAILED-operator-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50)}.png`).catch(() => undefined);
+      throw e;
+    }
+  });
+}
+
+function checkPrerequisites() {
+  const problems = [];
+  if (!process.env.ORT_DYLIB_PATH) problems.push('ORT_DYLIB_PATH is not set: export ORT_DYLIB_PATH=$(.venv/bin/python models/ort_lib.py) at the repository root');
+  else if (!fs.existsSync(process.env.ORT_DYLIB_PATH)) problems.push(`ORT_DYLIB_PATH=${process.env.ORT_DYLIB_PATH} does not exist`);
+  if (!fs.existsSync(MODEL)) problems.push(`${MODEL} is missing: run scripts/setup.sh`);
+  if (!fs.existsSync(CHROMIUM)) problems.push(`no Chromium at ${CHROMIUM}: apt-get install chromium`);
+  if (!fs.existsSync(RTMP_MODULE)) problems.push(`no ${RTMP_MODULE}: apt-get install nginx libnginx-mod-rtmp`);
+  if (!fs.existsSync(BIN)) problems.push(`no skycountd at ${BIN}: cargo build (or set SKYCOUNTD_BIN)`);
+  for (const tool of ['nginx', 'gst-launch-1.0']) if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) problems.push(`${tool} is not installed`);
+  if (problems.length) throw new Error(`cannot run the operator end-to-end test:\n  ${problems.join('\n  ')}`);
+}
+
+function newest(p) {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...fs.readdirSync(p).map((n) => newest(path.join(p, n))));
+}
+
+function ensureDist() {
+  const index = path.join(WEB, 'dist', 'index.html');
+  const sources = ['src', 'index.html', 'vite.config.ts', 'package.json'].map((n) => path.join(WEB, n));
+  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= Math.max(...sources.map(newest))) return;
+  const r = spawnSync('npm', ['run', 'build'], { cwd: WEB, encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+before(async () => {
+  checkPrerequisites();
+  ensureDist();
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  for (const f of fs.readdirSync(ARTIFACTS)) if (f.startsWith('FAILED-operator-')) fs.rmSync(path.join(ARTIFACTS, f));
+  env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-operator-e2e-'));
+  env.rtmpPort = await freePort();
+  env.httpPort = await freePort();
+  env.whepPort = await freePort();
+  env.mtxApiPort = await freePort();
+  env.mtxMetricsPort = await freePort();
+  env.rtmpUrl = `rtmp://127.0.0.1:${env.rtmpPort}/live/drone`;
+
+  const nginxConf = path.join(env.tmp, 'nginx.conf');
+  fs.writeFileSync(
+    nginxConf,
+    `load_module ${RTMP_MODULE};
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${env.tmp}/nginx.pid;
+error_log ${env.tmp}/error.log info;
+events { worker_connections 64; }
+rtmp { server { listen 127.0.0.1:${env.rtmpPort}; chunk_size 4096; application live { live on; record off; } } }
+`,
+  );
+  env.nginx = startProc('nginx', 'nginx', ['-c', nginxConf, '-p', env.tmp], { log: path.join(env.tmp, 'nginx.log') });
+  await waitFor(`nginx-rtmp on ${env.rtmpPort}`, async () => {
+    if (!env.nginx.alive()) throw fatal(`nginx exited: ${tail(path.join(env.tmp, 'error.log'))}`);
+    return portOpen(env.rtmpPort);
+  });
+
+  // Calibration and masks are kept per stream path in analysis.state_dir (docs/api.md).
+  env.stateDir = path.join(env.tmp, 'state');
+  fs.mkdirSync(env.stateDir);
+  env.config = path.join(env.tmp, 'skycount.toml');
+  fs.writeFileSync(
+    env.config,
+    `[source]
+url = "${env.rtmpUrl}"
+stall_ms = 1000
+reconnect_after_ms = 2000
+backoff_initial_ms = 200
+backoff_max_ms = 1000
+
+[model]
+path = "${MODEL}"
+input_width = 320
+input_height = 176
+execution_providers = ["cpu"]
+threads = 1
+
+[analysis]
+state_dir = "${env.stateDir}"
+
+[server]
+listen = "127.0.0.1:${env.httpPort}"
+web_dir = "${path.join(WEB, 'dist')}"
+
+[stream]
+key_file = "${env.tmp}/stream-key"
+rtmp_port = ${env.rtmpPort}
+webrtc_port = ${env.whepPort}
+
+[mediamtx]
+api = "127.0.0.1:${env.mtxApiPort}"
+metrics = "127.0.0.1:${env.mtxMetricsPort}"
+`,
+  );
+  await startDaemon();
+
+  const pipeline = `videotestsrc is-live=true pattern=ball ! video/x-raw,width=${FRAME.w},height=${FRAME.h},framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 ! video/x-h264,profile=baseline ! h264parse ! flvmux streamable=true ! rtmp2sink location=${env.rtmpUrl}`;
+  env.publisher = startProc('gst-launch-1.0', 'gst-launch-1.0', ['-q', ...pipeline.split(' ')], { log: path.join(env.tmp, 'operator-publisher.log') });
+
+  env.socket = io(`http://127.0.0.1:${env.httpPort}`, { transports: ['websocket'], reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 1000, timeout: 5000 });
+  env.socket.on('analysis', (a) => {
+    seen.push({ instance: daemonInstance, seq: a.seq, a });
+    if (seen.length > 20_000) seen.splice(0, 10_000);
+  });
+  env.socket.on('status', (s) => {
+    statuses.push(s);
+    if (statuses.length > 1000) statuses.splice(0, 500);
+  });
+
+  await waitFor(
+    'live analyses at Node',
+    () => {
+      if (!env.publisher.alive()) throw fatal(`the publisher exited: ${tail(env.publisher.log)}`);
+      return lastStatus()?.state === 'live' && seen.filter((s) => s.instance === daemonInstance).length >= 3;
+    },
+    { timeout: 40_000, every: 200 },
+  );
+
+  env.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+  env.ctx = await env.browser.newContext({ viewport: DESKTOP });
+  env.page = await env.ctx.newPage();
+  env.page.on('pageerror', (e) => pageErrors.push(e.message));
+  await withTimeout(env.page.goto(`http://127.0.0.1:${env.httpPort}/`), 30_000, 'opening the dashboard');
+});
+
+after(async () => {
+  try {
+    env.socket?.close();
+  } catch {
+    /* closed */
+  }
+  await withTimeout(env.browser?.close() ?? Promise.resolve(), 15_000, 'closing Chromium').catch(() => undefined);
+  await stopProc(env.publisher);
+  await stopProc(env.daemon);
+  await stopProc(env.nginx);
+  for (const p of procs) await stopProc(p, { signal: 'SIGKILL' });
+  if (env.tmp) {
+    const logs = path.join(ARTIFACTS, 'logs');
+    fs.mkdirSync(logs, { recursive: true });
+    for (const f of fs.readdirSync(env.tmp)) if (f.startsWith('operator-') && f.endsWith('.log')) fs.copyFileSync(path.join(env.tmp, f), path.join(logs, f));
+    fs.rmSync(env.tmp, { recursive: true, force: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Page helpers for the calibration flow.
+
+/** Frame pixels → page pixels, through the frozen picture's rectangle on screen (zoom and pan included). */
+async function frameToPage(fx, fy) {
+  const r = await env.page.locator(testid('frozen-frame')).boundingBox();
+  return { x: r.x + (fx * r.width) / FRAME.w, y: r.y + (fy * r.height) / FRAME.h };
+}
+
+async function mouseDrag(a, b, button = 'left') {
+  await env.page.mouse.move(a.x, a.y);
+  await env.page.mouse.down({ button });
+  for (let i = 1; i <= 10; i++) await env.page.mouse.move(a.x + ((b.x - a.x) * i) / 10, a.y + ((b.y - a.y) * i) / 10);
+  await env.page.mouse.up({ button });
+}
+
+/** Real touch through the DevTools protocol (pointerType "touch" in the page). */
+function touch(cdp) {
+  const send = (type, pts) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: pts.map((p, id) => ({ x: p.x, y: p.y, id })) });
+  return {
+    tap: async (p) => (await send('touchStart', [p]), await send('touchEnd', []), await sleep(30)),
+    drag: async (a, b) => {
+      await send('touchStart', [a]);
+      for (let i = 1; i <= 8; i++) await send('touchMove', [{ x: a.x + ((b.x - a.x) * i) / 8, y: a.y + ((b.y - a.y) * i) / 8 }]);
+      await send('touchEnd', []);
+    },
+    pinch: async (a0, b0, a1, b1) => {
+      await send('touchStart', [a0, b0]);
+      for (let i = 1; i <= 8; i++) {
+        const f = i / 8;
+        await send('touchMove', [
+          { x: a0.x + (a1.x - a0.x) * f, y: a0.y + (a1.y - a0.y) * f },
+          { x: b0.x + (b1.x - b0.x) * f, y: b0.y + (b1.y - b0.y) * f },
+        ]);
+      }
+      await send('touchEnd', []);
+    },
+  };
+}
+
+const tapCount = async () => Number(await attr('tap-count', 'data-value'));
+
+// The box and the taps of the desktop calibration, in frame pixels.
+const BOX = { x: 400, y: 200, w: 320, h: 180 };
+const TAPS = Array.from({ length: 12 }, (_, i) => ({ x: BOX.x + 20 + (i % 4) * 80 + 0.5, y: BOX.y + 30 + Math.floor(i / 4) * 55 + 0.5 }));
+
+// ---------------------------------------------------------------------------------------------
+// The tests, in order.
+
+step('analyses and status carry the new fields; the count panel is honest before calibrating', async (t) => {
+  const a = lastSeen().a;
+  assert.equal(a.frame_width, FRAME.w, 'frame_width');
+  assert.equal(a.frame_height, FRAME.h, 'frame_height');
+  assert.ok(Number.isInteger(a.tiles) && a.tiles >= 1, `tiles ${a.tiles}`);
+  assert.equal(typeof a.raw_count, 'number');
+  assert.equal(typeof a.smoothed, 'number');
+  assert.ok(Array.isArray(a.band) && a.band.length === 2 && a.band[0] <= a.band[1], `band ${JSON.stringify(a.band)}`);
+  assert.equal(a.calibrated, false);
+  const s = (await http('GET', '/api/status')).json;
+  assert.ok(s.analysis && s.analysis.from === 'default', `status.analysis ${JSON.stringify(s.analysis)}`);
+  assert.equal(s.calibration, null);
+  assert.deepEqual(s.masks, []);
+  await waitFor('the honest count', async () => /^≈ \d+, not calibrated: tap Calibrate$/.test(await text('honest-count')));
+  await waitFor('the analysis row', async () => /^analysing \d+x\d+ \(scale [\d.]+, from default\)/.test(await text('analysis-scale')));
+  // the raw count keeps its meaning for dashboard.e2e.mjs: the UI's formatting of `count`
+  const shown = await evalIn(() => {
+    const el = document.querySelector('[data-testid="count"]');
+    return { text: el.textContent, seq: Number(el.dataset.seq), count: Number(el.dataset.count) };
+  });
+  const ev = seen.find((x) => x.instance === daemonInstance && x.seq === shown.seq);
+  assert.ok(ev, `seq ${shown.seq} seen by Node`);
+  assert.equal(shown.text, await evalIn((c) => window.__skycount.fmtCount(c), ev.a.count));
+  t.diagnostic(`${await text('honest-count')} · ${await text('analysis-scale')}`);
+});
+
+step('operator API: refusals say what is wrong', async (t) => {
+  const f = await http('POST', '/api/operator/freeze');
+  assert.equal(f.status, 200, `freeze: ${f.status} ${f.body}`);
+  assert.deepEqual([f.json.width, f.json.height], [FRAME.w, FRAME.h], 'the frozen frame is the native size');
+  const img = await http('GET', f.json.image_url);
+  assert.equal(img.status, 200);
+  assert.match(img.type, /^image\/jpeg/);
+  assert.deepEqual([...img.body.subarray(0, 3)], [0xff, 0xd8, 0xff], 'a JPEG');
+  const id = f.json.frame_id;
+  const box = [BOX.x, BOX.y, BOX.w, BOX.h];
+  const ok5 = TAPS.slice(0, 5).map((p) => [Math.floor(p.x), Math.floor(p.y)]);
+  const refused = async (what, r, status = 400) => {
+    assert.equal(r.status, status, `${what}: HTTP ${r.status} ${r.body}`);
+    assert.equal(typeof r.json?.error, 'string', `${what}: {"error": "…"}`);
+    t.diagnostic(`${what}: ${r.status} ${r.json.error}`);
+  };
+  await refused('4 taps', await http('POST', '/api/operator/calibration', { frame_id: id, box, taps: ok5.slice(0, 4) }));
+  await refused('a tap outside the box', await http('POST', '/api/operator/calibration', { frame_id: id, box, taps: [...ok5.slice(0, 4), [10, 10]] }));
+  await refused('201 taps', await http('POST', '/api/operator/calibration', { frame_id: id, box, taps: Array.from({ length: 201 }, () => ok5[0]) }));
+  await refused('an unknown frame', await http('POST', '/api/operator/calibration', { frame_id: `${id}-nope`, box, taps: ok5 }), 404);
+  const tri = [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]];
+  await refused('a mask with 2 points', await http('PUT', '/api/operator/masks', { masks: [{ name: 'a', points: tri.slice(0, 2) }] }));
+  await refused('duplicate names', await http('PUT', '/api/operator/masks', { masks: [{ name: 'a', points: tri }, { name: 'a', points: tri }] }));
+  await refused('33 masks', await http('PUT', '/api/operator/masks', { masks: Array.from({ length: 33 }, (_, i) => ({ name: `m${i}`, points: tri })) }));
+  assert.equal((await http('GET', '/api/status')).json.calibration, null, 'nothing was applied');
+});
+
+step('calibrate in the page with a mouse: box and taps arrive in frame pixels', async (t) => {
+  await env.page.click(testid('calibrate-from-count'));
+  await env.page.waitForSelector(testid('frozen-frame'), { timeout: 15_000 });
+  assert.ok(await env.page.isVisible('#operator-body'), 'Calibrate opens the operator area');
+  const nat = await evalIn(() => {
+    const img = document.querySelector('[data-testid="frozen-frame"]');
+    return [img.naturalWidth, img.naturalHeight];
+  });
+  assert.deepEqual(nat, [FRAME.w, FRAME.h], 'the frozen frame at full resolution');
+  await screenshot('operator-01-frozen-1440x900.png');
+  // wheel zoom at the box's centre, then the box and the taps where they now are on screen
+  const c = await frameToPage(BOX.x + BOX.w / 2, BOX.y + BOX.h / 2);
+  await env.page.mouse.move(c.x, c.y);
+  for (let i = 0; i < 3; i++) await env.page.mouse.wheel(0, -200);
+  await sleep(200);
+  const scale = (await env.page.locator(testid('frozen-frame')).boundingBox()).width / FRAME.w;
+  assert.ok(scale > 1, `zoomed in: ${scale.toFixed(2)} css px per frame px`);
+  await mouseDrag(await frameToPage(BOX.x, BOX.y), await frameToPage(BOX.x + BOX.w, BOX.y + BOX.h));
+  await env.page.waitForSelector(testid('calibrate-box'));
+  await env.page.click(testid('calibrate-next'));
+  for (const p of TAPS) {
+    const q = await frameToPage(p.x, p.y);
+    await env.page.mouse.click(q.x, q.y);
+  }
+  assert.equal(await tapCount(), TAPS.length);
+  const out = await frameToPage(BOX.x + BOX.w + 15, BOX.y + 20);
+  await env.page.mouse.click(out.x, out.y);
+  assert.match(await text('calibrate-hint'), /outside the box/);
+  assert.equal(await tapCount(), TAPS.length, 'the tap outside was refused');
+  await env.page.click(testid('calibrate-undo'));
+  assert.equal(await tapCount(), TAPS.length - 1);
+  const lastTap = await frameToPage(TAPS.at(-1).x, TAPS.at(-1).y);
+  await env.page.mouse.click(lastTap.x, lastTap.y);
+  await screenshot('operator-02-taps-1440x900.png');
+  const before = lastSeen()?.a;
+  assert.ok(before && !before.calibrated, 'uncalibrated analyses before the submit');
+  await env.page.click(testid('calibrate-submit'));
+  await env.page.waitForSelector(testid('calibrate-dialog'), { state: 'detached', timeout: 15_000 });
+  const cal = (await http('GET', '/api/status')).json.calibration;
+  assert.ok(cal, 'status.calibration after the submit');
+  t.diagnostic(`daemon: ${JSON.stringify(cal)}`);
+  assert.equal(cal.taps, TAPS.length);
+  assert.deepEqual([cal.frame_width, cal.frame_height], [FRAME.w, FRAME.h]);
+  cal.box.forEach((v, i) => assert.ok(Math.abs(v - [BOX.x, BOX.y, BOX.w, BOX.h][i]) <= 2, `box ${cal.box} vs ${JSON.stringify(BOX)}`));
+  await waitFor('the message in the operator panel', async () => (await text('calibration-message')) === cal.message);
+  await waitFor('calibrated analyses', () => lastSeen()?.a.calibrated === true, { timeout: 20_000 });
+  {
+    // The count changes because the analysis size does: the calibration's scale of the frame.
+    const after = lastSeen().a;
+    const want = [cal.scale * FRAME.w, cal.scale * FRAME.h].map((v) => Math.max(8, Math.floor(Math.round(v) / 8) * 8));
+    assert.deepEqual([after.input_width, after.input_height], want, `analysis size at scale ${cal.scale}`);
+    assert.notDeepEqual([after.input_width, after.input_height], [before.input_width, before.input_height]);
+    assert.notEqual(after.count.toFixed(3), before.count.toFixed(3), `the count changed: ${before.count} → ${after.count}`);
+  }
+  await waitFor('status.analysis from calibration', () => lastStatus()?.analysis?.from === 'calibration', { timeout: 20_000 });
+  await waitFor('the calibrated count', async () => /^≈ \d+ (\(\d+–\d+\))?, calibrated$/.test(await text('honest-count')), { timeout: 20_000 });
+  await waitFor('the analysis row', async () => /from calibration/.test(await text('analysis-scale')));
+  await screenshot('operator-03-calibrated-1440x900.png');
+});
+
+step('calibration flow at 390×844 with touch: pinch, one-finger box and taps', async () => {
+  const ctx = await env.browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, deviceScaleFactor: 2 });
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const saved = env.page;
+  env.page = page;
+  try {
+    await page.goto(`http://127.0.0.1:${env.httpPort}/`);
+    await page.click(testid('operator-toggle'));
+    await page.click(testid('calibrate'));
+    await page.waitForSelector(testid('frozen-frame'), { timeout: 15_000 });
+    const head = await page.locator(`${testid('calibrate-dialog')} .close`).boundingBox();
+    assert.ok(head.x + head.width <= PHONE.width, 'the close button is on screen');
+    const t = touch(await ctx.newCDPSession(page));
+    const w0 = (await page.locator(testid('frozen-frame')).boundingBox()).width;
+    const c = await frameToPage(BOX.x + BOX.w / 2, BOX.y + BOX.h / 2);
+    await t.pinch({ x: c.x - 20, y: c.y }, { x: c.x + 20, y: c.y }, { x: c.x - 60, y: c.y }, { x: c.x + 60, y: c.y });
+    await sleep(200);
+    const w1 = (await page.locator(testid('frozen-frame')).boundingBox()).width;
+    assert.ok(w1 > w0 * 2, `pinch zoomed ${w0.toFixed(0)} → ${w1.toFixed(0)} px wide`);
+    await t.drag(await frameToPage(BOX.x + 60, BOX.y + 40), await frameToPage(BOX.x + 260, BOX.y + 140));
+    await page.waitForSelector(testid('calibrate-box'));
+    await page.click(testid('calibrate-next'));
+    // Four people inside the box drawn by touch (whatever the frame shows there).
+    const inner = [[90, 60], [150, 70], [200, 110], [240, 125]].map(([dx, dy]) => ({ x: BOX.x + dx, y: BOX.y + dy }));
+    for (const p of inner) await t.tap(await frameToPage(p.x, p.y));
+    assert.equal(await tapCount(), inner.length, `touch taps counted: ${await tapCount()}`);
+    await screenshot('operator-04-touch-390x844.png');
+    await page.click(testid('calibrate-close'));
+    await page.waitForSelector(testid('calibrate-dialog'), { state: 'detached' });
+  } finally {
+    env.page = saved;
+    await ctx.close();
+  }
+});
+
+step('a mask drawn on the video, named and saved: in status.masks and drawn for every viewer', async (t) => {
+  await env.page.click(testid('masks-edit'));
+  await env.page.waitForSelector(testid('mask-toolbar'));
+  await sleep(500);
+  const geo = await evalIn(() => {
+    const stage = document.querySelector('.stage');
+    const img = document.querySelector('[data-testid="snapshot"]');
+    const r = stage.getBoundingClientRect();
+    const pic = window.__skycount.contentRect(img.naturalWidth, img.naturalHeight, stage.clientWidth, stage.clientHeight);
+    return { x: r.left + stage.clientLeft, y: r.top + stage.clientTop, pic };
+  });
+  const at = (u, v) => ({ x: geo.x + geo.pic.x + u * geo.pic.w, y: geo.y + geo.pic.y + v * geo.pic.h });
+  const corners = [[0.6, 0.1], [0.9, 0.1], [0.9, 0.35], [0.6, 0.35]];
+  for (const [u, v] of corners) await env.page.mouse.click(at(u, v).x, at(u, v).y);
+  assert.equal(await attr('mask-drawing', 'data-points'), '4');
+  await env.page.mouse.click(at(0.6, 0.1).x + 3, at(0.6, 0.1).y); // the first corner closes it
+  await env.page.fill(testid('mask-name'), 'roof');
+  await env.page.click(testid('masks-save'));
+  await env.page.waitForSelector(testid('mask-toolbar'), { state: 'detached', timeout: 10_000 });
+  const masks = (await http('GET', '/api/status')).json.masks;
+  t.diagnostic(`daemon: ${JSON.stringify(masks)}`);
+  assert.equal(masks.length, 1);
+  {
+    // The masked region leaves the density the heatmap is drawn from, and the count.
+    const savedAt = seen.length;
+    const unmasked = seen.slice(-5).map((x) => x.a.raw_count);
+    await waitFor('analyses made with the mask', () => seen.length >= savedAt + 3, { timeout: 20_000 });
+    const a = lastSeen().a;
+    const g = a.density;
+    const cells = Buffer.from(g.data, 'base64');
+    let inside = 0;
+    let hot = 0;
+    for (let y = 0; y < g.height; y++) {
+      for (let x = 0; x < g.width; x++) {
+        const [u, v] = [(x + 0.5) / g.width, (y + 0.5) / g.height];
+        if (u > 0.62 && u < 0.88 && v > 0.12 && v < 0.33) {
+          inside++;
+          if (cells[y * g.width + x] > 0) hot++;
+        }
+      }
+    }
+    assert.ok(inside > 0, 'grid cells under the mask');
+    assert.equal(hot, 0, `${hot} of ${inside} grid cells under the mask still carry density`);
+    const mean = unmasked.reduce((p, q) => p + q, 0) / unmasked.length;
+    assert.ok(a.raw_count < mean * 0.97, `the count lost the masked area: ${mean.toFixed(2)} → ${a.raw_count.toFixed(2)}`);
+  }
+  assert.equal(masks[0].name, 'roof');
+  masks[0].points.forEach((p, i) => assert.ok(Math.abs(p[0] - corners[i][0]) < 0.01 && Math.abs(p[1] - corners[i][1]) < 0.01, `corner ${i}: ${p} vs ${corners[i]}`));
+  // another viewer sees it
+  const other = await env.browser.newPage({ viewport: DESKTOP });
+  try {
+    await other.goto(`http://127.0.0.1:${env.httpPort}/`);
+    await other.waitForSelector('[data-testid="mask"][data-name="roof"]', { timeout: 15_000 });
+  } finally {
+    await other.close();
+  }
+  await screenshot('operator-05-mask-1440x900.png');
+});
+
+step('skycountd restarts: calibration and masks survive', async () => {
+  await stopProc(env.daemon);
+  await startDaemon();
+  const s = (await http('GET', '/api/status')).json;
+  assert.equal(s.calibration?.taps, TAPS.length, `calibration after the restart: ${JSON.stringify(s.calibration)}`);
+  assert.deepEqual(s.masks.map((m) => m.name), ['roof']);
+  await waitFor('calibrated analyses from the new daemon', () => lastSeen()?.a.calibrated === true, { timeout: 40_000, every: 200 });
+});
+
+step('reset calibration and clear the masks from the page', async () => {
+  await waitFor('the link back', async () => (await attr('link-state', 'data-value')) === 'connected', { timeout: 30_000 });
+  await env.page.click(testid('calibration-reset'));
+  await env.page.click(testid('calibration-reset')); // the second tap confirms
+  await waitFor('status.calibration null', async () => (await http('GET', '/api/status')).json.calibration === null);
+  await waitFor('uncalibrated analyses', () => lastSeen()?.a.calibrated === false, { timeout: 20_000 });
+  await waitFor('the count says not calibrated', async () => /not calibrated: tap Calibrate$/.test(await text('honest-count')), { timeout: 20_000 });
+  await env.page.click(testid('masks-edit'));
+  await env.page.click(testid('mask-delete'));
+  await env.page.click(testid('masks-save'));
+  await waitFor('no masks', async () => (await http('GET', '/api/status')).json.masks.length === 0);
+});
+
+step('no uncaught errors in the pages', async () => {
+  assert.deepEqual(pageErrors, []);
+});

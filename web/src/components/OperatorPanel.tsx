@@ -1,0 +1,176 @@
+import { useEffect, useState } from 'react';
+import type { Calibration, Mask } from '../lib/api';
+import { maskProblems, masksBody, MAX_MASKS, MIN_POINTS, renameMask, removeMask, startEditing, type MaskEditor } from '../lib/masks';
+import { calibrationText, resetCalibration, saveMasks } from '../lib/operator';
+
+interface Props {
+  open: boolean;
+  onToggle: () => void;
+  /** the calibration in force (the daemon's, or the one just made) */
+  calibration: Calibration | null;
+  /** the masks in force (the daemon's, or the ones just saved) */
+  masks: readonly Mask[];
+  /** the daemon's status carries calibration and masks (an older daemon does not) */
+  supported: boolean;
+  onCalibrate: () => void;
+  /** the calibration was reset (DELETE answered) */
+  onReset: () => void;
+  /** the last outcome of an operator action, to show at the top */
+  note: { text: string; error: boolean } | null;
+  onNote: (n: { text: string; error: boolean } | null) => void;
+  editor: MaskEditor | null;
+  setEditor: (f: (ed: MaskEditor | null) => MaskEditor | null) => void;
+  /** the masks were saved: the daemon's answer */
+  onSaved: (masks: Mask[]) => void;
+}
+
+/**
+ * Operator: everything that changes what the box counts, for every viewer (calibration and
+ * areas not counted). The one place the coming operator login will protect.
+ */
+export function OperatorPanel(p: Props) {
+  const [confirmReset, setConfirmReset] = useState(false);
+  const [busy, setBusy] = useState<null | 'reset' | 'masks'>(null);
+
+  useEffect(() => {
+    if (!confirmReset) return;
+    const id = setTimeout(() => setConfirmReset(false), 4000);
+    return () => clearTimeout(id);
+  }, [confirmReset]);
+
+  const reset = async () => {
+    if (!confirmReset) {
+      setConfirmReset(true);
+      return;
+    }
+    setConfirmReset(false);
+    setBusy('reset');
+    try {
+      await resetCalibration();
+      p.onReset();
+      p.onNote({ text: 'Calibration reset: the box counts at its default scale from the next analysis.', error: false });
+    } catch (e) {
+      p.onNote({ text: e instanceof Error ? e.message : String(e), error: true });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const ed = p.editor;
+  const problems = ed ? maskProblems(ed.masks) : [];
+  const save = async () => {
+    if (!ed || problems.length) return;
+    setBusy('masks');
+    try {
+      const kept = await saveMasks(masksBody(ed.masks));
+      p.onSaved(kept);
+      p.setEditor(() => null);
+      p.onNote({ text: kept.length ? `Saved ${kept.length} area${kept.length === 1 ? '' : 's'} not counted, applied from the next analysis.` : 'No area excluded any more: the whole picture is counted.', error: false });
+    } catch (e) {
+      p.onNote({ text: e instanceof Error ? e.message : String(e), error: true });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const shownMasks = ed ? ed.masks : p.masks;
+
+  return (
+    <section className={p.open ? 'panel operator open' : 'panel operator'} aria-label="Operator" data-testid="operator">
+      <h2>
+        <button type="button" className="operator-toggle" aria-expanded={p.open} aria-controls="operator-body" onClick={p.onToggle} data-testid="operator-toggle">
+          <span className="operator-tag">Operator</span>
+          <span className="operator-title">Calibration and areas not counted</span>
+          <span className="chevron" aria-hidden="true">
+            {p.open ? '▴' : '▾'}
+          </span>
+        </button>
+      </h2>
+      {p.open && (
+        <div id="operator-body" className="operator-body">
+          <p className="muted small operator-warning">Changes here apply to what the box counts, for every viewer.</p>
+          {!p.supported && <p className="small lvl-warn">This box’s daemon does not report calibration or masks: it may be older than this dashboard.</p>}
+          {p.note && (
+            <p className={p.note.error ? 'op-note error' : 'op-note'} role={p.note.error ? 'alert' : 'status'} data-testid="operator-note">
+              {p.note.text}
+            </p>
+          )}
+
+          <h3>Calibration</h3>
+          <p className="calibration-text" data-testid="calibration-message" data-calibrated={p.calibration ? 'true' : 'false'}>
+            {calibrationText(p.calibration)}
+          </p>
+          <div className="op-actions">
+            <button type="button" className="primary" onClick={p.onCalibrate} data-testid="calibrate">
+              Calibrate
+            </button>
+            {p.calibration && (
+              <button type="button" onClick={reset} disabled={busy === 'reset'} data-testid="calibration-reset" className={confirmReset ? 'danger' : undefined}>
+                {busy === 'reset' ? 'Resetting…' : confirmReset ? 'Tap again to reset' : 'Reset calibration'}
+              </button>
+            )}
+          </div>
+
+          <h3>Areas not counted</h3>
+          {shownMasks.length === 0 ? (
+            <p className="muted small">{ed ? 'None yet: tap the corners of an area on the video.' : 'None: the whole picture is counted.'}</p>
+          ) : (
+            <ul className="mask-list" data-testid="mask-list">
+              {shownMasks.map((m, i) => (
+                <li key={i}>
+                  {ed ? (
+                    <>
+                      <input
+                        type="text"
+                        value={m.name}
+                        aria-label={`Name of area ${i + 1}`}
+                        maxLength={40}
+                        onChange={(e) => p.setEditor((x) => x && renameMask(x, i, e.target.value))}
+                        data-testid="mask-name"
+                      />
+                      <button type="button" onClick={() => p.setEditor((x) => x && removeMask(x, i))} aria-label={`Delete ${m.name || `area ${i + 1}`}`} data-testid="mask-delete">
+                        Delete
+                      </button>
+                    </>
+                  ) : (
+                    <span className="mask-name">{m.name}</span>
+                  )}
+                  <span className="muted small">{m.points.length} corners</span>
+                </li>
+              ))}
+            </ul>
+          )}
+          {ed && problems.length > 0 && (
+            <ul className="problems" role="alert" data-testid="mask-problems">
+              {problems.map((t) => (
+                <li key={t}>{t}</li>
+              ))}
+            </ul>
+          )}
+          <div className="op-actions">
+            {ed ? (
+              <>
+                <button type="button" className="primary" onClick={save} disabled={busy === 'masks' || problems.length > 0 || ed.drawing !== null || !ed.dirty} data-testid="masks-save">
+                  {busy === 'masks' ? 'Saving…' : 'Save'}
+                </button>
+                <button type="button" onClick={() => p.setEditor(() => null)} data-testid="masks-discard">
+                  {ed.dirty ? 'Discard changes' : 'Stop editing'}
+                </button>
+              </>
+            ) : (
+              <button type="button" onClick={() => p.setEditor(() => startEditing(p.masks))} data-testid="masks-edit">
+                Edit areas
+              </button>
+            )}
+          </div>
+          {ed && (
+            <p className="muted small">
+              On the video, tap the corners of an area not to count ({MIN_POINTS} or more), then the first corner or Done. At most {MAX_MASKS} areas.
+              {ed.drawing !== null && ' Finish or cancel the area being drawn before saving.'}
+            </p>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,111 @@
+// The operator's actions (docs/api.md, "Operator actions"): everything that changes what the box
+// counts, under /api/operator/. The one place the coming operator login will protect: every
+// request of the dashboard that changes the box goes through `operatorRequest`.
+
+import { parseCalibration, parseMasks, type Calibration, type Mask } from './api';
+import type { CalibrationBody } from './calibration';
+
+export interface FrozenFrame {
+  /** as the daemon gave it (sent back unchanged) */
+  frame_id: string | number;
+  width: number;
+  height: number;
+  image_url: string;
+}
+
+/** A refused or failed operator request: the daemon's own sentence when it gave one. */
+export class OperatorError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'OperatorError';
+  }
+}
+
+type FetchFn = typeof fetch;
+
+/** What a non-2xx answer means, in words. */
+function refusal(status: number, body: unknown, what: string): string {
+  const said = typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string' ? (body as { error: string }).error : null;
+  if (said) return said;
+  if (status === 409) return 'No video frame decoded yet: wait until the drone streams, then try again.';
+  if (status === 404) return `${what}: not found (is the daemon older than this dashboard?)`;
+  return `${what}: HTTP ${status}`;
+}
+
+export async function operatorRequest(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, fetchFn: FetchFn = fetch): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetchFn(`/api/operator/${path}`, {
+      method,
+      cache: 'no-store',
+      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new OperatorError(`The box did not answer (${e instanceof Error ? e.message : String(e)}).`, null);
+  }
+  const parsed: unknown = await res.json().catch(() => null);
+  if (!res.ok) throw new OperatorError(refusal(res.status, parsed, `${method} /api/operator/${path}`), res.status);
+  return parsed;
+}
+
+export function parseFrozenFrame(v: unknown): FrozenFrame | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const id = o.frame_id;
+  if (!(typeof id === 'string' && id !== '') && !(typeof id === 'number' && Number.isFinite(id))) return null;
+  const { width, height } = o;
+  if (typeof width !== 'number' || typeof height !== 'number' || !(width > 0) || !(height > 0)) return null;
+  return {
+    frame_id: id,
+    width,
+    height,
+    image_url: typeof o.image_url === 'string' && o.image_url ? o.image_url : `/api/operator/frames/${encodeURIComponent(String(id))}.jpg`,
+  };
+}
+
+/** Keeps the newest decoded frame at its native size. */
+export async function freezeFrame(fetchFn?: FetchFn): Promise<FrozenFrame> {
+  const f = parseFrozenFrame(await operatorRequest('POST', 'freeze', undefined, fetchFn));
+  if (!f) throw new OperatorError('The box answered the freeze with something unexpected.', null);
+  return f;
+}
+
+export async function submitCalibration(body: CalibrationBody, fetchFn?: FetchFn): Promise<Calibration> {
+  const c = parseCalibration(await operatorRequest('POST', 'calibration', body, fetchFn));
+  if (!c) throw new OperatorError('The box answered the calibration with something unexpected.', null);
+  return c;
+}
+
+export async function resetCalibration(fetchFn?: FetchFn): Promise<void> {
+  await operatorRequest('DELETE', 'calibration', undefined, fetchFn);
+}
+
+/** Saves the masks (fractions of the frame); answers the masks as the daemon kept them. */
+export async function saveMasks(body: { masks: Mask[] }, fetchFn?: FetchFn): Promise<Mask[]> {
+  const answer = await operatorRequest('PUT', 'masks', body, fetchFn);
+  const list = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? (answer as { masks?: unknown }).masks : answer;
+  return Array.isArray(list) ? parseMasks(list) : body.masks;
+}
+
+/** The one sentence to show about a calibration. */
+export function calibrationText(c: Calibration | null): string {
+  if (!c) return 'Not calibrated: the box counts at its default scale.';
+  if (c.message) return c.message;
+  const parts = ['calibrated'];
+  if (c.factor !== null) parts.push(`factor ${c.factor.toFixed(2)}`);
+  if (c.agreement !== null) parts.push(`agreement in your box ${Math.round(c.agreement * 100)} %`);
+  return parts.join(', ');
+}
+
+/**
+ * What the operator just set, shown until the daemon's status says the same (or `holdMs` passed):
+ * the status event does not always follow an operator action at once.
+ */
+export function preferRecent<T>(fromStatus: T, recent: { value: T; at: number } | null, same: (a: T, b: T) => boolean, now: number, holdMs = 15_000): T {
+  if (!recent || now - recent.at > holdMs || same(fromStatus, recent.value)) return fromStatus;
+  return recent.value;
+}
