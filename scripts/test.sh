@@ -25,6 +25,7 @@ suite rust-modules python3 scripts/module_graph.py
 suite rust-lint cargo clippy --locked --all-targets --all-features -- -D warnings
 suite rust-unit cargo test --locked
 suite rust-integration cargo test --locked --features integration --test live --test bad_input --test service --test model
+suite accuracy scripts/accuracy_guard.sh
 suite models .venv/bin/python -m pytest -q models
 suite web-unit bash -c 'cd web && npm test'
 suite web-e2e bash -c 'cd web && npm run e2e'

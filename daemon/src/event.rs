@@ -38,7 +38,7 @@ pub enum Event {
         analysis: Arc<Analysis>,
         frame: Frame,
     },
-    /// What the operator set (calibration, masks) is applied from now on.
+    /// What the operator set (calibration, masks), kept and applied from the next analysis on.
     Setup(crate::analyse::Setup),
     /// What MediaMTX says about the drone's stream.
     MediaMtx(MediaMtxReport),

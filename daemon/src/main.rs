@@ -69,9 +69,9 @@ enum Command {
         /// Seed of the boxes' placement
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Only images whose file name contains this
-        #[arg(long)]
-        only: Option<String>,
+        /// Only images whose file name contains this (repeat for several)
+        #[arg(long, value_name = "TEXT")]
+        only: Vec<String>,
         /// Exit 1 when a mode's mean absolute relative error over all images is above this (%)
         #[arg(long, value_name = "PERCENT")]
         max_error: Option<f64>,
@@ -187,7 +187,7 @@ fn main() -> ExitCode {
                 modes,
                 boxes,
                 seed,
-                filter: only,
+                only,
                 max_error,
                 json,
             };

@@ -94,8 +94,8 @@ pub struct EvalOptions {
     /// Calibration boxes per image.
     pub boxes: usize,
     pub seed: u64,
-    /// Only the files whose path contains this.
-    pub filter: Option<String>,
+    /// Only the files whose name contains one of these (all when empty).
+    pub only: Vec<String>,
     /// Fail when a mode's mean absolute relative error (%) over all images is above this.
     pub max_error: Option<f64>,
     pub json: bool,
@@ -254,8 +254,8 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
     for m in &opts.manifests {
         items.extend(read_manifest(m)?);
     }
-    if let Some(f) = &opts.filter {
-        items.retain(|i| i.file.contains(f.as_str()));
+    if !opts.only.is_empty() {
+        items.retain(|i| opts.only.iter().any(|o| i.file.contains(o.as_str())));
     }
     if items.is_empty() {
         bail!("no images to evaluate");

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use crate::analyse::calibrate::Request;
 use crate::analyse::{mask, Setup};
 use crate::engine::Engine;
+use crate::event::Event;
 use crate::publish::hub::Hub;
 use crate::publish::operator::{BoxFuture, Frozen, OpError, Operator};
 use crate::publish::snapshot;
@@ -42,6 +43,7 @@ impl BoxOperator {
             );
         }
         engine.set_setup(setup.clone());
+        hub.apply(Event::Setup(setup.clone()));
         Arc::new(Self {
             engine,
             hub,
@@ -59,6 +61,8 @@ impl BoxOperator {
         self.store.save(&new).map_err(OpError::Failed)?;
         *setup = new.clone();
         self.engine.set_setup(new.clone());
+        // The status says so at once, not one analysis later.
+        self.hub.apply(Event::Setup(new.clone()));
         Ok(new)
     }
 }

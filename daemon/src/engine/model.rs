@@ -211,8 +211,7 @@ impl Thread<'_> {
     /// Applies a new setup and answers calibrations (each one model run on the frozen frame).
     fn apply_operator(&mut self) {
         if let Some(setup) = self.stage.requests.setup.lock().take() {
-            self.analyser.set_setup(setup.clone());
-            self.stage.events.emit(Event::Setup(setup));
+            self.analyser.set_setup(setup);
         }
         let jobs = std::mem::take(&mut *self.stage.requests.calibrations.lock());
         for job in jobs {
