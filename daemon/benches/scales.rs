@@ -67,9 +67,18 @@ fn main() {
     };
     let mut model = Model::load(&settings).expect("model");
     let mut whole = Analyser::new(options(None), Setup::default());
-    println!("{} ({w}x{h}), {rounds} rounds, CPU provider", image.display());
+    println!(
+        "{} ({w}x{h}), {rounds} rounds, CPU provider",
+        image.display()
+    );
     println!("analysis size   median ms   count");
-    for size in [(640, 360), (960, 536), (1280, 720), (1920, 1080), (2560, 1440)] {
+    for size in [
+        (640, 360),
+        (960, 536),
+        (1280, 720),
+        (1920, 1080),
+        (2560, 1440),
+    ] {
         let mut ms = Vec::new();
         let mut count = 0.0;
         for _ in 0..rounds {
@@ -78,7 +87,13 @@ fn main() {
             ms.push(t.elapsed().as_secs_f64() * 1e3);
             count = d.map.count();
         }
-        println!("{:>5}x{:<5} {:>11.0} {:>7.1}", size.0, size.1, median(&mut ms), count);
+        println!(
+            "{:>5}x{:<5} {:>11.0} {:>7.1}",
+            size.0,
+            size.1,
+            median(&mut ms),
+            count
+        );
     }
 
     // Tiling at 1920x1080.
@@ -107,10 +122,18 @@ fn main() {
         }
         bare_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
-        whole_count = whole.density(&mut model, &rgb, w, h, size).expect("whole").map.count();
+        whole_count = whole
+            .density(&mut model, &rgb, w, h, size)
+            .expect("whole")
+            .map
+            .count();
         whole_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let (t, b, o) = (median(&mut tiled_ms), median(&mut bare_ms), median(&mut whole_ms));
+    let (t, b, o) = (
+        median(&mut tiled_ms),
+        median(&mut bare_ms),
+        median(&mut whole_ms),
+    );
     println!(
         "tiles of {}x{} (margin 64) at 1920x1080: {} tiles",
         tile.0,
@@ -118,8 +141,14 @@ fn main() {
         plan.tiles.len()
     );
     println!("  tiled analysis            median {t:9.0} ms");
-    println!("  bare runs on those tiles  median {b:9.0} ms  -> cutting and stitching {:+.1} %", (t / b - 1.0) * 100.0);
-    println!("  one whole-frame run       median {o:9.0} ms  -> tiled vs whole {:+.1} %", (t / o - 1.0) * 100.0);
+    println!(
+        "  bare runs on those tiles  median {b:9.0} ms  -> cutting and stitching {:+.1} %",
+        (t / b - 1.0) * 100.0
+    );
+    println!(
+        "  one whole-frame run       median {o:9.0} ms  -> tiled vs whole {:+.1} %",
+        (t / o - 1.0) * 100.0
+    );
     println!(
         "  count tiled {tiled_count:.1} vs whole {whole_count:.1} ({:+.2} %)",
         (tiled_count / whole_count - 1.0) * 100.0

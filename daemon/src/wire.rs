@@ -98,9 +98,18 @@ pub struct Calibration {
     pub agreement: f64,
     /// The rule's typical whole-frame relative error (measured: docs/accuracy.md).
     pub expected_error: f64,
+    /// Where the whole frame's truth is expected, as multiples of the count: from the box check
+    /// (the model's count in the box against the taps; docs/accuracy.md).
+    #[serde(default = "wide_range")]
+    pub range: [f64; 2],
     /// The frame and the taps, kept as training data (the frame's id).
     pub frame_id: String,
     pub message: String,
+}
+
+/// The range of a calibration kept before ranges were: as wide as without calibration.
+fn wide_range() -> [f64; 2] {
+    [0.5, 2.0]
 }
 
 /// How the box analyses right now (`status.analysis`).

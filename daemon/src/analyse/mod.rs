@@ -34,9 +34,9 @@ use crate::wire::{unix_ms, Analysis, Calibration, Mask};
 use smooth::Smoother;
 use tiles::{cells_floor, Plan};
 
-/// The relative whole-frame error to expect without calibration, for the band (measured with
-/// `skycountd eval` on the drone frames at the default size: docs/accuracy.md).
-pub const UNCALIBRATED_ERROR: f64 = 0.5;
+/// Where the truth lies without calibration, as multiples of the count, for the band: on the drone
+/// frames at the default size the count was 5 % to 203 % of the truth (docs/accuracy.md).
+pub const UNCALIBRATED_RANGE: (f64, f64) = (0.5, 2.0);
 
 /// Anything that turns packed RGB into a density map: the ONNX Runtime model, or a test's fake.
 pub trait DensityModel {
@@ -339,12 +339,12 @@ impl Analyser {
         } = result?;
         self.mask(&mut map);
         let raw = map.count();
-        let (factor, expected) = match &self.setup.calibration {
-            Some(c) => (c.factor, c.expected_error),
-            None => (1.0, UNCALIBRATED_ERROR),
+        let (factor, range) = match &self.setup.calibration {
+            Some(c) => (c.factor, (c.range[0], c.range[1])),
+            None => (1.0, UNCALIBRATED_RANGE),
         };
         let count = raw * factor;
-        let smoothed = self.smoother.add(Instant::now(), count, expected);
+        let smoothed = self.smoother.add(Instant::now(), count, range);
         self.seq += 1;
         Ok(Analysis {
             seq: self.seq,
@@ -441,6 +441,7 @@ mod tests {
             model_in_box: 10.0,
             agreement: 1.0,
             expected_error: 0.2,
+            range: [0.8, 1.2],
             frame_id: "f".into(),
             message: String::new(),
         }

@@ -3,8 +3,8 @@
 //! One analysis is noisy (a crowd moves, the drone drifts); a bare number with decimals promises
 //! what the box cannot keep. So each analysis carries, beside its own count, the median of the
 //! counts of the last `analysis.smooth_ms` and a band: the range those counts span, widened by the
-//! relative error the box expects (the calibration's, measured by replaying it on annotated drone
-//! frames, or the uncalibrated figure of docs/accuracy.md).
+//! range the truth is expected in, as multiples of the count (the calibration's box check, or the
+//! uncalibrated range of docs/accuracy.md).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -36,8 +36,9 @@ impl Smoother {
         self.samples.clear();
     }
 
-    /// Adds a count made at `at`; `expected_error` is the relative error to widen the band by.
-    pub fn add(&mut self, at: Instant, count: f64, expected_error: f64) -> Smoothed {
+    /// Adds a count made at `at`; `range` is where the truth is expected, as multiples of the
+    /// count (e.g. `(0.8, 1.2)`).
+    pub fn add(&mut self, at: Instant, count: f64, range: (f64, f64)) -> Smoothed {
         self.samples.push_back((at, count));
         while self
             .samples
@@ -55,10 +56,9 @@ impl Smoother {
             (counts[n / 2 - 1] + counts[n / 2]) / 2.0
         };
         let (lo, hi) = (counts[0], counts[n - 1]);
-        let e = expected_error.max(0.0);
         Smoothed {
             median,
-            band: ((lo * (1.0 - e)).max(0.0), hi * (1.0 + e)),
+            band: ((lo * range.0.min(1.0)).max(0.0), hi * range.1.max(1.0)),
         }
     }
 }
@@ -72,25 +72,29 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Smoother::new(Duration::from_secs(10));
         let ms = |m| t0 + Duration::from_millis(m);
-        s.add(ms(0), 100.0, 0.0);
-        s.add(ms(1000), 300.0, 0.0); // one noisy analysis
-        let r = s.add(ms(2000), 110.0, 0.0);
+        s.add(ms(0), 100.0, (1.0, 1.0));
+        s.add(ms(1000), 300.0, (1.0, 1.0)); // one noisy analysis
+        let r = s.add(ms(2000), 110.0, (1.0, 1.0));
         assert_eq!(r.median, 110.0);
         assert_eq!(r.band, (100.0, 300.0));
         // Eleven seconds later the first ones have left the window.
-        let r = s.add(ms(12_500), 120.0, 0.0);
+        let r = s.add(ms(12_500), 120.0, (1.0, 1.0));
         assert_eq!(r.median, 120.0);
         assert_eq!(r.band, (120.0, 120.0));
     }
 
     #[test]
-    fn the_expected_error_widens_the_band() {
+    fn the_expected_range_widens_the_band() {
         let mut s = Smoother::new(Duration::from_secs(10));
-        let r = s.add(Instant::now(), 200.0, 0.25);
+        let r = s.add(Instant::now(), 200.0, (0.75, 1.25));
         assert_eq!(r.median, 200.0);
         assert_eq!(r.band, (150.0, 250.0));
         s.reset();
-        let r = s.add(Instant::now(), 10.0, 2.0);
+        // A box check that says the model undercounts by half: the truth lies above.
+        let r = s.add(Instant::now(), 100.0, (1.0, 2.0));
+        assert_eq!(r.band, (100.0, 200.0));
+        s.reset();
+        let r = s.add(Instant::now(), 10.0, (-1.0, 1.0));
         assert_eq!(r.band.0, 0.0, "never below zero");
     }
 }
