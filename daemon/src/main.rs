@@ -178,10 +178,7 @@ fn main() -> ExitCode {
             json,
             model,
         } => {
-            let mut settings = settings;
-            if let Some(m) = model {
-                settings.model.path = m;
-            }
+            let settings = with_model(settings, model);
             let opts = eval::EvalOptions {
                 manifests,
                 modes,
@@ -199,10 +196,7 @@ fn main() -> ExitCode {
             max,
             model,
         } => {
-            let mut settings = settings;
-            if let Some(m) = model {
-                settings.model.path = m;
-            }
+            let settings = with_model(settings, model);
             run_analyze(&runtime, &settings, &inputs, size, max)
         }
     };
@@ -216,6 +210,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The settings with `--model` in place of `model.path`, when given.
+fn with_model(mut settings: config::Settings, model: Option<PathBuf>) -> config::Settings {
+    if let Some(m) = model {
+        settings.model.path = m;
+    }
+    settings
 }
 
 fn origin_name(origin: &config::Origin) -> String {

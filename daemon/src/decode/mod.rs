@@ -221,6 +221,18 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// At every tick: the demo follows the stream's state, and the listeners hear of changes.
+    fn keep_up(&mut self, now: Instant, source: &mut dyn Source) {
+        self.demo.manage(
+            &self.tracker,
+            now,
+            source,
+            &self.stage.slot,
+            &self.stage.events,
+        );
+        self.report();
+    }
+
     /// What the control channel and the cancellation token say, without waiting.
     fn poll_control(&self) -> Option<Exit> {
         if self.stage.cancel.is_cancelled() {
@@ -361,14 +373,7 @@ impl<'a> Run<'a> {
             if !leave && self.tracker.tick(now) == Verdict::Reattach {
                 leave = true;
             }
-            self.demo.manage(
-                &self.tracker,
-                now,
-                source,
-                &self.stage.slot,
-                &self.stage.events,
-            );
-            self.report();
+            self.keep_up(now, source);
             if leave {
                 return None;
             }
@@ -421,14 +426,7 @@ impl<'a> Run<'a> {
                 Err(RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
                     self.tracker.tick(now);
-                    self.demo.manage(
-                        &self.tracker,
-                        now,
-                        source,
-                        &self.stage.slot,
-                        &self.stage.events,
-                    );
-                    self.report();
+                    self.keep_up(now, source);
                 }
             }
         }
