@@ -14,181 +14,49 @@
 //
 // (scripts/test.sh sets ORT_DYLIB_PATH; by hand: export ORT_DYLIB_PATH=$(../.venv/bin/python
 // ../models/ort_lib.py).) SKYCOUNTD_BIN overrides ../target/debug/skycountd; CHROMIUM overrides
-// /usr/bin/chromium. Screenshots and the logs of every process go to ../artifacts/e2e/.
+// /usr/bin/chromium. Screenshots and the logs of every process go to ../artifacts/e2e/. The
+// helpers shared with operator.e2e.mjs are in harness.mjs.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { io } from 'socket.io-client';
-import { chromium } from 'playwright-core';
+import {
+  ARTIFACTS,
+  BIN,
+  CHROMIUM,
+  DESKTOP,
+  MODEL,
+  PHONE,
+  REPO,
+  RTMP_MODULE,
+  WEB,
+  allocatePorts,
+  cleanArtifacts,
+  connectSocket,
+  ensureDist,
+  fatal,
+  findSeenOf,
+  hasCommand,
+  lastSeenOf,
+  launchBrowser,
+  openDashboard,
+  pageHelpers,
+  request,
+  sleep,
+  startDaemon as startSkycountd,
+  startNginx,
+  startPublisher,
+  stopProc,
+  tail,
+  teardown,
+  testid,
+  waitFor,
+} from './harness.mjs';
 
-const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const REPO = path.resolve(WEB, '..');
-const ARTIFACTS = path.join(REPO, 'artifacts', 'e2e');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const DEFAULT_BIN = path.join(REPO, 'target', 'debug', 'skycountd');
-const BIN = process.env.SKYCOUNTD_BIN ?? DEFAULT_BIN;
-const MODEL = path.join(REPO, 'models', 'out', 'csrnet-tiny.onnx');
-const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-const DESKTOP = { width: 1440, height: 900 };
-const PHONE = { width: 390, height: 844 };
 const TEST_TIMEOUT = 120_000;
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers: bounded waits, ports, processes.
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Rejects after `ms` unless `promise` settled. */
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Polls `fn` until it returns something truthy, for at most `timeout` ms; an error with
- * `fatal` set (see `fatal()`) ends the wait at once. */
-async function waitFor(what, fn, { timeout = 15_000, every = 100 } = {}) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      if (e?.fatal) throw e;
-      last = e;
-    }
-    if (Date.now() >= end) {
-      const why = last instanceof Error ? last.message : JSON.stringify(last);
-      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${why})`);
-    }
-    await sleep(every);
-  }
-}
-
-/** An error that ends a `waitFor` at once (a process it waits for is gone). */
-const fatal = (message) => Object.assign(new Error(message), { fatal: true });
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-    c.setTimeout(1000, () => {
-      c.destroy();
-      resolve(false);
-    });
-  });
-}
-
-async function httpGet(port, p) {
-  const res = await fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(5000) });
-  const body = Buffer.from(await res.arrayBuffer());
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body };
-}
-
-const procs = new Set();
-
-/** Starts a process with its output in `log`; it is killed at the end whatever happens. */
-function startProc(name, cmd, args, { env = process.env, log } = {}) {
-  const fd = fs.openSync(log, 'a');
-  const child = spawn(cmd, args, { env, stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  const p = { name, child, log, code: undefined };
-  p.exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      p.code = code ?? signal;
-      procs.delete(p);
-      resolve(p.code);
-    });
-    child.once('error', (e) => {
-      p.code = `spawn error: ${e.message}`;
-      procs.delete(p);
-      resolve(p.code);
-    });
-  });
-  p.alive = () => p.code === undefined;
-  procs.add(p);
-  return p;
-}
-
-/** SIGTERM (or `signal`), then SIGKILL after `graceMs`; resolves once the process is gone. */
-async function stopProc(p, { signal = 'SIGTERM', graceMs = 5000 } = {}) {
-  if (!p || !p.alive()) return;
-  try {
-    p.child.kill(signal);
-  } catch {
-    /* already gone */
-  }
-  const done = await Promise.race([p.exited.then(() => true), sleep(graceMs).then(() => false)]);
-  if (!done) {
-    try {
-      p.child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    await Promise.race([p.exited, sleep(3000)]);
-  }
-}
-
-function tail(file, lines = 25) {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-// Last line of defence: nothing this test started outlives it.
-process.on('exit', () => {
-  for (const p of procs) {
-    try {
-      p.child.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    for (const p of procs) p.child.kill('SIGKILL');
-    process.exit(130);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // The set-up shared by the tests.
@@ -200,53 +68,22 @@ const seen = [];
 const statuses = [];
 const pageErrors = [];
 
-/** The daemon's environment: ours without SKYCOUNT_* (the daemon takes those for configuration). */
-function daemonEnv() {
-  const e = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('SKYCOUNT_') || k === 'NOTIFY_SOCKET' || k === 'JOURNAL_STREAM') continue;
-    e[k] = v;
-  }
-  e.RUST_LOG = process.env.RUST_LOG ?? 'info';
-  return e;
-}
+const httpGet = (port, p) => request(port, 'GET', p, undefined, 5000);
 
 async function startDaemon() {
   daemonInstance++;
-  const log = path.join(env.tmp, `skycountd-${daemonInstance}.log`);
-  env.daemon = startProc('skycountd', BIN, ['--config', env.config, 'run'], { env: daemonEnv(), log });
-  await waitFor(
-    `skycountd (instance ${daemonInstance}) serving /api/status on 127.0.0.1:${env.httpPort}`,
-    async () => {
-      if (!env.daemon.alive()) throw fatal(`skycountd exited (${env.daemon.code}):\n${tail(log)}`);
-      return (await httpGet(env.httpPort, '/api/status')).status === 200;
-    },
-    { timeout: 20_000, every: 100 },
-  ).catch((e) => {
-    throw new Error(`${e.message}\n--- ${log}:\n${tail(log)}`);
+  await startSkycountd(env, {
+    log: path.join(env.tmp, `skycountd-${daemonInstance}.log`),
+    what: `skycountd (instance ${daemonInstance}) serving /api/status on 127.0.0.1:${env.httpPort}`,
+    requestTimeout: 5000,
   });
 }
 
-const lastSeen = (instance = daemonInstance) => {
-  for (let i = seen.length - 1; i >= 0; i--) if (seen[i].instance === instance) return seen[i];
-  return null;
-};
-const findSeen = (seq, instance = daemonInstance) => {
-  for (let i = seen.length - 1; i >= 0; i--) if (seen[i].instance === instance && seen[i].seq === seq) return seen[i];
-  return null;
-};
+const lastSeen = (instance = daemonInstance) => lastSeenOf(seen, instance);
+const findSeen = (seq, instance = daemonInstance) => findSeenOf(seen, seq, instance);
 const lastStatus = () => statuses[statuses.length - 1] ?? null;
 
-const evalIn = (fn, arg, what = 'page.evaluate') => withTimeout(env.page.evaluate(fn, arg), 15_000, what);
-const testid = (id) => `[data-testid="${id}"]`;
-const attr = (id, name) => withTimeout(env.page.getAttribute(testid(id), name, { timeout: 5000 }), 8000, `${id}[${name}]`);
-const text = (id) => withTimeout(env.page.textContent(testid(id), { timeout: 5000 }), 8000, `${id} text`);
-
-async function screenshot(name, opts = {}) {
-  const file = path.join(ARTIFACTS, name);
-  await withTimeout(env.page.screenshot({ path: file, ...opts }), 30_000, `screenshot ${name}`);
-  return file;
-}
+const { evalIn, attr, text, screenshot } = pageHelpers(env);
 
 /** Runs a test body; on failure saves a screenshot of the page first. */
 function step(name, body) {
@@ -276,26 +113,9 @@ function checkPrerequisites() {
   if (!fs.existsSync(CHROMIUM)) problems.push(`no Chromium at ${CHROMIUM}: apt-get install chromium`);
   if (!fs.existsSync(RTMP_MODULE)) problems.push(`no ${RTMP_MODULE}: apt-get install nginx libnginx-mod-rtmp`);
   for (const tool of ['nginx', 'gst-launch-1.0']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) problems.push(`${tool} is not installed: run scripts/setup.sh`);
+    if (!hasCommand(tool)) problems.push(`${tool} is not installed: run scripts/setup.sh`);
   }
   if (problems.length) throw new Error(`cannot run the end-to-end test:\n  ${problems.join('\n  ')}`);
-}
-
-/** The newest modification time under `p`. */
-function newest(p) {
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...fs.readdirSync(p).map((n) => newest(path.join(p, n))));
-}
-
-/** web/dist from the current sources: built when missing or older than them. */
-function ensureDist(t) {
-  const index = path.join(WEB, 'dist', 'index.html');
-  const sources = ['src', 'index.html', 'vite.config.ts', 'package.json'].map((n) => path.join(WEB, n));
-  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= Math.max(...sources.map(newest))) return;
-  t?.diagnostic?.('web/dist missing or older than the sources: npm run build');
-  const r = spawnSync('npm', ['run', 'build'], { cwd: WEB, encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`);
 }
 
 /** The daemon binary: built with `cargo build` when the default one is missing. */
@@ -310,35 +130,12 @@ before(async () => {
   checkPrerequisites();
   ensureDist();
   ensureDaemon();
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  for (const f of fs.readdirSync(ARTIFACTS)) if (f.startsWith('FAILED-')) fs.rmSync(path.join(ARTIFACTS, f)); // from an earlier run
+  cleanArtifacts('FAILED-'); // from an earlier run
   env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-e2e-'));
-  env.rtmpPort = await freePort();
-  env.httpPort = await freePort();
-  env.whepPort = await freePort(); // nothing listens there: no MediaMTX in this test
-  env.mtxApiPort = await freePort();
-  env.mtxMetricsPort = await freePort();
-  env.rtmpUrl = `rtmp://127.0.0.1:${env.rtmpPort}/live/drone`;
+  await allocatePorts(env);
 
   // 1. The RTMP server.
-  const nginxConf = path.join(env.tmp, 'nginx.conf');
-  fs.writeFileSync(
-    nginxConf,
-    `load_module ${RTMP_MODULE};
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${env.tmp}/nginx.pid;
-error_log ${env.tmp}/error.log info;
-events { worker_connections 64; }
-rtmp { server { listen 127.0.0.1:${env.rtmpPort}; chunk_size 4096; application live { live on; record off; } } }
-`,
-  );
-  env.nginx = startProc('nginx', 'nginx', ['-c', nginxConf, '-p', env.tmp], { log: path.join(env.tmp, 'nginx.log') });
-  await waitFor(`nginx-rtmp on 127.0.0.1:${env.rtmpPort}`, async () => {
-    if (!env.nginx.alive()) throw fatal(`nginx exited: ${tail(path.join(env.tmp, 'error.log'))}`);
-    return portOpen(env.rtmpPort);
-  });
+  await startNginx(env);
 
   // 2. A 2 s demo recording for the daemon's "no drone" fallback.
   env.demo = path.join(env.tmp, 'demo.mp4');
@@ -393,63 +190,20 @@ metrics = "127.0.0.1:${env.mtxMetricsPort}"
   await startDaemon();
 
   // 4. Node's own view of the daemon's events.
-  env.socket = io(`http://127.0.0.1:${env.httpPort}`, {
-    transports: ['websocket'],
-    reconnection: true,
-    reconnectionDelay: 200,
-    reconnectionDelayMax: 1000,
-    timeout: 5000,
-  });
-  env.socket.on('analysis', (a) => {
-    seen.push({ instance: daemonInstance, seq: a.seq, t: Date.now(), a });
-    if (seen.length > 20_000) seen.splice(0, 10_000);
-  });
-  env.socket.on('status', (s) => {
-    statuses.push(s);
-    if (statuses.length > 1000) statuses.splice(0, 500);
-  });
+  connectSocket(env, { seen, statuses, instance: () => daemonInstance });
   await waitFor('a status over Node’s Socket.IO client', () => statuses.length > 0);
 
   // 5. The browser.
-  env.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
-  const ctx = await env.browser.newContext({ viewport: DESKTOP });
-  env.page = await ctx.newPage();
-  env.page.on('pageerror', (e) => pageErrors.push(e.message));
+  await launchBrowser(env, pageErrors);
   env.navigations = 0;
   env.page.on('framenavigated', (f) => {
     if (f === env.page.mainFrame()) env.navigations++;
   });
-  await withTimeout(env.page.goto(`http://127.0.0.1:${env.httpPort}/`), 30_000, 'opening the dashboard');
+  await openDashboard(env);
 });
 
-after(async () => {
-  try {
-    env.socket?.close();
-  } catch {
-    /* closed */
-  }
-  await withTimeout(env.browser?.close() ?? Promise.resolve(), 15_000, 'closing Chromium').catch(() => undefined);
-  await stopProc(env.publisher);
-  await stopProc(env.daemon);
-  await stopProc(env.nginx);
-  for (const p of procs) await stopProc(p, { signal: 'SIGKILL' });
-  if (env.tmp) {
-    // The logs of every process, for the record.
-    const logs = path.join(ARTIFACTS, 'logs');
-    fs.mkdirSync(logs, { recursive: true });
-    for (const f of fs.readdirSync(env.tmp)) {
-      if (f.endsWith('.log') || f.endsWith('.toml') || f.endsWith('.conf')) fs.copyFileSync(path.join(env.tmp, f), path.join(logs, f));
-    }
-    fs.rmSync(env.tmp, { recursive: true, force: true });
-  }
-});
-
-function startPublisher() {
-  const pipeline = `videotestsrc is-live=true pattern=ball ! video/x-raw,width=1280,height=720,framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 ! video/x-h264,profile=baseline ! h264parse ! flvmux streamable=true ! rtmp2sink location=${env.rtmpUrl}`;
-  env.publisher = startProc('gst-launch-1.0', 'gst-launch-1.0', ['-q', ...pipeline.split(' ')], {
-    log: path.join(env.tmp, 'publisher.log'),
-  });
-}
+// The logs of every process, for the record.
+after(() => teardown(env, (f) => f.endsWith('.log') || f.endsWith('.toml') || f.endsWith('.conf')));
 
 // ---------------------------------------------------------------------------------------------
 // What the page shows, compared with what Node received.
@@ -786,7 +540,7 @@ step('demo recording while no drone streams: DEMO badges over the stage and besi
 });
 
 step('live stream: health panel shows live, avdec_h264, cpu; snapshot stands in for WebRTC', async (t) => {
-  startPublisher();
+  startPublisher(env, path.join(env.tmp, 'publisher.log'));
   const live = await waitFor(
     'live, non-demo analyses at Node',
     () => {

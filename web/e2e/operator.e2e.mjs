@@ -21,218 +21,72 @@
 //   cd web && ORT_DYLIB_PATH=/path/to/libonnxruntime.so node --test --test-timeout=900000 e2e/operator.e2e.mjs
 //
 // Same prerequisites, variables (SKYCOUNTD_BIN, CHROMIUM) and artifacts directory as
-// e2e/dashboard.e2e.mjs; screenshots are named operator-*.png.
+// e2e/dashboard.e2e.mjs; screenshots are named operator-*.png. The helpers shared with it are in
+// harness.mjs.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { io } from 'socket.io-client';
-import { chromium } from 'playwright-core';
+import {
+  BIN,
+  CHROMIUM,
+  DESKTOP,
+  MODEL,
+  PHONE,
+  RTMP_MODULE,
+  WEB,
+  allocatePorts,
+  cleanArtifacts,
+  connectSocket,
+  ensureDist,
+  fatal,
+  hasCommand,
+  lastSeenOf,
+  launchBrowser,
+  openDashboard,
+  pageHelpers,
+  request,
+  sleep,
+  startDaemon as startSkycountd,
+  startNginx,
+  startPublisher,
+  stopProc,
+  tail,
+  teardown,
+  testid,
+  waitFor,
+} from './harness.mjs';
 
-const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const REPO = path.resolve(WEB, '..');
-const ARTIFACTS = path.join(REPO, 'artifacts', 'e2e');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const BIN = process.env.SKYCOUNTD_BIN ?? path.join(REPO, 'target', 'debug', 'skycountd');
-const MODEL = path.join(REPO, 'models', 'out', 'csrnet-tiny.onnx');
-const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const DESKTOP = { width: 1440, height: 900 };
-const PHONE = { width: 390, height: 844 };
 const FRAME = { w: 1280, h: 720 }; // what the publisher sends
 const TEST_TIMEOUT = 120_000;
-
-// ---------------------------------------------------------------------------------------------
-// Helpers (as in dashboard.e2e.mjs).
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-async function waitFor(what, fn, { timeout = 15_000, every = 100 } = {}) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      if (e?.fatal) throw e;
-      last = e;
-    }
-    if (Date.now() >= end) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await sleep(every);
-  }
-}
-
-const fatal = (message) => Object.assign(new Error(message), { fatal: true });
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port });
-    c.once('connect', () => (c.destroy(), resolve(true)));
-    c.once('error', () => resolve(false));
-    c.setTimeout(1000, () => (c.destroy(), resolve(false)));
-  });
-}
-
-/** An HTTP request to the daemon: { status, type, body (Buffer), json }. */
-async function http(method, p, body) {
-  const res = await fetch(`http://127.0.0.1:${env.httpPort}${p}`, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const buf = Buffer.from(await res.arrayBuffer());
-  let json = null;
-  try {
-    json = JSON.parse(buf.toString('utf8'));
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: buf, json };
-}
-
-const procs = new Set();
-
-function startProc(name, cmd, args, { env: e = process.env, log } = {}) {
-  const fd = fs.openSync(log, 'a');
-  const child = spawn(cmd, args, { env: e, stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  const p = { name, child, log, code: undefined };
-  p.exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      p.code = code ?? signal;
-      procs.delete(p);
-      resolve(p.code);
-    });
-    child.once('error', (err) => {
-      p.code = `spawn error: ${err.message}`;
-      procs.delete(p);
-      resolve(p.code);
-    });
-  });
-  p.alive = () => p.code === undefined;
-  procs.add(p);
-  return p;
-}
-
-async function stopProc(p, { signal = 'SIGTERM', graceMs = 5000 } = {}) {
-  if (!p || !p.alive()) return;
-  try {
-    p.child.kill(signal);
-  } catch {
-    /* gone */
-  }
-  const done = await Promise.race([p.exited.then(() => true), sleep(graceMs).then(() => false)]);
-  if (!done) {
-    try {
-      p.child.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-    await Promise.race([p.exited, sleep(3000)]);
-  }
-}
-
-function tail(file, lines = 25) {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-process.on('exit', () => {
-  for (const p of procs) {
-    try {
-      p.child.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    for (const p of procs) p.child.kill('SIGKILL');
-    process.exit(130);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Set-up.
 
 const env = {};
 let daemonInstance = 0;
-const seen = []; // { instance, seq, a }
+const seen = []; // { instance, seq, t, a }
 const statuses = [];
 const pageErrors = [];
 
-function daemonEnv() {
-  const e = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('SKYCOUNT_') || k === 'NOTIFY_SOCKET' || k === 'JOURNAL_STREAM') continue;
-    e[k] = v;
-  }
-  e.RUST_LOG = process.env.RUST_LOG ?? 'info';
-  return e;
-}
+/** An HTTP request to the daemon: { status, type, body (Buffer), json }. */
+const http = (method, p, body) => request(env.httpPort, method, p, body, 10_000);
 
 async function startDaemon() {
   daemonInstance++;
-  const log = path.join(env.tmp, `operator-skycountd-${daemonInstance}.log`);
-  env.daemon = startProc('skycountd', BIN, ['--config', env.config, 'run'], { env: daemonEnv(), log });
-  await waitFor(
-    `skycountd (instance ${daemonInstance}) on 127.0.0.1:${env.httpPort}`,
-    async () => {
-      if (!env.daemon.alive()) throw fatal(`skycountd exited (${env.daemon.code}):\n${tail(log)}`);
-      return (await http('GET', '/api/status')).status === 200;
-    },
-    { timeout: 20_000 },
-  ).catch((e) => {
-    throw new Error(`${e.message}\n--- ${log}:\n${tail(log)}`);
+  await startSkycountd(env, {
+    log: path.join(env.tmp, `operator-skycountd-${daemonInstance}.log`),
+    what: `skycountd (instance ${daemonInstance}) on 127.0.0.1:${env.httpPort}`,
+    requestTimeout: 10_000,
   });
 }
 
-const lastSeen = () => {
-  for (let i = seen.length - 1; i >= 0; i--) if (seen[i].instance === daemonInstance) return seen[i];
-  return null;
-};
+const lastSeen = () => lastSeenOf(seen, daemonInstance);
 const lastStatus = () => statuses[statuses.length - 1] ?? null;
-const testid = (id) => `[data-testid="${id}"]`;
-const evalIn = (fn, arg, what = 'page.evaluate') => withTimeout(env.page.evaluate(fn, arg), 15_000, what);
-const text = async (id) => ((await withTimeout(env.page.textContent(testid(id), { timeout: 5000 }), 8000, `${id} text`)) ?? '').trim();
-const attr = (id, name) => withTimeout(env.page.getAttribute(testid(id), name, { timeout: 5000 }), 8000, `${id}[${name}]`);
-
-async function screenshot(name, opts = {}) {
-  await withTimeout(env.page.screenshot({ path: path.join(ARTIFACTS, name), ...opts }), 30_000, `screenshot ${name}`);
-}
+const { evalIn, attr, text: rawText, screenshot } = pageHelpers(env);
+const text = async (id) => ((await rawText(id)) ?? '').trim();
 
 function step(name, body) {
   test(name, { timeout: TEST_TIMEOUT }, async (t) => {
@@ -253,55 +107,17 @@ function checkPrerequisites() {
   if (!fs.existsSync(CHROMIUM)) problems.push(`no Chromium at ${CHROMIUM}: apt-get install chromium`);
   if (!fs.existsSync(RTMP_MODULE)) problems.push(`no ${RTMP_MODULE}: apt-get install nginx libnginx-mod-rtmp`);
   if (!fs.existsSync(BIN)) problems.push(`no skycountd at ${BIN}: cargo build (or set SKYCOUNTD_BIN)`);
-  for (const tool of ['nginx', 'gst-launch-1.0']) if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) problems.push(`${tool} is not installed`);
+  for (const tool of ['nginx', 'gst-launch-1.0']) if (!hasCommand(tool)) problems.push(`${tool} is not installed`);
   if (problems.length) throw new Error(`cannot run the operator end-to-end test:\n  ${problems.join('\n  ')}`);
-}
-
-function newest(p) {
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...fs.readdirSync(p).map((n) => newest(path.join(p, n))));
-}
-
-function ensureDist() {
-  const index = path.join(WEB, 'dist', 'index.html');
-  const sources = ['src', 'index.html', 'vite.config.ts', 'package.json'].map((n) => path.join(WEB, n));
-  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= Math.max(...sources.map(newest))) return;
-  const r = spawnSync('npm', ['run', 'build'], { cwd: WEB, encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`);
 }
 
 before(async () => {
   checkPrerequisites();
   ensureDist();
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  for (const f of fs.readdirSync(ARTIFACTS)) if (f.startsWith('FAILED-operator-')) fs.rmSync(path.join(ARTIFACTS, f));
+  cleanArtifacts('FAILED-operator-');
   env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-operator-e2e-'));
-  env.rtmpPort = await freePort();
-  env.httpPort = await freePort();
-  env.whepPort = await freePort();
-  env.mtxApiPort = await freePort();
-  env.mtxMetricsPort = await freePort();
-  env.rtmpUrl = `rtmp://127.0.0.1:${env.rtmpPort}/live/drone`;
-
-  const nginxConf = path.join(env.tmp, 'nginx.conf');
-  fs.writeFileSync(
-    nginxConf,
-    `load_module ${RTMP_MODULE};
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${env.tmp}/nginx.pid;
-error_log ${env.tmp}/error.log info;
-events { worker_connections 64; }
-rtmp { server { listen 127.0.0.1:${env.rtmpPort}; chunk_size 4096; application live { live on; record off; } } }
-`,
-  );
-  env.nginx = startProc('nginx', 'nginx', ['-c', nginxConf, '-p', env.tmp], { log: path.join(env.tmp, 'nginx.log') });
-  await waitFor(`nginx-rtmp on ${env.rtmpPort}`, async () => {
-    if (!env.nginx.alive()) throw fatal(`nginx exited: ${tail(path.join(env.tmp, 'error.log'))}`);
-    return portOpen(env.rtmpPort);
-  });
+  await allocatePorts(env);
+  await startNginx(env);
 
   // Calibration and masks are kept per stream path in analysis.state_dir (docs/api.md).
   env.stateDir = path.join(env.tmp, 'state');
@@ -342,18 +158,8 @@ metrics = "127.0.0.1:${env.mtxMetricsPort}"
   );
   await startDaemon();
 
-  const pipeline = `videotestsrc is-live=true pattern=ball ! video/x-raw,width=${FRAME.w},height=${FRAME.h},framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 ! video/x-h264,profile=baseline ! h264parse ! flvmux streamable=true ! rtmp2sink location=${env.rtmpUrl}`;
-  env.publisher = startProc('gst-launch-1.0', 'gst-launch-1.0', ['-q', ...pipeline.split(' ')], { log: path.join(env.tmp, 'operator-publisher.log') });
-
-  env.socket = io(`http://127.0.0.1:${env.httpPort}`, { transports: ['websocket'], reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 1000, timeout: 5000 });
-  env.socket.on('analysis', (a) => {
-    seen.push({ instance: daemonInstance, seq: a.seq, a });
-    if (seen.length > 20_000) seen.splice(0, 10_000);
-  });
-  env.socket.on('status', (s) => {
-    statuses.push(s);
-    if (statuses.length > 1000) statuses.splice(0, 500);
-  });
+  startPublisher(env, path.join(env.tmp, 'operator-publisher.log'), FRAME);
+  connectSocket(env, { seen, statuses, instance: () => daemonInstance });
 
   await waitFor(
     'live analyses at Node',
@@ -364,31 +170,11 @@ metrics = "127.0.0.1:${env.mtxMetricsPort}"
     { timeout: 40_000, every: 200 },
   );
 
-  env.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
-  env.ctx = await env.browser.newContext({ viewport: DESKTOP });
-  env.page = await env.ctx.newPage();
-  env.page.on('pageerror', (e) => pageErrors.push(e.message));
-  await withTimeout(env.page.goto(`http://127.0.0.1:${env.httpPort}/`), 30_000, 'opening the dashboard');
+  await launchBrowser(env, pageErrors);
+  await openDashboard(env);
 });
 
-after(async () => {
-  try {
-    env.socket?.close();
-  } catch {
-    /* closed */
-  }
-  await withTimeout(env.browser?.close() ?? Promise.resolve(), 15_000, 'closing Chromium').catch(() => undefined);
-  await stopProc(env.publisher);
-  await stopProc(env.daemon);
-  await stopProc(env.nginx);
-  for (const p of procs) await stopProc(p, { signal: 'SIGKILL' });
-  if (env.tmp) {
-    const logs = path.join(ARTIFACTS, 'logs');
-    fs.mkdirSync(logs, { recursive: true });
-    for (const f of fs.readdirSync(env.tmp)) if (f.startsWith('operator-') && f.endsWith('.log')) fs.copyFileSync(path.join(env.tmp, f), path.join(logs, f));
-    fs.rmSync(env.tmp, { recursive: true, force: true });
-  }
-});
+after(() => teardown(env, (f) => f.startsWith('operator-') && f.endsWith('.log')));
 
 // ---------------------------------------------------------------------------------------------
 // Page helpers for the calibration flow.

@@ -1,0 +1,388 @@
+// What the end-to-end tests in this directory (dashboard.e2e.mjs, operator.e2e.mjs) share: the
+// paths and browser settings, bounded waits, ports, HTTP, processes (nothing started here outlives
+// the test process), and the parts of the set-up both make the same way (nginx-rtmp, the live
+// publisher, skycountd, Node's own Socket.IO client, Chromium, the tear-down).
+//
+// Per-test state stays in each test file and is passed in: the `env` object (tmp, ports,
+// processes, page, socket), the analyses and statuses Node has seen, the daemon's instance count.
+//
+// SKYCOUNTD_BIN overrides ../target/debug/skycountd; CHROMIUM overrides /usr/bin/chromium.
+// Screenshots and the logs of every process go to ../artifacts/e2e/.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+import { chromium } from 'playwright-core';
+
+export const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO = path.resolve(WEB, '..');
+export const ARTIFACTS = path.join(REPO, 'artifacts', 'e2e');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const DEFAULT_BIN = path.join(REPO, 'target', 'debug', 'skycountd');
+export const BIN = process.env.SKYCOUNTD_BIN ?? DEFAULT_BIN;
+export const MODEL = path.join(REPO, 'models', 'out', 'csrnet-tiny.onnx');
+export const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+export const DESKTOP = { width: 1440, height: 900 };
+export const PHONE = { width: 390, height: 844 };
+
+// ---------------------------------------------------------------------------------------------
+// Bounded waits.
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Rejects after `ms` unless `promise` settled. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `fn` until it returns something truthy, for at most `timeout` ms; an error with
+ * `fatal` set (see `fatal()`) ends the wait at once. */
+export async function waitFor(what, fn, { timeout = 15_000, every = 100 } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      if (e?.fatal) throw e;
+      last = e;
+    }
+    if (Date.now() >= end) {
+      const why = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${why})`);
+    }
+    await sleep(every);
+  }
+}
+
+/** An error that ends a `waitFor` at once (a process it waits for is gone). */
+export const fatal = (message) => Object.assign(new Error(message), { fatal: true });
+
+// ---------------------------------------------------------------------------------------------
+// Ports and HTTP.
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function portOpen(port) {
+  return new Promise((resolve) => {
+    const c = net.connect({ host: '127.0.0.1', port });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+    c.setTimeout(1000, () => {
+      c.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** The ports of one run, all free on loopback, in `env`: RTMP, HTTP, WHEP, MediaMTX's API and
+ * metrics (nothing listens on the last three: no MediaMTX in these tests), and the RTMP URL. */
+export async function allocatePorts(env) {
+  env.rtmpPort = await freePort();
+  env.httpPort = await freePort();
+  env.whepPort = await freePort();
+  env.mtxApiPort = await freePort();
+  env.mtxMetricsPort = await freePort();
+  env.rtmpUrl = `rtmp://127.0.0.1:${env.rtmpPort}/live/drone`;
+}
+
+/** An HTTP request to 127.0.0.1:`port`: { status, type, body (Buffer), json (null if not JSON) }. */
+export async function request(port, method, p, body, timeout = 10_000) {
+  const res = await fetch(`http://127.0.0.1:${port}${p}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeout),
+  });
+  const buf = Buffer.from(await res.arrayBuffer());
+  let json = null;
+  try {
+    json = JSON.parse(buf.toString('utf8'));
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: buf, json };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes.
+
+const procs = new Set();
+
+/** Starts a process with its output in `log`; it is killed at the end whatever happens. */
+export function startProc(name, cmd, args, { env = process.env, log } = {}) {
+  const fd = fs.openSync(log, 'a');
+  const child = spawn(cmd, args, { env, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const p = { name, child, log, code: undefined };
+  p.exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      p.code = code ?? signal;
+      procs.delete(p);
+      resolve(p.code);
+    });
+    child.once('error', (e) => {
+      p.code = `spawn error: ${e.message}`;
+      procs.delete(p);
+      resolve(p.code);
+    });
+  });
+  p.alive = () => p.code === undefined;
+  procs.add(p);
+  return p;
+}
+
+/** SIGTERM (or `signal`), then SIGKILL after `graceMs`; resolves once the process is gone. */
+export async function stopProc(p, { signal = 'SIGTERM', graceMs = 5000 } = {}) {
+  if (!p || !p.alive()) return;
+  try {
+    p.child.kill(signal);
+  } catch {
+    /* already gone */
+  }
+  const done = await Promise.race([p.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!done) {
+    try {
+      p.child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    await Promise.race([p.exited, sleep(3000)]);
+  }
+}
+
+export function tail(file, lines = 25) {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+// Last line of defence: nothing a test started outlives it.
+process.on('exit', () => {
+  for (const p of procs) {
+    try {
+      p.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    for (const p of procs) p.child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up and tear-down.
+
+/** The newest modification time under `p`. */
+export function newest(p) {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...fs.readdirSync(p).map((n) => newest(path.join(p, n))));
+}
+
+/** web/dist from the current sources: built when missing or older than them. */
+export function ensureDist(t) {
+  const index = path.join(WEB, 'dist', 'index.html');
+  const sources = ['src', 'index.html', 'vite.config.ts', 'package.json'].map((n) => path.join(WEB, n));
+  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= Math.max(...sources.map(newest))) return;
+  t?.diagnostic?.('web/dist missing or older than the sources: npm run build');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: WEB, encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+/** Whether `tool` is on the PATH. */
+export const hasCommand = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+
+/** The artifacts directory, without the failure screenshots of an earlier run named `prefix`*. */
+export function cleanArtifacts(prefix) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  for (const f of fs.readdirSync(ARTIFACTS)) if (f.startsWith(prefix)) fs.rmSync(path.join(ARTIFACTS, f));
+}
+
+/** nginx with Debian's RTMP module on env.rtmpPort (config and logs in env.tmp), as env.nginx. */
+export async function startNginx(env) {
+  const nginxConf = path.join(env.tmp, 'nginx.conf');
+  fs.writeFileSync(
+    nginxConf,
+    `load_module ${RTMP_MODULE};
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${env.tmp}/nginx.pid;
+error_log ${env.tmp}/error.log info;
+events { worker_connections 64; }
+rtmp { server { listen 127.0.0.1:${env.rtmpPort}; chunk_size 4096; application live { live on; record off; } } }
+`,
+  );
+  env.nginx = startProc('nginx', 'nginx', ['-c', nginxConf, '-p', env.tmp], { log: path.join(env.tmp, 'nginx.log') });
+  await waitFor(`nginx-rtmp on 127.0.0.1:${env.rtmpPort}`, async () => {
+    if (!env.nginx.alive()) throw fatal(`nginx exited: ${tail(path.join(env.tmp, 'error.log'))}`);
+    return portOpen(env.rtmpPort);
+  });
+}
+
+/** The drone: gst-launch-1.0 publishing a live H.264 "ball" (1280×720 unless `frame` says) to
+ * env.rtmpUrl, its output in `log`, as env.publisher. */
+export function startPublisher(env, log, frame = { w: 1280, h: 720 }) {
+  const pipeline = `videotestsrc is-live=true pattern=ball ! video/x-raw,width=${frame.w},height=${frame.h},framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 ! video/x-h264,profile=baseline ! h264parse ! flvmux streamable=true ! rtmp2sink location=${env.rtmpUrl}`;
+  env.publisher = startProc('gst-launch-1.0', 'gst-launch-1.0', ['-q', ...pipeline.split(' ')], { log });
+}
+
+/** The daemon's environment: ours without SKYCOUNT_* (the daemon takes those for configuration). */
+export function daemonEnv() {
+  const e = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('SKYCOUNT_') || k === 'NOTIFY_SOCKET' || k === 'JOURNAL_STREAM') continue;
+    e[k] = v;
+  }
+  e.RUST_LOG = process.env.RUST_LOG ?? 'info';
+  return e;
+}
+
+/**
+ * skycountd with env.config, its output in `log`, as env.daemon; resolves once it answers
+ * /api/status on env.httpPort (each request given `requestTimeout` ms), within 20 s (`what` names
+ * the wait).
+ */
+export async function startDaemon(env, { log, what, requestTimeout }) {
+  env.daemon = startProc('skycountd', BIN, ['--config', env.config, 'run'], { env: daemonEnv(), log });
+  await waitFor(
+    what,
+    async () => {
+      if (!env.daemon.alive()) throw fatal(`skycountd exited (${env.daemon.code}):\n${tail(log)}`);
+      return (await request(env.httpPort, 'GET', '/api/status', undefined, requestTimeout)).status === 200;
+    },
+    { timeout: 20_000, every: 100 },
+  ).catch((e) => {
+    throw new Error(`${e.message}\n--- ${log}:\n${tail(log)}`);
+  });
+}
+
+/**
+ * Node's own Socket.IO client to the daemon, as env.socket: every analysis goes to `seen` as
+ * { instance: instance(), seq, t (arrival, ms), a }, every status to `statuses`, in arrival order.
+ */
+export function connectSocket(env, { seen, statuses, instance }) {
+  env.socket = io(`http://127.0.0.1:${env.httpPort}`, {
+    transports: ['websocket'],
+    reconnection: true,
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 1000,
+    timeout: 5000,
+  });
+  env.socket.on('analysis', (a) => {
+    seen.push({ instance: instance(), seq: a.seq, t: Date.now(), a });
+    if (seen.length > 20_000) seen.splice(0, 10_000);
+  });
+  env.socket.on('status', (s) => {
+    statuses.push(s);
+    if (statuses.length > 1000) statuses.splice(0, 500);
+  });
+}
+
+/** The last analysis in `seen` from skycountd instance `instance`, or null. */
+export function lastSeenOf(seen, instance) {
+  for (let i = seen.length - 1; i >= 0; i--) if (seen[i].instance === instance) return seen[i];
+  return null;
+}
+
+/** The analysis `seq` in `seen` from skycountd instance `instance`, or null. */
+export function findSeenOf(seen, seq, instance) {
+  for (let i = seen.length - 1; i >= 0; i--) if (seen[i].instance === instance && seen[i].seq === seq) return seen[i];
+  return null;
+}
+
+/** Chromium with a desktop-sized page, as env.browser, env.ctx, env.page; the page's uncaught
+ * errors go to `pageErrors`. */
+export async function launchBrowser(env, pageErrors) {
+  env.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+  env.ctx = await env.browser.newContext({ viewport: DESKTOP });
+  env.page = await env.ctx.newPage();
+  env.page.on('pageerror', (e) => pageErrors.push(e.message));
+}
+
+/** env.page opens the dashboard the daemon serves. */
+export const openDashboard = (env) => withTimeout(env.page.goto(`http://127.0.0.1:${env.httpPort}/`), 30_000, 'opening the dashboard');
+
+/**
+ * Closes the socket and the browser, stops every process, copies the files of env.tmp for which
+ * `keep(name)` holds to ../artifacts/e2e/logs/ and removes env.tmp.
+ */
+export async function teardown(env, keep) {
+  try {
+    env.socket?.close();
+  } catch {
+    /* closed */
+  }
+  await withTimeout(env.browser?.close() ?? Promise.resolve(), 15_000, 'closing Chromium').catch(() => undefined);
+  await stopProc(env.publisher);
+  await stopProc(env.daemon);
+  await stopProc(env.nginx);
+  for (const p of procs) await stopProc(p, { signal: 'SIGKILL' });
+  if (env.tmp) {
+    const logs = path.join(ARTIFACTS, 'logs');
+    fs.mkdirSync(logs, { recursive: true });
+    for (const f of fs.readdirSync(env.tmp)) if (keep(f)) fs.copyFileSync(path.join(env.tmp, f), path.join(logs, f));
+    fs.rmSync(env.tmp, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page (env.page, read at each call: a test may swap it).
+
+export const testid = (id) => `[data-testid="${id}"]`;
+
+/**
+ * Bounded reads of env.page: evalIn (page.evaluate), attr (an attribute of a data-testid), text
+ * (its text content, as the page has it) and screenshot (to ../artifacts/e2e/`name`; resolves to
+ * the file).
+ */
+export function pageHelpers(env) {
+  const evalIn = (fn, arg, what = 'page.evaluate') => withTimeout(env.page.evaluate(fn, arg), 15_000, what);
+  const attr = (id, name) => withTimeout(env.page.getAttribute(testid(id), name, { timeout: 5000 }), 8000, `${id}[${name}]`);
+  const text = (id) => withTimeout(env.page.textContent(testid(id), { timeout: 5000 }), 8000, `${id} text`);
+  async function screenshot(name, opts = {}) {
+    const file = path.join(ARTIFACTS, name);
+    await withTimeout(env.page.screenshot({ path: file, ...opts }), 30_000, `screenshot ${name}`);
+    return file;
+  }
+  return { evalIn, attr, text, screenshot };
+}
