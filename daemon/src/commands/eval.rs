@@ -184,8 +184,13 @@ fn read_manifest(path: &Path) -> anyhow::Result<Vec<Item>> {
                     i + 2
                 )
             })?;
+        // Images in sub-folders are sets of their own (`crowd/beach_webcam`).
+        let set = match file.rsplit_once('/') {
+            Some((sub, _)) => format!("{set}/{sub}"),
+            None => set.clone(),
+        };
         items.push(Item {
-            set: set.clone(),
+            set,
             path: dir.join(&file),
             points: points.as_ref().and_then(|p| p.get(&file).cloned()),
             file,
