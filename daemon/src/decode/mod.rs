@@ -258,7 +258,6 @@ impl<'a> Run<'a> {
             if let Some(exit) = self.poll_control() {
                 return exit;
             }
-            self.tracker.attaching(Instant::now());
             // What the previous stream was decoded with says nothing about the next one.
             self.decoding = None;
             let attach_opts = AttachOptions {
@@ -273,6 +272,9 @@ impl<'a> Run<'a> {
                     self.tracker.failed(Instant::now(), e.to_string());
                 }
                 Ok(pipeline) => {
+                    // The pipeline's time to deliver starts now: starting it can take seconds
+                    // on a loaded machine (plugins loading), which must not count as silence.
+                    self.tracker.attaching(Instant::now());
                     if let Some(exit) = self.watch(source, &*pipeline, excluded) {
                         return exit;
                     }
@@ -612,6 +614,8 @@ mod tests {
     struct FakeSource {
         scripts: Arc<Mutex<VecDeque<Script>>>,
         attached: Arc<Mutex<Vec<(String, Instant)>>>,
+        /// How long each attach takes (a loaded machine loading plugins).
+        delay: Duration,
     }
 
     impl FakeSource {
@@ -619,6 +623,7 @@ mod tests {
             Self {
                 scripts: Arc::new(Mutex::new(scripts.iter().cloned().collect())),
                 attached: Arc::default(),
+                delay: Duration::ZERO,
             }
         }
 
@@ -634,6 +639,7 @@ mod tests {
             _opts: &AttachOptions,
             sink: FrameSink,
         ) -> Result<Box<dyn Attached>, AttachError> {
+            std::thread::sleep(self.delay);
             self.attached
                 .lock()
                 .unwrap()
@@ -885,6 +891,23 @@ mod tests {
             .iter()
             .any(|(u, _)| u == "file:///demo.mp4"));
         h.stop();
+    }
+
+    #[test]
+    fn a_slow_start_is_not_silence() {
+        // Attaching takes longer than reconnect_after (300 ms): the pipeline still gets its chance.
+        let mut source = FakeSource::new(&[Script::FramesThenEos(3)]);
+        source.delay = Duration::from_millis(500);
+        let mut opts = options("file:///flight.mp4");
+        opts.stop_at_end = true;
+        let mut h = start(source.clone(), opts);
+        h.reports_until(Duration::from_secs(5), |r| r.state == StreamState::Live);
+        h.thread.join().unwrap();
+        assert_eq!(source.attaches(), 1, "not replaced for starting slowly");
+        assert!(
+            h.slot.take(Duration::ZERO).is_some(),
+            "its frames reached the slot"
+        );
     }
 
     #[test]
