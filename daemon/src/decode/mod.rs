@@ -36,6 +36,9 @@ use select::Codec;
 /// How often the supervisor looks at the clock when the pipeline is quiet.
 const TICK: Duration = Duration::from_millis(100);
 
+/// How long a file may take to deliver its first frame before it counts as stalled.
+const FILE_START: Duration = Duration::from_secs(30);
+
 /// How long a broken demo recording rests before it is tried again.
 const DEMO_RETRY: Duration = Duration::from_secs(60);
 
@@ -307,6 +310,7 @@ impl<'a> Run<'a> {
     ) -> Option<Exit> {
         let url = &self.opts.url;
         let mut seen_frames = 0;
+        let started = Instant::now();
         loop {
             (self.stage.heartbeat)();
             let event = pipeline.next_event(TICK);
@@ -373,7 +377,13 @@ impl<'a> Run<'a> {
                 None => {}
             }
             if !leave && self.tracker.tick(now) == Verdict::Reattach {
-                leave = true;
+                // A file that has not delivered yet is starting, not stalled: a loaded machine can
+                // take seconds to load the plugins and preroll it. Its errors and its end still
+                // end it at once.
+                let starting = matches!(url, SourceUrl::File(_))
+                    && seen_frames == 0
+                    && now.saturating_duration_since(started) < FILE_START;
+                leave = !starting;
             }
             self.keep_up(now, source);
             if leave {
@@ -555,10 +565,13 @@ mod tests {
         FramesThenEos(u64),
         /// The video is not something the decoder takes.
         Unsupported,
+        /// Nothing for this long after attaching, then frames forever.
+        SilentThenFrames(Duration),
     }
 
     struct FakePipeline {
         script: Script,
+        since: Instant,
         sink: FrameSink,
         frames: AtomicU64,
         said_decoding: std::sync::atomic::AtomicBool,
@@ -584,6 +597,8 @@ mod tests {
             let n = self.frames();
             let limit = match self.script {
                 Script::Frames => u64::MAX,
+                Script::SilentThenFrames(d) if self.since.elapsed() < d => 0,
+                Script::SilentThenFrames(_) => u64::MAX,
                 Script::FramesThenSilence(n)
                 | Script::FramesThenError(n, _)
                 | Script::FramesThenEos(n) => n,
@@ -655,6 +670,7 @@ mod tests {
             };
             Ok(Box::new(FakePipeline {
                 script,
+                since: Instant::now(),
                 sink,
                 frames: AtomicU64::new(0),
                 said_decoding: Default::default(),
@@ -908,6 +924,18 @@ mod tests {
             h.slot.take(Duration::ZERO).is_some(),
             "its frames reached the slot"
         );
+    }
+
+    #[test]
+    fn a_file_slow_to_deliver_its_first_frame_is_waited_for() {
+        // Silent for 4 polls of the fake (> reconnect_after 300 ms), then frames: not abandoned.
+        let source = FakeSource::new(&[Script::SilentThenFrames(Duration::from_millis(600))]);
+        let mut opts = options("file:///flight.mp4");
+        opts.stop_at_end = true;
+        let mut h = start(source.clone(), opts);
+        h.reports_until(Duration::from_secs(5), |r| r.state == StreamState::Live);
+        assert_eq!(source.attaches(), 1);
+        h.stop();
     }
 
     #[test]
