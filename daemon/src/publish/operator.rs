@@ -203,6 +203,111 @@ pub fn routes(op: Option<Op>) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt as _;
+
+    /// Accepts everything; counts nothing.
+    struct Yes;
+
+    impl Operator for Yes {
+        fn freeze(&self) -> Result<Frozen, OpError> {
+            Err(OpError::Conflict("no frame yet".into()))
+        }
+        fn frame(&self, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+        fn calibrate(&self, _: CalibrationRequest) -> BoxFuture<Result<Calibration, OpError>> {
+            Box::pin(async { Err(OpError::Bad("no".into())) })
+        }
+        fn reset_calibration(&self) -> Result<(), OpError> {
+            Ok(())
+        }
+        fn set_masks(&self, masks: Vec<Mask>) -> Result<Vec<Mask>, OpError> {
+            Ok(masks)
+        }
+    }
+
+    async fn send(method: &str, path: &str, origin: Option<&str>, body: &str) -> (u16, String) {
+        let mut req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "192.168.50.1:8080");
+        if let Some(o) = origin {
+            req = req.header(header::ORIGIN, o);
+        }
+        let res = routes(Some(Arc::new(Yes)))
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let code = res.status().as_u16();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (code, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn changes_from_another_site_are_refused() {
+        let masks = r#"{"masks": []}"#;
+        let (code, body) = send(
+            "PUT",
+            "/api/operator/masks",
+            Some("http://evil.example"),
+            masks,
+        )
+        .await;
+        assert_eq!(code, 403, "{body}");
+        assert!(body.contains("evil.example"), "{body}");
+        let (code, _) = send(
+            "PUT",
+            "/api/operator/masks",
+            Some("http://192.168.50.1:8080"),
+            masks,
+        )
+        .await;
+        assert_eq!(code, 200, "the box's own dashboard");
+        let (code, _) = send("PUT", "/api/operator/masks", None, masks).await;
+        assert_eq!(code, 200, "tools that send no Origin");
+        let (code, _) = send("DELETE", "/api/operator/calibration", Some("null"), "").await;
+        assert_eq!(code, 403, "an opaque origin");
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_get_reasons_and_sizes_are_capped() {
+        let (code, body) = send("PUT", "/api/operator/masks", None, "{not json").await;
+        assert_eq!(code, 400);
+        assert!(body.contains("JSON"), "{body}");
+        let (code, body) = send(
+            "PUT",
+            "/api/operator/masks",
+            None,
+            r#"{"masks": [], "x": 1}"#,
+        )
+        .await;
+        assert_eq!(code, 400, "unknown fields are refused: {body}");
+        let huge = format!(r#"{{"masks": [], "pad": "{}"}}"#, "x".repeat(300 * 1024));
+        let (code, _) = send("PUT", "/api/operator/masks", None, &huge).await;
+        assert_eq!(code, 413);
+        let (code, body) = send("POST", "/api/operator/freeze", None, "").await;
+        assert_eq!(code, 409, "{body}");
+        let (code, _) = send("GET", "/api/operator/frames/../../etc/passwd.jpg", None, "").await;
+        assert_eq!(code, 404);
+    }
+
+    #[tokio::test]
+    async fn without_an_operator_the_routes_say_so() {
+        let res = routes(None)
+            .oneshot(
+                axum::http::Request::builder()
+                    .method("POST")
+                    .uri("/api/operator/freeze")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 503);
+    }
 
     #[test]
     fn origins_are_compared_by_host_and_port() {
