@@ -121,7 +121,6 @@ pub struct Model {
     output: String,
     provider: ExecutionProviderKind,
     path: PathBuf,
-    scratch: Vec<u8>,
 }
 
 impl Model {
@@ -167,7 +166,6 @@ impl Model {
                         output,
                         provider: kind,
                         path,
-                        scratch: Vec::new(),
                     });
                 }
                 Err(SessionError::Provider(reason)) => {
@@ -297,20 +295,6 @@ impl Model {
             },
             took,
         ))
-    }
-
-    /// [`Model::run`] on a frame, packing strided rows first if it must.
-    pub fn run_frame(
-        &mut self,
-        frame: &crate::sample::Frame,
-    ) -> Result<(DensityMap, Duration), ModelError> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let result = {
-            let rgb = frame.packed_rgb(&mut scratch);
-            self.run(rgb, frame.width, frame.height)
-        };
-        self.scratch = scratch;
-        result
     }
 }
 

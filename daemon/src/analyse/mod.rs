@@ -98,22 +98,6 @@ pub struct Setup {
     pub masks: Vec<Mask>,
 }
 
-/// Where an analysis size came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SizeFrom {
-    Calibration,
-    Default,
-}
-
-impl SizeFrom {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Calibration => "calibration",
-            Self::Default => "default",
-        }
-    }
-}
-
 /// The analysis size for a `frame_w × frame_h` frame at `scale` (a fraction of the frame's size):
 /// whole density cells, at least one, at most `max_width` wide (keeping the aspect).
 pub fn size_at(frame_w: u32, frame_h: u32, scale: f64, max_width: u32) -> (u32, u32) {
@@ -160,14 +144,6 @@ impl Analyser {
         }
     }
 
-    pub fn options(&self) -> &Options {
-        &self.opts
-    }
-
-    pub fn setup(&self) -> &Setup {
-        &self.setup
-    }
-
     /// New options (a reload); the smoothing starts again when what is counted changed.
     pub fn set_options(&mut self, opts: Options) {
         if opts.scale != self.opts.scale || opts.default_size != self.opts.default_size {
@@ -186,26 +162,17 @@ impl Analyser {
         }
     }
 
-    /// The analysis size for a frame, and where it came from.
-    pub fn size_for(&self, frame_w: u32, frame_h: u32) -> ((u32, u32), SizeFrom) {
+    /// The analysis size for a frame: the calibration's, else `analysis.scale`'s, else the model's.
+    pub fn size_for(&self, frame_w: u32, frame_h: u32) -> (u32, u32) {
         let o = &self.opts;
         if let Some(c) = &self.setup.calibration {
-            return (
-                size_at(frame_w, frame_h, c.scale, o.max_width),
-                SizeFrom::Calibration,
-            );
+            return size_at(frame_w, frame_h, c.scale, o.max_width);
         }
         if o.scale > 0.0 {
-            return (
-                size_at(frame_w, frame_h, o.scale, o.max_width),
-                SizeFrom::Default,
-            );
+            return size_at(frame_w, frame_h, o.scale, o.max_width);
         }
         let (w, h) = o.default_size;
-        (
-            (cells_floor(w.min(o.max_width)), cells_floor(h)),
-            SizeFrom::Default,
-        )
+        (cells_floor(w.min(o.max_width)), cells_floor(h))
     }
 
     /// The model's density map of packed RGB rows resized to `size`, in tiles when configured.
@@ -324,7 +291,7 @@ impl Analyser {
         model: &mut dyn DensityModel,
         frame: &Frame,
     ) -> Result<Analysis, ModelError> {
-        let (size, _) = self.size_for(frame.width, frame.height);
+        let size = self.size_for(frame.width, frame.height);
         let mut scratch = std::mem::take(&mut self.scratch);
         let result = {
             let rgb = frame.packed_rgb(&mut scratch);
@@ -501,26 +468,23 @@ mod tests {
     #[test]
     fn the_size_comes_from_calibration_then_scale_then_the_model_size() {
         let mut a = Analyser::new(options(), Setup::default());
-        assert_eq!(a.size_for(1920, 1080), ((64, 32), SizeFrom::Default));
+        assert_eq!(a.size_for(1920, 1080), (64, 32));
         a.set_options(Options {
             scale: 0.5,
             ..options()
         });
-        assert_eq!(a.size_for(1920, 1080), ((960, 536), SizeFrom::Default));
+        assert_eq!(a.size_for(1920, 1080), (960, 536));
         a.set_setup(Setup {
             calibration: Some(calibration(1.5, 1.0)),
             masks: vec![],
         });
-        assert_eq!(
-            a.size_for(1920, 1080),
-            ((2880, 1616), SizeFrom::Calibration)
-        );
+        assert_eq!(a.size_for(1920, 1080), (2880, 1616));
         // Capped by max_width, aspect kept.
         a.set_options(Options {
             max_width: 2000,
             ..options()
         });
-        assert_eq!(a.size_for(1920, 1080).0, (2000, 1120));
+        assert_eq!(a.size_for(1920, 1080), (2000, 1120));
     }
 
     #[test]

@@ -310,7 +310,7 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
                 boxes,
             };
             let size = match mode {
-                Mode::Default => Some(ev.analyser.size_for(w, h).0),
+                Mode::Default => Some(ev.analyser.size_for(w, h)),
                 Mode::Scale(s) => Some(crate::analyse::size_at(w, h, *s, u32::MAX)),
                 Mode::Size(sw, sh) => Some((*sw, *sh)),
                 Mode::Calibrated(_) => None,
