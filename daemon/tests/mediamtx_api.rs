@@ -448,6 +448,10 @@ fn the_watch_fills_the_hub_and_asks_for_a_reattach() {
             execution_provider: None,
             error: None,
             reload_error: None,
+            name: None,
+            analysis_scale: None,
+            card: None,
+            loaded_at_ms: None,
         },
     );
     let opts = WatchOptions {

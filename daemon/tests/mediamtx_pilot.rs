@@ -19,6 +19,10 @@ fn hub() -> std::sync::Arc<Hub> {
             execution_provider: None,
             error: None,
             reload_error: None,
+            name: None,
+            analysis_scale: None,
+            card: None,
+            loaded_at_ms: None,
         },
     )
 }

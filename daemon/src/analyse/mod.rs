@@ -128,6 +128,8 @@ pub struct Analyser {
     mask_weights: Option<((usize, usize), Vec<f32>)>,
     smoother: Smoother,
     seq: u64,
+    /// The scale the running model asks for (its card), used when nothing else sets one.
+    model_scale: Option<f64>,
 }
 
 impl Analyser {
@@ -141,7 +143,17 @@ impl Analyser {
             tile: Vec::new(),
             mask_weights: None,
             seq: 0,
+            model_scale: None,
         }
+    }
+
+    /// The analysis scale the model in use asks for (a fine-tuned model's card); it applies when
+    /// neither a calibration nor `analysis.scale` sets one.
+    pub fn set_model_scale(&mut self, scale: Option<f64>) {
+        if scale != self.model_scale {
+            self.smoother.reset();
+        }
+        self.model_scale = scale;
     }
 
     /// New options (a reload); the smoothing starts again when what is counted changed.
@@ -170,6 +182,9 @@ impl Analyser {
         }
         if o.scale > 0.0 {
             return size_at(frame_w, frame_h, o.scale, o.max_width);
+        }
+        if let Some(s) = self.model_scale {
+            return size_at(frame_w, frame_h, s, o.max_width);
         }
         let (w, h) = o.default_size;
         (cells_floor(w.min(o.max_width)), cells_floor(h))
@@ -485,6 +500,28 @@ mod tests {
             ..options()
         });
         assert_eq!(a.size_for(1920, 1080), (2000, 1120));
+    }
+
+    #[test]
+    fn a_model_that_asks_for_a_scale_gets_it_unless_the_operator_set_one() {
+        let mut a = Analyser::new(options(), Setup::default());
+        let default = a.size_for(1920, 1080);
+        a.set_model_scale(Some(0.25));
+        assert_eq!(a.size_for(1920, 1080), (480, 264));
+        a.set_options(Options {
+            scale: 0.5,
+            ..options()
+        });
+        assert_eq!(a.size_for(1920, 1080), (960, 536), "analysis.scale wins");
+        a.set_options(options());
+        a.set_setup(Setup {
+            calibration: Some(calibration(1.5, 1.0)),
+            masks: vec![],
+        });
+        assert_eq!(a.size_for(1920, 1080), (2880, 1616), "a calibration wins");
+        a.set_setup(Setup::default());
+        a.set_model_scale(None);
+        assert_eq!(a.size_for(1920, 1080), default);
     }
 
     #[test]

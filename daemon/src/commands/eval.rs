@@ -274,9 +274,12 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
             );
         }
     }
+    let model = Model::load(&settings.model)?;
+    let mut analyser = Analyser::new(Options::from_settings(settings), Setup::default());
+    analyser.set_model_scale(model.info().analysis_scale);
     let mut ev = Evaluator {
-        model: Model::load(&settings.model)?,
-        analyser: Analyser::new(Options::from_settings(settings), Setup::default()),
+        model,
+        analyser,
         cache: HashMap::new(),
     };
     let mut rows = Vec::new();

@@ -10,13 +10,17 @@ use parking_lot::Mutex;
 
 use crate::analyse::calibrate::Request;
 use crate::analyse::{mask, Setup};
+use crate::config::ModelSettings;
 use crate::engine::Engine;
 use crate::event::Event;
+use crate::infer::Model;
 use crate::publish::hub::Hub;
+use crate::publish::models::MAX_MODEL_BYTES;
 use crate::publish::operator::{BoxFuture, Frozen, OpError, Operator};
 use crate::publish::snapshot;
-use crate::store::Store;
-use crate::wire::{Calibration, Mask};
+use crate::store::models::{ModelShelf, Shelf};
+use crate::store::{export, Store};
+use crate::wire::{Calibration, Mask, ModelShelfReport};
 
 pub struct BoxOperator {
     engine: Arc<Engine>,
@@ -25,11 +29,23 @@ pub struct BoxOperator {
     /// The stream path, as the training data names it.
     stream: String,
     setup: Mutex<Setup>,
+    /// Uploaded models, and the settings a new one is checked with.
+    shelf: ModelShelf,
+    model: ModelSettings,
+    /// One model change at a time (an upload or a rollback).
+    switching: tokio::sync::Mutex<()>,
 }
 
 impl BoxOperator {
     /// Loads the kept setup and hands it to the engine.
-    pub fn start(engine: Arc<Engine>, hub: Arc<Hub>, store: Store, stream: String) -> Arc<Self> {
+    pub fn start(
+        engine: Arc<Engine>,
+        hub: Arc<Hub>,
+        store: Store,
+        stream: String,
+        shelf: ModelShelf,
+        model: ModelSettings,
+    ) -> Arc<Self> {
         let setup = store.load();
         if setup.calibration.is_some() || !setup.masks.is_empty() {
             log::info!(
@@ -50,7 +66,32 @@ impl BoxOperator {
             store,
             stream,
             setup: Mutex::new(setup),
+            shelf,
+            model,
+            switching: tokio::sync::Mutex::new(()),
         })
+    }
+
+    fn report(&self, shelf: Shelf) -> ModelShelfReport {
+        ModelShelfReport {
+            shelf,
+            configured_path: self.model.path.display().to_string(),
+            max_upload_bytes: MAX_MODEL_BYTES,
+        }
+    }
+
+    /// Runs what `shelf` says is current; on failure writes `before` back and says why.
+    async fn switch_to(&self, shelf: &Shelf, before: &Shelf) -> Result<(), OpError> {
+        let path = shelf.current.as_ref().map(|e| self.shelf.path_of(e));
+        if let Err(e) = self.engine.switch_model(path).await {
+            if let Err(w) = self.shelf.write(before) {
+                log::error!("{w}");
+            }
+            return Err(OpError::Unusable(format!(
+                "the box could not switch to it ({e}); the running model keeps counting"
+            )));
+        }
+        Ok(())
     }
 
     /// Keeps a changed setup, then applies it.
@@ -132,5 +173,85 @@ impl Operator for Arc<BoxOperator> {
         let kept = self.change(|s| s.masks = masks)?;
         log::info!("{} mask(s) set for {}", kept.masks.len(), self.stream);
         Ok(kept.masks)
+    }
+
+    fn models(&self) -> Result<ModelShelfReport, OpError> {
+        Ok(self.report(self.shelf.state()))
+    }
+
+    fn model_incoming(&self) -> Result<tempfile::NamedTempFile, OpError> {
+        self.shelf.incoming().map_err(OpError::Failed)
+    }
+
+    fn upload_model(
+        &self,
+        file: tempfile::NamedTempFile,
+        name: String,
+    ) -> BoxFuture<Result<ModelShelfReport, OpError>> {
+        let me = self.clone();
+        Box::pin(async move {
+            let _one = me.switching.lock().await;
+            let (path, settings) = (file.path().to_path_buf(), me.model.clone());
+            let info = tokio::task::spawn_blocking(move || Model::probe(&path, &settings))
+                .await
+                .map_err(|e| OpError::Failed(e.to_string()))?
+                .map_err(|e| OpError::Unusable(format!("the uploaded model was refused: {e}")))?;
+            let name = if info.card.is_some() { info.name } else { name };
+            let entry = me
+                .shelf
+                .keep(file, &name, info.analysis_scale)
+                .map_err(OpError::Failed)?;
+            let before = me.shelf.state();
+            let shelf = me.shelf.activate(entry.clone()).map_err(OpError::Failed)?;
+            me.switch_to(&shelf, &before).await?;
+            log::info!(
+                "model {} uploaded ({} bytes, sha256 {}) and in use",
+                entry.name,
+                entry.bytes,
+                entry.sha256
+            );
+            Ok(me.report(shelf))
+        })
+    }
+
+    fn rollback_model(&self) -> BoxFuture<Result<ModelShelfReport, OpError>> {
+        let me = self.clone();
+        Box::pin(async move {
+            let _one = me.switching.lock().await;
+            let before = me.shelf.state();
+            let shelf = me.shelf.rollback().map_err(OpError::Conflict)?;
+            me.switch_to(&shelf, &before).await?;
+            log::info!(
+                "model rolled back to {}",
+                shelf
+                    .current
+                    .as_ref()
+                    .map(|e| e.name.clone())
+                    .unwrap_or_else(|| format!("the configured {}", me.model.path.display()))
+            );
+            Ok(me.report(shelf))
+        })
+    }
+
+    fn annotations(&self) -> BoxFuture<Result<(String, Vec<u8>), OpError>> {
+        let frames = self.store.frames();
+        let name = format!(
+            "skycount-annotations-{}.tar",
+            self.store
+                .dir()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        Box::pin(async move {
+            let tar = tokio::task::spawn_blocking(move || {
+                let mut buf = Vec::new();
+                export::write_archive(&frames, &mut buf).map(|_| buf)
+            })
+            .await
+            .map_err(|e| OpError::Failed(e.to_string()))?
+            .map_err(OpError::Failed)?;
+            Ok((name, tar))
+        })
     }
 }

@@ -30,6 +30,7 @@ use crate::mediamtx;
 use crate::publish::hub::Hub;
 use crate::publish::server::{self, StreamAccess};
 use crate::service;
+use crate::store::models::ModelShelf;
 use crate::store::Store;
 
 /// How long stopping may take in all (systemd's TimeoutStopSec is longer; the README says 2 s).
@@ -54,7 +55,16 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         })?;
 
     let (events, events_rx) = event::channel();
-    let mut engine = Engine::start(opts, events.clone())?;
+    // An uploaded model runs instead of model.path until it is rolled back.
+    let shelf = ModelShelf::new(&settings.analysis.state_dir);
+    let uploaded = shelf.current_path();
+    if let Some(p) = &uploaded {
+        log::info!(
+            "running the uploaded model {} (not model.path)",
+            p.display()
+        );
+    }
+    let mut engine = Engine::start_with_model(opts, events.clone(), uploaded)?;
     let watchdog = service::watchdog_interval();
     if let Some(every) = watchdog {
         // Pinged every half of WatchdogSec: a loop silent for a whole WatchdogSec is stuck.
@@ -74,6 +84,8 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         hub.clone(),
         Store::new(&settings.analysis.state_dir, &settings.source_url()),
         settings.source_url().redacted(),
+        shelf,
+        settings.model.clone(),
     );
     let (app, io) = server::router(
         hub.clone(),

@@ -16,6 +16,7 @@
 pub mod model;
 pub mod progress;
 
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -78,7 +79,10 @@ pub struct Engine {
     slot: Arc<LatestFrame>,
     progress: Arc<Progress>,
     limits: Limits,
+    /// The options as configured (without the model override).
     running: Mutex<EngineOptions>,
+    /// An uploaded model to run instead of `model.path` (the store's model shelf).
+    model_override: Mutex<Option<PathBuf>>,
     source: Mutex<Option<JoinHandle<()>>>,
     model: Mutex<Option<JoinHandle<()>>>,
 }
@@ -86,14 +90,33 @@ pub struct Engine {
 impl Engine {
     /// Starts the source and model threads; everything they do arrives as events on `events`.
     pub fn start(opts: EngineOptions, events: EventSink) -> anyhow::Result<Self> {
-        Self::start_with(opts, events, decode::pipeline::GstSource)
+        Self::spawn(opts, events, decode::pipeline::GstSource, None)
+    }
+
+    /// [`Engine::start`] running the model at `model` (an uploaded one) instead of `model.path`;
+    /// `None`: the configured one. See [`Engine::switch_model`].
+    pub fn start_with_model(
+        opts: EngineOptions,
+        events: EventSink,
+        model: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        Self::spawn(opts, events, decode::pipeline::GstSource, model)
     }
 
     /// [`Engine::start`] with another [`decode::Source`] (tests).
     pub fn start_with(
         opts: EngineOptions,
         events: EventSink,
+        source: impl decode::Source + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        Self::spawn(opts, events, source, None)
+    }
+
+    fn spawn(
+        opts: EngineOptions,
+        events: EventSink,
         mut source: impl decode::Source + Send + 'static,
+        model_override: Option<PathBuf>,
     ) -> anyhow::Result<Self> {
         let cancel = CancellationToken::new();
         let slot = LatestFrame::new();
@@ -129,7 +152,10 @@ impl Engine {
             requests: requests.clone(),
             interrupt: interrupt.clone(),
         };
-        let model_opts = opts.model.clone();
+        let mut model_opts = opts.model.clone();
+        if let Some(p) = &model_override {
+            model_opts.model.path = p.clone();
+        }
         let model = std::thread::Builder::new()
             .name("model".into())
             .spawn(move || model::run(model_opts, &model_stage))?;
@@ -143,6 +169,7 @@ impl Engine {
             progress,
             limits: Limits::default(),
             running: Mutex::new(opts),
+            model_override: Mutex::new(model_override),
             source: Mutex::new(Some(source)),
             model: Mutex::new(Some(model)),
         })
@@ -150,14 +177,45 @@ impl Engine {
 
     /// Applies new options: the source is attached again only when its options changed; the
     /// model thread takes the rest before its next frame (and loads the model file again when
-    /// its settings changed or the file was replaced).
+    /// its settings changed or the file was replaced). A model override stays in force.
     pub fn reload(&self, opts: EngineOptions) {
         let mut running = self.running.lock();
         if opts.decode != running.decode {
             let _ = self.control.send(Control::Reload(opts.decode.clone()));
         }
-        self.requests.reload(opts.model.clone());
         *running = opts;
+        let model = self.effective_model(&running);
+        self.requests.reload(model, None);
+    }
+
+    /// Runs the model at `path` instead of the configured one (`None`: the configured one again),
+    /// from the next frame on. Answers once the model runs, or with why it was refused (then the
+    /// running model keeps counting and the override is undone).
+    pub async fn switch_model(&self, path: Option<PathBuf>) -> Result<(), String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let before = {
+            let running = self.running.lock();
+            let before = std::mem::replace(&mut *self.model_override.lock(), path);
+            self.requests
+                .reload(self.effective_model(&running), Some(reply));
+            before
+        };
+        let result = answer
+            .await
+            .unwrap_or_else(|_| Err("skycountd is stopping".into()));
+        if result.is_err() {
+            *self.model_override.lock() = before;
+        }
+        result
+    }
+
+    /// The model options with the override applied.
+    fn effective_model(&self, running: &EngineOptions) -> ModelOptions {
+        let mut model = running.model.clone();
+        if let Some(p) = &*self.model_override.lock() {
+            model.model.path = p.clone();
+        }
+        model
     }
 
     /// What the operator set (calibration, masks): applied from the next frame on.

@@ -47,18 +47,24 @@ pub struct CalibrationJob {
     pub reply: tokio::sync::oneshot::Sender<Result<Calibration, String>>,
 }
 
+/// Where the outcome of a reload goes: `Ok` once the model asked for runs, or why it was refused.
+pub type ReloadReply = tokio::sync::oneshot::Sender<Result<(), String>>;
+
 /// What the engine asks of the model thread, looked at before every frame. Newest wins for
-/// options and setups; calibrations queue.
+/// options and setups (a reload replaced by a newer one is answered "superseded"); calibrations
+/// queue.
 #[derive(Default)]
 pub struct Requests {
-    reload: Mutex<Option<ModelOptions>>,
+    reload: Mutex<Option<(ModelOptions, Option<ReloadReply>)>>,
     setup: Mutex<Option<Setup>>,
     calibrations: Mutex<Vec<CalibrationJob>>,
 }
 
 impl Requests {
-    pub fn reload(&self, opts: ModelOptions) {
-        *self.reload.lock() = Some(opts);
+    pub fn reload(&self, opts: ModelOptions, reply: Option<ReloadReply>) {
+        if let Some((_, Some(old))) = self.reload.lock().replace((opts, reply)) {
+            let _ = old.send(Err("superseded by a newer change".into()));
+        }
     }
 
     pub fn setup(&self, setup: Setup) {
@@ -90,6 +96,10 @@ pub fn report_for(model: &ModelSettings) -> ModelReport {
         execution_provider: None,
         error: None,
         reload_error: None,
+        name: None,
+        analysis_scale: None,
+        card: None,
+        loaded_at_ms: None,
     }
 }
 
@@ -104,6 +114,26 @@ struct Loaded {
     model: Model,
     settings: ModelSettings,
     stamp: Option<(u64, SystemTime)>,
+    at: SystemTime,
+}
+
+impl Loaded {
+    /// The status's model part while this model runs.
+    fn report(&self) -> ModelReport {
+        let info = self.model.info();
+        ModelReport {
+            execution_provider: Some(self.model.provider().name().into()),
+            name: Some(info.name.clone()),
+            analysis_scale: info.analysis_scale,
+            card: info.card.clone(),
+            loaded_at_ms: self
+                .at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_millis() as u64),
+            ..report_for(&self.settings)
+        }
+    }
 }
 
 struct Thread<'a> {
@@ -138,32 +168,46 @@ impl Thread<'_> {
             model,
             settings: settings.clone(),
             stamp,
+            at: SystemTime::now(),
         })
     }
 
     fn use_model(&mut self, loaded: Loaded) {
         *self.stage.interrupt.lock() = Some(loaded.model.interrupt_handle());
-        self.stage.events.emit(Event::Model(ModelReport {
-            execution_provider: Some(loaded.model.provider().name().into()),
-            ..report_for(&loaded.settings)
-        }));
+        self.analyser
+            .set_model_scale(loaded.model.info().analysis_scale);
+        self.stage.events.emit(Event::Model(loaded.report()));
         self.loaded = Some(loaded);
     }
 
-    /// Applies the newest reload request, if any.
+    /// Applies the newest reload request, if any, and answers it.
     fn apply_reload(&mut self) {
-        let Some(opts) = self.stage.requests.reload.lock().take() else {
+        let Some((opts, reply)) = self.stage.requests.reload.lock().take() else {
             return;
         };
+        let answer = self.reload(opts);
+        if let Some(reply) = reply {
+            let _ = reply.send(answer);
+        }
+    }
+
+    fn reload(&mut self, opts: ModelOptions) -> Result<(), String> {
         self.analyser.set_options(opts.analysis);
         self.wanted = opts.model.clone();
         let Some(running) = &self.loaded else {
             // Nothing runs: try the new settings at once.
             self.last_try = None;
-            return;
+            self.retry_load();
+            return match &self.loaded {
+                Some(_) => Ok(()),
+                None => Err(format!(
+                    "the model {} could not be loaded (see the status)",
+                    opts.model.path.display()
+                )),
+            };
         };
         if running.settings == opts.model && running.stamp == file_stamp(&opts.model) {
-            return;
+            return Ok(());
         }
         log::info!(
             "loading the model {} beside the running one",
@@ -173,18 +217,15 @@ impl Thread<'_> {
             Ok(new) => {
                 log::info!("model switched to {}", opts.model.path.display());
                 self.use_model(new);
+                Ok(())
             }
             Err(e) => {
                 log::error!("model reload refused, the running model keeps counting: {e}");
-                let running = &running.settings;
                 self.stage.events.emit(Event::Model(ModelReport {
-                    execution_provider: self
-                        .loaded
-                        .as_ref()
-                        .map(|l| l.model.provider().name().into()),
                     reload_error: Some(e.to_string()),
-                    ..report_for(running)
+                    ..running.report()
                 }));
+                Err(e.to_string())
             }
         }
     }

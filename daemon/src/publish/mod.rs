@@ -5,6 +5,7 @@
 
 pub mod hub;
 pub mod metrics;
+pub mod models;
 pub mod operator;
 pub mod server;
 pub mod snapshot;

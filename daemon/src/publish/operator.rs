@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::analyse::calibrate::Request as CalibrationRequest;
-use crate::wire::{Calibration, Mask};
+use crate::wire::{Calibration, Mask, ModelShelfReport};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -35,6 +35,10 @@ pub enum OpError {
     NotFound(String),
     /// Not possible right now (no frame yet): 409.
     Conflict(String),
+    /// The body is too large: 413.
+    TooLarge(String),
+    /// Well-formed but unusable (a model that does not load or breaks the contract): 422.
+    Unusable(String),
     /// The box failed (a disk that cannot be written): 500.
     Failed(String),
 }
@@ -45,6 +49,8 @@ impl IntoResponse for OpError {
             Self::Bad(m) => (StatusCode::BAD_REQUEST, m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
             Self::Conflict(m) => (StatusCode::CONFLICT, m),
+            Self::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            Self::Unusable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
             Self::Failed(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
         };
         (code, Json(json!({ "error": msg }))).into_response()
@@ -68,6 +74,38 @@ pub trait Operator: Send + Sync {
     fn calibrate(&self, req: CalibrationRequest) -> BoxFuture<Result<Calibration, OpError>>;
     fn reset_calibration(&self) -> Result<(), OpError>;
     fn set_masks(&self, masks: Vec<Mask>) -> Result<Vec<Mask>, OpError>;
+
+    // Models and training data (publish::models is their HTTP edge). Not every operator has
+    // them: by default they answer that they are not available.
+
+    /// The model shelf: what runs, what a rollback returns to.
+    fn models(&self) -> Result<ModelShelfReport, OpError> {
+        Err(not_here())
+    }
+    /// A temporary file to receive an upload into.
+    fn model_incoming(&self) -> Result<tempfile::NamedTempFile, OpError> {
+        Err(not_here())
+    }
+    /// Checks a received model, keeps it and switches to it; the running one stays on failure.
+    fn upload_model(
+        &self,
+        _file: tempfile::NamedTempFile,
+        _name: String,
+    ) -> BoxFuture<Result<ModelShelfReport, OpError>> {
+        Box::pin(async { Err(not_here()) })
+    }
+    /// Switches back to the model before.
+    fn rollback_model(&self) -> BoxFuture<Result<ModelShelfReport, OpError>> {
+        Box::pin(async { Err(not_here()) })
+    }
+    /// The annotated frames as one tar archive (`store::export`).
+    fn annotations(&self) -> BoxFuture<Result<(String, Vec<u8>), OpError>> {
+        Box::pin(async { Err(not_here()) })
+    }
+}
+
+fn not_here() -> OpError {
+    OpError::NotFound("not available on this box".into())
 }
 
 /// The largest body an operator request may have (200 taps or 32 masks of 64 points fit easily).
@@ -85,7 +123,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, OpError> {
         .map_err(|e| OpError::Bad(format!("the request's JSON does not fit: {e}")))
 }
 
-type Op = Arc<dyn Operator>;
+pub(super) type Op = Arc<dyn Operator>;
 
 async fn freeze(State(op): State<Op>) -> Response {
     match tokio::task::spawn_blocking(move || op.freeze()).await {
@@ -196,6 +234,8 @@ pub fn routes(op: Option<Op>) -> Router {
         .route("/api/operator/calibration", post(calibrate).delete(reset))
         .route("/api/operator/masks", put(masks))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Uploads stream to disk with a cap of their own.
+        .merge(super::models::routes())
         .route_layer(middleware::from_fn(gate))
         .with_state(op)
 }

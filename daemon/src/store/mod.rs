@@ -13,7 +13,12 @@
 //! no calibration: nothing the operator saved is deleted.
 //!
 //! The frames and taps are training data (manifest + points, like `../shared/testdata`): they are
-//! kept until someone deletes them.
+//! kept until someone deletes them, and [`export`] packs them into one archive for
+//! `models/finetune.py`. Models the operator uploads are box-wide, not per stream: [`models`]
+//! keeps them under `<analysis.state_dir>/.models/`.
+
+pub mod export;
+pub mod models;
 
 use std::path::{Path, PathBuf};
 
@@ -77,7 +82,8 @@ impl Store {
         self.dir.join("setup.json")
     }
 
-    fn frames(&self) -> PathBuf {
+    /// Where the frozen frames and their taps are.
+    pub fn frames(&self) -> PathBuf {
         self.dir.join("frames")
     }
 

@@ -1,0 +1,165 @@
+//! The HTTP edge of models and training data, behind the operator gate (`publish::operator`):
+//!
+//! - `GET /api/operator/model`: the model shelf (what runs, what a rollback returns to).
+//! - `PUT /api/operator/model?name=N`: the body is an ONNX file. It is streamed to disk (never
+//!   held in memory) and refused past [`MAX_MODEL_BYTES`] with 413; then checked (it loads, runs on
+//!   a test frame, keeps the contract) and switched to without a restart, or refused with 422 and
+//!   the reason while the running model keeps counting.
+//! - `POST /api/operator/model/rollback`: back to the model before (the configured one after the
+//!   first upload).
+//! - `GET /api/operator/annotations.tar`: the frames the operator annotated, for
+//!   `models/finetune.py`.
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt as _;
+use tokio::io::AsyncWriteExt as _;
+
+use super::operator::{Op, OpError};
+
+/// The largest model accepted (the stock CSRNet is 65 MB).
+pub const MAX_MODEL_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(serde::Deserialize)]
+struct UploadQuery {
+    name: Option<String>,
+}
+
+/// A model's name from an upload's `name`: its file name without `.onnx`, in letters, digits,
+/// `-`, `_` and `.`, at most 64 of them.
+pub fn model_name(given: Option<&str>) -> String {
+    let raw = given.unwrap_or("").trim();
+    let raw = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let raw = raw.strip_suffix(".onnx").unwrap_or(raw);
+    let name: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect();
+    if name.trim_matches('.').is_empty() {
+        "uploaded".into()
+    } else {
+        name
+    }
+}
+
+fn too_large() -> OpError {
+    OpError::TooLarge(format!(
+        "the model is larger than {} MB: skycount takes CSRNet models (65 MB)",
+        MAX_MODEL_BYTES >> 20
+    ))
+}
+
+async fn shelf(State(op): State<Op>) -> Response {
+    match op.models() {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn receive(
+    op: &Op,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<tempfile::NamedTempFile, OpError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_MODEL_BYTES) {
+        return Err(too_large());
+    }
+    let incoming = op.model_incoming()?;
+    let failed = |e: std::io::Error| OpError::Failed(format!("cannot keep the upload: {e}"));
+    let mut file = tokio::fs::File::from_std(incoming.as_file().try_clone().map_err(failed)?);
+    let mut stream = body.into_data_stream();
+    let mut received = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| OpError::Bad(format!("the upload broke off: {e}")))?;
+        received += chunk.len() as u64;
+        if received > MAX_MODEL_BYTES {
+            return Err(too_large());
+        }
+        file.write_all(&chunk).await.map_err(failed)?;
+    }
+    file.flush().await.map_err(failed)?;
+    if received == 0 {
+        return Err(OpError::Bad(
+            "the upload is empty: send the .onnx file as the request's body".into(),
+        ));
+    }
+    Ok(incoming)
+}
+
+async fn upload(
+    State(op): State<Op>,
+    Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let file = match receive(&op, &headers, body).await {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    match op.upload_model(file, model_name(q.name.as_deref())).await {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn rollback(State(op): State<Op>) -> Response {
+    match op.rollback_model().await {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn annotations(State(op): State<Op>) -> Response {
+    match op.annotations().await {
+        Ok((name, tar)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-tar"),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+                        .unwrap_or(HeaderValue::from_static("attachment")),
+                ),
+            ],
+            tar,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub fn routes() -> Router<Op> {
+    Router::new()
+        .route(
+            "/api/operator/model",
+            get(shelf).put(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/operator/model/rollback", post(rollback))
+        .route("/api/operator/annotations.tar", get(annotations))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_kept_to_safe_characters() {
+        assert_eq!(model_name(Some("csrnet-market.onnx")), "csrnet-market");
+        assert_eq!(model_name(Some("C:\\models\\a b.onnx")), "ab");
+        assert_eq!(model_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(model_name(Some("..")), "uploaded");
+        assert_eq!(model_name(None), "uploaded");
+        assert_eq!(model_name(Some(&"x".repeat(500))).len(), 64);
+    }
+}

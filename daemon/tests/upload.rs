@@ -1,0 +1,281 @@
+//! Models uploaded from the dashboard (`/api/operator/model`) and the annotations exported for
+//! fine-tuning (`/api/operator/annotations.tar`), against the real daemon on a live stream.
+//!
+//! Fixtures come from `models/make_test_models.py` (run by models/make.sh): a tiny model with a
+//! card, one that takes float pixels, one whose map is not 1/8 of the frame.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+
+fn fixture(name: &str) -> PathBuf {
+    let p = repo_root().join("models/out/test").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run models/make.sh (scripts/setup.sh does)",
+        p.display()
+    );
+    p
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// A request with a body: (status, JSON answer).
+fn send(d: &Daemon, method: &str, path: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let url = format!("{}{path}", d.base());
+    let req = match method {
+        "PUT" => agent().put(&url),
+        "POST" => agent().post(&url),
+        other => panic!("{other}"),
+    };
+    let mut res = req
+        .header("Content-Type", "application/octet-stream")
+        .send(body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let code = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap();
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// A PUT whose body is `chunks` chunks of 1 MiB sent with chunked encoding (no length), or
+/// nothing at all with a declared `Content-Length`; returns the status line the daemon answered.
+fn raw_put(port: u16, declared: Option<u64>, chunks: usize) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let head = match declared {
+        Some(n) => format!("PUT /api/operator/model HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {n}\r\n\r\n"),
+        None => format!("PUT /api/operator/model HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    };
+    s.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..chunks {
+        // The daemon may answer and close before everything is sent: that is the point.
+        if s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .is_err()
+            || s.write_all(&chunk).is_err()
+            || s.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    if declared.is_none() {
+        let _ = s.write_all(b"0\r\n\r\n");
+    }
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn config(url: &str, port: u16, state: &Path) -> String {
+    test_config(url, port, &tiny_model(), "").replace(
+        "[analysis]\n",
+        &format!("[analysis]\nstate_dir = \"{}\"\n", state.display()),
+    )
+}
+
+fn analysed(d: &Daemon) -> u64 {
+    d.status()["totals"]["frames_analysed"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn counting(d: &Daemon) {
+    let now = analysed(d);
+    wait_for(Duration::from_secs(30), || {
+        (analysed(d) >= now + 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the box stopped counting: {}", d.status()));
+}
+
+fn leftovers(state: &Path) -> Vec<String> {
+    std::fs::read_dir(state.join(".models"))
+        .map(|d| {
+            d.flatten()
+                .map(|f| f.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".incoming"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_uploaded_model_is_checked_switched_to_kept_and_rolled_back() {
+    let rtmp = RtmpServer::start();
+    let url = rtmp.url("drone");
+    let _publisher = publish(&url, 640, 360, 15);
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(&url, port, state.path());
+    let mut d = Daemon::start(&cfg);
+    counting(&d);
+    let shelf = d.get_json("/api/operator/model");
+    assert_eq!(shelf["current"], serde_json::Value::Null, "{shelf}");
+    assert_eq!(d.status()["model"]["name"], "csrnet-tiny");
+
+    // A good model with a card: checked, switched to while frames flow, its scale used.
+    let good = std::fs::read(fixture("csrnet-tiny-card.onnx")).unwrap();
+    let (code, shelf) = send(&d, "PUT", "/api/operator/model?name=x.onnx", &good);
+    assert_eq!(code, 200, "{shelf}");
+    assert_eq!(shelf["current"]["name"], "tiny-card", "the card names it");
+    assert_eq!(shelf["previous"], serde_json::Value::Null);
+    let status = d.status();
+    assert_eq!(status["model"]["name"], "tiny-card", "{status}");
+    assert_eq!(status["model"]["analysis_scale"], 0.25);
+    assert_eq!(status["model"]["card"]["name"], "tiny-card");
+    assert!(status["model"]["loaded_at_ms"].as_u64().is_some());
+    counting(&d);
+    // 640x360 at the card's 0.25: 160x88 (whole density cells).
+    wait_for(Duration::from_secs(15), || {
+        (d.status()["analysis"]["width"] == 160).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the card's scale is not used: {}", d.status()["analysis"]));
+
+    // A corrupt file, a model with the wrong contract, one whose map has the wrong size: each
+    // refused with its reason; the running model keeps counting.
+    let corrupt = b"ONNX? no: this is not a model".repeat(1000);
+    for (body, expect) in [
+        (corrupt, "not a model ONNX Runtime can load"),
+        (
+            std::fs::read(fixture("wrong-input.onnx")).unwrap(),
+            "does not fit skycountd",
+        ),
+        (
+            std::fs::read(fixture("wrong-output.onnx")).unwrap(),
+            "expected 8x6",
+        ),
+    ] {
+        let (code, answer) = send(&d, "PUT", "/api/operator/model", &body);
+        assert_eq!(code, 422, "{answer}");
+        let msg = answer["error"].as_str().unwrap_or_default();
+        assert!(msg.contains(expect), "{msg}");
+        assert_eq!(d.status()["model"]["name"], "tiny-card");
+    }
+    let (code, answer) = send(&d, "PUT", "/api/operator/model", b"");
+    assert_eq!(code, 400, "{answer}");
+    counting(&d);
+
+    // Too large: refused by its declared length at once, and by counting when it streams.
+    let line = raw_put(port, Some(300 << 20), 0);
+    assert!(line.contains(" 413 "), "declared 300 MB: {line}");
+    let line = raw_put(port, None, 270);
+    assert!(line.contains(" 413 "), "streamed 270 MB: {line}");
+    assert!(
+        leftovers(state.path()).is_empty(),
+        "{:?}",
+        leftovers(state.path())
+    );
+    assert_eq!(
+        d.get_json("/api/operator/model")["current"]["name"],
+        "tiny-card"
+    );
+
+    // Rollback: to the configured model, then forward again.
+    let (code, shelf) = send(&d, "POST", "/api/operator/model/rollback", b"");
+    assert_eq!(code, 200, "{shelf}");
+    assert_eq!(shelf["current"], serde_json::Value::Null);
+    assert_eq!(shelf["previous"]["name"], "tiny-card");
+    assert_eq!(d.status()["model"]["name"], "csrnet-tiny");
+    assert_eq!(
+        d.status()["model"]["analysis_scale"],
+        serde_json::Value::Null
+    );
+    counting(&d);
+    let (code, shelf) = send(&d, "POST", "/api/operator/model/rollback", b"");
+    assert_eq!(code, 200, "{shelf}");
+    assert_eq!(shelf["current"]["name"], "tiny-card");
+
+    // Kept across a restart.
+    d.proc.terminate(Duration::from_secs(5));
+    let d = Daemon::start(&cfg);
+    wait_for(Duration::from_secs(30), || {
+        (d.status()["model"]["name"] == "tiny-card").then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the uploaded model is not used after a restart: {}",
+            d.status()
+        )
+    });
+    counting(&d);
+    assert_eq!(d.get("/api/health").unwrap().0, 200);
+}
+
+#[test]
+fn annotated_frames_are_exported_for_fine_tuning() {
+    let rtmp = RtmpServer::start();
+    let url = rtmp.url("drone");
+    let _publisher = publish(&url, 640, 360, 15);
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&config(&url, free_port(), state.path()));
+    counting(&d);
+
+    let (code, frozen) = send(&d, "POST", "/api/operator/freeze", b"");
+    assert_eq!(code, 200, "{frozen}");
+    let id = frozen["frame_id"].as_str().unwrap().to_string();
+    let taps: Vec<[f64; 2]> = (0..6)
+        .map(|i| [100.0 + 12.0 * f64::from(i), 100.0])
+        .collect();
+    let body =
+        serde_json::json!({ "frame_id": id, "box": [80.0, 80.0, 120.0, 60.0], "taps": taps });
+    let (code, answer) = send(
+        &d,
+        "POST",
+        "/api/operator/calibration",
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(code, 200, "{answer}");
+
+    let (code, tar) = d.get("/api/operator/annotations.tar").unwrap();
+    assert_eq!(code, 200);
+    let mut files = std::collections::BTreeMap::new();
+    for e in tar::Archive::new(&tar[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        files.insert(name, data);
+    }
+    let manifest = String::from_utf8(files["skycount-annotations/manifest.csv"].clone()).unwrap();
+    let row = manifest.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.starts_with(&format!(
+            "{id}.jpg,640,360,6,drone,\"80.0,80.0,120.0,60.0\","
+        )),
+        "{manifest}"
+    );
+    let points: serde_json::Value =
+        serde_json::from_slice(&files["skycount-annotations/gt_points.json"]).unwrap();
+    assert_eq!(points[format!("{id}.jpg")].as_array().unwrap().len(), 6);
+    let jpeg = &files[&format!("skycount-annotations/{id}.jpg")];
+    assert_eq!(
+        image::load_from_memory(jpeg).unwrap().dimensions(),
+        (640, 360),
+        "the frame at the stream's own size"
+    );
+}
+
+use image::GenericImageView as _;
