@@ -27,6 +27,7 @@ use crate::engine::progress::Limits;
 use crate::engine::{model, Engine, EngineOptions};
 use crate::event::{self, Event, Events};
 use crate::mediamtx;
+use crate::publish::auth::Auth;
 use crate::publish::hub::Hub;
 use crate::publish::server::{self, StreamAccess};
 use crate::service;
@@ -80,6 +81,7 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         StreamAccess::from_settings(&settings, key),
         settings.server.web_dir.clone(),
         Some(Arc::new(operator)),
+        Arc::new(Auth::from_settings(&settings)),
     );
     let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone()));
     tokio::spawn(server::broadcast(hub.clone(), io.clone()));
