@@ -451,6 +451,18 @@ impl Credential {
                 ))
             }
         }
+        let dir = o
+            .hash_file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            return Self::Missing(format!(
+                "no operator passphrase: {} does not exist to keep one in (systemd's \
+                 StateDirectory= creates it; or set operator.passphrase in skycount.toml)",
+                dir.display()
+            ));
+        }
         let made = (|| {
             let passphrase = secret::generate(GENERATED_ALPHABET, GENERATED_LEN)?;
             let phc = hash(&passphrase, cost)?;
