@@ -304,7 +304,10 @@ fn idle_connections_cannot_starve_health() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     // This test holds 1100 sockets itself.
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    assert!(hard >= 2048, "the test needs 2048 open files (hard limit {hard})");
+    assert!(
+        hard >= 2048,
+        "the test needs 2048 open files (hard limit {hard})"
+    );
     setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
 
     let port = free_port();
@@ -349,7 +352,9 @@ fn idle_connections_cannot_starve_health() {
     // Idle connections are closed: the oldest to make room, every other after the 10 s given
     // to send a request.
     let first = &mut idle[0];
-    first.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut buf = [0u8; 16];
     assert_eq!(
         first.read(&mut buf).unwrap_or(0),
@@ -357,7 +362,8 @@ fn idle_connections_cannot_starve_health() {
         "an idle connection is closed"
     );
     let last = idle.last_mut().unwrap();
-    last.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    last.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let closed_at = std::time::Instant::now();
     assert_eq!(last.read(&mut buf).unwrap_or(0), 0);
     assert!(closed_at.elapsed() < Duration::from_secs(25));

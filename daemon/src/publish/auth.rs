@@ -146,7 +146,7 @@ impl HostNames {
                     || self.addrs.contains(&ip)
                     || (self.interfaces && interface_addrs().contains(&ip))
             }
-            None => self.names.iter().any(|n| *n == name),
+            None => self.names.contains(&name),
         }
     }
 }
