@@ -214,10 +214,12 @@ fn reload(path: Option<&std::path::Path>, current: &mut Settings, engine: &Engin
         || new.stream != current.stream
         || new.mediamtx != current.mediamtx
         || new.hotspot != current.hotspot
+        || new.operator != current.operator
     {
         log::warn!(
-            "[server], [stream], [mediamtx] and [hotspot] changes take effect at the next restart \
-             (of skycount.target, which renders MediaMTX's and the hotspot's files again)"
+            "[server], [stream], [mediamtx], [hotspot] and [operator] changes take effect at the \
+             next restart (of skycount.target, which renders MediaMTX's and the hotspot's files \
+             again)"
         );
     }
     log::info!("configuration reloaded");
