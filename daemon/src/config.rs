@@ -22,6 +22,7 @@
 //! this module depends on none of the parts that use it.
 
 pub mod hotspot;
+pub mod operator;
 pub mod stream;
 pub mod track;
 
@@ -33,6 +34,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use self::hotspot::DhcpRange;
+pub use self::operator::OperatorSettings;
 pub use self::stream::{check_path_name, check_stream_key};
 pub use self::track::{Codec, Track};
 pub use crate::source::{SourceUrl, SourceUrlError};
@@ -55,6 +57,7 @@ pub struct Settings {
     pub stream: StreamSettings,
     pub mediamtx: MediamtxSettings,
     pub hotspot: HotspotSettings,
+    pub operator: OperatorSettings,
     pub log: LogSettings,
 }
 
@@ -1042,6 +1045,9 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
             bad(&format!("hotspot.{key}"), problem);
         }
     }
+    for (key, problem) in operator::check(&s.operator) {
+        bad(&format!("operator.{key}"), problem);
+    }
     if s.decode.decoder.trim().is_empty() {
         bad(
             "decode.decoder",
@@ -1078,11 +1084,16 @@ impl Settings {
         toml::to_string_pretty(self).expect("settings serialise to TOML")
     }
 
-    /// [`Settings::to_toml`] with the secrets (`stream.key`, `hotspot.passphrase`) hidden, for
+    /// [`Settings::to_toml`] with the secrets (`stream.key`, `hotspot.passphrase`,
+    /// `operator.passphrase`) hidden, for
     /// `check-config`, whose output may end up in a journal or a bug report.
     pub fn to_toml_redacted(&self) -> String {
         let mut s = self.clone();
-        for secret in [&mut s.stream.key, &mut s.hotspot.passphrase] {
+        for secret in [
+            &mut s.stream.key,
+            &mut s.hotspot.passphrase,
+            &mut s.operator.passphrase,
+        ] {
             if !secret.is_empty() {
                 *secret = "(set, not shown)".into();
             }

@@ -309,7 +309,10 @@ fn pilot_url(settings: &config::Settings, host: Option<String>) -> anyhow::Resul
     let access = skycountd::publish::server::StreamAccess::from_settings(settings, Ok(key));
     println!(
         "{}",
-        skycountd::publish::server::stream_info(&access, &host).rtmp_url
+        // Whoever can run this on the box may read the key file: the operator's view.
+        skycountd::publish::server::stream_info(&access, &host, true)
+            .rtmp_url
+            .unwrap_or_default()
     );
     Ok(())
 }

@@ -297,11 +297,14 @@ pub struct StreamInfo {
     pub view_path: String,
     pub whep_url: String,
     pub player_url: String,
+    /// Whether the request came with the operator's session: only then are the publish URL and
+    /// its parts given (they hold the key); a viewer gets `null` for them.
+    pub operator: bool,
     /// The whole URL the pilot enters in the drone app, key included.
-    pub rtmp_url: String,
+    pub rtmp_url: Option<String>,
     /// The same, split for apps that ask for a server and a stream key apart.
-    pub rtmp_server: String,
-    pub rtmp_stream_key: String,
+    pub rtmp_server: Option<String>,
+    pub rtmp_stream_key: Option<String>,
     /// Why the URL has no key, when it has none.
     pub key_error: Option<String>,
     /// A QR code of `rtmp_url` (SVG).

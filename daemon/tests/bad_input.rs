@@ -1,6 +1,7 @@
 //! Bad input of every kind gets a clear message, never a panic, and never takes the service down:
 //! a missing or corrupt model, a missing ONNX Runtime, an unknown key, a wrong type, an
-//! unreachable source, a file that is not video, and a stream that is not H.264/H.265.
+//! unreachable source, a file that is not video, a stream that is not H.264/H.265, and more idle
+//! connections than the daemon has file descriptors.
 
 mod common;
 
@@ -289,4 +290,83 @@ fn h265_recordings_are_decoded_too() {
     })
     .unwrap_or_else(|| panic!("H.265 was not analysed: {}", d.status()));
     assert_decoder_for(&status, Codec::H265);
+}
+
+/// 1100 connections that send nothing, against a daemon limited to 1024 open files (a default
+/// soft limit): health and the dashboard still answer at once, and the idle ones are closed.
+/// Before the connection limits, every descriptor went to them and `/api/health` timed out for
+/// as long as they stayed open.
+#[test]
+fn idle_connections_cannot_starve_health() {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    // This test holds 1100 sockets itself.
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(
+        hard >= 2048,
+        "the test needs 2048 open files (hard limit {hard})"
+    );
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+
+    let port = free_port();
+    let cfg = test_config("rtmp://127.0.0.1:1/live/none", port, &tiny_model(), "");
+    let d = Daemon::start_with(&cfg, |c| {
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                setrlimit(Resource::RLIMIT_NOFILE, 1024, 1024).map_err(std::io::Error::from)
+            });
+        }
+    });
+    // The box is up (daemon and model) while no drone streams: 200, and the stream's state.
+    let health = wait_for(Duration::from_secs(30), || {
+        let (code, body) = d.get("/api/health").ok()?;
+        (code == 200).then(|| serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+    })
+    .expect("health answers 200 once the model is loaded, stream or not");
+    assert_eq!(health["ok"], true, "{health}");
+    assert_ne!(health["stream"]["state"], "live", "{health}");
+
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut idle = Vec::new();
+    for _ in 0..1100 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Ok(s) => idle.push(s),
+            Err(e) => panic!("connection {} failed: {e}", idle.len()),
+        }
+    }
+    let started = std::time::Instant::now();
+    for path in ["/api/health", "/"] {
+        let (code, body) = d
+            .get(path)
+            .unwrap_or_else(|e| panic!("{path} with 1100 idle connections open: {e}"));
+        assert_eq!(code, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    }
+    let took = started.elapsed();
+    // A loaded 2-core machine answers in milliseconds; the bound is generous.
+    assert!(took < Duration::from_secs(5), "health and / took {took:?}");
+    eprintln!("health and the dashboard answered in {took:?} with 1100 idle connections open");
+
+    // Idle connections are closed: the oldest to make room, every other after the 10 s given
+    // to send a request.
+    let first = &mut idle[0];
+    first
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        first.read(&mut buf).unwrap_or(0),
+        0,
+        "an idle connection is closed"
+    );
+    let last = idle.last_mut().unwrap();
+    last.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let closed_at = std::time::Instant::now();
+    assert_eq!(last.read(&mut buf).unwrap_or(0), 0);
+    assert!(closed_at.elapsed() < Duration::from_secs(25));
+    drop(idle);
+    assert_eq!(d.get("/api/health").unwrap().0, 200);
 }

@@ -50,11 +50,15 @@ fn live_stream_analyses_survive_the_drone_dropping_out() {
     let port = free_port();
     let mut daemon = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
 
-    // Nothing is publishing yet.
+    // Nothing is publishing yet: the box is healthy (once its model is loaded), the stream waits.
     let status = daemon.status();
     assert_eq!(status["state"], "waiting", "{status}");
-    let (code, body) = daemon.get("/api/health").unwrap();
-    assert_eq!(code, 503, "{}", String::from_utf8_lossy(&body));
+    let health = wait_for(Duration::from_secs(30), || {
+        let (code, body) = daemon.get("/api/health").ok()?;
+        (code == 200).then(|| serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+    })
+    .expect("health answers 200 while the stream waits");
+    assert_eq!(health["stream"]["state"], "waiting", "{health}");
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let client = listen(&daemon.base(), seen.clone());
@@ -150,8 +154,11 @@ fn live_stream_analyses_survive_the_drone_dropping_out() {
         daemon.proc.alive(),
         "the daemon must not exit when the stream drops"
     );
+    // The box is still healthy; the stream is not live.
     let (code, body) = daemon.get("/api/health").unwrap();
-    assert_eq!(code, 503, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    let health: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_ne!(health["stream"]["state"], "live", "{health}");
     // Let it fail to attach a few times first (backoff reaches its cap).
     std::thread::sleep(Duration::from_secs(3));
 

@@ -31,8 +31,53 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// A request with a body: (status, JSON answer).
-fn send(d: &Daemon, method: &str, path: &str, body: &[u8]) -> (u16, serde_json::Value) {
+const PIN: &str = "upload-test-pin";
+
+/// Signs in as the operator: the `Cookie` header to send with operator requests.
+fn sign_in(d: &Daemon) -> String {
+    let mut res = agent()
+        .post(&format!("{}/api/auth/login", d.base()))
+        .header("Content-Type", "application/json")
+        .send(format!(r#"{{"passphrase": "{PIN}"}}"#))
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        200,
+        "{:?}",
+        res.body_mut().read_to_string()
+    );
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// An operator GET: (status, body).
+fn get(d: &Daemon, cookie: &str, path: &str) -> (u16, Vec<u8>) {
+    let mut res = agent()
+        .get(&format!("{}{path}", d.base()))
+        .header("Cookie", cookie)
+        .call()
+        .unwrap();
+    (res.status().as_u16(), res.body_mut().read_to_vec().unwrap())
+}
+
+fn get_json(d: &Daemon, cookie: &str, path: &str) -> serde_json::Value {
+    let (code, body) = get(d, cookie, path);
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// An operator request with a body: (status, JSON answer).
+fn send(
+    d: &Daemon,
+    cookie: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, serde_json::Value) {
     let url = format!("{}{path}", d.base());
     let req = match method {
         "PUT" => agent().put(&url),
@@ -41,6 +86,7 @@ fn send(d: &Daemon, method: &str, path: &str, body: &[u8]) -> (u16, serde_json::
     };
     let mut res = req
         .header("Content-Type", "application/octet-stream")
+        .header("Cookie", cookie)
         .send(body)
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
     let code = res.status().as_u16();
@@ -53,12 +99,12 @@ fn send(d: &Daemon, method: &str, path: &str, body: &[u8]) -> (u16, serde_json::
 
 /// A PUT whose body is `chunks` chunks of 1 MiB sent with chunked encoding (no length), or
 /// nothing at all with a declared `Content-Length`; returns the status line the daemon answered.
-fn raw_put(port: u16, declared: Option<u64>, chunks: usize) -> String {
+fn raw_put(port: u16, cookie: &str, declared: Option<u64>, chunks: usize) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let head = match declared {
-        Some(n) => format!("PUT /api/operator/model HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {n}\r\n\r\n"),
-        None => format!("PUT /api/operator/model HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        Some(n) => format!("PUT /api/operator/model HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nContent-Length: {n}\r\n\r\n"),
+        None => format!("PUT /api/operator/model HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nTransfer-Encoding: chunked\r\n\r\n"),
     };
     s.write_all(head.as_bytes()).unwrap();
     let chunk = vec![0u8; 1 << 20];
@@ -91,7 +137,11 @@ fn raw_put(port: u16, declared: Option<u64>, chunks: usize) -> String {
 }
 
 fn config(url: &str, port: u16, state: &Path) -> String {
-    test_config(url, port, &tiny_model(), "").replace(
+    let operator = format!(
+        "[operator]\npassphrase = \"{PIN}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\n",
+        state.display()
+    );
+    test_config(url, port, &tiny_model(), &operator).replace(
         "[analysis]\n",
         &format!("[analysis]\nstate_dir = \"{}\"\n", state.display()),
     )
@@ -132,13 +182,18 @@ fn an_uploaded_model_is_checked_switched_to_kept_and_rolled_back() {
     let cfg = config(&url, port, state.path());
     let mut d = Daemon::start(&cfg);
     counting(&d);
-    let shelf = d.get_json("/api/operator/model");
+    let (code, _) = d.get("/api/operator/model").unwrap();
+    assert_eq!(code, 401, "a viewer sees no models");
+    let (code, _) = send(&d, "", "PUT", "/api/operator/model", b"x");
+    assert_eq!(code, 401, "nor uploads one");
+    let op = sign_in(&d);
+    let shelf = get_json(&d, &op, "/api/operator/model");
     assert_eq!(shelf["current"], serde_json::Value::Null, "{shelf}");
     assert_eq!(d.status()["model"]["name"], "csrnet-tiny");
 
     // A good model with a card: checked, switched to while frames flow, its scale used.
     let good = std::fs::read(fixture("csrnet-tiny-card.onnx")).unwrap();
-    let (code, shelf) = send(&d, "PUT", "/api/operator/model?name=x.onnx", &good);
+    let (code, shelf) = send(&d, &op, "PUT", "/api/operator/model?name=x.onnx", &good);
     assert_eq!(code, 200, "{shelf}");
     assert_eq!(shelf["current"]["name"], "tiny-card", "the card names it");
     assert_eq!(shelf["previous"], serde_json::Value::Null);
@@ -168,20 +223,20 @@ fn an_uploaded_model_is_checked_switched_to_kept_and_rolled_back() {
             "expected 8x6",
         ),
     ] {
-        let (code, answer) = send(&d, "PUT", "/api/operator/model", &body);
+        let (code, answer) = send(&d, &op, "PUT", "/api/operator/model", &body);
         assert_eq!(code, 422, "{answer}");
         let msg = answer["error"].as_str().unwrap_or_default();
         assert!(msg.contains(expect), "{msg}");
         assert_eq!(d.status()["model"]["name"], "tiny-card");
     }
-    let (code, answer) = send(&d, "PUT", "/api/operator/model", b"");
+    let (code, answer) = send(&d, &op, "PUT", "/api/operator/model", b"");
     assert_eq!(code, 400, "{answer}");
     counting(&d);
 
     // Too large: refused by its declared length at once, and by counting when it streams.
-    let line = raw_put(port, Some(300 << 20), 0);
+    let line = raw_put(port, &op, Some(300 << 20), 0);
     assert!(line.contains(" 413 "), "declared 300 MB: {line}");
-    let line = raw_put(port, None, 270);
+    let line = raw_put(port, &op, None, 270);
     assert!(line.contains(" 413 "), "streamed 270 MB: {line}");
     assert!(
         leftovers(state.path()).is_empty(),
@@ -189,12 +244,12 @@ fn an_uploaded_model_is_checked_switched_to_kept_and_rolled_back() {
         leftovers(state.path())
     );
     assert_eq!(
-        d.get_json("/api/operator/model")["current"]["name"],
+        get_json(&d, &op, "/api/operator/model")["current"]["name"],
         "tiny-card"
     );
 
     // Rollback: to the configured model, then forward again.
-    let (code, shelf) = send(&d, "POST", "/api/operator/model/rollback", b"");
+    let (code, shelf) = send(&d, &op, "POST", "/api/operator/model/rollback", b"");
     assert_eq!(code, 200, "{shelf}");
     assert_eq!(shelf["current"], serde_json::Value::Null);
     assert_eq!(shelf["previous"]["name"], "tiny-card");
@@ -204,7 +259,7 @@ fn an_uploaded_model_is_checked_switched_to_kept_and_rolled_back() {
         serde_json::Value::Null
     );
     counting(&d);
-    let (code, shelf) = send(&d, "POST", "/api/operator/model/rollback", b"");
+    let (code, shelf) = send(&d, &op, "POST", "/api/operator/model/rollback", b"");
     assert_eq!(code, 200, "{shelf}");
     assert_eq!(shelf["current"]["name"], "tiny-card");
 
@@ -232,8 +287,9 @@ fn annotated_frames_are_exported_for_fine_tuning() {
     let state = tempfile::tempdir().unwrap();
     let d = Daemon::start(&config(&url, free_port(), state.path()));
     counting(&d);
+    let op = sign_in(&d);
 
-    let (code, frozen) = send(&d, "POST", "/api/operator/freeze", b"");
+    let (code, frozen) = send(&d, &op, "POST", "/api/operator/freeze", b"");
     assert_eq!(code, 200, "{frozen}");
     let id = frozen["frame_id"].as_str().unwrap().to_string();
     let taps: Vec<[f64; 2]> = (0..6)
@@ -243,13 +299,15 @@ fn annotated_frames_are_exported_for_fine_tuning() {
         serde_json::json!({ "frame_id": id, "box": [80.0, 80.0, 120.0, 60.0], "taps": taps });
     let (code, answer) = send(
         &d,
+        &op,
         "POST",
         "/api/operator/calibration",
         body.to_string().as_bytes(),
     );
     assert_eq!(code, 200, "{answer}");
 
-    let (code, tar) = d.get("/api/operator/annotations.tar").unwrap();
+    assert_eq!(d.get("/api/operator/annotations.tar").unwrap().0, 401);
+    let (code, tar) = get(&d, &op, "/api/operator/annotations.tar");
     assert_eq!(code, 200);
     let mut files = std::collections::BTreeMap::new();
     for e in tar::Archive::new(&tar[..]).entries().unwrap() {

@@ -118,11 +118,14 @@ export async function allocatePorts(env) {
   env.rtmpUrl = `rtmp://127.0.0.1:${env.rtmpPort}/live/drone`;
 }
 
-/** An HTTP request to 127.0.0.1:`port`: { status, type, body (Buffer), json (null if not JSON) }. */
-export async function request(port, method, p, body, timeout = 10_000) {
+/**
+ * An HTTP request to 127.0.0.1:`port` (with `headers`, e.g. the operator's Cookie): { status,
+ * type, body (Buffer), json (null if not JSON), cookie (the Set-Cookie pair, if any) }.
+ */
+export async function request(port, method, p, body, timeout = 10_000, headers = {}) {
   const res = await fetch(`http://127.0.0.1:${port}${p}`, {
     method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    headers: body === undefined ? headers : { 'Content-Type': 'application/json', ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeout),
   });
@@ -133,7 +136,8 @@ export async function request(port, method, p, body, timeout = 10_000) {
   } catch {
     /* not JSON */
   }
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: buf, json };
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] || null;
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: buf, json, cookie };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,6 +341,32 @@ export async function launchBrowser(env, pageErrors) {
   env.ctx = await env.browser.newContext({ viewport: DESKTOP });
   env.page = await env.ctx.newPage();
   env.page.on('pageerror', (e) => pageErrors.push(e.message));
+}
+
+/** The operator passphrase the e2e configurations set ([operator] passphrase). */
+export const OPERATOR_PASSPHRASE = 'e2e-operator-pin';
+
+/** The [operator] section of the e2e configurations: the passphrase, files in env.tmp. */
+export const operatorToml = (env) => `[operator]
+passphrase = "${OPERATOR_PASSPHRASE}"
+hash_file = "${env.tmp}/operator.phc"
+banner_file = "${env.tmp}/operator.issue"
+`;
+
+/** Signs in over HTTP, as a tool would: the Cookie header for the operator's requests. */
+export async function operatorCookie(env) {
+  const r = await request(env.httpPort, 'POST', '/api/auth/login', { passphrase: OPERATOR_PASSPHRASE });
+  if (r.status !== 200 || !r.cookie) throw new Error(`signing in over HTTP: ${r.status} ${r.body}`);
+  return { Cookie: r.cookie };
+}
+
+/** Signs `page` in as the operator through the dashboard: the Operator panel's form. */
+export async function signInPage(page) {
+  const toggle = page.locator('[data-testid="operator-toggle"]');
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  await page.locator('[data-testid="passphrase"]').fill(OPERATOR_PASSPHRASE);
+  await page.locator('[data-testid="sign-in-submit"]').click();
+  await page.waitForSelector('[data-testid="sign-out"]', { state: 'visible', timeout: 15_000 });
 }
 
 /** env.page opens the dashboard the daemon serves. */

@@ -46,8 +46,11 @@ import {
   lastSeenOf,
   launchBrowser,
   openDashboard,
+  operatorCookie,
+  operatorToml,
   pageHelpers,
   request,
+  signInPage,
   sleep,
   startDaemon as startSkycountd,
   startNginx,
@@ -71,8 +74,8 @@ const seen = []; // { instance, seq, t, a }
 const statuses = [];
 const pageErrors = [];
 
-/** An HTTP request to the daemon: { status, type, body (Buffer), json }. */
-const http = (method, p, body) => request(env.httpPort, method, p, body, 10_000);
+/** An HTTP request to the daemon as the signed-in operator: { status, type, body (Buffer), json }. */
+const http = (method, p, body) => request(env.httpPort, method, p, body, 10_000, env.operator ?? {});
 
 async function startDaemon() {
   daemonInstance++;
@@ -81,6 +84,8 @@ async function startDaemon() {
     what: `skycountd (instance ${daemonInstance}) on 127.0.0.1:${env.httpPort}`,
     requestTimeout: 10_000,
   });
+  // Sessions live in the daemon's memory: a new daemon, a new sign-in.
+  env.operator = await operatorCookie(env);
 }
 
 const lastSeen = () => lastSeenOf(seen, daemonInstance);
@@ -154,7 +159,8 @@ webrtc_port = ${env.whepPort}
 [mediamtx]
 api = "127.0.0.1:${env.mtxApiPort}"
 metrics = "127.0.0.1:${env.mtxMetricsPort}"
-`,
+
+${operatorToml(env)}`,
   );
   await startDaemon();
 
@@ -172,6 +178,7 @@ metrics = "127.0.0.1:${env.mtxMetricsPort}"
 
   await launchBrowser(env, pageErrors);
   await openDashboard(env);
+  await signInPage(env.page);
 });
 
 after(() => teardown(env, (f) => f.startsWith('operator-') && f.endsWith('.log')));
@@ -249,6 +256,29 @@ step('analyses and status carry the new fields; the count panel is honest before
   assert.ok(ev, `seq ${shown.seq} seen by Node`);
   assert.equal(shown.text, await evalIn((c) => window.__skycount.fmtCount(c), ev.a.count));
   t.diagnostic(`${await text('honest-count')} · ${await text('analysis-scale')}`);
+});
+
+step('operator API: nothing without the session, nothing from another site', async (t) => {
+  const anon = (method, p, body, headers = {}) => request(env.httpPort, method, p, body, 10_000, headers);
+  for (const [method, p, body] of [
+    ['POST', '/api/operator/freeze'],
+    ['DELETE', '/api/operator/calibration'],
+    ['PUT', '/api/operator/masks', { masks: [] }],
+    ['POST', '/api/operator/calibration', {}],
+  ]) {
+    const r = await anon(method, p, body);
+    assert.equal(r.status, 401, `${method} ${p} without a session: ${r.status} ${r.body}`);
+    const forged = await anon(method, p, body, { Cookie: 'skycount_session=forged' });
+    assert.equal(forged.status, 401, `${method} ${p} with a forged cookie`);
+    const csrf = await anon(method, p, body, { ...env.operator, Origin: 'http://evil.example' });
+    assert.equal(csrf.status, 403, `${method} ${p} from another site's page, even with the session`);
+  }
+  const info = (await anon('GET', '/api/stream/info')).json;
+  assert.equal(info.rtmp_url, null, 'a viewer never gets the publish URL');
+  assert.equal((await anon('GET', '/api/stream/qr.svg')).status, 401);
+  const own = (await http('GET', '/api/stream/info')).json;
+  assert.match(own.rtmp_url, /pass=/, 'the operator gets it, key included');
+  t.diagnostic('401 without the session, 403 from a foreign Origin; the publish URL for the operator only');
 });
 
 step('operator API: refusals say what is wrong', async (t) => {
@@ -346,7 +376,7 @@ step('calibration flow at 390×844 with touch: pinch, one-finger box and taps', 
   env.page = page;
   try {
     await page.goto(`http://127.0.0.1:${env.httpPort}/`);
-    await page.click(testid('operator-toggle'));
+    await signInPage(page);
     await page.click(testid('calibrate'));
     await page.waitForSelector(testid('frozen-frame'), { timeout: 15_000 });
     const head = await page.locator(`${testid('calibrate-dialog')} .close`).boundingBox();
@@ -449,6 +479,9 @@ step('skycountd restarts: calibration and masks survive', async () => {
 
 step('reset calibration and clear the masks from the page', async () => {
   await waitFor('the link back', async () => (await attr('link-state', 'data-value')) === 'connected', { timeout: 30_000 });
+  // The restart ended the page's session (sessions live in memory): a reload shows the sign-in.
+  await env.page.reload();
+  await signInPage(env.page);
   await env.page.click(testid('calibration-reset'));
   await env.page.click(testid('calibration-reset')); // the second tap confirms
   await waitFor('status.calibration null', async () => (await http('GET', '/api/status')).json.calibration === null);

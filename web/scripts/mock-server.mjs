@@ -430,10 +430,14 @@ export async function startMockServer(opts = {}) {
         // Port 9 (discard) refuses connections: WebRTC "cannot play", the snapshot stands in.
         whep_url: opts.whep ?? `http://${h}:9/live/drone/whep`,
         player_url: `http://${h}:8889/live/drone/`,
+        // The mock treats every browser as the signed-in operator (no passphrase to type).
+        operator: true,
         rtmp_url: `rtmp://${h}:1935/live/drone`,
         snapshot_url: '/api/snapshot.jpg',
       });
     }
+    if (p === '/api/auth/session') return json(res, 200, { operator: true, expires_in_s: 3600, changeable: false, unavailable: null });
+    if (p === '/api/auth/login' || p === '/api/auth/logout') return json(res, 200, { operator: p.endsWith('login') });
     if (p === '/api/status') return json(res, 200, status());
     if (p.startsWith('/api/operator/')) return operator(req, res, p);
     if (p === '/api/health') return json(res, 200, { ok: true });

@@ -12,7 +12,9 @@ import { useNow, useWhep } from './hooks';
 import { Stage } from './components/Stage';
 import { HeatmapControls } from './components/HeatmapControls';
 import { CountPanel } from './components/CountPanel';
-import { HealthPanel, type Health } from './components/HealthPanel';
+import { HealthPanel } from './components/HealthPanel';
+import type { Health } from './lib/health';
+import { fetchSession, VIEWER, type Session } from './lib/auth';
 import { OperatorPanel } from './components/OperatorPanel';
 import { MaskToolbar } from './components/MaskToolbar';
 import { CalibrationDialog } from './components/CalibrationDialog';
@@ -38,9 +40,13 @@ export function App() {
   const [link, setLink] = useState<LinkInfo>({ state: 'connecting', detail: null, attempt: 0 });
   const [info, setInfo] = useState<StreamInfo | null>(null);
   const [health, setHealth] = useState<Health | null>(null);
+  const [session, setSession] = useState<Session>(VIEWER);
+  // bumped when the session changes: the stream info (the pilot's URL) is read again
+  const [sessionVersion, setSessionVersion] = useState(0);
+  const onSession = useCallback(() => setSessionVersion((v) => v + 1), []);
   const now = useNow(1000);
 
-  // Operator area (calibration, masks): one panel, the one place the operator login will protect.
+  // Operator area (pilot's URL, calibration, masks): one panel, behind the operator's sign-in.
   const [operatorOpen, setOperatorOpen] = useState(false);
   const [calibrating, setCalibrating] = useState(false);
   const [maskEditor, setMaskEditor] = useState<MaskEditor | null>(null);
@@ -49,11 +55,13 @@ export function App() {
   const [recentCal, setRecentCal] = useState<{ value: Calibration | null; at: number } | null>(null);
   const [recentMasks, setRecentMasks] = useState<{ value: readonly Mask[]; at: number } | null>(null);
   const operatorRef = useRef<HTMLDivElement>(null);
+  const isOperator = session.operator;
   const startCalibration = useCallback(() => {
     setOperatorOpen(true);
     setMaskEditor(null);
-    setCalibrating(true);
-  }, []);
+    // a viewer gets the sign-in form first
+    if (isOperator) setCalibrating(true);
+  }, [isOperator]);
   const editingMasks = maskEditor !== null;
   useEffect(() => {
     // the areas are drawn on the video: bring it into view (on a phone the panel is below it)
@@ -84,7 +92,20 @@ export function App() {
     [trend],
   );
 
-  // Where to play the video and where the pilot publishes; retried until the daemon answers.
+  // Who this browser is: a viewer, or the signed-in operator (the cookie is the browser's).
+  useEffect(() => {
+    let gone = false;
+    fetchSession().then(
+      (s) => !gone && setSession(s),
+      () => !gone && setSession(VIEWER),
+    );
+    return () => {
+      gone = true;
+    };
+  }, [sessionVersion]);
+
+  // Where to play the video and where the pilot publishes (the operator's only); retried until
+  // the daemon answers, and read again when the session changes.
   useEffect(() => {
     const ac = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -100,7 +121,7 @@ export function App() {
       ac.abort();
       clearTimeout(timer);
     };
-  }, []);
+  }, [sessionVersion]);
 
   // Status over HTTP at start and whenever the Socket.IO link is down.
   const linkUp = link.state === 'connected';
@@ -121,6 +142,7 @@ export function App() {
     const poll = async () => {
       try {
         const res = await fetch('/api/health', { cache: 'no-store' });
+        // 200 while the box (daemon and model) works, whether or not a drone streams.
         const body = (await res.json().catch(() => ({}))) as { ok?: unknown; reason?: unknown };
         setHealth({ ok: res.ok && body.ok === true, reason: typeof body.reason === 'string' ? body.reason : res.ok ? null : `HTTP ${res.status}` });
       } catch {
@@ -233,6 +255,10 @@ export function App() {
               editor={maskEditor}
               setEditor={setMaskEditor}
               onSaved={(kept) => setRecentMasks({ value: kept, at: Date.now() })}
+              session={session}
+              onSession={onSession}
+              info={info}
+              waiting={streamState !== 'live'}
             />
           </div>
         </aside>

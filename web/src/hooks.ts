@@ -73,3 +73,34 @@ export function useWhep(url: string | null): {
   }, [url]);
   return { status, stream, player };
 }
+
+/**
+ * The QR code of the pilot's RTMP URL as a blob URL, while `url` is set (the pilot's panel is
+ * open); null when the daemon does not answer 200 with an image (older daemon, no stream key).
+ * Fetched again when the RTMP URL changes.
+ */
+export function useQr(url: string | null, rtmpUrl: string | null): string | null {
+  const [src, setSrc] = useState<string | null>(null);
+  useEffect(() => {
+    if (!url) return;
+    const ac = new AbortController();
+    let obj: string | null = null;
+    fetch(url, { cache: 'no-store', signal: ac.signal })
+      .then(async (res) => {
+        const type = res.headers.get('Content-Type') ?? '';
+        if (!res.ok || !type.startsWith('image/')) return;
+        const blob = await res.blob();
+        if (ac.signal.aborted) return;
+        obj = URL.createObjectURL(blob);
+        setSrc(obj);
+      })
+      .catch(() => undefined);
+    return () => {
+      ac.abort();
+      if (obj) URL.revokeObjectURL(obj);
+      setSrc(null);
+    };
+  }, [url, rtmpUrl]);
+  return src;
+}
+

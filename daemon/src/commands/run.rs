@@ -27,6 +27,7 @@ use crate::engine::progress::Limits;
 use crate::engine::{model, Engine, EngineOptions};
 use crate::event::{self, Event, Events};
 use crate::mediamtx;
+use crate::publish::auth::Auth;
 use crate::publish::hub::Hub;
 use crate::publish::server::{self, StreamAccess};
 use crate::service;
@@ -92,6 +93,7 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         StreamAccess::from_settings(&settings, key),
         settings.server.web_dir.clone(),
         Some(Arc::new(operator)),
+        Arc::new(Auth::from_settings(&settings)),
     );
     let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone()));
     tokio::spawn(server::broadcast(hub.clone(), io.clone()));
@@ -224,10 +226,12 @@ fn reload(path: Option<&std::path::Path>, current: &mut Settings, engine: &Engin
         || new.stream != current.stream
         || new.mediamtx != current.mediamtx
         || new.hotspot != current.hotspot
+        || new.operator != current.operator
     {
         log::warn!(
-            "[server], [stream], [mediamtx] and [hotspot] changes take effect at the next restart \
-             (of skycount.target, which renders MediaMTX's and the hotspot's files again)"
+            "[server], [stream], [mediamtx], [hotspot] and [operator] changes take effect at the \
+             next restart (of skycount.target, which renders MediaMTX's and the hotspot's files \
+             again)"
         );
     }
     log::info!("configuration reloaded");

@@ -14,7 +14,6 @@ use super::metrics::Metrics;
 use crate::analyse::Setup;
 use crate::event::Event;
 use crate::sample::Frame;
-use crate::source::StreamState;
 use crate::wire::{
     Analysis, AnalysisReport, MediaMtxReport, ModelReport, Rates, Status, StreamReport, Totals,
 };
@@ -284,21 +283,16 @@ impl Hub {
         }
     }
 
-    /// `Ok` while the pipeline and the model are up; otherwise why not.
+    /// The box's health: `Ok` while the daemon runs and its model is loaded, whether or not a
+    /// drone streams (the stream's state is reported beside it, not as a failure); otherwise
+    /// why not.
     pub fn health(&self) -> Result<(), String> {
         let model = self.model();
         if let Some(e) = model.error {
-            return Err(format!("model not running: {e}"));
+            return Err(format!("the model is not running: {e}"));
         }
         if model.execution_provider.is_none() {
-            return Err("model still loading".into());
-        }
-        let stream = self.stream();
-        if stream.state != StreamState::Live {
-            return Err(match stream.error {
-                Some(e) => format!("stream {}: {e}", stream.state),
-                None => format!("stream {}", stream.state),
-            });
+            return Err("the model is still loading".into());
         }
         Ok(())
     }

@@ -1,8 +1,12 @@
 //! Publish: the HTTP API, the Socket.IO events and the dashboard's files, on one port.
 //!
-//! [`hub`] holds the latest of everything; [`server`] serves it. See `docs/api.md` for the
-//! contract the dashboard relies on.
+//! [`hub`] holds the latest of everything; [`server`] serves it over the connections [`conn`]
+//! keeps in bounds; [`auth`] says who is the operator, and [`operator`] is what the operator may
+//! do. See `docs/api.md` for the contract the dashboard relies on, `docs/security.md` for the
+//! roles.
 
+pub mod auth;
+pub mod conn;
 pub mod hub;
 pub mod metrics;
 pub mod models;

@@ -1,9 +1,9 @@
 //! Operator actions over HTTP: freeze a frame, calibrate, reset, set masks (`/api/operator/*`).
 //!
 //! This is the one place where requests change what the box counts, and so the one place the
-//! operator role will protect (the reliability and security issue). Today [`gate`] refuses
-//! requests that come from another site's page (a foreign `Origin`: cross-site request forgery)
-//! and lets every other request through.
+//! operator role protects: [`gate`] refuses requests that come from another site's page (a
+//! foreign `Origin`: cross-site request forgery), then every request without the operator's
+//! session (`publish::auth`). Every route here, reading or changing, sits behind it.
 //!
 //! The work itself is done behind the [`Operator`] trait, which `skycountd run` implements over
 //! the engine and the store; the HTTP edge only parses, checks sizes and words the answers.
@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
 
+use super::auth::Auth;
 use crate::analyse::calibrate::Request as CalibrationRequest;
 use crate::wire::{Calibration, Mask, ModelShelfReport};
 
@@ -189,34 +190,46 @@ fn origin_host(origin: &str) -> Option<&str> {
         .map(|(_, rest)| rest.trim_end_matches('/'))
 }
 
-/// The operator gate: see the module docs. A request that changes something and carries an
-/// `Origin` must come from the page the box served (same host and port as `Host`).
-pub async fn gate(req: Request, next: Next) -> Response {
+/// A request that changes something and carries an `Origin` must come from the page the box
+/// served (same host and port as `Host`): otherwise the 403 to answer.
+pub fn refuse_foreign(req: &Request) -> Option<Response> {
     let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if mutating {
-        let header = |name| {
-            req.headers()
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        if let Some(origin) = header(header::ORIGIN) {
-            let host = header(header::HOST).unwrap_or_default();
-            if origin_host(origin) != Some(host) {
-                return (
-                    StatusCode::FORBIDDEN,
-                    Json(json!({
-                        "error": format!("refused: the request comes from {origin}, not from this box's dashboard")
-                    })),
-                )
-                    .into_response();
-            }
-        }
+    if !mutating {
+        return None;
+    }
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let origin = header(header::ORIGIN)?;
+    let host = header(header::HOST).unwrap_or_default();
+    (origin_host(origin) != Some(host)).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "error": format!("refused: the request comes from {origin}, not from this box's dashboard")
+            })),
+        )
+            .into_response()
+    })
+}
+
+/// The operator gate: see the module docs. A change from another site's page is refused (403),
+/// then anything without the operator's session (401, [`Auth::check`]).
+pub async fn gate(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+    if let Some(refused) = refuse_foreign(&req) {
+        return refused;
+    }
+    if let Err(refused) = auth.check(req.headers()) {
+        return refused;
     }
     next.run(req).await
 }
 
-/// The `/api/operator/*` routes; without an operator (tests, tools) they answer 503.
-pub fn routes(op: Option<Op>) -> Router {
+/// The `/api/operator/*` routes, behind [`gate`]; without an operator (tests, tools) they answer
+/// 503.
+pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
     let Some(op) = op else {
         return Router::new().route(
             "/api/operator/{*rest}",
@@ -234,15 +247,16 @@ pub fn routes(op: Option<Op>) -> Router {
         .route("/api/operator/calibration", post(calibrate).delete(reset))
         .route("/api/operator/masks", put(masks))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // Uploads stream to disk with a cap of their own.
+        // Uploads stream to disk with a cap of their own; behind the gate like the rest.
         .merge(super::models::routes())
-        .route_layer(middleware::from_fn(gate))
+        .route_layer(middleware::from_fn_with_state(auth, gate))
         .with_state(op)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::auth::HostNames;
     use axum::body::Body;
     use tower::ServiceExt as _;
 
@@ -267,7 +281,23 @@ mod tests {
         }
     }
 
+    /// Sends a request as a signed-in operator.
     async fn send(method: &str, path: &str, origin: Option<&str>, body: &str) -> (u16, String) {
+        send_as(true, method, path, origin, body).await
+    }
+
+    async fn send_as(
+        operator: bool,
+        method: &str,
+        path: &str,
+        origin: Option<&str>,
+        body: &str,
+    ) -> (u16, String) {
+        let auth = Arc::new(Auth::for_tests("op-pin-1", HostNames::default()));
+        let token = auth
+            .login("192.168.50.9".parse().unwrap(), "op-pin-1")
+            .await
+            .unwrap();
         let mut req = axum::http::Request::builder()
             .method(method)
             .uri(path)
@@ -275,7 +305,12 @@ mod tests {
         if let Some(o) = origin {
             req = req.header(header::ORIGIN, o);
         }
-        let res = routes(Some(Arc::new(Yes)))
+        if operator {
+            req = req.header(header::COOKIE, format!("skycount_session={token}"));
+        } else {
+            req = req.header(header::COOKIE, "skycount_session=forged");
+        }
+        let res = routes(Some(Arc::new(Yes)), auth)
             .oneshot(req.body(Body::from(body.to_string())).unwrap())
             .await
             .unwrap();
@@ -284,6 +319,27 @@ mod tests {
             .await
             .unwrap();
         (code, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn without_the_session_nothing_is_done_or_shown() {
+        for (method, path, body) in [
+            ("PUT", "/api/operator/masks", r#"{"masks": []}"#),
+            ("POST", "/api/operator/freeze", ""),
+            ("DELETE", "/api/operator/calibration", ""),
+            ("POST", "/api/operator/calibration", "{}"),
+            ("GET", "/api/operator/frames/f1.jpg", ""),
+        ] {
+            let (code, answer) = send_as(false, method, path, None, body).await;
+            assert_eq!(code, 401, "{method} {path}: {answer}");
+            assert!(answer.contains("sign in"), "{answer}");
+            // A foreign page is refused first, with or without a session.
+            if method != "GET" {
+                let (code, _) =
+                    send_as(false, method, path, Some("http://evil.example"), body).await;
+                assert_eq!(code, 403, "{method} {path}");
+            }
+        }
     }
 
     #[tokio::test]
@@ -336,7 +392,8 @@ mod tests {
 
     #[tokio::test]
     async fn without_an_operator_the_routes_say_so() {
-        let res = routes(None)
+        let auth = Arc::new(Auth::for_tests("op-pin-1", HostNames::default()));
+        let res = routes(None, auth)
             .oneshot(
                 axum::http::Request::builder()
                     .method("POST")

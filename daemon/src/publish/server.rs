@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,7 +15,9 @@ use serde_json::json;
 use socketioxide::extract::SocketRef;
 use socketioxide::SocketIo;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
+use super::auth::Auth;
 use super::hub::Hub;
 use crate::config::{Settings, StreamSettings};
 use crate::mediamtx::key::PUBLISH_USER;
@@ -62,6 +65,7 @@ impl From<StreamSettings> for StreamAccess {
 struct AppState {
     hub: Arc<Hub>,
     access: Arc<StreamAccess>,
+    auth: Arc<Auth>,
 }
 
 /// The host part of a `Host` header (`box.local:80` → `box.local`, `[fe80::1]:80` → `[fe80::1]`).
@@ -78,8 +82,9 @@ pub fn host_of(host_header: Option<&str>) -> String {
 }
 
 /// Where the browser plays the video and the pilot publishes, for a browser that reached the box
-/// as `host`.
-pub fn stream_info(access: &StreamAccess, host: &str) -> StreamInfo {
+/// as `host` (a name [`Auth`]'s host names allow). The publish URL, whose key lets anyone take
+/// over the stream, is only for the `operator`; viewers get `null` there.
+pub fn stream_info(access: &StreamAccess, host: &str, operator: bool) -> StreamInfo {
     let stream = &access.stream;
     let path = &stream.path;
     let view = &access.browser_path;
@@ -92,15 +97,21 @@ pub fn stream_info(access: &StreamAccess, host: &str) -> StreamInfo {
         Err(_) => String::new(),
     };
     let server = format!("rtmp://{host}:{}{app}", stream.rtmp_port);
+    let pilot = |s: String| operator.then_some(s);
     StreamInfo {
         path: path.clone(),
         view_path: view.clone(),
         whep_url: format!("http://{host}:{}/{view}/whep", stream.webrtc_port),
         player_url: format!("http://{host}:{}/{view}/", stream.webrtc_port),
-        rtmp_url: format!("{server}/{name}{credentials}"),
-        rtmp_server: server,
-        rtmp_stream_key: format!("{name}{credentials}"),
-        key_error: access.key.as_ref().err().cloned(),
+        operator,
+        rtmp_url: pilot(format!("{server}/{name}{credentials}")),
+        rtmp_server: pilot(server),
+        rtmp_stream_key: pilot(format!("{name}{credentials}")),
+        key_error: if operator {
+            access.key.as_ref().err().cloned()
+        } else {
+            None
+        },
         qr_url: "/api/stream/qr.svg".into(),
         snapshot_url: "/api/snapshot.jpg".into(),
     }
@@ -122,15 +133,20 @@ fn request_host(headers: &HeaderMap) -> String {
 }
 
 async fn get_stream_info(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let operator = app.auth.is_operator(&headers);
     (
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(stream_info(&app.access, &request_host(&headers))),
+        Json(stream_info(&app.access, &request_host(&headers), operator)),
     )
         .into_response()
 }
 
+/// The QR code of the publish URL: the operator's only (viewers get 401: it holds the key).
 async fn get_stream_qr(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let info = stream_info(&app.access, &request_host(&headers));
+    if let Err(refused) = app.auth.check(&headers) {
+        return refused;
+    }
+    let info = stream_info(&app.access, &request_host(&headers), true);
     if let Some(e) = info.key_error {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -138,7 +154,7 @@ async fn get_stream_qr(State(app): State<AppState>, headers: HeaderMap) -> Respo
         )
             .into_response();
     }
-    match qr_svg(&info.rtmp_url) {
+    match qr_svg(info.rtmp_url.as_deref().unwrap_or_default()) {
         Ok(svg) => (
             [
                 (
@@ -174,12 +190,16 @@ async fn get_status(State(app): State<AppState>) -> Response {
     Json(app.hub.status()).into_response()
 }
 
+/// The box's health (200 while the daemon and its model are up) and, beside it, the stream's
+/// state: no drone streaming is not the box being down.
 async fn get_health(State(app): State<AppState>) -> Response {
+    let stream = app.hub.stream();
+    let stream = json!({ "state": stream.state, "error": stream.error });
     match app.hub.health() {
-        Ok(()) => Json(json!({"ok": true})).into_response(),
+        Ok(()) => Json(json!({"ok": true, "stream": stream})).into_response(),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ok": false, "reason": reason})),
+            Json(json!({"ok": false, "reason": reason, "stream": stream})),
         )
             .into_response(),
     }
@@ -247,17 +267,61 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The whole app: API routes, Socket.IO, and the dashboard (or a placeholder).
+/// The Content-Security-Policy of every answer: scripts and styles from the box's own files only
+/// (the built dashboard has no inline script; React sets styles through the DOM, which CSP
+/// allows), WHEP requests to MediaMTX's WebRTC port on whichever name the box was reached by,
+/// no framing by any site, no plugins, forms posting nowhere else.
+pub fn csp(webrtc_port: u16) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         media-src 'self' blob:; connect-src 'self' http://*:{webrtc_port} https://*:{webrtc_port}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Refuses a request for a `Host` that is not one of the box's names (see `publish::auth`):
+/// a page of another site that DNS rebinding pointed here, or a forged header, which would end
+/// up in the URLs of `/api/stream/info`. With the hotspot's captive portal on, a browser that
+/// asks for another site is sent to the dashboard instead (every name resolves to the box).
+async fn check_host(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .map(|h| h.to_str().unwrap_or("\u{0}"));
+    if app.auth.hosts.allows(host) {
+        return next.run(req).await;
+    }
+    if let Some(portal) = &app.access.portal_url {
+        if matches!(*req.method(), Method::GET | Method::HEAD) {
+            return Redirect::to(portal).into_response();
+        }
+    }
+    let shown: String = host.unwrap_or_default().chars().take(64).collect();
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        Json(json!({
+            "error": format!("this box does not answer to the name {shown:?}: use its address, or add the name to operator.host_names")
+        })),
+    )
+        .into_response()
+}
+
+/// The whole app: API routes, Socket.IO, and the dashboard (or a placeholder), with the
+/// operator's sign-in ([`Auth`]), the host check and the security headers on every answer.
 pub fn router(
     hub: Arc<Hub>,
     access: impl Into<StreamAccess>,
     web_dir: PathBuf,
     operator: Option<Arc<dyn super::operator::Operator>>,
+    auth: Arc<Auth>,
 ) -> (Router, SocketIo) {
     let access: StreamAccess = access.into();
     let (layer, io) = SocketIo::builder().build_layer();
     {
         let hub = hub.clone();
+        // Clients only listen: no event from a client is handled, so none can change anything.
+        // An event that changes something must check `Auth::is_operator` on the socket's
+        // request headers (`socket.req_parts().headers`) first.
         io.ns("/", move |socket: SocketRef| {
             let hub = hub.clone();
             async move {
@@ -269,28 +333,35 @@ pub fn router(
             }
         });
     }
-    let mut api = Router::new()
+    let api = Router::new()
         .route("/api/stream/info", get(get_stream_info))
         .route("/api/stream/qr.svg", get(get_stream_qr))
         .route("/api/status", get(get_status))
         .route("/api/health", get(get_health))
         .route("/api/snapshot.jpg", get(get_snapshot))
         .route("/metrics", get(get_metrics));
+    let mut portal_routes = Router::new();
     if let Some(portal) = &access.portal_url {
         // A phone that joins the hotspot finds itself "behind a captive portal" and opens the
-        // dashboard in its sign-in window.
+        // dashboard in its sign-in window. These answer whatever the Host (the phone asks for
+        // its vendor's name, which the hotspot's DNS points here), and echo none of it.
         let to = portal.clone();
         for probe in CONNECTIVITY_CHECKS {
             let to = to.clone();
-            api = api.route(probe, get(move || async move { Redirect::to(&to) }));
+            portal_routes =
+                portal_routes.route(probe, get(move || async move { Redirect::to(&to) }));
         }
     }
+    let csp = HeaderValue::from_str(&csp(access.stream.webrtc_port)).expect("ASCII");
+    let state = AppState {
+        hub: hub.clone(),
+        access: Arc::new(access),
+        auth: auth.clone(),
+    };
     let api = api
-        .with_state(AppState {
-            hub: hub.clone(),
-            access: Arc::new(access),
-        })
-        .merge(super::operator::routes(operator));
+        .with_state(state.clone())
+        .merge(super::operator::routes(operator, auth.clone()))
+        .merge(super::auth::routes(auth));
     let index = web_dir.join("index.html");
     let app = if index.is_file() {
         api.fallback_service(ServeDir::new(&web_dir).not_found_service(ServeFile::new(index)))
@@ -305,7 +376,27 @@ pub fn router(
             async move { placeholder(&dir) }
         })
     };
-    (app.layer(layer), io)
+    let app = app
+        .layer(layer)
+        .layer(middleware::from_fn_with_state(state, check_host))
+        .merge(portal_routes)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ));
+    (app, io)
 }
 
 /// Pushes every new analysis, and the status once a second and whenever it changes. Ends when
@@ -356,20 +447,21 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
     tokio::join!(analyses, statuses);
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, within the connection limits of `publish::conn` (fitted
+/// under the process's open-file limit, which is raised to its hard limit first).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     io: SocketIo,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Long-lived Socket.IO connections would hold a graceful shutdown open.
-            io.close().await;
-        })
-        .await
+    let limits = super::conn::Limits::for_file_limit(super::conn::raise_file_limit());
+    super::conn::serve(listener, app, limits, async move {
+        shutdown.await;
+        // Long-lived Socket.IO connections would hold a graceful shutdown open.
+        io.close().await;
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -389,33 +481,55 @@ mod tests {
     #[test]
     fn stream_urls_follow_the_host_the_browser_used() {
         let access = StreamAccess::from(StreamSettings::default());
-        let hotspot = stream_info(&access, "192.168.50.1");
+        let hotspot = stream_info(&access, "192.168.50.1", true);
         assert_eq!(hotspot.whep_url, "http://192.168.50.1:8889/live/drone/whep");
         assert_eq!(hotspot.player_url, "http://192.168.50.1:8889/live/drone/");
-        assert_eq!(hotspot.rtmp_url, "rtmp://192.168.50.1:1935/live/drone");
+        assert_eq!(
+            hotspot.rtmp_url.as_deref(),
+            Some("rtmp://192.168.50.1:1935/live/drone")
+        );
         assert!(hotspot.key_error.is_some());
-        let lan = stream_info(&access, "10.0.0.7");
-        assert_eq!(lan.rtmp_url, "rtmp://10.0.0.7:1935/live/drone");
+        let lan = stream_info(&access, "10.0.0.7", true);
+        assert_eq!(
+            lan.rtmp_url.as_deref(),
+            Some("rtmp://10.0.0.7:1935/live/drone")
+        );
     }
 
     #[test]
     fn the_pilot_gets_the_url_with_the_key_and_viewers_the_view_path() {
         let settings = Settings::default();
         let access = StreamAccess::from_settings(&settings, Ok("Key123abc".into()));
-        let info = stream_info(&access, "192.168.50.1");
+        let info = stream_info(&access, "192.168.50.1", true);
+        let url = info.rtmp_url.clone().unwrap();
         assert_eq!(
-            info.rtmp_url,
+            url,
             "rtmp://192.168.50.1:1935/live/drone?user=drone&pass=Key123abc"
         );
-        assert_eq!(info.rtmp_server, "rtmp://192.168.50.1:1935/live");
-        assert_eq!(info.rtmp_stream_key, "drone?user=drone&pass=Key123abc");
+        assert_eq!(
+            info.rtmp_server.as_deref(),
+            Some("rtmp://192.168.50.1:1935/live")
+        );
+        assert_eq!(
+            info.rtmp_stream_key.as_deref(),
+            Some("drone?user=drone&pass=Key123abc")
+        );
         assert_eq!(
             info.whep_url,
             "http://192.168.50.1:8889/live/drone/view/whep"
         );
         assert_eq!(info.key_error, None);
-        let svg = qr_svg(&info.rtmp_url).unwrap();
+        let svg = qr_svg(&url).unwrap();
         assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+        // A viewer gets where to watch, never the key.
+        let viewer = stream_info(&access, "192.168.50.1", false);
+        assert_eq!(viewer.whep_url, info.whep_url);
+        let text = serde_json::to_string(&viewer).unwrap();
+        assert_eq!(
+            (viewer.rtmp_url, viewer.rtmp_server, viewer.rtmp_stream_key),
+            (None, None, None)
+        );
+        assert!(!text.contains("Key123abc"), "{text}");
     }
 
     #[test]

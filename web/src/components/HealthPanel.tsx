@@ -3,11 +3,8 @@ import type { Analysis, MediamtxReport, Status, StreamInfo } from '../lib/api';
 import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate } from '../lib/format';
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
+import { boxText, streamText, type Health, type Level } from '../lib/health';
 
-export interface Health {
-  ok: boolean;
-  reason: string | null;
-}
 
 interface Props {
   status: Status | null;
@@ -21,8 +18,6 @@ interface Props {
   /** analyses per second measured from received events */
   measuredRate: number | null;
 }
-
-type Level = 'ok' | 'warn' | 'bad' | 'idle';
 
 const STREAM_LEVEL: Record<string, Level> = { live: 'ok', waiting: 'idle', stalled: 'bad', reconnecting: 'warn' };
 const LINK_LEVEL: Record<string, Level> = { connected: 'ok', connecting: 'warn', reconnecting: 'bad', disconnected: 'bad' };
@@ -74,12 +69,13 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
   const staleness = analysis?.staleness_ms ?? status?.last_staleness_ms ?? null;
   const rate = status?.rates?.analysed_fps ?? measuredRate;
   const mediamtx = status?.mediamtx ?? null;
+  const box = boxText(health);
   return (
     <section className="panel health" aria-label="Box health">
       <h2>Box health</h2>
       <dl>
-        <Row label="Stream" testid="stream-state" value={state} level={state ? (STREAM_LEVEL[state] ?? 'warn') : undefined}>
-          {state ?? DASH}
+        <Row label="Drone" testid="stream-state" value={state} level={state ? (STREAM_LEVEL[state] ?? 'warn') : undefined}>
+          {streamText(state)}
           {stateAgeMs !== null && <small> for {fmtDuration(stateAgeMs / 1000)}</small>}
           {status?.demo && <small> · demo recording analysed</small>}
         </Row>
@@ -128,12 +124,14 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
           {link.state}
           {link.state !== 'connected' && link.attempt > 0 && <small> (try {link.attempt})</small>}
         </Row>
-        <Row label="Daemon" testid="daemon-health" value={health ? (health.ok ? 'ok' : 'down') : null} level={health ? (health.ok ? 'ok' : 'bad') : undefined}>
-          {health ? (health.ok ? 'ok' : `down${health.reason ? `: ${health.reason}` : ''}`) : DASH}
+        <Row label="Box" testid="daemon-health" value={health ? (health.ok ? 'ok' : 'down') : null} level={box.level}>
+          {box.text}
         </Row>
-        <Row label="Publish to" testid="rtmp-url" value={info?.rtmp_url}>
-          <code className="rtmp">{info?.rtmp_url ?? DASH}</code>
-        </Row>
+        {info?.operator && (
+          <Row label="Publish to" testid="rtmp-url" value={info.rtmp_url}>
+            <code className="rtmp">{info.rtmp_url ?? DASH}</code>
+          </Row>
+        )}
       </dl>
       {status && (
         <p className="muted small">

@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'react';
-import type { Calibration, Mask } from '../lib/api';
+import type { Calibration, Mask, StreamInfo } from '../lib/api';
+import type { Session } from '../lib/auth';
+import { AccountSection, PilotSection, SignInForm } from './OperatorAccess';
 import { maskProblems, masksBody, MAX_MASKS, MIN_POINTS, renameMask, removeMask, startEditing, type MaskEditor } from '../lib/masks';
 import { calibrationText, resetCalibration, saveMasks } from '../lib/operator';
 
@@ -22,11 +24,20 @@ interface Props {
   setEditor: (f: (ed: MaskEditor | null) => MaskEditor | null) => void;
   /** the masks were saved: the daemon's answer */
   onSaved: (masks: Mask[]) => void;
+  /** who this browser is: a viewer, or the signed-in operator */
+  session: Session;
+  /** the session changed (signed in or out): read it and the stream info again */
+  onSession: () => void;
+  /** the stream info, with the pilot's URL for the operator */
+  info: StreamInfo | null;
+  /** no drone streams: the pilot's section opens by itself */
+  waiting: boolean;
 }
 
 /**
- * Operator: everything that changes what the box counts, for every viewer (calibration and
- * areas not counted). The one place the coming operator login will protect.
+ * Operator: where the pilot streams, and everything that changes what the box counts, for every
+ * viewer (calibration and areas not counted). Behind the operator's sign-in: a viewer sees the
+ * sign-in form here, and the daemon refuses these actions without the session.
  */
 export function OperatorPanel(p: Props) {
   const [confirmReset, setConfirmReset] = useState(false);
@@ -80,7 +91,7 @@ export function OperatorPanel(p: Props) {
       <h2>
         <button type="button" className="operator-toggle" aria-expanded={p.open} aria-controls="operator-body" onClick={p.onToggle} data-testid="operator-toggle">
           <span className="operator-tag">Operator</span>
-          <span className="operator-title">Calibration and areas not counted</span>
+          <span className="operator-title">{p.session.operator ? 'Pilot, calibration and areas not counted' : 'Sign in to show the pilot where to stream'}</span>
           <span className="chevron" aria-hidden="true">
             {p.open ? '▴' : '▾'}
           </span>
@@ -88,6 +99,11 @@ export function OperatorPanel(p: Props) {
       </h2>
       {p.open && (
         <div id="operator-body" className="operator-body">
+          {!p.session.operator ? (
+            <SignInForm session={p.session} onSignedIn={p.onSession} />
+          ) : (
+          <>
+          <PilotSection info={p.info} waiting={p.waiting} />
           <p className="muted small operator-warning">Changes here apply to what the box counts, for every viewer.</p>
           {!p.supported && <p className="small lvl-warn">This box’s daemon does not report calibration or masks: it may be older than this dashboard.</p>}
           {p.note && (
@@ -168,6 +184,9 @@ export function OperatorPanel(p: Props) {
               On the video, tap the corners of an area not to count ({MIN_POINTS} or more), then the first corner or Done. At most {MAX_MASKS} areas.
               {ed.drawing !== null && ' Finish or cancel the area being drawn before saving.'}
             </p>
+          )}
+          <AccountSection session={p.session} onSignedOut={p.onSession} onNote={p.onNote} />
+          </>
           )}
         </div>
       )}

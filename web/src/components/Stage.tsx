@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { qrUrlOf, type Analysis, type Mask, type Point, type StreamInfo } from '../lib/api';
+import type { Analysis, Mask, Point, StreamInfo } from '../lib/api';
 import { cellCentre, contentRect, type Rect } from '../lib/align';
 import type { MaskEditor } from '../lib/masks';
 import { MaskLayer } from './MaskLayer';
@@ -160,7 +160,6 @@ export function Stage(p: StageProps) {
   const waiting =
     !videoLive && (p.streamState === 'waiting' || (p.whep.state === 'no-stream' && p.streamState !== 'live'));
   const videoState = videoLive ? 'live' : snap.src ? 'snapshot' : 'none';
-  const qr = useQr(waiting ? qrUrlOf(p.info) : null, p.info?.rtmp_url ?? null);
   const demo = p.analysis?.demo === true;
   const marker = densest && p.heatmapOn && rect.w > 0 ? cellCentre(densest.col, densest.row, rect, densest.gw, densest.gh) : null;
 
@@ -216,15 +215,10 @@ export function Stage(p: StageProps) {
         )}
       </div>
       {waiting ? (
-        <div className={snap.src ? 'notice notice-compact waiting' : 'notice waiting'} data-testid="waiting" role="status">
-          {qr && <img className="qr" data-testid="rtmp-qr" src={qr} alt="QR code of the RTMP address for the drone app" />}
+        <div className="notice notice-compact waiting" data-testid="waiting" role="status">
           <div className="waiting-text">
             <strong>Waiting for the drone</strong>
-            <span>Pilot: stream RTMP to{qr ? ' (or scan the code)' : ''}</span>
-            <code className="rtmp" data-testid="waiting-rtmp-url">
-              {p.info?.rtmp_url ?? 'rtmp://<box address>:1935/live/drone'}
-            </code>
-            {p.info?.key_error && <small className="key-error">No stream key: {p.info.key_error}</small>}
+            <span>The operator shows the pilot where to stream (Operator panel).</span>
           </div>
         </div>
       ) : (
@@ -236,36 +230,6 @@ export function Stage(p: StageProps) {
       )}
     </div>
   );
-}
-
-/**
- * The QR code of the pilot's RTMP URL as a blob URL, while `url` is set (the waiting notice is
- * shown); null when the daemon does not answer 200 with an image (older daemon, no stream key).
- * Fetched again when the RTMP URL changes.
- */
-function useQr(url: string | null, rtmpUrl: string | null): string | null {
-  const [src, setSrc] = useState<string | null>(null);
-  useEffect(() => {
-    if (!url) return;
-    const ac = new AbortController();
-    let obj: string | null = null;
-    fetch(url, { cache: 'no-store', signal: ac.signal })
-      .then(async (res) => {
-        const type = res.headers.get('Content-Type') ?? '';
-        if (!res.ok || !type.startsWith('image/')) return;
-        const blob = await res.blob();
-        if (ac.signal.aborted) return;
-        obj = URL.createObjectURL(blob);
-        setSrc(obj);
-      })
-      .catch(() => undefined);
-    return () => {
-      ac.abort();
-      if (obj) URL.revokeObjectURL(obj);
-      setSrc(null);
-    };
-  }, [url, rtmpUrl]);
-  return src;
 }
 
 function videoNotice(w: WhepStatus): string {

@@ -125,8 +125,11 @@ export interface StreamInfo {
   path: string;
   whep_url: string;
   player_url: string | null;
-  /** the whole URL the pilot enters in the drone app (the stream key included when there is one) */
-  rtmp_url: string;
+  /** the request came with the operator's session: only then is `rtmp_url` given */
+  operator: boolean;
+  /** the whole URL the pilot enters in the drone app (the stream key included when there is
+   * one); null for viewers, who never see the key */
+  rtmp_url: string | null;
   snapshot_url: string;
   /** a QR code of `rtmp_url` (SVG); null: the daemon does not say, try `/api/stream/qr.svg` */
   qr_url: string | null;
@@ -293,11 +296,12 @@ export function parseStreamInfo(v: unknown): StreamInfo | null {
   if (!isObj(v)) return null;
   const whep = str(v.whep_url);
   const rtmp = str(v.rtmp_url);
-  if (whep === null || rtmp === null) return null;
+  if (whep === null) return null;
   return {
     path: str(v.path) ?? '',
     whep_url: whep,
     player_url: str(v.player_url),
+    operator: v.operator === true && rtmp !== null,
     rtmp_url: rtmp,
     snapshot_url: str(v.snapshot_url) ?? '/api/snapshot.jpg',
     qr_url: str(v.qr_url),

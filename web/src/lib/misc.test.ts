@@ -121,12 +121,17 @@ describe('api parsers', () => {
       path: 'live/drone',
       whep_url: 'http://192.168.50.1:8889/live/drone/whep',
       player_url: 'http://192.168.50.1:8889/live/drone/',
+      operator: true,
       rtmp_url: 'rtmp://192.168.50.1:1935/live/drone',
       snapshot_url: '/api/snapshot.jpg',
     };
     expect(parseStreamInfo(info)).toEqual({ ...info, qr_url: null, key_error: null });
     expect(parseStreamInfo({ whep_url: 'x', rtmp_url: 'y' })?.snapshot_url).toBe('/api/snapshot.jpg');
-    expect(parseStreamInfo({ whep_url: 'x' })).toBeNull();
+    // A viewer: where to watch, no publish URL.
+    const viewer = parseStreamInfo({ whep_url: 'x', operator: false, rtmp_url: null });
+    expect(viewer?.operator).toBe(false);
+    expect(viewer?.rtmp_url).toBeNull();
+    expect(parseStreamInfo({ rtmp_url: 'y' })).toBeNull();
     expect(qrUrlOf(parseStreamInfo(info))).toBe('/api/stream/qr.svg');
     expect(qrUrlOf(null)).toBe('/api/stream/qr.svg');
   });

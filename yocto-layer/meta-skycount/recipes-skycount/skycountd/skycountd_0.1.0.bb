@@ -44,9 +44,16 @@ do_install:append() {
     # configuration, with its default, goes next to it for the field team.
     install -d ${D}${datadir}/skycount
     install -m 0644 ${S}/docs/skycount.example.toml ${D}${datadir}/skycount/
+
+    # The console's login banner also shows the operator's passphrase that
+    # skycountd generates on its first start (operator.banner_file; dangling
+    # until then, which agetty skips). See docs/security.md.
+    install -d ${D}${sysconfdir}/issue.d
+    ln -sf /var/lib/skycount/operator.issue ${D}${sysconfdir}/issue.d/51-skycount-operator.issue
 }
 
-FILES:${PN} += "${datadir}/skycount/skycount.example.toml"
+FILES:${PN} += "${datadir}/skycount/skycount.example.toml \
+                ${sysconfdir}/issue.d"
 
 # The plugins skycountd's pipelines use on every board
 # (rtmp2src|rtspsrc|filesrc ! parsebin ! h26Xparse ! decoder ! scaler ! appsink);

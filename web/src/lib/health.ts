@@ -1,0 +1,32 @@
+// The box's health in words for a person. The daemon separates the two: /api/health says whether
+// the box itself works (the daemon and its model); the stream's state says whether a drone
+// streams. No drone yet is not the box being down.
+
+/** /api/health's answer: the box works (ok), or why not ('unreachable' when it did not answer). */
+export interface Health {
+  ok: boolean;
+  reason: string | null;
+}
+
+export type Level = 'ok' | 'warn' | 'bad' | 'idle';
+
+/** The box itself: working, not working (and why), or not answering. */
+export function boxText(h: Health | null): { text: string; level: Level | undefined } {
+  if (!h) return { text: '—', level: undefined };
+  if (h.ok) return { text: 'working', level: 'ok' };
+  if (h.reason === 'unreachable') return { text: 'not answering (is the box on, and this device on its network?)', level: 'bad' };
+  return { text: `not counting: ${h.reason ?? 'no reason given'}`, level: 'bad' };
+}
+
+const STREAM_TEXT: Record<string, string> = {
+  live: 'drone video arriving',
+  waiting: 'no drone streaming yet',
+  stalled: 'drone video stopped arriving',
+  reconnecting: 'reconnecting to the drone',
+};
+
+/** The drone's stream, for a person; unknown states are shown as they are. */
+export function streamText(state: string | null): string {
+  if (state === null) return '—';
+  return STREAM_TEXT[state] ?? state;
+}
