@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { Calibration, Mask, StreamInfo } from '../lib/api';
 import type { Session } from '../lib/auth';
 import { AccountSection, PilotSection, SignInForm } from './OperatorAccess';
+import { ModelSection } from './ModelSection';
 import { maskProblems, masksBody, MAX_MASKS, MIN_POINTS, renameMask, removeMask, startEditing, type MaskEditor } from '../lib/masks';
 import { calibrationText, resetCalibration, saveMasks } from '../lib/operator';
 
@@ -185,6 +186,7 @@ export function OperatorPanel(p: Props) {
               {ed.drawing !== null && ' Finish or cancel the area being drawn before saving.'}
             </p>
           )}
+          <ModelSection onNote={p.onNote} />
           <AccountSection session={p.session} onSignedOut={p.onSession} onNote={p.onNote} />
           </>
           )}

@@ -102,7 +102,17 @@ export interface Status {
   decoder: string | null;
   codec: string | null;
   execution_provider: string | null;
-  model: { path: string | null; input_width: number | null; input_height: number | null } | null;
+  model: {
+    path: string | null;
+    input_width: number | null;
+    input_height: number | null;
+    /** the running model's name (its card's, else its file's) */
+    name: string | null;
+    /** the analysis scale the model asks for (a fine-tuned model's card) */
+    analysis_scale: number | null;
+    /** when the running model was loaded, ms since the epoch */
+    loaded_at_ms: number | null;
+  } | null;
   rates: { decoded_fps: number | null; analysed_fps: number | null; skipped_fps: number | null } | null;
   totals: { frames_decoded: number | null; frames_skipped: number | null; frames_analysed: number | null } | null;
   last_inference_ms: number | null;
@@ -246,7 +256,14 @@ export function parseStatus(v: unknown): Status | null {
   const state = str(v.state);
   if (state === null) return null;
   const model = isObj(v.model)
-    ? { path: str(v.model.path), input_width: num(v.model.input_width), input_height: num(v.model.input_height) }
+    ? {
+        path: str(v.model.path),
+        input_width: num(v.model.input_width),
+        input_height: num(v.model.input_height),
+        name: str(v.model.name),
+        analysis_scale: num(v.model.analysis_scale),
+        loaded_at_ms: num(v.model.loaded_at_ms),
+      }
     : null;
   const rates = isObj(v.rates)
     ? { decoded_fps: num(v.rates.decoded_fps), analysed_fps: num(v.rates.analysed_fps), skipped_fps: num(v.rates.skipped_fps) }

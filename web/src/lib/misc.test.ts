@@ -24,7 +24,7 @@ const STATUS = {
   decoder: 'avdec_h264',
   codec: 'h264',
   execution_provider: 'cpu',
-  model: { path: '/usr/share/skycount/models/csrnet.onnx', input_width: 640, input_height: 360 },
+  model: { path: '/usr/share/skycount/models/csrnet.onnx', input_width: 640, input_height: 360, name: null, analysis_scale: null, loaded_at_ms: null },
   rates: { decoded_fps: 30.0, analysed_fps: 1.2, skipped_fps: 28.8 },
   totals: { frames_decoded: 9000, frames_skipped: 8640, frames_analysed: 360 },
   last_inference_ms: 812.5,
