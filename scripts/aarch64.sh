@@ -64,6 +64,11 @@ mmdebstrap --quiet --arch=arm64 --variant=extract --format=directory \
   --include=libc6-dev,libstdc++6,libgstreamer1.0-dev,libgstreamer-plugins-base1.0-dev,gstreamer1.0-plugins-base,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,gstreamer1.0-libav \
   bookworm "$sysroot" "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
   "deb ${mirror%/debian*}/debian-security bookworm-security main"
+# What the packages' maintainer scripts would have done and the pipeline needs: the BLAS and
+# LAPACK that update-alternatives links (libavcodec, for avdec_h264, loads libblas.so.3).
+for f in "$sysroot"/usr/lib/aarch64-linux-gnu/{blas,lapack}/*.so.3; do
+  [ -e "$f" ] && ln -sfn "${f#"$sysroot"/usr/lib/aarch64-linux-gnu/}" "$sysroot/usr/lib/aarch64-linux-gnu/${f##*/}"
+done
 echo "$(du -sh "$sysroot" | cut -f1) in $sysroot"
 
 say "Rust: the $target standard library"
@@ -152,7 +157,7 @@ PYEOF
 for toml in "$work"/boards/*/skycount.toml; do
   board=$(basename "$(dirname "$toml")")
   if out=$(env -i PATH="$PATH" QEMU_CPU=cortex-a76 QEMU_LD_PREFIX="$sysroot" qemu-aarch64 "$arm" --config "$toml" check-config 2>&1); then
-    echo "ok: $board: valid ($(sed -n '/^execution_providers/,/]/p' <<<"$out" | tr -d ' \n'))"
+    echo "ok: $board: valid ($(awk '/^execution_providers/ {f = 1} f {gsub(/ /, ""); printf "%s", $0} f && /]/ {exit}' <<<"$out"))"
   else
     echo "$out"; problem "check-config refused $board's skycount.toml"
   fi
