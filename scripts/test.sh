@@ -32,6 +32,10 @@ suite web-e2e bash -c 'cd web && npm run e2e'
 suite web-video bash -c 'cd web && npm run smoke'
 [ -x systemd/check.sh ] && suite systemd systemd/check.sh
 [ -x yocto-layer/scripts/check.sh ] && suite yocto env PYTHON="$root/.venv/bin/python" yocto-layer/scripts/check.sh
+# The box's CPU: skycountd built for aarch64 and run under qemu-user against the x86-64 build.
+suite aarch64 scripts/aarch64.sh
+# The box's init: a Debian 12 root with skycount installed as the image does, booted with systemd.
+suite boot scripts/boot_test.sh
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"

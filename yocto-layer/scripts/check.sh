@@ -15,8 +15,7 @@
 # do_compile, through the real skycountd render-hotspot as on first and later
 # boots and with a build-time name and passphrase; dnsmasq --test), config
 # (skycountd check-config on each board's skycount.toml; MediaMTX's recipe
-# version against skycountd's pinned one, and a WARNING while its sha256 is
-# missing; hotspot is skipped, and config's check-config, without a skycountd
+# version against skycountd's pinned one, and its sha256 set; hotspot is skipped, and config's check-config, without a skycountd
 # build), readme (what yocto-check-layer asks of the layer's README and
 # SECURITY files).
 #

@@ -627,9 +627,9 @@ def check_config() -> bool | None:
         if re.search(r"^SRC_URI\[sha256sum\]\s*=", recipe, re.M):
             say(f"  mediamtx: recipe v{pinned} matches skycountd's pinned version; sha256 pinned")
         else:
-            say(f"  mediamtx: recipe v{pinned} matches skycountd's pinned version")
-            say(f"  WARNING: {recipes[0].relative_to(REPO)} has no SRC_URI[sha256sum] yet: "
-                "bitbake stops at do_fetch until it is set (see the recipe)")
+            ok = False
+            say(f"  mediamtx: {recipes[0].relative_to(REPO)} has no SRC_URI[sha256sum]: bitbake "
+                "would stop at do_fetch; set it from the release's checksums.sha256 (see the recipe)")
     return ok if skycountd else (None if ok else False)
 
 
