@@ -244,3 +244,17 @@ def test_manifest_has_all_photos():
     if not MANIFEST.is_file():
         pytest.skip(f"no crowd test data at {CROWD} (../shared absent)")
     assert len(check_csrnet.read_manifest(MANIFEST)) == 18
+
+
+def test_finetune_uses_the_daemons_calibration_rule():
+    """models/finetune.py trains each frame at the scale the box's calibration would choose, so its
+    constants must be the daemon's (daemon/src/analyse/calibrate.rs)."""
+    import re
+
+    rust = (HERE.parent / "daemon/src/analyse/calibrate.rs").read_text()
+    py = (HERE / "finetune.py").read_text()
+    target = re.search(r"SPACING_TARGET_PX: f64 = ([0-9.]+);", rust).group(1)
+    assert re.search(rf"^SPACING_TARGET_PX = {re.escape(target)}$", py, re.M), target
+    for name, py_name in (("SCALE_MIN", "SCALE_MIN"), ("SCALE_MAX", "SCALE_MAX")):
+        value = re.search(rf"pub const {name}: f64 = ([0-9.]+);", rust).group(1)
+        assert re.search(rf"{py_name}.*= .*{re.escape(value)}", py), (name, value)
