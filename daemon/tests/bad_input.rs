@@ -1,6 +1,7 @@
 //! Bad input of every kind gets a clear message, never a panic, and never takes the service down:
 //! a missing or corrupt model, a missing ONNX Runtime, an unknown key, a wrong type, an
-//! unreachable source, a file that is not video, and a stream that is not H.264/H.265.
+//! unreachable source, a file that is not video, a stream that is not H.264/H.265, a live stream
+//! with audio and no video (RTMP), motion JPEG over RTSP, and a corpus of broken files.
 
 mod common;
 
@@ -289,4 +290,98 @@ fn h265_recordings_are_decoded_too() {
     })
     .unwrap_or_else(|| panic!("H.265 was not analysed: {}", d.status()));
     assert_decoder_for(&status, Codec::H265);
+}
+
+/// Waits for `/api/status` to carry an error containing `wanted`; returns the status.
+fn status_error_containing(d: &Daemon, limit: Duration, wanted: &str) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    wait_for(limit, || {
+        last = d.status();
+        last["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(wanted))
+            .then(|| last.clone())
+    })
+    .unwrap_or_else(|| panic!("no error with {wanted:?} within {limit:?}: {last}"))
+}
+
+#[test]
+fn a_live_stream_with_audio_and_no_video_says_so() {
+    // Before: "waiting", then "reconnecting: the stream ended"; never what the stream was.
+    let rtmp = RtmpServer::start();
+    let url = rtmp.url("drone");
+    let child = std::process::Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(
+            format!(
+                "audiotestsrc is-live=true wave=sine ! audioconvert ! avenc_aac ! aacparse \
+                 ! flvmux streamable=true ! rtmp2sink location={url}"
+            )
+            .split_whitespace(),
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("cannot start gst-launch-1.0");
+    let _publisher = Proc {
+        child,
+        name: "audio publisher",
+    };
+    let port = free_port();
+    let d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+    let status = status_error_containing(&d, Duration::from_secs(30), "no video track");
+    let e = status["error"].as_str().unwrap();
+    assert!(
+        e.contains("only audio (AAC or MP3)"),
+        "says what it is: {e}"
+    );
+    assert!(e.contains("H.264 video"), "says what is needed: {e}");
+    assert_eq!(status["state"], "waiting", "{status}");
+    assert!(
+        status["codec"].is_null() && status["decoder"].is_null(),
+        "{status}"
+    );
+    // Still said after the next attempts, not replaced by "no frame" or "ended".
+    std::thread::sleep(Duration::from_secs(4));
+    let status = d.status();
+    assert!(
+        status["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no video track")),
+        "{status}"
+    );
+}
+
+#[test]
+fn motion_jpeg_over_rtsp_says_so() {
+    // Before: the JPEG pad was dropped without a word, and the stream looked silent.
+    let rtsp_port = free_port();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rtsp_server.py");
+    let child = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(rtsp_port.to_string())
+        .arg(
+            "videotestsrc is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=10/1 \
+             ! jpegenc ! rtpjpegpay name=pay0 pt=26",
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect(
+            "cannot start the RTSP server: apt-get install python3-gi gir1.2-gst-rtsp-server-1.0",
+        );
+    let _server = Proc {
+        child,
+        name: "rtsp-server",
+    };
+    wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", rtsp_port)).ok()
+    })
+    .expect("the RTSP server did not start");
+    let url = format!("rtsp://127.0.0.1:{rtsp_port}/live/drone");
+    let port = free_port();
+    let d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+    let status = status_error_containing(&d, Duration::from_secs(30), "MJPEG");
+    let e = status["error"].as_str().unwrap();
+    assert!(e.contains("not H.264 or H.265"), "{e}");
+    assert!(e.contains("encoder to H.264"), "says what to change: {e}");
+    assert!(d.status()["totals"]["frames_analysed"] == 0, "{status}");
 }
