@@ -382,12 +382,21 @@ impl Tracks {
         let _ = self.tx.lock().map(|t| t.send(Event::Unsupported(message)));
     }
 
-    /// Watches an audio pad: once it has carried [`AUDIO_WITHOUT_VIDEO`] of sound and no video
-    /// track has appeared, the stream is reported as having none.
+    /// Watches an audio pad: once it has carried [`AUDIO_WITHOUT_VIDEO`] of sound, or ended,
+    /// and no video track has appeared, the stream is reported as having none.
     fn watch_audio(&self, pad: &gst::Pad) {
         let tracks = self.clone();
         let first: Mutex<Option<gst::ClockTime>> = Mutex::new(None);
-        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let types = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM;
+        pad.add_probe(types, move |_, info| {
+            if let Some(gst::PadProbeData::Event(e)) = &info.data {
+                if e.type_() == gst::EventType::Eos {
+                    // A short recording with audio alone ends before the time above.
+                    tracks.no_video_if_none();
+                    return gst::PadProbeReturn::Remove;
+                }
+                return gst::PadProbeReturn::Ok;
+            }
             let Some(ts) = info.buffer().and_then(|b| b.dts_or_pts()) else {
                 return gst::PadProbeReturn::Ok;
             };
