@@ -20,6 +20,12 @@
 //! not parse is reported like any other mistake, with its key; the checks of the values' own
 //! rules live beside their types in the submodules ([`hotspot`], [`stream`], [`track`]), so that
 //! this module depends on none of the parts that use it.
+//!
+//! No input is trusted to be small or sane: every number has a range (`model.threads = 10^8`
+//! would allocate until the box dies; a backoff of 9.2e18 ms never retries), every string a
+//! length and no control characters (a NUL cuts the C string GStreamer gets), the file is read
+//! up to [`MAX_FILE_BYTES`], and an error lists at most 20 problems, each on lines cut to a few
+//! hundred characters, however large or deep the input that caused it.
 
 pub mod hotspot;
 pub mod operator;
@@ -598,10 +604,7 @@ pub fn load_from(
 
     let mut builder = config::Config::builder();
     if let Some(p) = &origin.file {
-        let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Unreadable {
-            path: p.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let text = read_capped(p)?;
         builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
     }
     let env_map: config::Map<String, String> = env.iter().cloned().collect();
@@ -635,23 +638,42 @@ pub fn load_from(
     let mut errors = Vec::new();
     let mut replaced: Vec<String> = Vec::new();
     let settings = loop {
-        let merged = builder.build_cloned().map_err(|e| ConfigError::Invalid {
-            origin: origin.describe(),
-            problem: format!("not valid TOML: {e}"),
+        let merged = builder.build_cloned().map_err(|e| {
+            tidy(vec![ConfigError::Invalid {
+                origin: origin.describe(),
+                problem: format!("not valid TOML: {e}"),
+            }])
+            .expect("an error")
         })?;
         let mut unknown = Vec::new();
-        // Unknown keys are collected (not rejected by serde at the first) so that all are named.
+        let mut unknown_count = 0usize;
+        // Unknown keys are collected (not rejected by serde at the first) so that all are named;
+        // past MAX_ERRORS they are only counted.
         let parsed: Result<Settings, config::ConfigError> =
-            serde_ignored::deserialize(merged, |path| unknown.push(path.to_string()));
+            serde_ignored::deserialize(merged, |path| {
+                unknown_count += 1;
+                if unknown.len() < MAX_ERRORS - 1 {
+                    unknown.push(path.to_string());
+                }
+            });
         if !unknown.is_empty() {
-            let errors = unknown
+            let mut errors = unknown
                 .iter()
                 .map(|key| ConfigError::Invalid {
                     origin: where_(key),
                     problem: format!("unknown key `{key}`; {}", known_keys_hint(key)),
                 })
                 .collect::<Vec<_>>();
-            return Err(ConfigError::from_list(errors).expect("an unknown key"));
+            if unknown_count > unknown.len() {
+                errors.push(ConfigError::Invalid {
+                    origin: origin.describe(),
+                    problem: format!(
+                        "and {} more unknown keys (not listed): is this a skycount configuration?",
+                        unknown_count - unknown.len()
+                    ),
+                });
+            }
+            return Err(tidy(errors).expect("an unknown key"));
         }
         match parsed {
             Ok(s) => break s,
@@ -664,7 +686,7 @@ pub fn load_from(
                     .filter(|k| !replaced.iter().any(|r| r == k))
                     .and_then(|k| Some((k.to_string(), default_value(k)?)));
                 let Some((key, value)) = default else {
-                    return Err(ConfigError::from_list(errors).expect("an error"));
+                    return Err(tidy(errors).expect("an error"));
                 };
                 builder = builder.set_override(key.as_str(), value).map_err(|e| {
                     ConfigError::Invalid {
@@ -690,10 +712,91 @@ pub fn load_from(
             problem: format!("`{key}`: {problem}"),
         });
     }
-    match ConfigError::from_list(errors) {
+    match tidy(errors) {
         None => Ok((settings, origin)),
         Some(e) => Err(e),
     }
+}
+
+/// The most a configuration file may be. A real one is a few kilobytes; the cap bounds the work
+/// (and the messages) a runaway file can cause.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// The most problems listed at once; the rest are counted.
+const MAX_ERRORS: usize = 20;
+
+/// The longest line of an error; longer ones (a huge value quoted back) are cut.
+const MAX_LINE_CHARS: usize = 300;
+
+/// Reads the configuration file, refusing one larger than [`MAX_FILE_BYTES`] without reading
+/// the rest of it.
+fn read_capped(p: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let unreadable = |reason: String| ConfigError::Unreadable {
+        path: p.display().to_string(),
+        reason,
+    };
+    let file = std::fs::File::open(p).map_err(|e| unreadable(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(e.to_string()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ConfigError::Invalid {
+            origin: p.display().to_string(),
+            problem: format!(
+                "is larger than {} KiB: a skycount configuration is a few kilobytes; is this \
+                 the right file?",
+                MAX_FILE_BYTES / 1024
+            ),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| ConfigError::Invalid {
+        origin: p.display().to_string(),
+        problem: format!(
+            "is not UTF-8 text (byte {}): save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        ),
+    })
+}
+
+/// `line` cut to [`MAX_LINE_CHARS`] characters.
+fn cut_line(line: &str) -> String {
+    match line.char_indices().nth(MAX_LINE_CHARS) {
+        None => line.to_string(),
+        Some((i, _)) => format!("{}… (cut)", &line[..i]),
+    }
+}
+
+/// One error for a list, with at most [`MAX_ERRORS`] problems listed and no line longer than
+/// [`MAX_LINE_CHARS`]: whatever the input, an error is a few lines a person can read.
+fn tidy(errors: Vec<ConfigError>) -> Option<ConfigError> {
+    let total = errors.len();
+    let mut out: Vec<ConfigError> = errors
+        .into_iter()
+        .take(MAX_ERRORS)
+        .map(|e| match e {
+            ConfigError::Invalid { origin, problem } => ConfigError::Invalid {
+                origin: cut_line(&origin),
+                // A TOML syntax error shows the line at fault under its message: a few lines,
+                // each cut.
+                problem: problem
+                    .lines()
+                    .take(8)
+                    .map(cut_line)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            },
+            other => other,
+        })
+        .collect();
+    if total > MAX_ERRORS {
+        out.push(ConfigError::Invalid {
+            origin: "configuration".into(),
+            problem: format!("and {} more problems (not listed)", total - MAX_ERRORS),
+        });
+    }
+    ConfigError::from_list(out)
 }
 
 impl ConfigError {
@@ -848,20 +951,108 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
             );
         }
     }
-    if s.source.backoff_initial_ms == 0 || s.source.backoff_initial_ms > s.source.backoff_max_ms {
+    // Every number within what makes sense for it: a value far outside is a typo or a probe, and
+    // some would hurt (threads = 10^8 allocates until the box runs out of memory; a backoff of
+    // 9.2e18 ms never retries).
+    let src = &s.source;
+    for (key, v, lo, hi, unit) in [
+        ("source.stall_ms", src.stall_ms, 100, 60_000, "ms"),
+        (
+            "source.reconnect_after_ms",
+            src.reconnect_after_ms,
+            100,
+            600_000,
+            "ms",
+        ),
+        (
+            "source.backoff_initial_ms",
+            src.backoff_initial_ms,
+            10,
+            60_000,
+            "ms",
+        ),
+        (
+            "source.backoff_max_ms",
+            src.backoff_max_ms,
+            10,
+            600_000,
+            "ms",
+        ),
+        (
+            "source.rtsp_latency_ms",
+            u64::from(src.rtsp_latency_ms),
+            0,
+            10_000,
+            "ms",
+        ),
+        (
+            "source.demo_after_ms",
+            src.demo_after_ms,
+            100,
+            3_600_000,
+            "ms",
+        ),
+        (
+            "model.threads",
+            s.model.threads as u64,
+            0,
+            MAX_THREADS,
+            "threads (0: one per core)",
+        ),
+    ] {
+        if let Some(problem) = out_of_range(v, lo, hi, unit) {
+            bad(key, problem);
+        }
+    }
+    if src.backoff_initial_ms > src.backoff_max_ms {
         bad(
             "source.backoff_initial_ms",
             format!(
-                "must be above 0 and at most source.backoff_max_ms ({})",
-                s.source.backoff_max_ms
+                "{} is above source.backoff_max_ms ({}): the first wait is the shortest",
+                src.backoff_initial_ms, src.backoff_max_ms
             ),
         );
     }
-    if s.source.stall_ms == 0 || s.source.reconnect_after_ms < s.source.stall_ms {
+    if src.reconnect_after_ms < src.stall_ms {
         bad(
             "source.reconnect_after_ms",
-            "must be at least source.stall_ms, and source.stall_ms above 0".into(),
+            format!(
+                "{} is below source.stall_ms ({}): a stream is stalled before it is re-attached",
+                src.reconnect_after_ms, src.stall_ms
+            ),
         );
+    }
+    // Every string: a length and no control characters (a NUL cuts a C string; a newline breaks
+    // the files rendered from them). Narrower rules per key follow.
+    if let Ok(toml::Value::Table(sections)) = toml::Value::try_from(s) {
+        for (section, table) in &sections {
+            let Some(table) = table.as_table() else {
+                continue;
+            };
+            for (name, value) in table {
+                let key = format!("{section}.{name}");
+                let items: Vec<(String, &str)> = match value {
+                    toml::Value::String(v) => vec![(key.clone(), v.as_str())],
+                    toml::Value::Array(a) => a
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| Some((format!("{key}[{i}]"), v.as_str()?)))
+                        .collect(),
+                    _ => continue,
+                };
+                if items.len() > MAX_LIST {
+                    bad(
+                        &key,
+                        format!("has {} entries: at most {MAX_LIST} are taken", items.len()),
+                    );
+                }
+                for (key, text) in items {
+                    if let Some(problem) = check_text(text) {
+                        bad(&key, problem);
+                    }
+                }
+            }
+        }
     }
     for (key, v) in [
         ("model.input_width", s.model.input_width),
@@ -880,18 +1071,57 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
             "is empty: list at least \"cpu\"".into(),
         );
     }
-    for (key, v) in [
-        ("analysis.grid_width", s.analysis.grid_width),
-        ("analysis.grid_height", s.analysis.grid_height),
+    let a = &s.analysis;
+    // The density map has one cell per 8x8 pixels of the analysis size; a grid finer than it
+    // would only repeat cells. At `scale = 0` that size is model.input_*; otherwise it follows
+    // the stream, at most max_width wide. The default grid (80x45, the default size's) is not
+    // the user's choice: it shrinks to a smaller model output by itself.
+    let default_grid = {
+        let d = AnalysisSettings::default();
+        (a.grid_width, a.grid_height) == (d.grid_width, d.grid_height)
+    };
+    for (key, v, most, why) in [
+        (
+            "analysis.grid_width",
+            a.grid_width,
+            if a.scale == 0.0 {
+                s.model.input_width / 8
+            } else {
+                a.max_width / 8
+            },
+            if a.scale == 0.0 {
+                "model.input_width / 8, the model's output"
+            } else {
+                "analysis.max_width / 8"
+            },
+        ),
+        (
+            "analysis.grid_height",
+            a.grid_height,
+            if a.scale == 0.0 {
+                s.model.input_height / 8
+            } else {
+                1024
+            },
+            if a.scale == 0.0 {
+                "model.input_height / 8, the model's output"
+            } else {
+                "the largest grid"
+            },
+        ),
     ] {
-        if !(1..=1024).contains(&v) {
+        let most = if default_grid {
+            1024
+        } else {
+            most.clamp(1, 1024)
+        };
+        if !(1..=most).contains(&v) {
             bad(
                 key,
-                format!("{v} is out of range: expected 1 to 1024 cells"),
+                format!("{v} is out of range: expected 1 to {most} cells ({why})"),
             );
         }
     }
-    let a = &s.analysis;
     if !(a.scale == 0.0 || (0.05..=4.0).contains(&a.scale)) {
         bad(
             "analysis.scale",
@@ -1048,13 +1278,51 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
     for (key, problem) in operator::check(&s.operator) {
         bad(&format!("operator.{key}"), problem);
     }
-    if s.decode.decoder.trim().is_empty() {
+    let decoder = s.decode.decoder.trim();
+    if decoder.is_empty() {
         bad(
             "decode.decoder",
             "is empty: use \"auto\" or a GStreamer decoder element name".into(),
         );
+    } else if decoder.len() > 64
+        || !decoder
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+    {
+        bad(
+            "decode.decoder",
+            format!(
+                "{:?} is not a GStreamer element name: use \"auto\" or a name such as \"avdec_h264\" (letters, digits, _ and -; see gst-inspect-1.0)",
+                decoder.chars().take(64).collect::<String>()
+            ),
+        );
     }
     errors
+}
+
+/// The most ONNX Runtime threads `model.threads` may ask for.
+const MAX_THREADS: u64 = 64;
+/// The most entries a list in the configuration may have.
+const MAX_LIST: usize = 32;
+/// The longest string value taken (a path's PATH_MAX).
+const MAX_TEXT_BYTES: usize = 4096;
+
+/// Why `v` is not in `lo..=hi` (in `unit`), or `None`.
+fn out_of_range(v: u64, lo: u64, hi: u64, unit: &str) -> Option<String> {
+    (!(lo..=hi).contains(&v)).then(|| format!("{v} is out of range: expected {lo} to {hi} {unit}"))
+}
+
+/// Why a string value cannot be used whatever its key: too long, or a control character in it.
+fn check_text(text: &str) -> Option<String> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Some(format!(
+            "is {} bytes long: at most {MAX_TEXT_BYTES} are taken",
+            text.len()
+        ));
+    }
+    text.chars().find(|c| c.is_control()).map(|c| {
+        format!("contains the control character {c:?}: use printable text (a NUL or a line break cannot be passed on)")
+    })
 }
 
 impl Settings {
@@ -1445,6 +1713,169 @@ mod tests {
         assert!(
             err.contains("`hotspot.address`") && err.contains("8 to 30"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn numbers_out_of_their_range_are_refused_with_the_range() {
+        // The issue's probes: 10^8 threads (memory grew until killed), a backoff never retried.
+        let err = load_text(
+            "[model]\nthreads = 100000000\n[source]\nbackoff_initial_ms = 9.2e18\n\
+             backoff_max_ms = 9200000000000000000\nstall_ms = 0\nrtsp_latency_ms = 4000000000\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "`model.threads`: 100000000 is out of range: expected 0 to 64 threads",
+            "`source.backoff_initial_ms`",
+            "`source.backoff_max_ms`: 9200000000000000000 is out of range: expected 10 to 600000 ms",
+            "`source.stall_ms`: 0 is out of range: expected 100 to 60000 ms",
+            "`source.rtsp_latency_ms`: 4000000000 is out of range: expected 0 to 10000 ms",
+        ] {
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        let err = load_text(
+            "[source]\nbackoff_initial_ms = 900\nbackoff_max_ms = 800\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`source.backoff_initial_ms`: 900 is above source.backoff_max_ms (800)"),
+            "{err}"
+        );
+        // The limits themselves are taken.
+        load_text(
+            "[model]\nthreads = 64\n[source]\nbackoff_initial_ms = 10\nbackoff_max_ms = 600000\n",
+            &[],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_grid_finer_than_the_models_output_is_refused() {
+        let err = load_text(
+            "[model]\ninput_width = 320\ninput_height = 176\n\
+             [analysis]\ngrid_width = 41\ngrid_height = 23\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`analysis.grid_width`: 41 is out of range: expected 1 to 40 cells (model.input_width / 8"),
+            "{err}"
+        );
+        assert!(err.contains("`analysis.grid_height`: 23"), "{err}");
+        load_text(
+            "[model]\ninput_width = 320\ninput_height = 176\n[analysis]\ngrid_width = 40\ngrid_height = 22\n",
+            &[],
+        )
+        .unwrap();
+        // The default grid shrinks to a smaller model by itself.
+        load_text("[model]\ninput_width = 320\ninput_height = 176\n", &[]).unwrap();
+    }
+
+    #[test]
+    fn strings_are_checked_for_length_and_control_characters() {
+        // A NUL in the URL panicked in glib (debug) or cut the URL (release).
+        let err = load_text("[source]\nurl = \"rtmp://box/live\\u0000drone\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`source.url`") && err.contains("control character '\\0'"),
+            "{err}"
+        );
+        let err = load_text(
+            "[model]\npath = \"/x/a\\nb.onnx\"\n[decode]\ndecoder = \"avdec_h264 ! fakesink\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`model.path`: contains the control character '\\n'"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`decode.decoder`") && err.contains("not a GStreamer element name"),
+            "{err}"
+        );
+        // A 20 MB URL through the environment: refused, and not echoed.
+        let huge = format!("rtsp://box/{}", "a".repeat(20 << 20));
+        let err = load_text("", &[("SKYCOUNT_SOURCE__URL", &huge)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at most 2048"),
+            "{}",
+            &err[..err.len().min(500)]
+        );
+        assert!(err.len() < 1000, "{} bytes of error", err.len());
+        let long_path = format!("/{}", "p".repeat(5000));
+        let err = load_text("", &[("SKYCOUNT_ANALYSIS__STATE_DIR", &long_path)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`analysis.state_dir`: is 5001 bytes long: at most 4096"),
+            "{err}"
+        );
+        let hosts = vec!["\"h\""; 40].join(",");
+        let err = load_text(&format!("[mediamtx]\nadditional_hosts = [{hosts}]\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`mediamtx.additional_hosts`: has 40 entries: at most 32"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn runaway_files_are_refused_quickly_and_briefly() {
+        // Too large: refused before parsing (200,000 unknown keys took 57 s and printed 37 MB).
+        let big: String = (0..200_000).map(|i| format!("k{i} = 1\n")).collect();
+        let started = std::time::Instant::now();
+        let err = load_text(&big, &[]).unwrap_err().to_string();
+        assert!(err.contains("larger than 256 KiB"), "{err}");
+        assert!(err.lines().count() == 1 && err.len() < 300, "{err}");
+        // Many unknown keys that fit: the first 20 are named, the rest counted.
+        let many: String = (0..20_000).map(|i| format!("k{i} = 1\n")).collect();
+        assert!(many.len() < 256 * 1024);
+        let err = load_text(&many, &[]).unwrap_err().to_string();
+        assert!(err.contains("unknown key `k"), "{}", &err[..500]);
+        assert!(err.contains("more unknown keys (not listed)"), "{err}");
+        assert!(err.lines().count() <= 21, "{} lines", err.lines().count());
+        assert!(err.len() < 20_000, "{} bytes", err.len());
+        // Deep nesting (echoed 400-600 KB): a short error.
+        let deep = format!("a = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let err = load_text(&deep, &[]).unwrap_err().to_string();
+        assert!(err.len() < 4000, "{} bytes: {}", err.len(), &err[..500]);
+        assert!(
+            err.lines().all(|l| l.chars().count() < 320),
+            "no long line: {err}"
+        );
+        // Long values quoted back by a type error are cut too.
+        let err = load_text(
+            &format!("[model]\nthreads = \"{}\"\n", "x".repeat(100_000)),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`model.threads`") && err.len() < 1000,
+            "{}",
+            err.len()
+        );
+        // Not UTF-8.
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"[source]\nurl = \"\xff\xfe\"\n").unwrap();
+        let err = load_from(Some(f.path()), Path::new("/x"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not UTF-8 text"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "took {:?}",
+            started.elapsed()
         );
     }
 

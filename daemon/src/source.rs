@@ -35,31 +35,72 @@ pub enum SourceUrl {
     File(std::path::PathBuf),
 }
 
+/// The longest source URL taken, in bytes: far beyond any real one (a host, a port, a path and a
+/// key), short enough that no URL can flood a log or a status line.
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// What an error shows of a URL it refuses: its start, never more than a line of it.
+const SHOWN_CHARS: usize = 80;
+
+/// Why a source URL is refused. Each shows at most [`SHOWN_CHARS`] characters of the URL (see
+/// [`shown`]), so that a huge or binary value never floods the error.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SourceUrlError {
-    #[error("{0:?} is not a URL skycountd can read: use rtmp://, rtsp:// or file://")]
+    #[error("{0} is not a URL skycountd can read: use rtmp://, rtsp:// or file://")]
     Scheme(String),
-    #[error("{0:?} names no host: use e.g. rtmp://127.0.0.1:1935/live/drone")]
+    #[error("{0} names no host: use e.g. rtmp://127.0.0.1:1935/live/drone")]
     NoHost(String),
-    #[error("{0:?} names no file: use file:///absolute/path.mp4")]
+    #[error("{0} names no file: use file:///absolute/path.mp4")]
     NoPath(String),
-    #[error("{0:?} is not a valid URL ({1}): use e.g. rtsp://127.0.0.1:8554/live/drone")]
+    #[error("{0} is not a valid URL ({1}): use e.g. rtsp://127.0.0.1:8554/live/drone")]
     Malformed(String, String),
+    #[error("the URL is {len} bytes long ({start} …): at most {MAX_URL_BYTES} are taken; check that the value is the URL alone")]
+    TooLong { len: usize, start: String },
+    #[error("{url} contains the control character {ch:?}{decoded}: a URL is printable text (write a space in a file name as %20)")]
+    Control {
+        url: String,
+        ch: char,
+        decoded: &'static str,
+    },
+}
+
+/// `text` quoted for an error, cut after [`SHOWN_CHARS`] characters.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => format!("{text:?}"),
+        Some((i, _)) => format!("{:?}…", &text[..i]),
+    }
 }
 
 impl SourceUrl {
-    /// Checks `url` (see [`SourceUrl`]); the same as `url.parse()`.
+    /// Checks `url` (see [`SourceUrl`]); the same as `url.parse()`. Refused besides what the
+    /// `url` crate refuses: more than [`MAX_URL_BYTES`], and control characters, raw or
+    /// percent-encoded in a file's path (GStreamer takes C strings: a NUL would cut the path, or
+    /// panic in glib).
     pub fn parse(url: &str) -> Result<Self, SourceUrlError> {
         let text = url.trim();
+        if text.len() > MAX_URL_BYTES {
+            return Err(SourceUrlError::TooLong {
+                len: text.len(),
+                start: shown(text),
+            });
+        }
+        if let Some(ch) = text.chars().find(|c| c.is_control()) {
+            return Err(SourceUrlError::Control {
+                url: shown(text),
+                ch,
+                decoded: "",
+            });
+        }
         let parsed = url::Url::parse(text).map_err(|e| match e {
-            url::ParseError::RelativeUrlWithoutBase => SourceUrlError::Scheme(text.into()),
-            url::ParseError::EmptyHost => SourceUrlError::NoHost(text.into()),
-            other => SourceUrlError::Malformed(text.into(), other.to_string()),
+            url::ParseError::RelativeUrlWithoutBase => SourceUrlError::Scheme(shown(text)),
+            url::ParseError::EmptyHost => SourceUrlError::NoHost(shown(text)),
+            other => SourceUrlError::Malformed(shown(text), other.to_string()),
         })?;
         match parsed.scheme() {
             scheme @ ("rtmp" | "rtmps" | "rtsp" | "rtsps") => {
                 if parsed.host_str().is_none_or(str::is_empty) {
-                    return Err(SourceUrlError::NoHost(text.into()));
+                    return Err(SourceUrlError::NoHost(shown(text)));
                 }
                 Ok(if scheme.starts_with("rtmp") {
                     Self::Rtmp(text.into())
@@ -69,10 +110,20 @@ impl SourceUrl {
             }
             // file:///abs/path or file://localhost/abs/path, percent-decoded.
             "file" => match parsed.to_file_path() {
-                Ok(path) if path.as_os_str().len() > 1 => Ok(Self::File(path)),
-                _ => Err(SourceUrlError::NoPath(text.into())),
+                Ok(path) if path.as_os_str().len() > 1 => {
+                    let decoded = path.to_string_lossy();
+                    if let Some(ch) = decoded.chars().find(|c| c.is_control()) {
+                        return Err(SourceUrlError::Control {
+                            url: shown(text),
+                            ch,
+                            decoded: " (percent-encoded)",
+                        });
+                    }
+                    Ok(Self::File(path))
+                }
+                _ => Err(SourceUrlError::NoPath(shown(text))),
             },
-            _ => Err(SourceUrlError::Scheme(text.into())),
+            _ => Err(SourceUrlError::Scheme(shown(text))),
         }
     }
 
@@ -418,6 +469,42 @@ mod tests {
         ));
         assert!(!SourceUrl::parse("file:///a.mp4").unwrap().is_live());
         assert!("rtsp://box/a".parse::<SourceUrl>().unwrap().is_live());
+    }
+
+    #[test]
+    fn huge_urls_and_control_characters_are_refused_without_echoing_them() {
+        // The probes: a 20 MB URL, and a NUL (which panicked in glib in debug builds).
+        let huge = format!("rtmp://box/{}", "a".repeat(20 << 20));
+        let err = SourceUrl::parse(&huge).unwrap_err();
+        assert!(matches!(err, SourceUrlError::TooLong { len, .. } if len == huge.len()));
+        let text = err.to_string();
+        assert!(text.len() < 300, "{} bytes of error", text.len());
+        assert!(text.contains("at most 2048"), "{text}");
+        let at_limit = format!("rtmp://box/{}", "a".repeat(MAX_URL_BYTES - 11));
+        assert!(SourceUrl::parse(&at_limit).is_ok());
+
+        for bad in [
+            "rtmp://box/live\0drone",
+            "file:///var/a\0.mp4",
+            "rtsp://box/a\nb",
+        ] {
+            let err = SourceUrl::parse(bad).unwrap_err();
+            assert!(
+                matches!(err, SourceUrlError::Control { .. }),
+                "{bad:?}: {err}"
+            );
+            assert!(err.to_string().contains("control character"), "{err}");
+        }
+        let err = SourceUrl::parse("file:///var/a%00b.mp4").unwrap_err();
+        assert!(
+            err.to_string().contains("'\\0'") && err.to_string().contains("percent-encoded"),
+            "{err}"
+        );
+        // In a live URL a percent-encoded NUL stays encoded: GStreamer gets printable text.
+        assert!(SourceUrl::parse("rtsp://box/a%00b").is_ok());
+        // A long bad URL is shown by its start.
+        let err = SourceUrl::parse(&format!("http://{}", "x".repeat(1000))).unwrap_err();
+        assert!(err.to_string().len() < 200, "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Bad input of every kind gets a clear message, never a panic, and never takes the service down:
 //! a missing or corrupt model, a missing ONNX Runtime, an unknown key, a wrong type, an
-//! unreachable source, a file that is not video, a stream that is not H.264/H.265, and more idle
+//! unreachable source, a file that is not video, a stream that is not H.264/H.265, a live stream
+//! with audio and no video (RTMP), motion JPEG over RTSP, a corpus of broken files, and more idle
 //! connections than the daemon has file descriptors.
 
 mod common;
@@ -369,4 +370,241 @@ fn idle_connections_cannot_starve_health() {
     assert!(closed_at.elapsed() < Duration::from_secs(25));
     drop(idle);
     assert_eq!(d.get("/api/health").unwrap().0, 200);
+}
+
+/// Waits for `/api/status` to carry an error containing `wanted`; returns the status.
+fn status_error_containing(d: &Daemon, limit: Duration, wanted: &str) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    wait_for(limit, || {
+        last = d.status();
+        last["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(wanted))
+            .then(|| last.clone())
+    })
+    .unwrap_or_else(|| panic!("no error with {wanted:?} within {limit:?}: {last}"))
+}
+
+#[test]
+fn a_live_stream_with_audio_and_no_video_says_so() {
+    // Before: "waiting", then "reconnecting: the stream ended"; never what the stream was.
+    let rtmp = RtmpServer::start();
+    let url = rtmp.url("drone");
+    let child = std::process::Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(
+            format!(
+                "audiotestsrc is-live=true wave=sine ! audioconvert ! avenc_aac ! aacparse \
+                 ! flvmux streamable=true ! rtmp2sink location={url}"
+            )
+            .split_whitespace(),
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("cannot start gst-launch-1.0");
+    let _publisher = Proc {
+        child,
+        name: "audio publisher",
+    };
+    let port = free_port();
+    let d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+    let status = status_error_containing(&d, Duration::from_secs(30), "no video track");
+    let e = status["error"].as_str().unwrap();
+    assert!(
+        e.contains("only audio (AAC or MP3)"),
+        "says what it is: {e}"
+    );
+    assert!(e.contains("H.264 video"), "says what is needed: {e}");
+    assert_eq!(status["state"], "waiting", "{status}");
+    assert!(
+        status["codec"].is_null() && status["decoder"].is_null(),
+        "{status}"
+    );
+    // Still said after the next attempts, not replaced by "no frame" or "ended".
+    std::thread::sleep(Duration::from_secs(4));
+    let status = d.status();
+    assert!(
+        status["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no video track")),
+        "{status}"
+    );
+}
+
+#[test]
+fn motion_jpeg_over_rtsp_says_so() {
+    // Before: the JPEG pad was dropped without a word, and the stream looked silent.
+    let rtsp_port = free_port();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rtsp_server.py");
+    let child = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(rtsp_port.to_string())
+        .arg(
+            "videotestsrc is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=10/1 \
+             ! jpegenc ! rtpjpegpay name=pay0 pt=26",
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect(
+            "cannot start the RTSP server: apt-get install python3-gi gir1.2-gst-rtsp-server-1.0",
+        );
+    let _server = Proc {
+        child,
+        name: "rtsp-server",
+    };
+    wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", rtsp_port)).ok()
+    })
+    .expect("the RTSP server did not start");
+    let url = format!("rtsp://127.0.0.1:{rtsp_port}/live/drone");
+    let port = free_port();
+    let d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
+    let status = status_error_containing(&d, Duration::from_secs(30), "MJPEG");
+    let e = status["error"].as_str().unwrap();
+    assert!(e.contains("not H.264 or H.265"), "{e}");
+    assert!(e.contains("encoder to H.264"), "says what to change: {e}");
+    assert!(d.status()["totals"]["frames_analysed"] == 0, "{status}");
+}
+
+/// Runs `skycountd analyze` on `file` with a time limit: (exit success, stderr).
+fn analyze_within(file: &Path, limit: Duration) -> (bool, String) {
+    let mut child = bin()
+        .args([
+            "analyze",
+            "--model",
+            tiny_model().to_str().unwrap(),
+            "--max",
+            "3",
+        ])
+        .arg(file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot run skycountd analyze");
+    let status = wait_for(limit, || child.try_wait().ok().flatten());
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("analyze {} did not finish within {limit:?}", file.display());
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    (status.success(), err)
+}
+
+#[test]
+fn a_corpus_of_broken_recordings_gives_clear_errors_and_no_panic() {
+    // Made here from one small gst-made recording (nothing big is committed): every way a file
+    // handed to `analyze` (or set as source.url/demo_url) can be broken.
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.mp4");
+    gst_launch(&format!(
+        "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! x264enc bframes=0 key-int-max=10 ! h264parse ! mp4mux ! filesink location={}",
+        good.display()
+    ));
+    let es = dir.path().join("good.h264");
+    gst_launch(&format!(
+        "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! x264enc bframes=0 key-int-max=10 ! h264parse ! video/x-h264,stream-format=byte-stream ! filesink location={}",
+        es.display()
+    ));
+    let audio = dir.path().join("audio-only.mp4");
+    gst_launch(&format!(
+        "audiotestsrc num-buffers=40 ! audioconvert ! avenc_aac ! aacparse ! mp4mux ! filesink location={}",
+        audio.display()
+    ));
+    let mp4 = std::fs::read(&good).unwrap();
+    let h264 = std::fs::read(&es).unwrap();
+    // A small deterministic generator: the same corpus every run.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect()
+    };
+    let mut corrupt = |bytes: &[u8]| -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let n = out.len();
+        let junk = noise(n / 3);
+        for (i, b) in junk.iter().enumerate().step_by(7) {
+            out[n / 3 + i] ^= b | 1;
+        }
+        out
+    };
+    let corrupt_mp4 = corrupt(&mp4);
+    let corrupt_h264 = corrupt(&h264);
+    let mut huge = mp4.clone();
+    // The sample entry claims 65535x65535 pictures (the stream's own SPS says 320x240).
+    let at = huge
+        .windows(4)
+        .position(|w| w == b"avc1")
+        .expect("an avc1 sample entry");
+    huge[at + 28..at + 32].copy_from_slice(&[0xff; 4]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.mp4", Vec::new()),
+        ("garbage.mp4", noise(200_000)),
+        ("truncated-half.mp4", mp4[..mp4.len() / 2].to_vec()),
+        ("truncated-head.mp4", mp4[..mp4.len().min(1024)].to_vec()),
+        ("corrupt.mp4", corrupt_mp4),
+        ("corrupt.h264", corrupt_h264),
+        ("truncated.h264", h264[..h264.len() / 3].to_vec()),
+        ("huge-dimensions.mp4", huge),
+        ("audio-only.mp4", std::fs::read(&audio).unwrap()),
+        (
+            "text.mkv",
+            b"1\n00:00:01,000 --> 00:00:02,000\nnot a video\n".repeat(100),
+        ),
+    ];
+    let mut summary = Vec::new();
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let (ok, err) = analyze_within(&path, Duration::from_secs(120));
+        assert!(!err.contains("panicked"), "{name}: panicked:\n{err}");
+        assert!(!err.contains("RUST_BACKTRACE"), "{name}: panicked:\n{err}");
+        if !ok {
+            // A failure names the file and says something a person can act on, briefly.
+            assert!(
+                err.contains(name),
+                "{name}: the error does not name the file:\n{err}"
+            );
+            assert!(
+                err.lines().count() <= 20,
+                "{name}: {} lines:\n{err}",
+                err.lines().count()
+            );
+            assert!(
+                err.lines().all(|l| l.chars().count() <= 600),
+                "{name}: a long line:\n{err}"
+            );
+        }
+        summary.push(if ok {
+            format!("{name}: analysed")
+        } else {
+            format!(
+                "{name}: refused: {}",
+                err.lines().last().unwrap_or_default()
+            )
+        });
+    }
+    // Those with nothing decodable in them must fail, not "succeed" with no analysis.
+    for name in [
+        "empty.mp4",
+        "garbage.mp4",
+        "truncated-head.mp4",
+        "audio-only.mp4",
+        "text.mkv",
+    ] {
+        let line = summary.iter().find(|l| l.starts_with(name)).unwrap();
+        assert!(line.contains(": refused: "), "{line}");
+    }
+    let line = summary
+        .iter()
+        .find(|l| l.starts_with("audio-only.mp4"))
+        .unwrap();
+    assert!(line.contains("no video track"), "{line}");
+    eprintln!("{}", summary.join("\n"));
 }

@@ -7,7 +7,8 @@
 //!
 //! `parsebin` finds the container and the codec; when its video pad appears the decoder is chosen
 //! ([`super::select`]) and the decode branch is added. A video track that is neither H.264 nor
-//! H.265 is reported as such instead of failing somewhere inside GStreamer. Everything about state,
+//! H.265 is reported as such instead of failing somewhere inside GStreamer, and so is a stream with
+//! no video at all (audio alone, or motion JPEG over RTSP), naming what it carries. Everything about state,
 //! retries and timing lives in the supervisor ([`super`]); this file only builds and reads the
 //! pipeline.
 
@@ -115,28 +116,64 @@ pub fn attach(
         }
     };
     pipeline.add(&source).map_err(|e| start_error(url, e))?;
+    let tracks = Tracks::new(tx.clone());
     if matches!(url, SourceUrl::Rtsp(_)) {
         // rtspsrc has a pad per media: video goes to parsebin, the rest is dropped.
         let pipeline_weak = pipeline.downgrade();
         let parse_weak = parse.downgrade();
+        let seen = tracks.clone();
         source.connect_pad_added(move |_, pad| {
             let (Some(pipeline), Some(parse)) = (pipeline_weak.upgrade(), parse_weak.upgrade())
             else {
                 return;
             };
-            let is_video = pad
-                .current_caps()
-                .and_then(|c| c.structure(0).and_then(|s| s.get::<String>("media").ok()))
-                .is_some_and(|m| m == "video");
+            let caps = pad.current_caps();
+            let field = |name: &str| {
+                caps.as_ref()
+                    .and_then(|c| c.structure(0).and_then(|s| s.get::<String>(name).ok()))
+                    .unwrap_or_default()
+            };
+            let (media, encoding) = (field("media"), field("encoding-name"));
+            seen.add(&format!("{media} {encoding}"));
             let parse_sink = parse.static_pad("sink").expect("parsebin has a sink pad");
-            if is_video && !parse_sink.is_linked() {
+            if media == "video" && !parse_sink.is_linked() {
+                seen.video();
                 let _ = pad.link(&parse_sink);
             } else {
                 discard(&pipeline, pad);
             }
         });
+        // After the last media of the session: none was video.
+        let seen = tracks.clone();
+        source.connect_no_more_pads(move |_| seen.no_video_if_none());
     } else {
         source.link(&parse).map_err(|e| start_error(url, e))?;
+        // A demuxer's pads, as it finds them: a live stream with audio and no video is told at
+        // once (parsebin itself waits for the demuxer to give up on video, which flvdemux does
+        // only after 6 s of audio, after the supervisor has given up on the silent pipeline).
+        let seen = tracks.clone();
+        pipeline.connect_deep_element_added(move |_, _, element| {
+            let is_demuxer = element
+                .factory()
+                .is_some_and(|f| f.klass().contains("Demux"));
+            if !is_demuxer {
+                return;
+            }
+            let seen = seen.clone();
+            element.connect_pad_added(move |_, pad| {
+                let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+                let name = caps
+                    .structure(0)
+                    .map(|s| s.name().to_string())
+                    .unwrap_or_default();
+                seen.add(&name);
+                if is_video_caps(&name) {
+                    seen.video();
+                } else if name.starts_with("audio/") {
+                    seen.watch_audio(pad);
+                }
+            });
+        });
     }
 
     {
@@ -156,14 +193,15 @@ pub fn attach(
                 .structure(0)
                 .map(|s| s.name().to_string())
                 .unwrap_or_default();
-            if !name.starts_with("video/") {
+            if !is_video_caps(&name) {
                 discard(&pipeline, pad);
                 return;
             }
             let Some(codec) = Codec::from_caps_name(&name) else {
                 send(Event::Unsupported(format!(
-                    "the video is {}, not H.264 or H.265: set the drone app's encoder to H.264",
-                    name.trim_start_matches("video/x-")
+                    "the video is {}, not H.264 or H.265: set the drone app's (or camera's) \
+                     encoder to H.264",
+                    video_name(&name)
                 )));
                 discard(&pipeline, pad);
                 return;
@@ -206,7 +244,7 @@ pub fn attach(
         });
     }
     {
-        let tx = tx.clone();
+        let tracks = tracks.clone();
         let appsink_weak = appsink.downgrade();
         parse.connect_no_more_pads(move |_| {
             let linked = appsink_weak
@@ -214,11 +252,7 @@ pub fn attach(
                 .and_then(|a| a.static_pad("sink"))
                 .is_some_and(|p| p.is_linked());
             if !linked {
-                let _ = tx.lock().map(|t| {
-                    t.send(Event::Unsupported(
-                        "the stream has no H.264 or H.265 video track".into(),
-                    ))
-                });
+                tracks.no_video_if_none();
             }
         });
     }
@@ -255,6 +289,125 @@ pub fn attach(
         events,
         frames,
     })
+}
+
+/// Whether a pad with these caps carries pictures: video, or motion JPEG's `image/jpeg`.
+fn is_video_caps(name: &str) -> bool {
+    name.starts_with("video/") || name == "image/jpeg"
+}
+
+/// A video format by the name a person knows it by.
+fn video_name(caps: &str) -> String {
+    match caps {
+        "image/jpeg" => "MJPEG (motion JPEG)".into(),
+        "video/mpeg" => "MPEG-1/2/4 Part 2".into(),
+        other => other.trim_start_matches("video/x-").to_string(),
+    }
+}
+
+/// An audio format by the name a person knows it by.
+fn audio_name(caps: &str) -> String {
+    match caps.trim() {
+        "audio/mpeg" => "AAC or MP3".into(),
+        c if c.starts_with("audio ") => c.trim_start_matches("audio ").to_string(),
+        c => c.trim_start_matches("audio/x-").to_string(),
+    }
+}
+
+/// How much audio, in the stream's own time, shows that no video is coming: a drone app
+/// interleaves its video with its audio within a frame or two.
+const AUDIO_WITHOUT_VIDEO: gst::ClockTime = gst::ClockTime::from_mseconds(1500);
+
+/// The tracks an attached stream turned out to have, to say what it is when it has no video.
+#[derive(Clone)]
+struct Tracks {
+    inner: Arc<Mutex<TracksSeen>>,
+    tx: Arc<Mutex<mpsc::Sender<Event>>>,
+}
+
+#[derive(Default)]
+struct TracksSeen {
+    names: Vec<String>,
+    video: bool,
+    /// The "no video" report was sent (once per pipeline).
+    told: bool,
+}
+
+impl Tracks {
+    fn new(tx: Arc<Mutex<mpsc::Sender<Event>>>) -> Self {
+        Self {
+            inner: Arc::default(),
+            tx,
+        }
+    }
+
+    fn add(&self, name: &str) {
+        let mut t = self.inner.lock().expect("tracks lock");
+        if t.names.len() < 8 && !t.names.iter().any(|n| n == name) {
+            t.names.push(name.to_string());
+        }
+    }
+
+    fn video(&self) {
+        self.inner.lock().expect("tracks lock").video = true;
+    }
+
+    /// Reports the stream as unsupported, naming its tracks, unless a video track was found.
+    fn no_video_if_none(&self) {
+        let message = {
+            let mut t = self.inner.lock().expect("tracks lock");
+            if t.video || t.told {
+                return;
+            }
+            t.told = true;
+            let audio: Vec<String> = t
+                .names
+                .iter()
+                .filter(|n| n.starts_with("audio"))
+                .map(|n| audio_name(n))
+                .collect();
+            if audio.is_empty() {
+                "the stream has no video track: skycount counts people in the video; send \
+                 H.264 video (turn the camera's video on in the drone app)"
+                    .to_string()
+            } else {
+                format!(
+                    "the stream has no video track, only audio ({}): skycount counts people \
+                     in the video; send H.264 video (turn the camera's video on in the drone \
+                     app)",
+                    audio.join(", ")
+                )
+            }
+        };
+        let _ = self.tx.lock().map(|t| t.send(Event::Unsupported(message)));
+    }
+
+    /// Watches an audio pad: once it has carried [`AUDIO_WITHOUT_VIDEO`] of sound, or ended,
+    /// and no video track has appeared, the stream is reported as having none.
+    fn watch_audio(&self, pad: &gst::Pad) {
+        let tracks = self.clone();
+        let first: Mutex<Option<gst::ClockTime>> = Mutex::new(None);
+        let types = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM;
+        pad.add_probe(types, move |_, info| {
+            if let Some(gst::PadProbeData::Event(e)) = &info.data {
+                if e.type_() == gst::EventType::Eos {
+                    // A short recording with audio alone ends before the time above.
+                    tracks.no_video_if_none();
+                    return gst::PadProbeReturn::Remove;
+                }
+                return gst::PadProbeReturn::Ok;
+            }
+            let Some(ts) = info.buffer().and_then(|b| b.dts_or_pts()) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let start = *first.lock().expect("probe lock").get_or_insert(ts);
+            if ts.saturating_sub(start) < AUDIO_WITHOUT_VIDEO {
+                return gst::PadProbeReturn::Ok;
+            }
+            tracks.no_video_if_none();
+            gst::PadProbeReturn::Remove
+        });
+    }
 }
 
 fn start_error(url: &SourceUrl, e: impl std::fmt::Display) -> AttachError {

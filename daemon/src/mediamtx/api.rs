@@ -280,9 +280,52 @@ pub fn track_specs(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The longest label (codec, profile, source type, version) taken from an answer.
+const MAX_LABEL: usize = 32;
+/// The most tracks reported.
+const MAX_TRACKS: usize = 8;
+/// The longest message made of an answer.
+const MAX_MESSAGE: usize = 600;
+
+/// `text` cut to `max` characters: whatever MediaMTX (or whatever answers in its place) sends,
+/// the status stays a few lines.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((i, _)) => format!("{}…", &text[..i]),
+    }
+}
+
 /// Turns the API's answers into the status: `ingest` for `stream.path`, `view` for the
-/// browsers' path (when separate), `version` from `/v3/info`.
+/// browsers' path (when separate), `version` from `/v3/info`. Labels, lists and the message are
+/// capped (see [`MAX_LABEL`], [`MAX_TRACKS`], [`MAX_MESSAGE`]).
 pub fn interpret(
+    ingest: Result<Path, ApiError>,
+    view: Option<Result<Path, ApiError>>,
+    version: Option<String>,
+    ctx: &Context,
+) -> MediaMtxReport {
+    let mut r = interpret_uncapped(ingest, view, version.map(|v| cut(&v, MAX_LABEL)), ctx);
+    let label = |v: &mut Option<String>| {
+        if let Some(s) = v.as_mut() {
+            *s = cut(s, MAX_LABEL);
+        }
+    };
+    label(&mut r.codec);
+    label(&mut r.source_type);
+    label(&mut r.h264_profile);
+    r.tracks.truncate(MAX_TRACKS);
+    for t in &mut r.tracks {
+        *t = cut(t, MAX_LABEL);
+    }
+    r.message = cut(&r.message, MAX_MESSAGE);
+    if let Some(w) = r.b_frames_warning.as_mut() {
+        *w = cut(w, MAX_MESSAGE);
+    }
+    r
+}
+
+fn interpret_uncapped(
     ingest: Result<Path, ApiError>,
     view: Option<Result<Path, ApiError>>,
     version: Option<String>,

@@ -211,8 +211,12 @@ pub fn test_config(source_url: &str, port: u16, model: &Path, extra: &str) -> St
     )
 }
 
+/// The skycountd under test: cargo's build of it, or `SKYCOUNTD_BIN` (a copy that a long
+/// benchmark keeps while other builds replace cargo's).
 pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_skycountd"));
+    let exe =
+        std::env::var_os("SKYCOUNTD_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_skycountd").into());
+    let mut c = Command::new(exe);
     c.env("ORT_DYLIB_PATH", onnxruntime());
     c.env_remove("NOTIFY_SOCKET");
     c.env_remove("JOURNAL_STREAM");
