@@ -434,29 +434,10 @@ fn a_live_stream_with_audio_and_no_video_says_so() {
 #[test]
 fn motion_jpeg_over_rtsp_says_so() {
     // Before: the JPEG pad was dropped without a word, and the stream looked silent.
-    let rtsp_port = free_port();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rtsp_server.py");
-    let child = std::process::Command::new("/usr/bin/python3")
-        .arg(&script)
-        .arg(rtsp_port.to_string())
-        .arg(
-            "videotestsrc is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=10/1 \
-             ! jpegenc ! rtpjpegpay name=pay0 pt=26",
-        )
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect(
-            "cannot start the RTSP server: apt-get install python3-gi gir1.2-gst-rtsp-server-1.0",
-        );
-    let _server = Proc {
-        child,
-        name: "rtsp-server",
-    };
-    wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", rtsp_port)).ok()
-    })
-    .expect("the RTSP server did not start");
-    let url = format!("rtsp://127.0.0.1:{rtsp_port}/live/drone");
+    let (_server, url) = rtsp_server(Some(
+        "videotestsrc is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=10/1 \
+         ! jpegenc ! rtpjpegpay name=pay0 pt=26",
+    ));
     let port = free_port();
     let d = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
     let status = status_error_containing(&d, Duration::from_secs(30), "MJPEG");

@@ -265,25 +265,7 @@ fn the_demo_recording_stands_in_while_no_drone_streams() {
 #[test]
 fn rtsp_sources_are_read_too() {
     // MediaMTX serves skycountd over RTSP on the box; a real RTSP server stands in for it here.
-    let rtsp_port = free_port();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rtsp_server.py");
-    let child = std::process::Command::new("/usr/bin/python3")
-        .arg(&script)
-        .arg(rtsp_port.to_string())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect(
-            "cannot start the RTSP server: apt-get install python3-gi gir1.2-gst-rtsp-server-1.0",
-        );
-    let _server = Proc {
-        child,
-        name: "rtsp-server",
-    };
-    wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", rtsp_port)).ok()
-    })
-    .expect("the RTSP server did not start");
-    let url = format!("rtsp://127.0.0.1:{rtsp_port}/live/drone");
+    let (_server, url) = rtsp_server(None);
     let port = free_port();
     let daemon = Daemon::start(&test_config(&url, port, &tiny_model(), ""));
     let status = wait_for(Duration::from_secs(20), || {

@@ -332,3 +332,28 @@ pub fn assert_provider(status: &serde_json::Value) {
         "{provider:?}: {status}"
     );
 }
+
+/// A real RTSP server (gst-rtsp-server, tests/rtsp_server.py) serving `media` (a gst-launch
+/// description ending in `pay0`; the script's H.264 test pattern when `None`) at `/live/drone`:
+/// the server and the URL to read.
+pub fn rtsp_server(media: Option<&str>) -> (Proc, String) {
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rtsp_server.py");
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(&script).arg(port.to_string());
+    if let Some(m) = media {
+        cmd.arg(m);
+    }
+    let child = cmd.stdout(Stdio::null()).spawn().expect(
+        "cannot start the RTSP server: apt-get install python3-gi gir1.2-gst-rtsp-server-1.0",
+    );
+    let server = Proc {
+        child,
+        name: "rtsp-server",
+    };
+    wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+    .expect("the RTSP server did not start");
+    (server, format!("rtsp://127.0.0.1:{port}/live/drone"))
+}
