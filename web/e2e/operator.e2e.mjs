@@ -299,7 +299,7 @@ step('operator API: refusals say what is wrong', async (t) => {
   };
   await refused('4 taps', await http('POST', '/api/operator/calibration', { frame_id: id, box, taps: ok5.slice(0, 4) }));
   await refused('a tap outside the box', await http('POST', '/api/operator/calibration', { frame_id: id, box, taps: [...ok5.slice(0, 4), [10, 10]] }));
-  await refused('201 taps', await http('POST', '/api/operator/calibration', { frame_id: id, box, taps: Array.from({ length: 201 }, () => ok5[0]) }));
+  await refused('1001 taps', await http('POST', '/api/operator/calibration', { frame_id: id, box, taps: Array.from({ length: 1001 }, () => ok5[0]) }));
   await refused('an unknown frame', await http('POST', '/api/operator/calibration', { frame_id: `${id}-nope`, box, taps: ok5 }), 404);
   const tri = [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]];
   await refused('a mask with 2 points', await http('PUT', '/api/operator/masks', { masks: [{ name: 'a', points: tri.slice(0, 2) }] }));

@@ -50,7 +50,8 @@ pub const SCALE_MAX: f64 = 2.0;
 const SCALE_STEP: f64 = 1.0 / 32.0;
 
 pub const MIN_TAPS: usize = 5;
-pub const MAX_TAPS: usize = 200;
+/// Enough to tap every person of a dense frame (a whole-frame annotation for fine-tuning).
+pub const MAX_TAPS: usize = 1000;
 
 /// What the operator sends: the frozen frame, the box and the taps, in the frame's pixels.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -244,7 +245,7 @@ mod tests {
             f(&mut r);
             validate(&r, 1920, 1080).unwrap_err()
         };
-        assert!(with(&|r| r.taps.truncate(3)).contains("tap 5 to 200"));
+        assert!(with(&|r| r.taps.truncate(3)).contains("tap 5 to 1000"));
         assert!(with(&|r| r.taps.push([10.0, 10.0])).contains("outside the box"));
         assert!(with(&|r| r.area = [1800.0, 0.0, 200.0, 100.0]).contains("leaves"));
         assert!(with(&|r| r.area = [0.0, 0.0, 0.0, 0.0]).contains("empty"));

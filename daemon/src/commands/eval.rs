@@ -45,7 +45,11 @@ impl std::str::FromStr for Mode {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!("{s:?} is not a mode: use default, scale:S (0.05 to 4), size:WxH or calibrated:N (5 to 200)")
+            format!(
+                "{s:?} is not a mode: use default, scale:S (0.05 to 4), size:WxH or calibrated:N ({} to {})",
+                calibrate::MIN_TAPS,
+                calibrate::MAX_TAPS
+            )
         };
         match s.split_once(':') {
             None if s == "default" => Ok(Self::Default),

@@ -109,7 +109,7 @@ fn not_here() -> OpError {
     OpError::NotFound("not available on this box".into())
 }
 
-/// The largest body an operator request may have (200 taps or 32 masks of 64 points fit easily).
+/// The largest body an operator request may have (1000 taps or 32 masks of 64 points fit easily).
 const BODY_LIMIT: usize = 256 * 1024;
 
 #[derive(serde::Deserialize)]

@@ -12,6 +12,7 @@ import {
   newCalibration,
   REFUSAL_TEXT,
   setBox,
+  wholeFrame,
   undoTap,
   type CalibState,
 } from '../lib/calibration';
@@ -334,9 +335,19 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
                 </button>
               </div>
               {step === 'box' ? (
-                <button type="button" className="primary" disabled={!box} onClick={() => setStep('taps')} data-testid="calibrate-next">
-                  Next: tap people
-                </button>
+                <>
+                  <button
+                    type="button"
+                    onClick={() => (setCal(wholeFrame(cal)), setHint('The whole frame is the box: tap every person in it.'))}
+                    title="Tap every person in the frame: the best frames to fine-tune a model with"
+                    data-testid="calibrate-whole"
+                  >
+                    Whole frame
+                  </button>
+                  <button type="button" className="primary" disabled={!box} onClick={() => setStep('taps')} data-testid="calibrate-next">
+                    Next: tap people
+                  </button>
+                </>
               ) : (
                 <>
                   <span className="tap-count" data-testid="tap-count" data-value={n} aria-live="polite">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addTap, boxFromCorners, calibrationBody, calibrationProblem, clearTaps, insideBox, MAX_TAPS, newCalibration, setBox, undoTap, type CalibState } from './calibration';
+import { addTap, boxFromCorners, wholeFrame, calibrationBody, calibrationProblem, clearTaps, insideBox, MAX_TAPS, newCalibration, setBox, undoTap, type CalibState } from './calibration';
 import { fitView, frameToView, viewToFrame, zoomAt, panBy } from './viewport';
 
 const FRAME = { w: 1920, h: 1080 };
@@ -26,14 +26,14 @@ describe('calibration: box', () => {
 });
 
 describe('calibration: taps', () => {
-  it('refuses taps without a box, outside the box and beyond 200', () => {
+  it('refuses taps without a box, outside the box and beyond 1000', () => {
     const empty = newCalibration(FRAME);
     expect(addTap(empty, { x: 5, y: 5 }).refused).toBe('no-box');
     const s = setBox(empty, { x: 100, y: 100, w: 50, h: 50 });
     expect(addTap(s, { x: 99.9, y: 120 }).refused).toBe('outside');
     expect(addTap(s, { x: 150, y: 150 }).refused).toBeNull(); // edges count as inside
     const full = withTaps(MAX_TAPS, { x: 0, y: 0, w: 1920, h: 1080 });
-    expect(full.taps).toHaveLength(200);
+    expect(full.taps).toHaveLength(1000);
     expect(addTap(full, { x: 5, y: 5 }).refused).toBe('full');
   });
 
@@ -113,5 +113,14 @@ describe('calibration: the body in frame pixels', () => {
       expect(t.y).toBeCloseTo(people[i].y, 9);
     });
     expect(calibrationBody('f', s).taps).toEqual(people.map((p) => [Math.floor(p.x), Math.floor(p.y)]));
+  });
+});
+
+describe('a whole frame', () => {
+  it('is a box covering the frame, keeping the taps', () => {
+    const s = wholeFrame({ ...newCalibration({ w: 1920, h: 1080 }), taps: [] });
+    expect(s.box).toEqual({ x: 0, y: 0, w: 1920, h: 1080 });
+    const t = addTap(s, { x: 1919, y: 1 });
+    expect(t.refused).toBeNull();
   });
 });

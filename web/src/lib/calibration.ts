@@ -1,12 +1,12 @@
 // The calibration's editing state: a box over part of the crowd on the frozen frame, then one tap
 // per person inside it. All coordinates are the frozen frame's pixels (floats while editing, whole
-// pixels on the wire). Limits mirror docs/api.md: 5 to 200 taps, all inside the box.
+// pixels on the wire). Limits mirror docs/api.md: 5 to 1000 taps, all inside the box.
 
 import type { Point } from './api';
 import type { Pt, Size } from './viewport';
 
 export const MIN_TAPS = 5;
-export const MAX_TAPS = 200;
+export const MAX_TAPS = 1000;
 /** What to ask of the operator: enough people for a useful factor, few enough to tap carefully. */
 export const GUIDANCE = 'tap 10–40 people';
 /** Smallest box side, in frame pixels (a smaller drag is taken for a slip). */
@@ -56,6 +56,12 @@ export function insideBox(box: Box, p: Pt): boolean {
 /** A new box; taps that are not inside it are dropped. */
 export function setBox(s: CalibState, box: Box | null): CalibState {
   return { ...s, box, taps: box ? s.taps.filter((t) => insideBox(box, t)) : [] };
+}
+
+/** The whole frame as the box: every person in it is tapped (a fully annotated frame, the best
+ * training data for models/finetune.py). */
+export function wholeFrame(s: CalibState): CalibState {
+  return setBox(s, { x: 0, y: 0, w: s.frame.w, h: s.frame.h });
 }
 
 /** One more person, or why not. */
