@@ -546,7 +546,7 @@ impl Auth {
         let cost = Params::default();
         let credential = Credential::resolve(&s.operator, &cost);
         if let Credential::Missing(why) = &credential {
-            log::error!("operator sign-in is unavailable: {why}");
+            log::warn!("operator sign-in is unavailable: {why}");
         }
         Self::new(
             credential,
