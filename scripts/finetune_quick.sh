@@ -9,7 +9,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 drone=${SHARED:-$root/../shared/testdata}/drone
 [ -f "$drone/manifest.csv" ] || { echo "no $drone: the drone frames of ../shared are needed" >&2; exit 1; }
-.venv/bin/pip install -q --disable-pip-version-check -r models/requirements-train.txt
+# PyTorch and its CUDA libraries are several GB from PyPI: retry a failed download (pip keeps
+# what it fetched in its cache) before giving up, and say so.
+for try in 1 2 3; do
+  .venv/bin/pip install -q --disable-pip-version-check --retries 10 --timeout 60 \
+    -r models/requirements-train.txt && break
+  [ "$try" -lt 3 ] || { echo "finetune: installing models/requirements-train.txt from PyPI failed 3 times" >&2; exit 1; }
+  echo "finetune: installing PyTorch failed (try $try of 3); trying again in 10 s" >&2
+  sleep 10
+done
 bin=${SKYCOUNTD:-target/debug/skycountd}
 [ -x "$bin" ] || cargo build --locked -q
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$(.venv/bin/python models/ort_lib.py)}

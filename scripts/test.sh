@@ -13,11 +13,20 @@ ORT_DYLIB_PATH=$(.venv/bin/python models/ort_lib.py) || exit 1
 export ORT_DYLIB_PATH
 mkdir -p artifacts
 
+# Each suite's output is shown as it runs and kept in artifacts/suite-<name>.log; the end of a
+# failed suite's log is repeated after the last suite, so that the tail of the whole run (often
+# all a CI page shows) says why.
 passed=0; failed=0; failures=()
 suite() {
   local name=$1; shift
   printf '\n===== %s: %s\n' "$name" "$*"
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+  local log="artifacts/suite-$name.log" started=$SECONDS
+  if "$@" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); failures+=("$name")
+  fi
+  echo "===== $name: $((SECONDS - started)) s"
 }
 
 suite rust-format cargo fmt --all --check
@@ -39,6 +48,10 @@ suite aarch64 scripts/aarch64.sh
 # The box's init: a Debian 12 root with skycount installed as the image does, booted with systemd.
 suite boot scripts/boot_test.sh
 
+for name in "${failures[@]}"; do
+  printf '\n===== the end of the failed suite %s (artifacts/suite-%s.log):\n' "$name" "$name"
+  tail -n 40 "artifacts/suite-$name.log"
+done
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"
