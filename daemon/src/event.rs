@@ -40,6 +40,8 @@ pub enum Event {
     },
     /// What the operator set (calibration, masks), kept and applied from the next analysis on.
     Setup(crate::analyse::Setup),
+    /// A zone's alert was raised, cleared or acknowledged (the whole alert as it is now).
+    Alert(crate::wire::Alert),
     /// What MediaMTX says about the drone's stream.
     MediaMtx(MediaMtxReport),
     /// MediaMTX has a new publisher: the decoder should attach now instead of waiting out its

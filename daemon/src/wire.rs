@@ -64,6 +64,52 @@ pub struct Analysis {
     /// Made from the demo recording while no drone streams.
     pub demo: bool,
     pub density: DensityGrid,
+    /// Per-zone counts, in the order of the stream's zones (empty without zones).
+    pub zones: Vec<ZoneCount>,
+}
+
+/// An area the operator counts on its own (the stage front, an exit): a polygon in fractions of
+/// the frame (0..1 on both axes), like a [`Mask`], with an optional limit that raises an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub name: String,
+    /// Vertices in order (the polygon closes itself).
+    pub points: Vec<[f64; 2]>,
+    /// People; crossing it (held for a while) raises an alert. None: no alert.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// One zone's part of an analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZoneCount {
+    pub name: String,
+    /// People in the zone (masks and the calibration's factor applied, like `count`).
+    pub count: f64,
+    /// The zone's share of the whole count, 0..1 (0 when the count is 0).
+    pub share: f64,
+    pub limit: Option<u32>,
+    /// An alert is raised for this zone and not yet cleared.
+    pub alerting: bool,
+}
+
+/// An alert: a zone's count held above its limit (`alert` event, history, MQTT).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// Unique on this box (increasing).
+    pub id: u64,
+    /// The stream path's key (`live_drone`).
+    pub stream: String,
+    pub zone: String,
+    pub limit: u32,
+    /// The smoothed count in the zone when the alert was raised.
+    pub count: f64,
+    pub raised_ms: u64,
+    /// When the count fell back below the limit (with hysteresis); None while it holds.
+    pub cleared_ms: Option<u64>,
+    /// When an operator acknowledged it; None until then.
+    pub acknowledged_ms: Option<u64>,
 }
 
 /// An area not counted: a polygon in fractions of the frame (0..1 on both axes).
@@ -335,6 +381,7 @@ mod tests {
             band: [1.0, 2.0],
             calibrated: false,
             demo: false,
+            zones: Vec::new(),
             density: DensityGrid {
                 width: 2,
                 height: 1,

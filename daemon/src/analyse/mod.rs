@@ -96,6 +96,8 @@ pub struct Setup {
     pub calibration: Option<Calibration>,
     #[serde(default)]
     pub masks: Vec<Mask>,
+    #[serde(default)]
+    pub zones: Vec<crate::wire::Zone>,
 }
 
 /// The analysis size for a `frame_w × frame_h` frame at `scale` (a fraction of the frame's size):
@@ -343,6 +345,8 @@ impl Analyser {
             raw_count: raw,
             smoothed: smoothed.median,
             band: [smoothed.band.0, smoothed.band.1],
+            // Zone counts: filled in by the zones work (issue 13).
+            zones: Vec::new(),
             calibrated: self.setup.calibration.is_some(),
             demo: frame.demo,
             density: map.to_grid(self.opts.grid.0, self.opts.grid.1),
@@ -491,7 +495,7 @@ mod tests {
         assert_eq!(a.size_for(1920, 1080), (960, 536));
         a.set_setup(Setup {
             calibration: Some(calibration(1.5, 1.0)),
-            masks: vec![],
+            ..Setup::default()
         });
         assert_eq!(a.size_for(1920, 1080), (2880, 1616));
         // Capped by max_width, aspect kept.
@@ -516,7 +520,7 @@ mod tests {
         a.set_options(options());
         a.set_setup(Setup {
             calibration: Some(calibration(1.5, 1.0)),
-            masks: vec![],
+            ..Setup::default()
         });
         assert_eq!(a.size_for(1920, 1080), (2880, 1616), "a calibration wins");
         a.set_setup(Setup::default());
@@ -588,6 +592,7 @@ mod tests {
                 name: "left quarter".into(),
                 points: vec![[0.0, 0.0], [0.25, 0.0], [0.25, 1.0], [0.0, 1.0]],
             }],
+            ..Setup::default()
         });
         let masked = a.analyse(&mut m, &f).unwrap();
         assert!(

@@ -3,20 +3,39 @@
 //! `skycountd run` feeds every [`Event`] to [`Hub::apply`]; HTTP handlers and the Socket.IO task
 //! read from here. Nothing upstream knows the hub exists. Writers never wait for readers: the
 //! latest analysis sits in a `watch` channel, so a slow viewer only ever misses old results.
+//!
+//! Those that must see *every* result in order (the history recorder, MQTT) follow
+//! [`Hub::feed`] instead: a bounded broadcast of [`Feed`] items. A follower that falls more than
+//! [`FEED_CAPACITY`] items behind loses the oldest and is told how many (`RecvError::Lagged`), so
+//! it can count them; the engine never waits for it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 
 use super::metrics::Metrics;
 use crate::analyse::Setup;
 use crate::event::Event;
 use crate::sample::Frame;
 use crate::wire::{
-    Analysis, AnalysisReport, MediaMtxReport, ModelReport, Rates, Status, StreamReport, Totals,
+    Alert, Analysis, AnalysisReport, MediaMtxReport, ModelReport, Rates, Status, StreamReport,
+    Totals,
 };
+
+/// Items a follower of [`Hub::feed`] may fall behind before it loses the oldest (about 20 s of
+/// analyses at the highest rates seen).
+pub const FEED_CAPACITY: usize = 512;
+
+/// What the hub passes on, in the order it took it in.
+#[derive(Debug, Clone)]
+pub enum Feed {
+    Analysis(Arc<Analysis>),
+    Stream(StreamReport),
+    Alert(Alert),
+    Setup(Setup),
+}
 
 struct RateWindow {
     samples: Vec<(Instant, Totals)>,
@@ -35,6 +54,7 @@ pub struct Hub {
     started: Instant,
     mediamtx: RwLock<Option<MediaMtxReport>>,
     setup: RwLock<Setup>,
+    feed: broadcast::Sender<Feed>,
 }
 
 impl Hub {
@@ -57,6 +77,7 @@ impl Hub {
             started: Instant::now(),
             mediamtx: RwLock::new(None),
             setup: RwLock::new(Setup::default()),
+            feed: broadcast::channel(FEED_CAPACITY).0,
         })
     }
 
@@ -72,16 +93,39 @@ impl Hub {
             Event::Reattaching => {
                 self.metrics.reattaches.inc();
             }
-            Event::Stream(report) => self.set_stream(report),
+            Event::Stream(report) => {
+                self.pass_on(|| Feed::Stream(report.clone()));
+                self.set_stream(report)
+            }
             Event::Model(report) => self.set_model(report),
-            Event::Analysed { analysis, frame } => self.publish(analysis, frame),
+            Event::Analysed { analysis, frame } => {
+                self.pass_on(|| Feed::Analysis(analysis.clone()));
+                self.publish(analysis, frame)
+            }
             Event::MediaMtx(report) => self.set_mediamtx(report),
             Event::Setup(setup) => {
+                self.pass_on(|| Feed::Setup(setup.clone()));
                 *self.setup.write() = setup;
+                self.status_changed.notify_one();
+            }
+            Event::Alert(alert) => {
+                self.pass_on(|| Feed::Alert(alert.clone()));
                 self.status_changed.notify_one();
             }
             // For the engine, not the viewers.
             Event::PublisherChanged => {}
+        }
+    }
+
+    /// Follows everything the hub passes on from now (see the module docs).
+    pub fn feed(&self) -> broadcast::Receiver<Feed> {
+        self.feed.subscribe()
+    }
+
+    /// Passes an item on to the feed's followers, built only when there is one.
+    fn pass_on(&self, item: impl FnOnce() -> Feed) {
+        if self.feed.receiver_count() > 0 {
+            let _ = self.feed.send(item());
         }
     }
 
@@ -295,5 +339,51 @@ impl Hub {
             return Err("the model is still loading".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::StreamState;
+    use crate::wire::{Alert, StreamReport};
+
+    fn alert(id: u64) -> Alert {
+        Alert {
+            id,
+            stream: "live_drone".into(),
+            zone: "stage".into(),
+            limit: 10,
+            count: 12.0,
+            raised_ms: 1,
+            cleared_ms: None,
+            acknowledged_ms: None,
+        }
+    }
+
+    #[test]
+    fn the_feed_passes_on_in_order_and_says_how_much_a_slow_follower_lost() {
+        let hub = Hub::new(
+            "rtmp://x/live/drone".into(),
+            crate::engine::model::report_for(&crate::config::Settings::default().model),
+        );
+        hub.apply(Event::Alert(alert(0))); // nobody follows yet: not kept
+        let mut follower = hub.feed();
+        let mut live = StreamReport::waiting("rtmp://x/live/drone".into());
+        live.state = StreamState::Live;
+        hub.apply(Event::Stream(live));
+        hub.apply(Event::Alert(alert(1)));
+        assert!(matches!(follower.try_recv(), Ok(Feed::Stream(s)) if s.state == StreamState::Live));
+        assert!(matches!(follower.try_recv(), Ok(Feed::Alert(a)) if a.id == 1));
+        assert!(follower.try_recv().is_err());
+
+        for id in 0..FEED_CAPACITY as u64 + 5 {
+            hub.apply(Event::Alert(alert(id)));
+        }
+        match follower.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(n)) => assert_eq!(n, 5),
+            other => panic!("expected the follower to be told it lost 5, got {other:?}"),
+        }
+        assert!(matches!(follower.try_recv(), Ok(Feed::Alert(a)) if a.id == 5));
     }
 }

@@ -222,6 +222,11 @@ mod tests {
                 name: "roof".into(),
                 points: vec![[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]],
             }],
+            zones: vec![crate::wire::Zone {
+                name: "stage front".into(),
+                points: vec![[0.5, 0.5], [0.9, 0.5], [0.9, 0.9]],
+                limit: Some(40),
+            }],
         };
         store.save(&setup).unwrap();
         assert_eq!(
