@@ -159,18 +159,24 @@ fn listener(base: &str, seen: Arc<Mutex<Vec<Instant>>>) -> rust_socketio::client
         .expect("Socket.IO client cannot connect")
 }
 
-/// A publisher that can be stopped cleanly (`-e`: SIGINT sends end-of-stream) or killed.
-fn publisher(url: &str, w: u32, h: u32, fps: u32) -> Proc {
+/// A publisher that can be stopped cleanly (`-e`: SIGINT sends end-of-stream) or killed; its
+/// stderr goes to `stderr` when given (churn keeps it to explain slow recoveries).
+fn publisher(url: &str, w: u32, h: u32, fps: u32, stderr: Option<std::fs::File>) -> Proc {
     let pipeline = format!(
         "videotestsrc is-live=true pattern=ball ! video/x-raw,width={w},height={h},framerate={fps}/1 \
          ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 \
          ! video/x-h264,profile=baseline ! h264parse ! flvmux streamable=true ! rtmp2sink location={url}"
     );
-    let child = Command::new("gst-launch-1.0")
+    let mut cmd = Command::new("gst-launch-1.0");
+    if stderr.is_some() {
+        // Warnings, and the RTMP client's connection steps with their times.
+        cmd.env("GST_DEBUG", "*:2,rtmp2*:4");
+    }
+    let child = cmd
         .args(["-q", "-e"])
         .args(pipeline.split_whitespace())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr.map(Stdio::from).unwrap_or_else(Stdio::null))
         .spawn()
         .expect("cannot start gst-launch-1.0");
     Proc {
@@ -183,6 +189,10 @@ fn signal(p: &Proc, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.child.id() as i32), sig);
 }
 
+/// A recovery slower than this is explained in the output: the daemon's log and the
+/// publisher's own messages over that cycle.
+const SLOW_RECOVERY: f64 = 5.0;
+
 fn churn() {
     let cycles: usize = env_or("BENCH_CYCLES", 100);
     let live_for = Duration::from_secs(2);
@@ -193,17 +203,24 @@ fn churn() {
     let rtmp = RtmpServer::start();
     let url = rtmp.url("drone");
     let mut under = start_daemon(&url);
+    let pid = under.daemon.proc.child.id();
     let seen: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let client = listener(&under.daemon.base(), seen.clone());
-    let rss_start = rss_mib(under.daemon.proc.child.id());
+    let rss_start = rss_mib(pid);
+    let pubdir = tempfile::tempdir().unwrap();
     let gaps = [0.5, 3.0, 10.0];
     let mut by: Vec<((bool, f64), Vec<f64>)> = Vec::new();
+    let mut rss_after: Vec<f64> = Vec::new();
+    let mut slow: Vec<String> = Vec::new();
     let mut missed = 0;
     let started = Instant::now();
     for i in 0..cycles {
         let kill = i % 2 == 1;
         let gap = gaps[(i / 2) % 3];
-        let mut p = publisher(&url, 640, 360, 30);
+        let what = if kill { "kill -9" } else { "a clean stop" };
+        let log_from = std::fs::metadata(&under.log).map(|m| m.len()).unwrap_or(0);
+        let publog = pubdir.path().join(format!("publisher-{i}.log"));
+        let mut p = publisher(&url, 640, 360, 30, std::fs::File::create(&publog).ok());
         let t0 = Instant::now();
         let first = wait_for(Duration::from_secs(30), || {
             seen.lock()
@@ -213,15 +230,35 @@ fn churn() {
                 .find(|t| **t > t0)
                 .copied()
         });
-        match first {
-            Some(t) => {
-                let secs = t.duration_since(t0).as_secs_f64();
-                match by.iter_mut().find(|(k, _)| *k == (kill, gap)) {
-                    Some((_, v)) => v.push(secs),
-                    None => by.push(((kill, gap), vec![secs])),
-                }
-            }
+        let secs = first.map(|t| t.duration_since(t0).as_secs_f64());
+        match secs {
+            Some(secs) => match by.iter_mut().find(|(k, _)| *k == (kill, gap)) {
+                Some((_, v)) => v.push(secs),
+                None => by.push(((kill, gap), vec![secs])),
+            },
             None => missed += 1,
+        }
+        if secs.is_none_or(|s| s > SLOW_RECOVERY) {
+            // The cycle before this one ended with `what` (of cycle i - 1) and its gap.
+            let prev = i.checked_sub(1).map(|j| {
+                format!(
+                    "{} and a {} s gap",
+                    if j % 2 == 1 {
+                        "kill -9"
+                    } else {
+                        "a clean stop"
+                    },
+                    gaps[(j / 2) % 3]
+                )
+            });
+            slow.push(explain_slow(
+                i,
+                secs,
+                prev.as_deref().unwrap_or("the first start"),
+                &under.log,
+                log_from,
+                &publog,
+            ));
         }
         std::thread::sleep(live_for);
         if kill {
@@ -231,11 +268,13 @@ fn churn() {
         }
         let _ = wait_for(Duration::from_secs(5), || p.child.try_wait().ok().flatten());
         p.kill();
+        let _ = std::fs::remove_file(&publog);
         assert!(
             under.daemon.proc.alive(),
-            "skycountd exited during cycle {i}"
+            "skycountd exited during cycle {i} (after {what})"
         );
         std::thread::sleep(Duration::from_secs_f64(gap));
+        rss_after.push(rss_mib(pid));
     }
     let all: Vec<f64> = by.iter().flat_map(|(_, v)| v.iter().copied()).collect();
     println!(
@@ -243,6 +282,7 @@ fn churn() {
         started.elapsed().as_secs_f64()
     );
     println!("recovery, all: {}", stats(&all));
+    println!("(each row: the cycle that follows the one that ended this way)");
     by.sort_by(|a, b| a.0 .1.total_cmp(&b.0 .1).then(a.0 .0.cmp(&b.0 .0)));
     for ((kill, gap), v) in &by {
         println!(
@@ -252,12 +292,77 @@ fn churn() {
         );
     }
     println!(
-        "resident memory: {rss_start:.0} MiB at start, {:.0} MiB at end; load average at end {}",
-        rss_mib(under.daemon.proc.child.id()),
+        "resident memory: {rss_start:.1} MiB at start; load average at end {}",
         load()
     );
+    print_rss_per_cycle(&rss_after);
+    for s in &slow {
+        println!("{s}");
+    }
     let _ = client.disconnect();
     report_log(&under);
+}
+
+/// Resident memory after each cycle: a few samples and the growth per cycle, fitted from the
+/// tenth cycle on (the first pipelines and ONNX Runtime's arenas settle before that).
+fn print_rss_per_cycle(rss: &[f64]) {
+    let n = rss.len();
+    let marks: Vec<String> = [1, 2, 5, 10, 25, 50, 75, 100, 200, 500]
+        .into_iter()
+        .filter(|&c| c <= n)
+        .chain((n > 0).then_some(n))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|c| format!("{c}: {:.1}", rss[c - 1]))
+        .collect();
+    println!("resident memory after cycle (MiB): {}", marks.join(", "));
+    if n >= 20 {
+        let pts: Vec<(f64, f64)> = (9..n).map(|i| (i as f64, rss[i])).collect();
+        let k = pts.len() as f64;
+        let (mx, my) = (
+            pts.iter().map(|p| p.0).sum::<f64>() / k,
+            pts.iter().map(|p| p.1).sum::<f64>() / k,
+        );
+        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let peak = rss.iter().copied().fold(f64::MIN, f64::max);
+        println!(
+            "resident memory from cycle 10 to {n}: {:+.3} MiB per cycle (least squares), {:.1} -> {:.1} MiB, peak {peak:.1} MiB",
+            sxy / sxx,
+            rss[9],
+            rss[n - 1]
+        );
+    }
+}
+
+/// What happened in a slow cycle: the daemon's log lines written during it and the publisher's
+/// own messages (a few lines of each).
+fn explain_slow(
+    cycle: usize,
+    secs: Option<f64>,
+    after: &str,
+    log: &Path,
+    log_from: u64,
+    publog: &Path,
+) -> String {
+    let text = std::fs::read(log).unwrap_or_default();
+    let daemon = String::from_utf8_lossy(&text[(log_from as usize).min(text.len())..]).into_owned();
+    let publisher = std::fs::read_to_string(publog).unwrap_or_default();
+    let lines = |t: &str| -> String {
+        t.lines()
+            .take(25)
+            .map(|l| format!("    {}\n", l.chars().take(220).collect::<String>()))
+            .collect()
+    };
+    format!(
+        "slow cycle {cycle} (after {after}): {}\n  daemon log during it:\n{}  publisher:\n{}",
+        match secs {
+            Some(s) => format!("first analysis after {s:.2} s"),
+            None => "no analysis within 30 s".into(),
+        },
+        lines(&daemon),
+        lines(&publisher)
+    )
 }
 
 fn soak() {
@@ -271,7 +376,7 @@ fn soak() {
     let url = rtmp.url("drone");
     let mut under = start_daemon(&url);
     let pid = under.daemon.proc.child.id();
-    let _publisher = publisher(&url, 640, 360, 15);
+    let _publisher = publisher(&url, 640, 360, 15, None);
     let seen: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let first = listener(&under.daemon.base(), seen.clone());
     wait_for(Duration::from_secs(60), || {
@@ -398,7 +503,7 @@ fn slow() {
     let mut under = start_daemon(&url);
     let pid = under.daemon.proc.child.id();
     let port = under.daemon.port;
-    let _publisher = publisher(&url, 640, 360, 15);
+    let _publisher = publisher(&url, 640, 360, 15, None);
     let seen: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let normal = listener(&under.daemon.base(), seen.clone());
     wait_for(Duration::from_secs(60), || {
