@@ -10,7 +10,6 @@ use parking_lot::Mutex;
 
 use crate::analyse::calibrate::Request;
 use crate::analyse::{mask, Setup};
-use crate::config::ModelSettings;
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::infer::Model;
@@ -29,9 +28,9 @@ pub struct BoxOperator {
     /// The stream path, as the training data names it.
     stream: String,
     setup: Mutex<Setup>,
-    /// Uploaded models, and the settings a new one is checked with.
+    /// Uploaded models. The settings a new one is checked with are the engine's: they follow
+    /// a reload.
     shelf: ModelShelf,
-    model: ModelSettings,
     /// One model change at a time (an upload or a rollback).
     switching: tokio::sync::Mutex<()>,
 }
@@ -44,7 +43,6 @@ impl BoxOperator {
         store: Store,
         stream: String,
         shelf: ModelShelf,
-        model: ModelSettings,
     ) -> Arc<Self> {
         let setup = store.load();
         if setup.calibration.is_some() || !setup.masks.is_empty() {
@@ -67,7 +65,6 @@ impl BoxOperator {
             stream,
             setup: Mutex::new(setup),
             shelf,
-            model,
             switching: tokio::sync::Mutex::new(()),
         })
     }
@@ -75,7 +72,7 @@ impl BoxOperator {
     fn report(&self, shelf: Shelf) -> ModelShelfReport {
         ModelShelfReport {
             shelf,
-            configured_path: self.model.path.display().to_string(),
+            configured_path: self.engine.model_settings().path.display().to_string(),
             max_upload_bytes: MAX_MODEL_BYTES,
         }
     }
@@ -191,7 +188,7 @@ impl Operator for Arc<BoxOperator> {
         let me = self.clone();
         Box::pin(async move {
             let _one = me.switching.lock().await;
-            let (path, settings) = (file.path().to_path_buf(), me.model.clone());
+            let (path, settings) = (file.path().to_path_buf(), me.engine.model_settings());
             let info = tokio::task::spawn_blocking(move || Model::probe(&path, &settings))
                 .await
                 .map_err(|e| OpError::Failed(e.to_string()))?
@@ -227,7 +224,10 @@ impl Operator for Arc<BoxOperator> {
                     .current
                     .as_ref()
                     .map(|e| e.name.clone())
-                    .unwrap_or_else(|| format!("the configured {}", me.model.path.display()))
+                    .unwrap_or_else(|| format!(
+                        "the configured {}",
+                        me.engine.model_settings().path.display()
+                    ))
             );
             Ok(me.report(shelf))
         })

@@ -209,6 +209,12 @@ impl Engine {
         result
     }
 
+    /// The configured `[model]` settings as of the last reload (without an uploaded model's
+    /// override): what a new model is checked with, and what "the configured model" is.
+    pub fn model_settings(&self) -> crate::config::ModelSettings {
+        self.running.lock().model.model.clone()
+    }
+
     /// The model options with the override applied.
     fn effective_model(&self, running: &EngineOptions) -> ModelOptions {
         let mut model = running.model.clone();
