@@ -623,5 +623,34 @@ mod tests {
         assert!((masked.band[0] - 256.0 * 0.8).abs() < 1e-6);
         // The heatmap has nothing under the mask.
         assert_eq!(masked.density.data[0], 0);
+
+        // Zones: counted on the masked map, with the factor; a new zone leaves the smoothing be.
+        let mut setup = a.setup.clone();
+        setup.zones = vec![
+            crate::wire::Zone {
+                name: "whole".into(),
+                points: vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+                limit: Some(100),
+            },
+            crate::wire::Zone {
+                name: "left half".into(),
+                points: vec![[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]],
+                limit: None,
+            },
+        ];
+        a.set_setup(setup);
+        let zoned = a.analyse(&mut m, &f).unwrap();
+        assert_eq!(zoned.zones.len(), 2);
+        assert!(
+            (zoned.zones[0].count - zoned.count).abs() < 1e-6,
+            "{:?}",
+            zoned.zones
+        );
+        assert!(
+            (zoned.zones[1].count - 256.0).abs() < 1e-3,
+            "masked quarter not counted"
+        );
+        assert_eq!(zoned.zones[0].limit, Some(100));
+        assert_ne!(zoned.seq, masked.seq);
     }
 }

@@ -39,12 +39,15 @@ pub fn validate(zones: &[Zone]) -> Result<(), String> {
     Ok(())
 }
 
+/// Per zone, the share of each cell inside it, for maps of one size (width, height).
+type Shares = ((usize, usize), Vec<Vec<f32>>);
+
 /// Counts the zones of one stream path on density maps of any size.
 #[derive(Debug, Default)]
 pub struct Zoner {
     zones: Vec<Zone>,
-    /// Per zone, the share of each cell inside it, for the last map size.
-    shares: Option<((usize, usize), Vec<Vec<f32>>)>,
+    /// For the last map size.
+    shares: Option<Shares>,
 }
 
 impl Zoner {
