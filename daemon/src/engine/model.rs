@@ -6,7 +6,8 @@
 //!
 //! Each analysis goes through the zones' alert states ([`analyse::alerts`]) before it is sent,
 //! so its zones say whether they are alerting, and every raised, cleared or acknowledged alert
-//! follows as an `Event::Alert` right after the analysis that changed it.
+//! follows as an `Event::Alert` right after the analysis that changed it. Analyses of the demo
+//! recording (no drone streaming) are not judged: a recording is no crowd to alert on.
 //!
 //! Reloads are looked at before every frame, so a change reaches the very next analysis even on a
 //! live stream. A new model (another path, size, provider or thread count, or the same file
@@ -345,9 +346,13 @@ impl Thread<'_> {
                     let now = Instant::now();
                     progress
                         .model_ran(now, Duration::from_secs_f64(analysis.inference_ms / 1000.0));
-                    let changed =
+                    // The demo recording stands in while no drone streams: not a crowd to alert on.
+                    let changed = if analysis.demo {
+                        Vec::new()
+                    } else {
                         self.alerts
-                            .observe(now, analysis.wall_time_ms, &mut analysis.zones);
+                            .observe(now, analysis.wall_time_ms, &mut analysis.zones)
+                    };
                     self.stage.events.emit(Event::Analysed {
                         analysis: Arc::new(analysis),
                         frame,
