@@ -11,7 +11,8 @@
 //! so a zone over a mask counts only the unmasked part, zones may overlap (a person in both counts
 //! in both), a zone over the whole frame counts what `count` counts, and `share` is the zone's part
 //! of that whole. The shares per cell depend only on the zones and the map's size, so they are
-//! computed once per size ([`Zoner`]) and each analysis is one multiply-add per cell and zone.
+//! computed once per size ([`Zoner`]), kept for the cells a zone touches only, and each analysis
+//! is one multiply-add per such cell.
 
 use super::polygon;
 use crate::infer::DensityMap;
@@ -39,8 +40,9 @@ pub fn validate(zones: &[Zone]) -> Result<(), String> {
     Ok(())
 }
 
-/// Per zone, the share of each cell inside it, for maps of one size (width, height).
-type Shares = ((usize, usize), Vec<Vec<f32>>);
+/// Per zone, the cells it touches and the share of each inside it, for maps of one size
+/// (width, height).
+type Shares = ((usize, usize), Vec<Vec<(usize, f32)>>);
 
 /// Counts the zones of one stream path on density maps of any size.
 #[derive(Debug, Default)]
@@ -69,7 +71,13 @@ impl Zoner {
             let shares = self
                 .zones
                 .iter()
-                .map(|z| polygon::coverage(&[z.points.as_slice()], dims.0, dims.1))
+                .map(|z| {
+                    polygon::coverage(&[z.points.as_slice()], dims.0, dims.1)
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(_, s)| *s > 0.0)
+                        .collect()
+                })
                 .collect();
             self.shares = Some((dims, shares));
         }
@@ -80,11 +88,11 @@ impl Zoner {
             .iter()
             .zip(shares)
             .map(|(z, share)| {
-                let raw: f64 = map
-                    .values
+                let raw: f64 = share
                     .iter()
-                    .zip(share)
-                    .map(|(v, s)| f64::from(*v) * f64::from(*s))
+                    .map(|&(i, s)| {
+                        f64::from(map.values.get(i).copied().unwrap_or(0.0)) * f64::from(s)
+                    })
                     .sum();
                 let count = raw * factor;
                 ZoneCount {
