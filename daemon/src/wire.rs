@@ -332,6 +332,10 @@ pub struct Status {
     pub analysis: AnalysisReport,
     pub calibration: Option<Calibration>,
     pub masks: Vec<Mask>,
+    /// The operator's zones for this stream path.
+    pub zones: Vec<Zone>,
+    /// Open alerts (raised, and not yet both cleared and acknowledged), oldest first.
+    pub alerts: Vec<Alert>,
 }
 
 /// `GET /api/stream/info`.
@@ -430,6 +434,8 @@ mod tests {
             },
             calibration: None,
             masks: Vec::new(),
+            zones: Vec::new(),
+            alerts: Vec::new(),
         };
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["state"], "waiting");

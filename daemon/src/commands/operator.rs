@@ -1,6 +1,6 @@
 //! The operator's actions carried out: the store keeps them, the engine applies them.
 //!
-//! One [`BoxOperator`] per daemon. It holds the setup (calibration and masks) of the stream path
+//! One [`BoxOperator`] per daemon. It holds the setup (calibration, masks and zones) of the stream path
 //! being analysed: every change is written to the store first and handed to the engine only once it
 //! is kept, so what the box counts with is always what survives a restart.
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::analyse::calibrate::Request;
-use crate::analyse::{mask, Setup};
+use crate::analyse::{mask, zones, Setup};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::infer::Model;
@@ -19,7 +19,7 @@ use crate::publish::operator::{BoxFuture, Frozen, OpError, Operator};
 use crate::publish::snapshot;
 use crate::store::models::{ModelShelf, Shelf};
 use crate::store::{export, Store};
-use crate::wire::{Calibration, Mask, ModelShelfReport};
+use crate::wire::{Alert, Calibration, Mask, ModelShelfReport, Zone};
 
 pub struct BoxOperator {
     engine: Arc<Engine>,
@@ -45,15 +45,16 @@ impl BoxOperator {
         shelf: ModelShelf,
     ) -> Arc<Self> {
         let setup = store.load();
-        if setup.calibration.is_some() || !setup.masks.is_empty() {
+        if setup.calibration.is_some() || !setup.masks.is_empty() || !setup.zones.is_empty() {
             log::info!(
-                "kept for {stream}: {}, {} mask(s)",
+                "kept for {stream}: {}, {} mask(s), {} zone(s)",
                 setup
                     .calibration
                     .as_ref()
                     .map(|c| format!("calibration ({})", c.message))
                     .unwrap_or_else(|| "no calibration".into()),
-                setup.masks.len()
+                setup.masks.len(),
+                setup.zones.len()
             );
         }
         engine.set_setup(setup.clone());
@@ -170,6 +171,25 @@ impl Operator for Arc<BoxOperator> {
         let kept = self.change(|s| s.masks = masks)?;
         log::info!("{} mask(s) set for {}", kept.masks.len(), self.stream);
         Ok(kept.masks)
+    }
+
+    fn set_zones(&self, zones: Vec<Zone>) -> Result<Vec<Zone>, OpError> {
+        zones::validate(&zones).map_err(OpError::Unusable)?;
+        let zones: Vec<Zone> = zones
+            .into_iter()
+            .map(|z| Zone {
+                name: z.name.trim().to_string(),
+                ..z
+            })
+            .collect();
+        let kept = self.change(|s| s.zones = zones)?;
+        log::info!("{} zone(s) set for {}", kept.zones.len(), self.stream);
+        Ok(kept.zones)
+    }
+
+    fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>> {
+        let engine = self.engine.clone();
+        Box::pin(async move { engine.acknowledge(id).await.map_err(OpError::NotFound) })
     }
 
     fn models(&self) -> Result<ModelShelfReport, OpError> {

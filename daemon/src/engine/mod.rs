@@ -65,6 +65,12 @@ impl EngineOptions {
             model: ModelOptions {
                 model: s.model.clone(),
                 analysis: crate::analyse::Options::from_settings(s),
+                alerts: crate::analyse::alerts::Options {
+                    hold: ms(s.analysis.alert_hold_ms),
+                    hysteresis: s.analysis.alert_hysteresis,
+                    smooth: ms(s.analysis.smooth_ms),
+                    stream: crate::store::stream_key(&s.source_url()),
+                },
             },
         }
     }
@@ -246,6 +252,16 @@ impl Engine {
             request,
             reply,
         });
+        answer
+            .await
+            .unwrap_or_else(|_| Err("skycountd is stopping".into()))
+    }
+
+    /// The operator acknowledged alert `id`: the alert as it is now (also sent as an
+    /// `Event::Alert`), or why not (no open alert has that id).
+    pub async fn acknowledge(&self, id: u64) -> Result<crate::wire::Alert, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests.acknowledge(id, reply);
         answer
             .await
             .unwrap_or_else(|_| Err("skycountd is stopping".into()))
