@@ -20,8 +20,8 @@ use crate::analyse::Setup;
 use crate::event::Event;
 use crate::sample::Frame;
 use crate::wire::{
-    Alert, Analysis, AnalysisReport, MediaMtxReport, ModelReport, Rates, Status, StreamReport,
-    Totals,
+    Alert, Analysis, AnalysisReport, MediaMtxReport, ModelReport, MqttReport, Rates, Status,
+    StreamReport, Totals,
 };
 
 /// Items a follower of [`Hub::feed`] may fall behind before it loses the oldest (about 20 s of
@@ -55,6 +55,7 @@ pub struct Hub {
     mediamtx: RwLock<Option<MediaMtxReport>>,
     setup: RwLock<Setup>,
     feed: broadcast::Sender<Feed>,
+    mqtt: RwLock<MqttReport>,
 }
 
 impl Hub {
@@ -78,6 +79,7 @@ impl Hub {
             mediamtx: RwLock::new(None),
             setup: RwLock::new(Setup::default()),
             feed: broadcast::channel(FEED_CAPACITY).0,
+            mqtt: RwLock::new(MqttReport::default()),
         })
     }
 
@@ -168,6 +170,18 @@ impl Hub {
 
     pub fn mediamtx(&self) -> Option<MediaMtxReport> {
         self.mediamtx.read().clone()
+    }
+
+    /// The MQTT publisher's report; viewers are told at once when it connected, lost its
+    /// broker or had a new error (the queue's figures follow with the next status).
+    pub fn set_mqtt(&self, report: MqttReport) {
+        let mut cur = self.mqtt.write();
+        let changed = (cur.connected, &cur.last_error) != (report.connected, &report.last_error);
+        *cur = report;
+        drop(cur);
+        if changed {
+            self.status_changed.notify_one();
+        }
     }
 
     /// The supervisor's report; viewers are told at once when it changed.
@@ -324,6 +338,7 @@ impl Hub {
             },
             calibration: setup.calibration,
             masks: setup.masks,
+            mqtt: self.mqtt.read().clone(),
         }
     }
 
