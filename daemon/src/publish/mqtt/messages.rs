@@ -84,6 +84,18 @@ impl Topics {
     pub fn alerting(&self) -> String {
         format!("{}/alerting", self.stream)
     }
+
+    /// A message the client gave back, with the kind it was made with: retained ones and
+    /// alerts are kept, the rest (counts and zones) are counts.
+    pub fn message(&self, topic: String, payload: Vec<u8>, retain: bool) -> Message {
+        if retain {
+            Message::retained(topic, payload)
+        } else if topic == self.alert() {
+            Message::event(topic, payload)
+        } else {
+            Message::count(topic, payload)
+        }
+    }
 }
 
 /// One decimal is all a count means.

@@ -19,8 +19,9 @@
 //! the client has room, and waits in the [`outbox::Outbox`] otherwise, which drops counts first
 //! when full and counts what it drops (`status.mqtt.dropped`).
 //!
-//! Every message is QoS 1 (at least once): what was handed to the client before the link
-//! broke is sent again after it comes back, so the only losses are the outbox's, and they
+//! Every message is QoS 1 (at least once): what the client had not sent, or sent without a
+//! PUBACK, when the link broke goes back to the outbox and is sent again after it comes back
+//! (a repeat is possible, a silent loss is not), so the only losses are the outbox's, and they
 //! are counted. Count messages carry a number `n` (1, 2, … for this run), so a follower sees
 //! the gaps too.
 //!
@@ -39,7 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Outgoing, QoS,
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Outgoing, QoS, Request,
     TlsConfiguration, Transport,
 };
 use tokio::sync::{broadcast::error::RecvError, mpsc};
@@ -193,7 +194,8 @@ fn connect_options(o: &Options, topics: &Topics) -> Result<MqttOptions, String> 
 #[derive(Debug)]
 enum Link {
     Up,
-    Down(String),
+    /// Why, and what the client held unsent or unacknowledged: (topic, payload, retain).
+    Down(String, Vec<(String, Vec<u8>, bool)>),
 }
 
 /// Polls the connection (which is what makes rumqttc send, receive and reconnect), and waits
@@ -220,7 +222,18 @@ async fn keep_connected(
             Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
             Ok(_) => {}
             Err(e) => {
-                let _ = tx.send(Link::Down(describe(&e, &broker)));
+                // rumqttc keeps what it had not sent or had no PUBACK for, and forgets it when
+                // the broker starts a new session (a restarted broker does): it goes back to the
+                // outbox instead, where only the outbox's policy may drop it, and counts it.
+                let unsent = eventloop
+                    .pending
+                    .drain(..)
+                    .filter_map(|r| match r {
+                        Request::Publish(p) => Some((p.topic, p.payload.to_vec(), p.retain)),
+                        _ => None,
+                    })
+                    .collect();
+                let _ = tx.send(Link::Down(describe(&e, &broker), unsent));
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(wait) => {}
@@ -405,7 +418,14 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
                         }
                     }
                 }
-                Link::Down(why) => {
+                Link::Down(why, unsent) => {
+                    published = published.saturating_sub(unsent.len() as u64);
+                    outbox.requeue(
+                        unsent
+                            .into_iter()
+                            .map(|(topic, payload, retain)| topics.message(topic, payload, retain))
+                            .collect(),
+                    );
                     if report.connected || report.last_error.as_ref() != Some(&why) {
                         log::warn!("MQTT: {why}; retrying (counting goes on)");
                     }
@@ -434,15 +454,19 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
     }
 
     // A clean stop: tell the broker (the will is only for when the box vanishes).
+    let mut ended = false;
     if report.connected {
         let _ = client.try_publish(topics.availability(), QoS::AtLeastOnce, true, OFFLINE);
         let _ = client.try_disconnect();
-        if tokio::time::timeout(STOP_WAIT, &mut link).await.is_err() {
+        ended = tokio::time::timeout(STOP_WAIT, &mut link).await.is_ok();
+        if !ended {
             log::warn!("MQTT: the broker did not take the disconnect in time");
         }
     }
-    link_stop.cancel();
-    let _ = link.await;
+    if !ended {
+        link_stop.cancel();
+        let _ = link.await;
+    }
     report.connected = false;
     hub.set_mqtt(report);
 }

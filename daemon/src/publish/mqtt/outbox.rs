@@ -102,6 +102,24 @@ impl Outbox {
         self.items.push_back(m);
     }
 
+    /// Puts back, first and in their order, messages the client held when the link broke
+    /// (older than anything queued), then makes room by the policy.
+    pub fn requeue(&mut self, older: Vec<Message>) {
+        for m in older.into_iter().rev() {
+            if m.retain && self.items.iter().any(|q| q.retain && q.topic == m.topic) {
+                continue; // a newer one of the same retained topic is queued
+            }
+            self.items.push_front(m);
+        }
+        while self.items.len() > self.capacity {
+            self.dropped += 1;
+            match self.items.iter().position(|q| q.kind == Kind::Count) {
+                Some(oldest_count) => self.items.remove(oldest_count),
+                None => self.items.pop_front(),
+            };
+        }
+    }
+
     /// The oldest message, to hand to the client.
     pub fn pop(&mut self) -> Option<Message> {
         self.items.pop_front()
@@ -199,5 +217,21 @@ mod tests {
         o.push(count(2));
         o.unpop(first);
         assert_eq!(drain(&mut o), ["c1", "c2"]);
+    }
+
+    #[test]
+    fn what_the_client_gave_back_goes_first_within_the_bound() {
+        let mut o = Outbox::new(3);
+        o.push(count(3));
+        o.push(Message::retained("s".into(), b"new".to_vec()));
+        o.requeue(vec![
+            count(1),
+            alert(1),
+            Message::retained("s".into(), b"old".to_vec()),
+            count(2),
+        ]);
+        // The old retained status is superseded; counts 1 and 2 overflow, oldest first.
+        assert_eq!(o.dropped(), 2);
+        assert_eq!(drain(&mut o), ["a1", "c3", "snew"]);
     }
 }
