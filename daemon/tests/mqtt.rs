@@ -9,6 +9,7 @@
 //!   themselves, say `online` again, and what the subscriber misses is exactly what the bounded
 //!   queue dropped (count messages are numbered).
 //! - A box that stops says `offline`; one that is killed gets `offline` from its will.
+//! - docs/mqtt.md's bridge: a box publishing to its own mosquitto reaches a central one.
 //!
 //! Also prints the figure of docs/mqtt.md: messages per second at the default rates.
 
@@ -27,7 +28,7 @@ use serde_json::Value;
 
 /// mosquitto on `127.0.0.1:port`, anonymous, keeping sessions on disk in `dir` (so that a
 /// subscriber's session outlives a restart, like a real broker's with persistence on).
-fn mosquitto(port: u16, dir: &Path) -> Proc {
+fn mosquitto(port: u16, dir: &Path, extra: &str) -> Proc {
     // mosquitto started as root drops to its own user, which must be able to write here.
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -37,7 +38,7 @@ fn mosquitto(port: u16, dir: &Path) -> Proc {
         format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\n\
              persistence true\npersistence_location {}/\nautosave_interval 1\n\
-             log_dest stderr\nlog_type error\nlog_type warning\n",
+             log_dest stderr\nlog_type error\nlog_type warning\n{extra}",
             dir.display()
         ),
     )
@@ -206,7 +207,7 @@ fn mqtt_status(d: &Daemon) -> Value {
 fn two_boxes_publish_to_one_broker_and_survive_it_restarting() {
     let dir = tempfile::tempdir().unwrap();
     let broker_port = free_port();
-    let mut broker = mosquitto(broker_port, dir.path());
+    let mut broker = mosquitto(broker_port, dir.path(), "");
     let observer = Observer::start(broker_port);
 
     let (_rtsp, url) = rtsp_server(None);
@@ -405,7 +406,7 @@ fn two_boxes_publish_to_one_broker_and_survive_it_restarting() {
 
     // The broker comes back on the same port: both reconnect by themselves.
     let restarted = Instant::now();
-    broker = mosquitto(broker_port, dir.path());
+    broker = mosquitto(broker_port, dir.path(), "");
     for (name, d) in [("box-a", &a), ("box-b", &b)] {
         wait_for(Duration::from_secs(20), || {
             let s = mqtt_status(d);
@@ -486,4 +487,62 @@ fn two_boxes_publish_to_one_broker_and_survive_it_restarting() {
         Some("offline")
     );
     drop(broker);
+}
+
+#[test]
+fn a_box_reaches_a_central_broker_through_its_own_bridged_one() {
+    let central_dir = tempfile::tempdir().unwrap();
+    let central_port = free_port();
+    let _central = mosquitto(central_port, central_dir.path(), "");
+    let observer = Observer::start(central_port);
+
+    // The box's own broker, bridged as docs/mqtt.md shows.
+    let local_dir = tempfile::tempdir().unwrap();
+    let local_port = free_port();
+    let _local = mosquitto(
+        local_port,
+        local_dir.path(),
+        &format!(
+            "connection central\naddress 127.0.0.1:{central_port}\n\
+             topic skycount/# out 1\ntopic homeassistant/# out 1\n\
+             cleansession false\nnotifications true\n\
+             notification_topic skycount/bridges/gate-3/state\nremote_clientid bridge-gate-3\n"
+        ),
+    );
+    let (_rtsp, url) = rtsp_server(None);
+    let _box = Daemon::start(&test_config(
+        &url,
+        free_port(),
+        &tiny_model(),
+        &mqtt_config(local_port, "gate-3", ""),
+    ));
+
+    wait_for(Duration::from_secs(40), || {
+        (observer.numbers("gate-3").len() >= 2).then_some(())
+    })
+    .expect("the box's counts reach the central broker through the bridge");
+    for topic in [
+        "skycount/gate-3/availability",
+        "skycount/gate-3/status",
+        "homeassistant/sensor/gate-3_live_drone_count/config",
+        "homeassistant/binary_sensor/gate-3_live_drone_alert/config",
+    ] {
+        assert!(
+            !observer.on(topic).is_empty(),
+            "{topic} did not cross the bridge"
+        );
+    }
+    assert_eq!(
+        observer
+            .on("skycount/gate-3/availability")
+            .last()
+            .map(Msg::text)
+            .as_deref(),
+        Some("online")
+    );
+    assert_eq!(
+        retained(central_port, "skycount/bridges/gate-3/state").as_deref(),
+        Some("1"),
+        "the bridge says it is up"
+    );
 }
