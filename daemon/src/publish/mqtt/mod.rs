@@ -305,6 +305,17 @@ impl Publisher {
         }
     }
 
+    /// One item of the hub's feed: an analysis waits for its turn (the latest wins); a stream
+    /// change, an alert or new zones are queued at once.
+    fn take(&mut self, item: Feed, hub: &Hub, out: &mut Outbox) {
+        match item {
+            Feed::Analysis(a) => self.pending = Some(a),
+            Feed::Stream(s) => out.push(status(&self.topics, hub, Some(s))),
+            Feed::Alert(a) => out.push(messages::alert(&self.topics, &self.box_name, &a)),
+            Feed::Setup(s) => self.set_zones(zone_names(&s), out),
+        }
+    }
+
     /// Discovery configs for `zones`: new ones described, gone ones removed.
     fn set_zones(&mut self, zones: Vec<String>, out: &mut Outbox) {
         if let Some(d) = &self.discovery {
@@ -398,10 +409,7 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => break,
             item = feed.recv() => match item {
-                Ok(Feed::Analysis(a)) => publisher.pending = Some(a),
-                Ok(Feed::Stream(s)) => outbox.push(status(&topics, &hub, Some(s))),
-                Ok(Feed::Alert(a)) => outbox.push(messages::alert(&topics, &publisher.box_name, &a)),
-                Ok(Feed::Setup(s)) => publisher.set_zones(zone_names(&s), &mut outbox),
+                Ok(item) => publisher.take(item, &hub, &mut outbox),
                 Err(RecvError::Lagged(n)) => report.lagged += n,
                 Err(RecvError::Closed) => break,
             },
@@ -553,6 +561,86 @@ mod tests {
         // Nothing new: nothing published.
         p.due_counts(t0 + Duration::from_millis(5000), &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn the_hubs_feed_becomes_status_alerts_zones_and_counts() {
+        use crate::event::Event;
+        use crate::source::StreamState;
+        let hub = Hub::new(
+            "rtsp://127.0.0.1/live/drone".into(),
+            crate::engine::model::report_for(&crate::config::Settings::default().model),
+        );
+        let mut feed = hub.feed();
+        let mut live = crate::wire::StreamReport::waiting("rtsp://x".into());
+        live.state = StreamState::Live;
+        hub.apply(Event::Stream(live));
+        let alert = crate::wire::Alert {
+            id: 1,
+            stream: "live_drone".into(),
+            zone: "stage".into(),
+            limit: 10,
+            count: 12.0,
+            raised_ms: 5,
+            cleared_ms: None,
+            acknowledged_ms: None,
+        };
+        hub.apply(Event::Alert(alert));
+        hub.apply(Event::Setup(crate::analyse::Setup {
+            zones: vec![crate::wire::Zone {
+                name: "stage".into(),
+                points: vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]],
+                limit: Some(10),
+            }],
+            ..Default::default()
+        }));
+        let mut p = publisher(1000);
+        let mut out = Outbox::new(100);
+        for _ in 0..3 {
+            p.take(feed.try_recv().unwrap(), &hub, &mut out);
+        }
+        p.take(
+            Feed::Analysis(Arc::new(analysis(vec![zone("stage", 12.0, true)]))),
+            &hub,
+            &mut out,
+        );
+        p.due_counts(Instant::now(), &mut out);
+        let msgs: Vec<_> = std::iter::from_fn(|| out.pop()).collect();
+        let topics: Vec<_> = msgs.iter().map(|m| m.topic.as_str()).collect();
+        assert_eq!(
+            topics,
+            [
+                "p/b/status",
+                "p/b/alert",
+                "ha/sensor/b_s_zone_stage/config",
+                "p/b/s/count",
+                "p/b/s/zone/stage",
+                "p/b/s/alerting"
+            ]
+        );
+        let status: serde_json::Value = serde_json::from_slice(&msgs[0].payload).unwrap();
+        assert_eq!(
+            status["state"], "live",
+            "the feed's report, not the hub's older one"
+        );
+        let alert: serde_json::Value = serde_json::from_slice(&msgs[1].payload).unwrap();
+        assert_eq!(
+            (alert["zone"].as_str(), alert["box"].as_str()),
+            (Some("stage"), Some("b"))
+        );
+        // The box comes online with its entities, zones included, and its last alert state.
+        let first: Vec<_> = p.on_connect(&hub).into_iter().map(|m| m.topic).collect();
+        assert_eq!(
+            first,
+            [
+                "p/b/availability",
+                "ha/sensor/b_s_count/config",
+                "ha/binary_sensor/b_s_alert/config",
+                "ha/sensor/b_s_zone_stage/config",
+                "p/b/status",
+                "p/b/s/alerting"
+            ]
+        );
     }
 
     #[test]
