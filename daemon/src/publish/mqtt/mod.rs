@@ -619,10 +619,13 @@ mod tests {
             ]
         );
         let status: serde_json::Value = serde_json::from_slice(&msgs[0].payload).unwrap();
-        assert_eq!(
-            status["state"], "live",
-            "the feed's report, not the hub's older one"
-        );
+        assert_eq!(status["state"], "live");
+        // A stream change the hub has not applied yet: the status says the feed's newer state.
+        let mut stalled = hub.stream();
+        stalled.state = StreamState::Stalled;
+        p.take(Feed::Stream(stalled), &hub, &mut out);
+        let newer: serde_json::Value = serde_json::from_slice(&out.pop().unwrap().payload).unwrap();
+        assert_eq!(newer["state"], "stalled");
         let alert: serde_json::Value = serde_json::from_slice(&msgs[1].payload).unwrap();
         assert_eq!(
             (alert["zone"].as_str(), alert["box"].as_str()),
