@@ -10,6 +10,7 @@
 //!   queue dropped (count messages are numbered).
 //! - A box that stops says `offline`; one that is killed gets `offline` from its will.
 //! - docs/mqtt.md's bridge: a box publishing to its own mosquitto reaches a central one.
+//! - TLS with a CA file and a password from a file; a wrong password is refused and said so.
 //!
 //! Also prints the figure of docs/mqtt.md: messages per second at the default rates.
 
@@ -29,6 +30,16 @@ use serde_json::Value;
 /// mosquitto on `127.0.0.1:port`, anonymous, keeping sessions on disk in `dir` (so that a
 /// subscriber's session outlives a restart, like a real broker's with persistence on).
 fn mosquitto(port: u16, dir: &Path, extra: &str) -> Proc {
+    mosquitto_with(
+        dir,
+        &format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}"),
+        port,
+    )
+}
+
+/// mosquitto with `listeners` (and what else the test needs), persistence in `dir`; waits for
+/// `port` to listen.
+fn mosquitto_with(dir: &Path, listeners: &str, port: u16) -> Proc {
     // mosquitto started as root drops to its own user, which must be able to write here.
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -36,9 +47,8 @@ fn mosquitto(port: u16, dir: &Path, extra: &str) -> Proc {
     std::fs::write(
         &conf,
         format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\n\
-             persistence true\npersistence_location {}/\nautosave_interval 1\n\
-             log_dest stderr\nlog_type error\nlog_type warning\n{extra}",
+            "persistence true\npersistence_location {}/\nautosave_interval 1\n\
+             log_dest stderr\nlog_type error\nlog_type warning\n{listeners}",
             dir.display()
         ),
     )
@@ -545,4 +555,106 @@ fn a_box_reaches_a_central_broker_through_its_own_bridged_one() {
         Some("1"),
         "the bridge says it is up"
     );
+}
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &str) {
+    let ok = Command::new("openssl")
+        .args(args.split_whitespace())
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("cannot run openssl")
+        .success();
+    assert!(ok, "openssl {args} failed");
+}
+
+#[test]
+fn tls_with_a_ca_file_and_a_password_from_a_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A CA of our own, and the broker's certificate for 127.0.0.1 signed by it.
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    openssl(
+        d,
+        &format!("req -x509 {ec} -keyout ca.key -out ca.crt -days 1 -subj /CN=skycount-test-ca"),
+    );
+    openssl(
+        d,
+        &format!("req {ec} -keyout server.key -out server.csr -subj /CN=127.0.0.1"),
+    );
+    std::fs::write(d.join("san.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        d,
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 1 -extfile san.cnf",
+    );
+    let ok = Command::new("mosquitto_passwd")
+        .args(["-c", "-b", "passwd", "box", "s3cret pass"])
+        .current_dir(d)
+        .status()
+        .expect("cannot run mosquitto_passwd")
+        .success();
+    assert!(ok);
+    for f in ["server.key", "server.crt", "ca.crt", "passwd"] {
+        std::fs::set_permissions(d.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    std::fs::write(d.join("right.pass"), "s3cret pass\n").unwrap();
+    std::fs::write(d.join("wrong.pass"), "guess\n").unwrap();
+
+    // A plain listener for the observer; TLS with passwords for the boxes.
+    let (plain, tls) = (free_port(), free_port());
+    let _broker = mosquitto_with(
+        d,
+        &format!(
+            "per_listener_settings true\n\
+             listener {plain} 127.0.0.1\nallow_anonymous true\n\
+             listener {tls} 127.0.0.1\ncafile {d}/ca.crt\ncertfile {d}/server.crt\n\
+             keyfile {d}/server.key\nallow_anonymous false\npassword_file {d}/passwd\n",
+            d = d.display()
+        ),
+        tls,
+    );
+    let observer = Observer::start(plain);
+    let secure = |pass: &str| {
+        format!(
+            "tls = true\nca_file = \"{d}/ca.crt\"\nusername = \"box\"\npassword_file = \"{d}/{pass}\"\n",
+            d = d.display()
+        )
+    };
+    let (_rtsp, url) = rtsp_server(None);
+    let good = Daemon::start(&test_config(
+        &url,
+        free_port(),
+        &tiny_model(),
+        &mqtt_config(tls, "tls-box", &secure("right.pass")),
+    ));
+    // This one needs no stream: only its link to the broker is looked at.
+    let bad = Daemon::start(&test_config(
+        "rtsp://127.0.0.1:9/none",
+        free_port(),
+        &tiny_model(),
+        &mqtt_config(tls, "bad-box", &secure("wrong.pass")),
+    ));
+
+    wait_for(Duration::from_secs(40), || {
+        (observer.numbers("tls-box").len() >= 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no counts over TLS: {}", mqtt_status(&good)));
+    assert_eq!(mqtt_status(&good)["connected"], true);
+    let refused = wait_for(Duration::from_secs(20), || {
+        let s = mqtt_status(&bad);
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused"))
+            .then_some(s)
+    })
+    .unwrap_or_else(|| panic!("a wrong password is reported: {}", mqtt_status(&bad)));
+    assert_eq!(refused["connected"], false, "{refused}");
+    assert!(
+        !refused.to_string().contains("guess"),
+        "the password is never shown: {refused}"
+    );
+    assert!(observer.under("skycount/bad-box/").is_empty());
 }
