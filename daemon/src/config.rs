@@ -884,7 +884,8 @@ fn expected_hint(key: &str) -> &'static str {
         "stream.rtmp_port"
         | "stream.rtsp_port"
         | "stream.webrtc_port"
-        | "mediamtx.webrtc_udp_port" => " (expected a port number, 1 to 65535)",
+        | "mediamtx.webrtc_udp_port"
+        | "mqtt.port" => " (expected a port number, 1 to 65535)",
         "hotspot.channel" => " (expected a Wi-Fi channel number such as 6 or 36)",
         "hotspot.address" => " (expected ADDRESS/PREFIX such as \"192.168.50.1/24\")",
         "log.level" => " (expected error, warn, info, debug or trace)",

@@ -311,6 +311,54 @@ mod tests {
     }
 
     #[test]
+    fn the_section_loads_names_its_keys_and_hides_the_password() {
+        use crate::config::load_from;
+        use std::path::Path;
+        let load = |text: &str| {
+            let f = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(f.path(), text).unwrap();
+            load_from(Some(f.path()), Path::new("/x"), &[])
+        };
+        let (s, _) = load(
+            "[mqtt]\nenabled = true\nhost = \"10.0.0.2\"\nclient_id = \"gate-3\"\n\
+             username = \"box\"\npassword = \"hunter22\"\n",
+        )
+        .unwrap();
+        assert_eq!((s.mqtt.host.as_str(), s.mqtt.port), ("10.0.0.2", 1883));
+        let shown = s.to_toml_redacted();
+        assert!(
+            !shown.contains("hunter22") && shown.contains("(set, not shown)"),
+            "{shown}"
+        );
+        let err =
+            load("[mqtt]\nenabled = true\ntopic_prefix = \"a/#\"\nqueue = 5\nkeepalve_s = 3\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("unknown key `mqtt.keepalve_s`") && err.contains("keepalive_s"),
+            "{err}"
+        );
+        let err = load("[mqtt]\nenabled = true\ntopic_prefix = \"a/#\"\nqueue = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`mqtt.topic_prefix`: \"a/#\" has '#'"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`mqtt.queue`: 5 is out of range: expected 10 to 100000"),
+            "{err}"
+        );
+        let err = load("[mqtt]\nenabled = true\nport = 70000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`mqtt.port`") && err.contains("1 to 65535"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn box_names_are_short_plain_words() {
         assert!(check_name("stage-left_2").is_ok());
         for bad in ["", "a/b", "a+b", "é", &"n".repeat(65)] {
