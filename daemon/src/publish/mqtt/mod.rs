@@ -288,7 +288,12 @@ impl Publisher {
         let Some(a) = self.pending.take() else {
             return;
         };
-        self.last_count = Some(now);
+        // Keep the cadence (one per interval on average, though the check runs on a 100 ms
+        // tick); after a pause without analyses, start from now.
+        self.last_count = Some(match self.last_count {
+            Some(t) if now.duration_since(t) < 2 * self.count_interval => t + self.count_interval,
+            _ => now,
+        });
         self.made += 1;
         for m in messages::counts(&self.topics, &a, self.made) {
             out.push(m);
@@ -558,8 +563,17 @@ mod tests {
             msgs.last().unwrap().payload,
             br#"{"alerting":true,"zones":["stage"]}"#
         );
+        // The cadence holds on a coarse tick: due at 2000 and 3000 ms, whenever checked after.
+        let ms = |n| t0 + Duration::from_millis(n);
+        for (at, due) in [(2050, true), (2950, false), (3000, true)] {
+            p.pending = Some(Arc::new(analysis(vec![])));
+            p.due_counts(ms(at), &mut out);
+            assert_eq!(!out.is_empty(), due, "at {at} ms");
+            while out.pop().is_some() {}
+        }
         // Nothing new: nothing published.
-        p.due_counts(t0 + Duration::from_millis(5000), &mut out);
+        p.pending = None;
+        p.due_counts(ms(5000), &mut out);
         assert!(out.is_empty());
     }
 
