@@ -372,7 +372,16 @@ fn two_boxes_publish_to_one_broker_and_survive_it_restarting() {
         .filter(|m| m.at >= from && m.at < from + window)
         .count();
     let rate = in_window as f64 / window.as_secs_f64();
-    eprintln!("FIGURE mqtt messages per second, one box at the default rates, no zones: {rate:.2}");
+    let bytes = observer
+        .on("skycount/box-a/live_drone/count")
+        .pop()
+        .unwrap()
+        .payload
+        .len();
+    eprintln!(
+        "FIGURE mqtt messages per second, one box at the default rates, no zones: {rate:.2}; \
+         a count message is {bytes} bytes"
+    );
     assert!(
         rate <= 1.5,
         "counts are rate-limited to one a second: {rate}"
