@@ -11,6 +11,9 @@
 //! - A box that stops says `offline`; one that is killed gets `offline` from its will.
 //! - docs/mqtt.md's bridge: a box publishing to its own mosquitto reaches a central one.
 //! - TLS with a CA file and a password from a file; a wrong password is refused and said so.
+//! - A broker that hangs (SIGSTOP: a link gone without a word) holds nothing up; the box finds
+//!   out by its keep-alive, and once the broker is back nothing is missing, not even what was in
+//!   flight when it hung.
 //!
 //! Also prints the figure of docs/mqtt.md: messages per second at the default rates.
 
@@ -666,4 +669,66 @@ fn tls_with_a_ca_file_and_a_password_from_a_file() {
         "the password is never shown: {refused}"
     );
     assert!(observer.under("skycount/bad-box/").is_empty());
+}
+
+#[test]
+fn a_broker_that_hangs_holds_nothing_up_and_loses_nothing() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let broker = mosquitto(port, dir.path(), "");
+    let pid = Pid::from_raw(broker.child.id() as i32);
+    let observer = Observer::start(port);
+    let (_rtsp, url) = rtsp_server(None);
+    let d = Daemon::start(&test_config(
+        &url,
+        free_port(),
+        &tiny_model(),
+        &mqtt_config(port, "hung-box", "count_interval_ms = 200\n"),
+    ));
+    wait_for(Duration::from_secs(40), || {
+        (observer.numbers("hung-box").len() >= 5).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no counts: {}", mqtt_status(&d)));
+
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let analysed = || d.status()["totals"]["frames_analysed"].as_u64().unwrap();
+    let before = analysed();
+    // Keep-alive 5 s: the box notices within two of them (and a connection timeout).
+    let noticed = wait_for(Duration::from_secs(30), || {
+        let s = mqtt_status(&d);
+        (s["connected"] == false && s["queued"].as_u64() > Some(0)).then_some(s)
+    });
+    let after = analysed();
+    kill(pid, Signal::SIGCONT).unwrap();
+    let noticed =
+        noticed.unwrap_or_else(|| panic!("a hung broker goes unnoticed: {}", mqtt_status(&d)));
+    eprintln!("while the broker hung: {noticed}");
+    assert!(
+        noticed["last_error"].as_str().is_some_and(
+            |e| e.contains("stopped answering") || e.contains("did not answer in time")
+        ),
+        "{noticed}"
+    );
+    assert!(
+        after > before + 5,
+        "counting went on while the broker hung ({before} -> {after})"
+    );
+
+    wait_for(Duration::from_secs(30), || {
+        let s = mqtt_status(&d);
+        (s["connected"] == true && s["queued"] == 0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no reconnection after the broker woke: {}", mqtt_status(&d)));
+    let last = *observer.numbers("hung-box").last().unwrap();
+    wait_for(Duration::from_secs(15), || {
+        (observer.numbers("hung-box").last() > Some(&(last + 3))).then_some(())
+    })
+    .expect("counts resume");
+    let seen = observer.numbers("hung-box");
+    let missed = seen.last().unwrap() - seen.len() as u64;
+    let s = mqtt_status(&d);
+    assert_eq!(s["dropped"], 0, "a queue of 1000 holds the hang: {s}");
+    assert_eq!(missed, 0, "nothing is missing, in flight or queued: {s}");
 }

@@ -251,6 +251,12 @@ fn describe(e: &ConnectionError, broker: &str) -> String {
         ConnectionError::ConnectionRefused(code) => {
             format!("the broker at {broker} refused the connection: {code:?} (check mqtt.username, mqtt.password and mqtt.client_id)")
         }
+        ConnectionError::MqttState(rumqttc::StateError::AwaitPingResp) => {
+            format!("the broker at {broker} stopped answering (no reply to a keep-alive ping)")
+        }
+        ConnectionError::MqttState(rumqttc::StateError::ConnectionAborted) => {
+            format!("the broker at {broker} closed the connection")
+        }
         ConnectionError::NetworkTimeout => {
             format!("the broker at {broker} did not answer in time")
         }
