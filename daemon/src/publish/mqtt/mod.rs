@@ -411,7 +411,8 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
     };
     let mut feed = hub.feed();
     let mut outbox = Outbox::new(opts.queue);
-    publisher.set_zones(zone_names(&hub.setup()), &mut outbox);
+    // Described at the first connection (on_connect); later changes come through the feed.
+    publisher.zones = zone_names(&hub.setup());
     let mut tick = tokio::time::interval(TICK);
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
     status_tick.tick().await;
