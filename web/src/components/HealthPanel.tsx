@@ -131,6 +131,7 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
         {mqtt && (
           <Row label="MQTT" testid="mqtt" value={status?.mqtt?.connected ? 'connected' : 'disconnected'} level={mqtt.level}>
             {mqtt.text}
+            {mqtt.detail && <small>{mqtt.detail}</small>}
           </Row>
         )}
         {info?.operator && (

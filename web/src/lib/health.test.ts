@@ -16,9 +16,13 @@ describe('health in words', () => {
     const base = { enabled: true, connected: true, broker: '10.0.0.2:1883', client_id: 'gate-3', queued: 0, dropped: 0, last_error: null };
     expect(mqttText(null)).toBeNull();
     expect(mqttText({ ...base, enabled: false })).toBeNull();
-    expect(mqttText(base)).toEqual({ text: 'publishing to 10.0.0.2:1883 as gate-3', level: 'ok' });
+    expect(mqttText(base)).toEqual({ text: 'publishing to 10.0.0.2:1883', detail: ' as gate-3', level: 'ok' });
     expect(mqttText({ ...base, dropped: 4 })?.level).toBe('warn');
     const down = mqttText({ ...base, connected: false, queued: 12, dropped: 3, last_error: 'cannot reach the broker' });
-    expect(down).toEqual({ text: 'not connected (cannot reach the broker); 12 queued, 3 dropped, counting goes on', level: 'bad' });
+    expect(down).toEqual({
+      text: 'not connected',
+      detail: ' (cannot reach the broker); 12 queued, 3 dropped, counting goes on',
+      level: 'bad',
+    });
   });
 });

@@ -20,17 +20,18 @@ export function boxText(h: Health | null): { text: string; level: Level | undefi
   return { text: `not counting: ${h.reason ?? 'no reason given'}`, level: 'bad' };
 }
 
-/** The MQTT publisher, for a person: null when it is off (no line shown). */
-export function mqttText(m: MqttReport | null): { text: string; level: Level } | null {
+/** The MQTT publisher, for a person: the state, then the details; null when it is off (no
+ * line shown). */
+export function mqttText(m: MqttReport | null): { text: string; detail: string; level: Level } | null {
   if (!m?.enabled) return null;
-  const name = m.client_id ? ` as ${m.client_id}` : '';
   const lost = m.dropped ? `, ${m.dropped} dropped` : '';
   if (m.connected) {
+    const name = m.client_id ? ` as ${m.client_id}` : '';
     const waiting = m.queued ? `, ${m.queued} queued` : '';
-    return { text: `publishing to ${m.broker ?? 'the broker'}${name}${waiting}${lost}`, level: m.dropped ? 'warn' : 'ok' };
+    return { text: `publishing to ${m.broker ?? 'the broker'}`, detail: `${name}${waiting}${lost}`, level: m.dropped ? 'warn' : 'ok' };
   }
   const why = m.last_error ?? 'connecting';
-  return { text: `not connected (${why}); ${m.queued ?? 0} queued${lost}, counting goes on`, level: 'bad' };
+  return { text: 'not connected', detail: ` (${why}); ${m.queued ?? 0} queued${lost}, counting goes on`, level: 'bad' };
 }
 
 const STREAM_TEXT: Record<string, string> = {
