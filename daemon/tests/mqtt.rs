@@ -278,10 +278,21 @@ fn two_boxes_publish_to_one_broker_and_survive_it_restarting() {
             Some("online"),
             "{name}"
         );
-        let status = observer.on(&format!("skycount/{name}/status"));
-        let status = status.last().expect("a status").json();
-        assert_eq!(status["state"], "live", "{status}");
-        assert_eq!(status["health"], "ok", "{status}");
+        // The status follows the stream and the model as they come up.
+        let topic = format!("skycount/{name}/status");
+        wait_for(Duration::from_secs(10), || {
+            let last = observer.on(&topic).last()?.json();
+            (last["state"] == "live"
+                && last["health"] == "ok"
+                && last["execution_provider"] == "cpu")
+                .then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{name}'s status: {:?}",
+                observer.on(&topic).last().map(Msg::text)
+            )
+        });
         let s = mqtt_status(if name == "box-a" { &a } else { &b });
         assert_eq!(s["connected"], true, "{s}");
         assert_eq!(s["client_id"], name, "{s}");

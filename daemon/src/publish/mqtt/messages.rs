@@ -161,26 +161,31 @@ pub fn alert(t: &Topics, box_name: &str, a: &Alert) -> Message {
     Message::event(t.alert(), to_vec(v))
 }
 
-/// The box's status, small enough for any broker: the stream, the model and the health.
-pub fn status(t: &Topics, s: &Status, health: &Result<(), String>, now_ms: u64) -> Message {
-    Message::retained(
-        t.status(),
-        to_vec(json!({
-            "time": now_ms,
-            "state": s.stream.state,
-            "state_since": s.stream.state_since_ms,
-            "demo": s.stream.demo,
-            "error": s.stream.error,
-            "decoder": s.stream.decoder,
-            "model": s.model.name,
-            "execution_provider": s.execution_provider,
-            "health": match health { Ok(()) => "ok".to_string(), Err(e) => e.clone() },
-            "analysed_fps": (s.rates.analysed_fps * 100.0).round() / 100.0,
-            "calibrated": s.calibration.is_some(),
-            "version": s.version,
-            "uptime_s": s.uptime_s,
-        })),
-    )
+/// What in the status is worth publishing again when it changes (not the clock, the uptime or
+/// the rates, which change all the time).
+pub fn status_key(s: &Status, health: &Result<(), String>) -> serde_json::Value {
+    json!({
+        "state": s.stream.state,
+        "state_since": s.stream.state_since_ms,
+        "demo": s.stream.demo,
+        "error": s.stream.error,
+        "decoder": s.stream.decoder,
+        "model": s.model.name,
+        "execution_provider": s.execution_provider,
+        "health": match health { Ok(()) => "ok".to_string(), Err(e) => e.clone() },
+        "calibrated": s.calibration.is_some(),
+    })
+}
+
+/// The box's status, small enough for any broker: the stream, the model and the health (its
+/// [`status_key`]), with the time, the analysis rate, the version and the uptime.
+pub fn status(t: &Topics, key: &serde_json::Value, s: &Status, now_ms: u64) -> Message {
+    let mut v = key.clone();
+    v["time"] = json!(now_ms);
+    v["analysed_fps"] = json!((s.rates.analysed_fps * 100.0).round() / 100.0);
+    v["version"] = json!(s.version);
+    v["uptime_s"] = json!(s.uptime_s);
+    Message::retained(t.status(), to_vec(v))
 }
 
 #[cfg(test)]

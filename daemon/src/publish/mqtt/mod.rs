@@ -60,6 +60,9 @@ const CLIENT_CAPACITY: usize = 64;
 const TICK: Duration = Duration::from_millis(100);
 /// The status is published again this often even when nothing changed (rates, uptime).
 const STATUS_EVERY: Duration = Duration::from_secs(60);
+/// How often the status is compared with the last published one (the model and the health are
+/// not in the feed).
+const STATUS_CHECK: Duration = Duration::from_secs(1);
 /// How long a clean stop waits for `offline` and the disconnect to reach the broker.
 const STOP_WAIT: Duration = Duration::from_millis(500);
 
@@ -280,6 +283,8 @@ struct Publisher {
     zones: Vec<String>,
     /// The zones alerting in the last published state of the alert sensor.
     alerting: Option<Vec<String>>,
+    /// What the last published status said (its [`messages::status_key`]).
+    status_key: Option<serde_json::Value>,
 }
 
 impl Publisher {
@@ -321,9 +326,31 @@ impl Publisher {
     fn take(&mut self, item: Feed, hub: &Hub, out: &mut Outbox) {
         match item {
             Feed::Analysis(a) => self.pending = Some(a),
-            Feed::Stream(s) => out.push(status(&self.topics, hub, Some(s))),
+            Feed::Stream(s) => out.push(self.status(hub, Some(s))),
             Feed::Alert(a) => out.push(messages::alert(&self.topics, &self.box_name, &a)),
             Feed::Setup(s) => self.set_zones(zone_names(&s), out),
+        }
+    }
+
+    /// The status message, remembered as the last published; `stream` is the feed's newer
+    /// report when the hub has not applied it yet.
+    fn status(&mut self, hub: &Hub, stream: Option<crate::wire::StreamReport>) -> Message {
+        let mut s = hub.status();
+        if let Some(stream) = stream {
+            s.stream = stream;
+        }
+        let key = messages::status_key(&s, &hub.health());
+        let m = messages::status(&self.topics, &key, &s, unix_ms(SystemTime::now()));
+        self.status_key = Some(key);
+        m
+    }
+
+    /// The status again when something in it changed that the feed does not carry (the model
+    /// loaded or failed, a calibration).
+    fn status_if_changed(&mut self, hub: &Hub, out: &mut Outbox) {
+        let s = hub.status();
+        if self.status_key.as_ref() != Some(&messages::status_key(&s, &hub.health())) {
+            out.push(self.status(hub, None));
         }
     }
 
@@ -341,27 +368,18 @@ impl Publisher {
     }
 
     /// What a new connection is told first: online, discovery, the status, the alert state.
-    fn on_connect(&self, hub: &Hub) -> Vec<Message> {
+    fn on_connect(&mut self, hub: &Hub) -> Vec<Message> {
         let mut first = vec![Message::retained(self.topics.availability(), ONLINE.into())];
         if let Some(d) = &self.discovery {
             first.extend(d.stream(&self.topics));
             first.extend(self.zones.iter().map(|z| d.zone(&self.topics, z)));
         }
-        first.push(status(&self.topics, hub, None));
+        first.push(self.status(hub, None));
         if let Some(a) = &self.alerting {
             first.push(messages::alerting(&self.topics, a));
         }
         first
     }
-}
-
-/// The status message; `stream` is the feed's newer report when the hub has not applied it yet.
-fn status(t: &Topics, hub: &Hub, stream: Option<crate::wire::StreamReport>) -> Message {
-    let mut s = hub.status();
-    if let Some(stream) = stream {
-        s.stream = stream;
-    }
-    messages::status(t, &s, &hub.health(), unix_ms(SystemTime::now()))
 }
 
 async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
@@ -408,6 +426,7 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
         made: 0,
         zones: Vec::new(),
         alerting: None,
+        status_key: None,
     };
     let mut feed = hub.feed();
     let mut outbox = Outbox::new(opts.queue);
@@ -416,6 +435,8 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
     let mut tick = tokio::time::interval(TICK);
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
     status_tick.tick().await;
+    let mut change_tick = tokio::time::interval(STATUS_CHECK);
+    change_tick.tick().await;
     let mut published = 0u64;
     loop {
         tokio::select! {
@@ -454,7 +475,8 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
                 }
             },
             _ = tick.tick() => {}
-            _ = status_tick.tick() => outbox.push(status(&topics, &hub, None)),
+            _ = status_tick.tick() => outbox.push(publisher.status(&hub, None)),
+            _ = change_tick.tick() => publisher.status_if_changed(&hub, &mut outbox),
         }
         publisher.due_counts(Instant::now(), &mut outbox);
         if report.connected {
@@ -531,6 +553,7 @@ mod tests {
             made: 0,
             zones: Vec::new(),
             alerting: None,
+            status_key: None,
         }
     }
 
@@ -665,6 +688,35 @@ mod tests {
                 "p/b/s/alerting"
             ]
         );
+    }
+
+    #[test]
+    fn the_status_is_published_again_when_the_model_comes_up() {
+        use crate::event::Event;
+        let report = crate::engine::model::report_for(&crate::config::Settings::default().model);
+        let hub = Hub::new("rtsp://x".into(), report.clone());
+        let mut p = publisher(1000);
+        let mut out = Outbox::new(100);
+        let first: serde_json::Value =
+            serde_json::from_slice(&p.status(&hub, None).payload).unwrap();
+        assert_eq!(first["health"], "the model is still loading");
+        p.status_if_changed(&hub, &mut out);
+        assert!(out.is_empty(), "nothing changed");
+        hub.apply(Event::Model(crate::wire::ModelReport {
+            execution_provider: Some("cpu".into()),
+            ..report
+        }));
+        p.status_if_changed(&hub, &mut out);
+        let again: serde_json::Value = serde_json::from_slice(&out.pop().unwrap().payload).unwrap();
+        assert_eq!(
+            (
+                again["health"].as_str(),
+                again["execution_provider"].as_str()
+            ),
+            (Some("ok"), Some("cpu"))
+        );
+        p.status_if_changed(&hub, &mut out);
+        assert!(out.is_empty(), "published once");
     }
 
     #[test]
