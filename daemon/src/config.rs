@@ -28,6 +28,7 @@
 //! hundred characters, however large or deep the input that caused it.
 
 pub mod hotspot;
+pub mod mqtt;
 pub mod operator;
 pub mod stream;
 pub mod track;
@@ -40,6 +41,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use self::hotspot::DhcpRange;
+pub use self::mqtt::MqttSettings;
 pub use self::operator::OperatorSettings;
 pub use self::stream::{check_path_name, check_stream_key};
 pub use self::track::{Codec, Track};
@@ -64,6 +66,7 @@ pub struct Settings {
     pub mediamtx: MediamtxSettings,
     pub hotspot: HotspotSettings,
     pub operator: OperatorSettings,
+    pub mqtt: MqttSettings,
     pub log: LogSettings,
 }
 
@@ -888,7 +891,8 @@ fn expected_hint(key: &str) -> &'static str {
         "stream.rtmp_port"
         | "stream.rtsp_port"
         | "stream.webrtc_port"
-        | "mediamtx.webrtc_udp_port" => " (expected a port number, 1 to 65535)",
+        | "mediamtx.webrtc_udp_port"
+        | "mqtt.port" => " (expected a port number, 1 to 65535)",
         "hotspot.channel" => " (expected a Wi-Fi channel number such as 6 or 36)",
         "hotspot.address" => " (expected ADDRESS/PREFIX such as \"192.168.50.1/24\")",
         "log.level" => " (expected error, warn, info, debug or trace)",
@@ -1303,6 +1307,9 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
     for (key, problem) in operator::check(&s.operator) {
         bad(&format!("operator.{key}"), problem);
     }
+    for (key, problem) in mqtt::check(&s.mqtt) {
+        bad(&format!("mqtt.{key}"), problem);
+    }
     let decoder = s.decode.decoder.trim();
     if decoder.is_empty() {
         bad(
@@ -1378,7 +1385,7 @@ impl Settings {
     }
 
     /// [`Settings::to_toml`] with the secrets (`stream.key`, `hotspot.passphrase`,
-    /// `operator.passphrase`) hidden, for
+    /// `operator.passphrase`, `mqtt.password`) hidden, for
     /// `check-config`, whose output may end up in a journal or a bug report.
     pub fn to_toml_redacted(&self) -> String {
         let mut s = self.clone();
@@ -1386,6 +1393,7 @@ impl Settings {
             &mut s.stream.key,
             &mut s.hotspot.passphrase,
             &mut s.operator.passphrase,
+            &mut s.mqtt.password,
         ] {
             if !secret.is_empty() {
                 *secret = "(set, not shown)".into();

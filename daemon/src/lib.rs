@@ -20,7 +20,8 @@
 //! - [`analyse`]: from a density map to a count and a small grid for heatmaps.
 //! - [`engine`]: the stages above as one object: its threads, its stop, its progress.
 //! - [`event`]: the typed events the stages emit, and [`wire`]: what viewers are sent.
-//! - [`publish`]: the hub built from the events, and the server that shares it.
+//! - [`publish`]: the hub built from the events, the server that shares it, and the MQTT
+//!   publisher that follows it.
 //! - [`mediamtx`]: the media server beside skycountd: its rendered configuration and its watch.
 //! - [`hotspot`]: the Wi-Fi hotspot's rendered hostapd, dnsmasq and networkd files.
 //! - [`secret`]: the stream key and hotspot passphrase generated once and kept.

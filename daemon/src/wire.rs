@@ -336,6 +336,29 @@ pub struct Status {
     pub zones: Vec<Zone>,
     /// Open alerts (raised, and not yet both cleared and acknowledged), oldest first.
     pub alerts: Vec<Alert>,
+    /// The MQTT publisher (`[mqtt]`); `enabled: false` and nothing else when it is off.
+    pub mqtt: MqttReport,
+}
+
+/// The `mqtt` object of the status: is the box reaching its broker, and what waits or was lost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MqttReport {
+    pub enabled: bool,
+    pub connected: bool,
+    /// `host:port`.
+    pub broker: Option<String>,
+    /// The box's name on the broker (its client id and topic level).
+    pub client_id: Option<String>,
+    /// Messages waiting for the broker (bounded by `mqtt.queue`).
+    pub queued: usize,
+    /// Messages dropped because the queue was full (counts first), since the start.
+    pub dropped: u64,
+    /// Messages handed to the MQTT client since the start.
+    pub published: u64,
+    /// Items of the hub's feed the publisher fell too far behind to see (none in practice).
+    pub lagged: u64,
+    /// Why the broker was last lost or refused; null once connected again.
+    pub last_error: Option<String>,
 }
 
 /// `GET /api/stream/info`.
@@ -436,8 +459,10 @@ mod tests {
             masks: Vec::new(),
             zones: Vec::new(),
             alerts: Vec::new(),
+            mqtt: MqttReport::default(),
         };
         let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["mqtt"]["enabled"], false);
         assert_eq!(v["state"], "waiting");
         assert_eq!(v["execution_provider"], "cpu");
         assert!(v["model"].get("execution_provider").is_none());

@@ -39,6 +39,7 @@ import {
   ensureDist,
   fatal,
   findSeenOf,
+  freePort,
   hasCommand,
   lastSeenOf,
   launchBrowser,
@@ -136,6 +137,8 @@ before(async () => {
   cleanArtifacts('FAILED-'); // from an earlier run
   env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-e2e-'));
   await allocatePorts(env);
+  // No broker listens here: the health panel shows MQTT failing while counting goes on.
+  env.mqttPort = await freePort();
 
   // 1. The RTMP server.
   await startNginx(env);
@@ -188,6 +191,12 @@ webrtc_port = ${env.whepPort}
 # nothing answers there: the health panel shows what the daemon says about it
 api = "127.0.0.1:${env.mtxApiPort}"
 metrics = "127.0.0.1:${env.mtxMetricsPort}"
+
+[mqtt]
+enabled = true
+host = "127.0.0.1"
+port = ${env.mqttPort}
+client_id = "e2e-box"
 
 ${operatorToml(env)}`,
   );
@@ -555,6 +564,12 @@ step('waiting for the drone: a viewer never sees the key; the operator signs in 
   } else {
     assert.equal(await env.page.locator(testid('mediamtx')).count(), 0);
   }
+  // MQTT's broker does not answer: the row says why, what waits, and that counting goes on.
+  await waitFor('the MQTT row', async () => (await attr('mqtt', 'data-value')) === 'disconnected' && lastStatus().mqtt?.last_error);
+  const mqttRow = await text('mqtt');
+  assert.match(mqttRow, new RegExp(`not connected \\(cannot reach the broker at 127\\.0\\.0\\.1:${env.mqttPort}: .*\\); \\d+ queued.*counting goes on`));
+  assert.match(await attr('mqtt', 'class'), /lvl-bad/);
+  t.diagnostic(`MQTT row: ${mqttRow}`);
 });
 
 step('demo recording while no drone streams: DEMO badges over the stage and beside the count', async (t) => {

@@ -3,7 +3,8 @@
 //! ```text
 //!   Engine (source + model threads) ─┐
 //!   MediaMTX watch ──────────────────┴─▶ events ─▶ Hub ─▶ axum + socketioxide: /api/*, /metrics,
-//!                                          │                Socket.IO, the dashboard
+//!                                          │        │       Socket.IO, the dashboard
+//!                                          │        └─▶ feed ─▶ MQTT publisher (when [mqtt] is on)
 //!                                          └─ PublisherChanged ─▶ engine.reattach()
 //! ```
 //!
@@ -103,6 +104,9 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
             stop.clone(),
         ));
     }
+    // MQTT follows the hub like a viewer; it never holds up counting (publish::mqtt).
+    let mqtt = crate::publish::mqtt::Options::from_settings(&settings)
+        .map(|opts| crate::publish::mqtt::spawn(hub.clone(), opts, stop.clone()));
     // Only the stages hold senders from here on.
     drop(events);
     let server_task = {
@@ -149,6 +153,10 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
     engine.shutdown(STOP_WITHIN).await;
     // Every stage has ended: the event loop has nothing more to read.
     event_loop.abort();
+    // MQTT has been telling the broker `offline` meanwhile (it gives up within 0.5 s).
+    if let Some(task) = mqtt {
+        let _ = tokio::time::timeout_at(deadline, task).await;
+    }
     // Viewers' connections are closed by the server; never wait longer than this for them.
     if tokio::time::timeout_at(deadline, server_task)
         .await
@@ -226,9 +234,10 @@ fn reload(path: Option<&std::path::Path>, current: &mut Settings, engine: &Engin
         || new.mediamtx != current.mediamtx
         || new.hotspot != current.hotspot
         || new.operator != current.operator
+        || new.mqtt != current.mqtt
     {
         log::warn!(
-            "[server], [stream], [mediamtx], [hotspot] and [operator] changes take effect at the \
+            "[server], [stream], [mediamtx], [hotspot], [operator] and [mqtt] changes take effect at the \
              next restart (of skycount.target, which renders MediaMTX's and the hotspot's files \
              again)"
         );

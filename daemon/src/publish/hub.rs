@@ -23,8 +23,8 @@ use crate::analyse::Setup;
 use crate::event::Event;
 use crate::sample::Frame;
 use crate::wire::{
-    Alert, Analysis, AnalysisReport, MediaMtxReport, ModelReport, Rates, Status, StreamReport,
-    Totals,
+    Alert, Analysis, AnalysisReport, MediaMtxReport, ModelReport, MqttReport, Rates, Status,
+    StreamReport, Totals,
 };
 
 /// Items a follower of [`Hub::feed`] may fall behind before it loses the oldest (about 20 s of
@@ -65,6 +65,7 @@ pub struct Hub {
     alerts: RwLock<Vec<Alert>>,
     /// Each alert as it changes, for the viewers' `alert` event.
     alert_events: broadcast::Sender<Alert>,
+    mqtt: RwLock<MqttReport>,
 }
 
 impl Hub {
@@ -90,6 +91,7 @@ impl Hub {
             feed: broadcast::channel(FEED_CAPACITY).0,
             alerts: RwLock::new(Vec::new()),
             alert_events: broadcast::channel(MAX_OPEN_ALERTS).0,
+            mqtt: RwLock::new(MqttReport::default()),
         })
     }
 
@@ -218,6 +220,18 @@ impl Hub {
 
     pub fn mediamtx(&self) -> Option<MediaMtxReport> {
         self.mediamtx.read().clone()
+    }
+
+    /// The MQTT publisher's report; viewers are told at once when it connected, lost its
+    /// broker or had a new error (the queue's figures follow with the next status).
+    pub fn set_mqtt(&self, report: MqttReport) {
+        let mut cur = self.mqtt.write();
+        let changed = (cur.connected, &cur.last_error) != (report.connected, &report.last_error);
+        *cur = report;
+        drop(cur);
+        if changed {
+            self.status_changed.notify_one();
+        }
     }
 
     /// The supervisor's report; viewers are told at once when it changed.
@@ -377,6 +391,7 @@ impl Hub {
             masks: setup.masks,
             zones: setup.zones,
             alerts: self.alerts(),
+            mqtt: self.mqtt.read().clone(),
         }
     }
 

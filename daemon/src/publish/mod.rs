@@ -2,7 +2,7 @@
 //!
 //! [`hub`] holds the latest of everything; [`server`] serves it over the connections [`conn`]
 //! keeps in bounds; [`auth`] says who is the operator, and [`operator`] is what the operator may
-//! do. See `docs/api.md` for the contract the dashboard relies on, `docs/security.md` for the
+//! do. [`mqtt`] follows the hub too, and publishes to an MQTT broker. See `docs/api.md` for the contract the dashboard relies on, `docs/security.md` for the
 //! roles.
 
 pub mod auth;
@@ -10,6 +10,7 @@ pub mod conn;
 pub mod hub;
 pub mod metrics;
 pub mod models;
+pub mod mqtt;
 pub mod operator;
 pub mod server;
 pub mod snapshot;

@@ -3,7 +3,7 @@ import type { Analysis, MediamtxReport, Status, StreamInfo } from '../lib/api';
 import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate } from '../lib/format';
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
-import { boxText, streamText, type Health, type Level } from '../lib/health';
+import { boxText, mqttText, streamText, type Health, type Level } from '../lib/health';
 
 
 interface Props {
@@ -70,6 +70,7 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
   const rate = status?.rates?.analysed_fps ?? measuredRate;
   const mediamtx = status?.mediamtx ?? null;
   const box = boxText(health);
+  const mqtt = mqttText(status?.mqtt ?? null);
   return (
     <section className="panel health" aria-label="Box health">
       <h2>Box health</h2>
@@ -127,6 +128,12 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
         <Row label="Box" testid="daemon-health" value={health ? (health.ok ? 'ok' : 'down') : null} level={box.level}>
           {box.text}
         </Row>
+        {mqtt && (
+          <Row label="MQTT" testid="mqtt" value={status?.mqtt?.connected ? 'connected' : 'disconnected'} level={mqtt.level}>
+            {mqtt.text}
+            {mqtt.detail && <small>{mqtt.detail}</small>}
+          </Row>
+        )}
         {info?.operator && (
           <Row label="Publish to" testid="rtmp-url" value={info.rtmp_url}>
             <code className="rtmp">{info.rtmp_url ?? DASH}</code>

@@ -167,6 +167,20 @@ export interface Status {
   zones: Zone[];
   /** open alerts, oldest first; [] when absent */
   alerts: Alert[];
+  /** the MQTT publisher; null when absent (an older daemon) */
+  mqtt: MqttReport | null;
+}
+
+/** `status.mqtt`: is the box reaching its MQTT broker, and what waits or was lost. */
+export interface MqttReport {
+  enabled: boolean;
+  connected: boolean;
+  /** host:port */
+  broker: string | null;
+  client_id: string | null;
+  queued: number | null;
+  dropped: number | null;
+  last_error: string | null;
 }
 
 export interface StreamInfo {
@@ -383,6 +397,20 @@ export function parseStatus(v: unknown): Status | null {
     masks: parseMasks(v.masks),
     zones: parseZones(v.zones),
     alerts: parseAlerts(v.alerts),
+    mqtt: parseMqtt(v.mqtt),
+  };
+}
+
+export function parseMqtt(v: unknown): MqttReport | null {
+  if (!isObj(v)) return null;
+  return {
+    enabled: v.enabled === true,
+    connected: v.connected === true,
+    broker: str(v.broker),
+    client_id: str(v.client_id),
+    queued: num(v.queued),
+    dropped: num(v.dropped),
+    last_error: str(v.last_error),
   };
 }
 

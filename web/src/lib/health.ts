@@ -8,6 +8,8 @@ export interface Health {
   reason: string | null;
 }
 
+import type { MqttReport } from './api';
+
 export type Level = 'ok' | 'warn' | 'bad' | 'idle';
 
 /** The box itself: working, not working (and why), or not answering. */
@@ -16,6 +18,20 @@ export function boxText(h: Health | null): { text: string; level: Level | undefi
   if (h.ok) return { text: 'working', level: 'ok' };
   if (h.reason === 'unreachable') return { text: 'not answering (is the box on, and this device on its network?)', level: 'bad' };
   return { text: `not counting: ${h.reason ?? 'no reason given'}`, level: 'bad' };
+}
+
+/** The MQTT publisher, for a person: the state, then the details; null when it is off (no
+ * line shown). */
+export function mqttText(m: MqttReport | null): { text: string; detail: string; level: Level } | null {
+  if (!m?.enabled) return null;
+  const lost = m.dropped ? `, ${m.dropped} dropped` : '';
+  if (m.connected) {
+    const name = m.client_id ? ` as ${m.client_id}` : '';
+    const waiting = m.queued ? `, ${m.queued} queued` : '';
+    return { text: `publishing to ${m.broker ?? 'the broker'}`, detail: `${name}${waiting}${lost}`, level: m.dropped ? 'warn' : 'ok' };
+  }
+  const why = m.last_error ?? 'connecting';
+  return { text: 'not connected', detail: ` (${why}); ${m.queued ?? 0} queued${lost}, counting goes on`, level: 'bad' };
 }
 
 const STREAM_TEXT: Record<string, string> = {

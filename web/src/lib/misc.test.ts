@@ -70,7 +70,7 @@ describe('api parsers', () => {
   });
 
   it('parse the documented status', () => {
-    expect(parseStatus(STATUS)).toEqual({ ...STATUS, demo: false, mediamtx: null, analysis: null, calibration: null, masks: [], zones: [], alerts: [] });
+    expect(parseStatus(STATUS)).toEqual({ ...STATUS, demo: false, mediamtx: null, analysis: null, calibration: null, masks: [], zones: [], alerts: [], mqtt: null });
   });
 
   it('parse the demo flag and the MediaMTX report of a status, all optional', () => {
@@ -107,6 +107,15 @@ describe('api parsers', () => {
     expect(parseStatus({ ...STATUS, mediamtx: null })?.mediamtx).toBeNull();
     expect(parseStatus({ ...STATUS, mediamtx: ['x'] })?.mediamtx).toBeNull();
     expect(parseStatus({ ...STATUS, demo: 'true' })?.demo).toBe(false);
+    expect(parseStatus({ ...STATUS, mqtt: { enabled: true, connected: false, queued: 3, dropped: 'x' } })?.mqtt).toEqual({
+      enabled: true,
+      connected: false,
+      broker: null,
+      client_id: null,
+      queued: 3,
+      dropped: null,
+      last_error: null,
+    });
   });
 
   it('parse a status before the first stream', () => {
