@@ -612,14 +612,17 @@ step('live stream: health panel shows live, avdec_h264, cpu; snapshot stands in 
   // no MediaMTX: WHEP cannot connect, the last analysed frame is shown instead
   await waitFor('live video unreachable', async () => ['unreachable', 'failed'].includes(await attr('video-link', 'data-value')), { timeout: 20_000 });
   assert.equal(await attr('video-state', 'data-state'), 'snapshot');
-  const snap = await waitFor('the snapshot image', () =>
-    evalIn(() => {
+  // The image swapped in for an analysis made after the stream went live (one made from the demo
+  // recording may still be on screen for a moment on a busy machine).
+  const snap = await waitFor('the snapshot image of a live analysis', async () => {
+    const s = await evalIn(() => {
       const img = document.querySelector('[data-testid="snapshot"]');
       if (!img || !img.complete || img.naturalWidth === 0) return null;
       const r = img.getBoundingClientRect();
       return { nw: img.naturalWidth, nh: img.naturalHeight, w: r.width, h: r.height, vis: getComputedStyle(img).visibility, seq: img.dataset.seq };
-    }),
-  );
+    });
+    return s && Number(s.seq) >= live.seq ? s : null;
+  });
   assert.equal(snap.vis, 'visible');
   assert.ok(snap.w > 0 && snap.h > 0, JSON.stringify(snap));
   assert.deepEqual([snap.nw, snap.nh], [live.a.frame_width, live.a.frame_height], 'the snapshot is the analysed frame, at the stream\'s own size');
