@@ -94,6 +94,10 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         settings.server.web_dir.clone(),
         Some(Arc::new(operator)),
         Arc::new(Auth::from_settings(&settings)),
+        settings
+            .history
+            .enabled
+            .then(|| settings.history.db_path(&settings.analysis.state_dir)),
     );
     let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone()));
     tokio::spawn(server::broadcast(hub.clone(), io.clone()));
@@ -104,6 +108,20 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
             stop.clone(),
         ));
     }
+    // The flight history follows the hub's feed and stops with everything else, flushing.
+    let history = settings.history.enabled.then(|| {
+        let opts = crate::history::recorder::Options::from_settings(
+            &settings.history,
+            &settings.analysis.state_dir,
+            crate::store::stream_key(&settings.source_url()),
+        );
+        tokio::spawn(crate::history::recorder::run(
+            hub.clone(),
+            hub.feed(),
+            opts,
+            stop.clone(),
+        ))
+    });
     // Only the stages hold senders from here on.
     drop(events);
     let server_task = {
@@ -150,6 +168,11 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
     engine.shutdown(STOP_WITHIN).await;
     // Every stage has ended: the event loop has nothing more to read.
     event_loop.abort();
+    if let Some(h) = history {
+        if tokio::time::timeout_at(deadline, h).await.is_err() {
+            log::warn!("the history did not finish writing in time; its last second may be lost");
+        }
+    }
     // Viewers' connections are closed by the server; never wait longer than this for them.
     if tokio::time::timeout_at(deadline, server_task)
         .await

@@ -20,8 +20,8 @@ use crate::analyse::Setup;
 use crate::event::Event;
 use crate::sample::Frame;
 use crate::wire::{
-    Alert, Analysis, AnalysisReport, MediaMtxReport, ModelReport, Rates, Status, StreamReport,
-    Totals,
+    Alert, Analysis, AnalysisReport, HistoryReport, MediaMtxReport, ModelReport, Rates, Status,
+    StreamReport, Totals,
 };
 
 /// Items a follower of [`Hub::feed`] may fall behind before it loses the oldest (about 20 s of
@@ -55,6 +55,7 @@ pub struct Hub {
     mediamtx: RwLock<Option<MediaMtxReport>>,
     setup: RwLock<Setup>,
     feed: broadcast::Sender<Feed>,
+    history: RwLock<HistoryReport>,
 }
 
 impl Hub {
@@ -78,6 +79,7 @@ impl Hub {
             mediamtx: RwLock::new(None),
             setup: RwLock::new(Setup::default()),
             feed: broadcast::channel(FEED_CAPACITY).0,
+            history: RwLock::new(HistoryReport::off()),
         })
     }
 
@@ -126,6 +128,17 @@ impl Hub {
     fn pass_on(&self, item: impl FnOnce() -> Feed) {
         if self.feed.receiver_count() > 0 {
             let _ = self.feed.send(item());
+        }
+    }
+
+    /// The history recorder's latest report; viewers are told at once when its state changed.
+    pub fn set_history(&self, report: HistoryReport) {
+        let mut cur = self.history.write();
+        let changed = (cur.state, &cur.reason) != (report.state, &report.reason);
+        *cur = report;
+        drop(cur);
+        if changed {
+            self.status_changed.notify_one();
         }
     }
 
@@ -324,6 +337,7 @@ impl Hub {
             },
             calibration: setup.calibration,
             masks: setup.masks,
+            history: self.history.read().clone(),
         }
     }
 
