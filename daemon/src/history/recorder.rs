@@ -442,18 +442,16 @@ impl<R: Fn(HistoryReport)> Writer<R> {
     }
 
     fn pause(&mut self, e: &rusqlite::Error) {
-        let reason = if db::is_disk_trouble(e) {
-            format!(
-                "history paused: disk full or failing ({e}) at {}; counting goes on, and \
-                 history resumes by itself once there is room",
-                self.opts.path.display()
-            )
-        } else {
-            format!(
-                "history paused: {e} ({}); counting goes on, retrying",
-                self.opts.path.display()
-            )
+        let what = match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => "disk full",
+            _ if db::is_disk_trouble(e) => "the disk failed a write",
+            _ => "the database cannot be written",
         };
+        let reason = format!(
+            "history paused: {what} ({e}, {}); counting goes on, and history resumes by itself \
+             once it can write again",
+            self.opts.path.display()
+        );
         if self.paused.is_none() {
             log::warn!("{reason}");
             self.backoff = RETRY_FIRST;
