@@ -178,6 +178,9 @@ export function App() {
           <span className="dot" aria-hidden="true" />
           {link.state === 'connected' ? 'connected' : link.state === 'connecting' ? 'connecting…' : 'reconnecting…'}
         </span>
+        <a className="theme" href="#/history">
+          History
+        </a>
         <button
           type="button"
           className="theme"

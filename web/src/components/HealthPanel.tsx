@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import type { Analysis, MediamtxReport, Status, StreamInfo } from '../lib/api';
+import { historyLine } from '../lib/history';
 import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate } from '../lib/format';
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
@@ -127,6 +128,11 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
         <Row label="Box" testid="daemon-health" value={health ? (health.ok ? 'ok' : 'down') : null} level={box.level}>
           {box.text}
         </Row>
+        {status?.history && (
+          <Row label="History" testid="history-state" value={status.history.state} level={historyLine(status.history).level}>
+            {historyLine(status.history).text}
+          </Row>
+        )}
         {info?.operator && (
           <Row label="Publish to" testid="rtmp-url" value={info.rtmp_url}>
             <code className="rtmp">{info.rtmp_url ?? DASH}</code>

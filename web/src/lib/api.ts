@@ -2,6 +2,8 @@
 // Parsers are defensive: the daemon is a separate program and a field box may run
 // an older or newer one, so anything malformed becomes null instead of a crash.
 
+import { parseHistoryReport, type HistoryReport } from './history';
+
 export type StreamState = 'waiting' | 'live' | 'stalled' | 'reconnecting';
 
 export interface DensityGrid {
@@ -129,6 +131,8 @@ export interface Status {
   calibration: Calibration | null;
   /** areas not counted; [] when absent */
   masks: Mask[];
+  /** the flight history's state; null from a daemon without one */
+  history: HistoryReport | null;
 }
 
 export interface StreamInfo {
@@ -295,6 +299,7 @@ export function parseStatus(v: unknown): Status | null {
     analysis: parseAnalysisReport(v.analysis),
     calibration: parseCalibration(v.calibration),
     masks: parseMasks(v.masks),
+    history: parseHistoryReport(v.history),
   };
 }
 

@@ -69,7 +69,7 @@ describe('api parsers', () => {
   });
 
   it('parse the documented status', () => {
-    expect(parseStatus(STATUS)).toEqual({ ...STATUS, demo: false, mediamtx: null, analysis: null, calibration: null, masks: [] });
+    expect(parseStatus(STATUS)).toEqual({ ...STATUS, demo: false, mediamtx: null, analysis: null, calibration: null, masks: [], history: null });
   });
 
   it('parse the demo flag and the MediaMTX report of a status, all optional', () => {
