@@ -112,6 +112,29 @@ fn kill_9_during_writes_keeps_the_database_whole_and_loses_at_most_the_last_seco
             "round {round}: {lost_ms} ms of analyses lost (at most about a second expected)"
         );
     }
+    // A clean stop keeps everything: the recorder writes what it holds before the daemon exits.
+    let started = now_ms();
+    let mut daemon = Daemon::start(&config(&clip, free_port(), &db));
+    wait_for(Duration::from_secs(30), || {
+        (count_since(&db, started).0 >= 3).then_some(())
+    })
+    .expect("no analysis reached the history within 30 s");
+    std::thread::sleep(Duration::from_millis(500));
+    let analysed = daemon.status()["totals"]["frames_analysed"]
+        .as_u64()
+        .unwrap();
+    let (code, took) = daemon
+        .proc
+        .terminate(Duration::from_secs(5))
+        .expect("skycountd stops on SIGTERM");
+    assert!(code.success(), "{code:?}");
+    let (kept, _) = count_since(&db, started);
+    println!("SIGTERM: {analysed} analysed before the stop, {kept} kept; stopped in {took:?}");
+    assert!(
+        kept >= analysed,
+        "a clean stop lost analyses: {kept} kept of {analysed}"
+    );
+
     // The flight went on across the restarts (each within flight_gap_s).
     let conn = open(&db);
     let (flights, open): (i64, i64) = conn

@@ -3,12 +3,14 @@
 //! ```text
 //!   Engine (source + model threads) ─┐
 //!   MediaMTX watch ──────────────────┴─▶ events ─▶ Hub ─▶ axum + socketioxide: /api/*, /metrics,
-//!                                          │                Socket.IO, the dashboard
+//!                                          │       │        Socket.IO, the dashboard
+//!                                          │       └─ feed() ─▶ history recorder ─▶ SQLite
 //!                                          └─ PublisherChanged ─▶ engine.reattach()
 //! ```
 //!
 //! One [`CancellationToken`] stops everything that is async (the server, the watch, the event
-//! loop); the engine has its own and is stopped through [`Engine::shutdown`]. SIGTERM and SIGINT
+//! loop); the history recorder is stopped once the engine has (it writes what it holds, the
+//! engine's last analyses included, before it returns); the engine has its own and is stopped through [`Engine::shutdown`]. SIGTERM and SIGINT
 //! stop the daemon within 2 s; SIGHUP reads the configuration again and applies what can change
 //! safely while running: the source, the decoder, the model, the analysis grid and the log level.
 //! A configuration that no longer loads is reported and the running one kept.
@@ -115,12 +117,15 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
             &settings.analysis.state_dir,
             crate::store::stream_key(&settings.source_url()),
         );
-        tokio::spawn(crate::history::recorder::run(
+        // Its own stop, after the engine's: the last analyses are kept.
+        let done = CancellationToken::new();
+        let task = tokio::spawn(crate::history::recorder::run(
             hub.clone(),
             hub.feed(),
             opts,
-            stop.clone(),
-        ))
+            done.clone(),
+        ));
+        (task, done)
     });
     // Only the stages hold senders from here on.
     drop(events);
@@ -166,10 +171,16 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
     stop.cancel();
     let deadline = tokio::time::Instant::now() + STOP_WITHIN;
     engine.shutdown(STOP_WITHIN).await;
-    // Every stage has ended: the event loop has nothing more to read.
+    // Every stage has ended: the event loop applies what they sent last (the history keeps it),
+    // then has nothing more to read.
+    let mut event_loop = event_loop;
+    let _ = tokio::time::timeout(Duration::from_millis(100), &mut event_loop).await;
     event_loop.abort();
-    if let Some(h) = history {
-        if tokio::time::timeout_at(deadline, h).await.is_err() {
+    if let Some((task, done)) = history {
+        done.cancel();
+        // One transaction to write: a moment even when the engine took all of STOP_WITHIN.
+        let until = deadline.max(tokio::time::Instant::now() + Duration::from_millis(300));
+        if tokio::time::timeout_at(until, task).await.is_err() {
             log::warn!("the history did not finish writing in time; its last second may be lost");
         }
     }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::db::{self, AnalysisRow, Batch, SnapshotRow};
@@ -57,6 +57,8 @@ const COMMIT_EVERY: Duration = Duration::from_secs(1);
 const BATCH_ANALYSES: usize = 256;
 /// Rows kept waiting for a busy writer before the oldest analyses are dropped (and counted).
 const MAX_WAITING: usize = 20_000;
+/// Snapshots kept waiting for a busy writer (the newest).
+const MAX_WAITING_SNAPSHOTS: usize = 4;
 /// A peak snapshot is taken at most this often while the count keeps rising.
 const PEAK_SNAPSHOT_EVERY_MS: u64 = 2_000;
 /// How often the writer prunes to `retention_days` and `max_mb`.
@@ -94,7 +96,8 @@ fn now_ms() -> u64 {
     unix_ms(SystemTime::now())
 }
 
-/// Follows `feed` until `stop`, then writes what is left and returns.
+/// Follows `feed` until `stop`, then writes what is left (the feed's items included) and
+/// returns. Cancel `stop` once the engine has stopped, so that its last analyses are kept.
 pub async fn run<L: Live, F: Into<Item> + Clone>(
     hub: Arc<L>,
     mut feed: tokio::sync::broadcast::Receiver<F>,
@@ -146,8 +149,22 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
             }
         }
     }
-    // Stopping: the flight stays open (a restart within flight_gap_s continues it).
+    // Stopping: what the feed still holds is kept (the engine has stopped by now, see
+    // `commands::run`), and the flight stays open (a restart within flight_gap_s continues it).
+    loop {
+        match feed.try_recv().map(Into::into) {
+            Ok(Item::Analysis(a)) => {
+                rec.analysis(&a);
+            }
+            Ok(item) => rec.other(item, now_ms()),
+            Err(TryRecvError::Lagged(n)) => {
+                lost.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(_) => break,
+        }
+    }
     rec.tick(now_ms());
+    rec.batch.flight = rec.flights.current().cloned();
     let last = std::mem::take(&mut rec.batch);
     let _ = tokio::task::spawn_blocking(move || {
         if !last.is_empty() {
@@ -314,10 +331,15 @@ impl Recording {
             Err(mpsc::TrySendError::Full(b)) | Err(mpsc::TrySendError::Disconnected(b)) => {
                 self.batch = b;
                 let over = self.batch.analyses.len().saturating_sub(MAX_WAITING);
-                if over > 0 {
-                    self.batch.analyses.drain(..over);
-                    lost.fetch_add(over as u64, Ordering::Relaxed);
-                }
+                self.batch.analyses.drain(..over);
+                // Snapshots are the large rows: only the newest few wait.
+                let shots = self
+                    .batch
+                    .snapshots
+                    .len()
+                    .saturating_sub(MAX_WAITING_SNAPSHOTS);
+                self.batch.snapshots.drain(..shots);
+                lost.fetch_add((over + shots) as u64, Ordering::Relaxed);
             }
         }
     }
@@ -646,6 +668,39 @@ mod tests {
             )
             .unwrap();
         assert_eq!((alerts, events, peak_shots), (1, 1, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn what_a_slow_recorder_lost_from_the_feed_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = Arc::new(FakeLive::default());
+        let (feed, rx) = tokio::sync::broadcast::channel::<Item>(4);
+        let t0 = now_ms();
+        for i in 0..10 {
+            feed.send(Item::Analysis(analysis(i, t0 + i * 10, 1.0)))
+                .unwrap();
+        }
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(live.clone(), rx, opts(dir.path()), stop.clone()));
+        let mut lost = 0;
+        for _ in 0..400 {
+            lost = live.reports.lock().last().map_or(0, |r| r.lost_rows);
+            if lost > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            lost, 6,
+            "10 sent into a feed of 4: the 6 oldest are lost and counted"
+        );
+        stop.cancel();
+        task.await.unwrap();
+        let kept: i64 = db::open_read(&dir.path().join("h.sqlite"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM analyses", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 4);
     }
 
     #[test]

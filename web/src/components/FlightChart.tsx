@@ -11,7 +11,11 @@ interface Props {
   height?: number;
   /** fixed width (the printed report); otherwise the chart follows its box */
   width?: number;
+  /** black on white whatever the dashboard's theme (the printed report) */
+  paper?: boolean;
 }
+
+const PAPER: Record<string, string> = { '--fg': '#000', '--grid': 'rgba(0,0,0,0.16)', '--accent': '#0047b3', '--bad': '#b3001b' };
 
 const ZONE_COLOURS = ['#b35c00', '#007a5a', '#8f2fb3', '#b3002d', '#0077a8', '#5c6b00'];
 
@@ -21,7 +25,7 @@ function cssVar(name: string, fallback: string): string {
 }
 
 /** A flight's count, smoothed count and zone counts over time, with its alerts as red lines. */
-export function FlightChart({ series, alerts, height = 220, width }: Props) {
+export function FlightChart({ series, alerts, height = 220, width, paper = false }: Props) {
   const wrap = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const size = useElementSize(wrap);
@@ -30,10 +34,11 @@ export function FlightChart({ series, alerts, height = 220, width }: Props) {
     const el = wrap.current;
     if (!el) return;
     const data = chartData(series);
-    const fg = cssVar('--fg', '#000');
-    const grid = cssVar('--grid', 'rgba(0,0,0,0.15)');
-    const accent = cssVar('--accent', '#0047b3');
-    const bad = cssVar('--bad', '#b3001b');
+    const colour = (name: string) => (paper ? PAPER[name] : cssVar(name, PAPER[name]));
+    const fg = colour('--fg');
+    const grid = colour('--grid');
+    const accent = colour('--accent');
+    const bad = colour('--bad');
     const font = '600 12px system-ui, sans-serif';
     const raised = alerts.map((a) => a.raised_ms / 1000);
     const u = new uPlot(
@@ -89,7 +94,7 @@ export function FlightChart({ series, alerts, height = 220, width }: Props) {
       u.destroy();
       plot.current = null;
     };
-  }, [series, alerts, height, width]);
+  }, [series, alerts, height, width, paper]);
 
   useEffect(() => {
     if (width === undefined && size.w > 0) plot.current?.setSize({ width: size.w, height });

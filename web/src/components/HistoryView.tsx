@@ -209,7 +209,7 @@ function FlightReport({ id }: { id: number }) {
       </p>
       <FlightFacts f={d.flight} />
       <h2>People over the flight</h2>
-      <FlightChart series={d.series} alerts={d.alerts} width={680} height={240} />
+      <FlightChart series={d.series} alerts={d.alerts} width={680} height={240} paper />
       <p className="small">Thin line: the count of each analysis; thick line: the smoothed count; dashed: zones; red lines: alerts raised.</p>
       {d.peak && (
         <>
