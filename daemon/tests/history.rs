@@ -32,16 +32,20 @@ fn clip(dir: &Path) -> PathBuf {
     clip
 }
 
-fn config(clip: &Path, port: u16, db: &Path) -> String {
+fn config(clip: &Path, port: u16) -> String {
     test_config(
         &format!("file://{}", clip.display()),
         port,
         &tiny_model(),
-        &format!(
-            "[history]\npath = \"{}\"\nflight_gap_s = 60\nsnapshot_every_s = 10\n",
-            db.display()
-        ),
+        "[history]\nflight_gap_s = 60\nsnapshot_every_s = 10\n",
     )
+}
+
+/// skycountd recording into `db` (kept across the daemons of a test).
+fn start(clip: &Path, db: &Path) -> Daemon {
+    Daemon::start_with(&config(clip, free_port()), |c| {
+        c.env("SKYCOUNT_HISTORY__PATH", db);
+    })
 }
 
 fn open(db: &Path) -> rusqlite::Connection {
@@ -74,9 +78,8 @@ fn kill_9_during_writes_keeps_the_database_whole_and_loses_at_most_the_last_seco
     let db = dir.path().join("history.sqlite");
     let mut report = Vec::new();
     for round in 0..5u64 {
-        let port = free_port();
         let started = now_ms();
-        let mut daemon = Daemon::start(&config(&clip, port, &db));
+        let mut daemon = start(&clip, &db);
         // Writes are going on: rows of this run are in the database.
         wait_for(Duration::from_secs(30), || {
             (count_since(&db, started).0 >= 3).then_some(())
@@ -114,7 +117,7 @@ fn kill_9_during_writes_keeps_the_database_whole_and_loses_at_most_the_last_seco
     }
     // A clean stop keeps everything: the recorder writes what it holds before the daemon exits.
     let started = now_ms();
-    let mut daemon = Daemon::start(&config(&clip, free_port(), &db));
+    let mut daemon = start(&clip, &db);
     wait_for(Duration::from_secs(30), || {
         (count_since(&db, started).0 >= 3).then_some(())
     })
@@ -199,8 +202,7 @@ fn a_full_disk_pauses_history_counting_goes_on_and_history_resumes_by_itself() {
         }
     };
     let db = mnt.join("history.sqlite");
-    let port = free_port();
-    let daemon = Daemon::start(&config(&clip, port, &db));
+    let daemon = start(&clip, &db);
     let history = |d: &Daemon| d.status()["history"].clone();
     wait_for(Duration::from_secs(30), || {
         (count_since(&db, 0).0 >= 3).then_some(())

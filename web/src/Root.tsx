@@ -1,7 +1,9 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { App } from './App';
-import { HistoryView } from './components/HistoryView';
 import { parseRoute, type HistoryRoute } from './lib/history';
+
+// The history pages are loaded when first opened: the live dashboard does not wait for them.
+const HistoryView = lazy(() => import('./components/HistoryView').then((m) => ({ default: m.HistoryView })));
 
 /** The live dashboard, or the history pages (`#/history…`). */
 export function Root() {
@@ -11,5 +13,10 @@ export function Root() {
     window.addEventListener('hashchange', on);
     return () => window.removeEventListener('hashchange', on);
   }, []);
-  return route.view === 'live' ? <App /> : <HistoryView route={route} />;
+  if (route.view === 'live') return <App />;
+  return (
+    <Suspense fallback={<p className="muted">Loading the history…</p>}>
+      <HistoryView route={route} />
+    </Suspense>
+  );
 }
