@@ -290,6 +290,11 @@ pub struct AnalysisSettings {
     pub tile_margin: u32,
     /// The smoothed count and its band cover the analyses of this long.
     pub smooth_ms: u64,
+    /// A zone's smoothed count must stay at or above its limit this long to raise an alert, and
+    /// below the clearing level this long to clear it (`analyse::alerts`).
+    pub alert_hold_ms: u64,
+    /// An alert clears below `limit × (1 − alert_hysteresis)` (0 to 0.9).
+    pub alert_hysteresis: f64,
     /// Where calibrations, masks and the frames the operator tapped are kept, per stream path.
     pub state_dir: PathBuf,
 }
@@ -305,6 +310,8 @@ impl Default for AnalysisSettings {
             tile_height: 0,
             tile_margin: 64,
             smooth_ms: 10_000,
+            alert_hold_ms: 3_000,
+            alert_hysteresis: 0.1,
             state_dir: PathBuf::from("/var/lib/skycount/analysis"),
         }
     }
@@ -1177,6 +1184,24 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
             ),
         );
     }
+    if a.alert_hold_ms > 600_000 {
+        bad(
+            "analysis.alert_hold_ms",
+            format!(
+                "{} is out of range: expected 0 to 600000 ms",
+                a.alert_hold_ms
+            ),
+        );
+    }
+    if !(0.0..=0.9).contains(&a.alert_hysteresis) {
+        bad(
+            "analysis.alert_hysteresis",
+            format!(
+                "{} is out of range: expected 0 to 0.9 (a share of the limit)",
+                a.alert_hysteresis
+            ),
+        );
+    }
     for (key, path) in [
         ("stream.path", &s.stream.path),
         ("stream.view_path", &s.stream.view_path),
@@ -1521,6 +1546,15 @@ mod tests {
         assert!(err.contains("`source.url`"), "{err}");
         assert!(err.contains("rtmp://, rtsp:// or file://"), "{err}");
         assert!(err.contains("`analysis.grid_width`"), "{err}");
+
+        let err = load_text(
+            "[analysis]\nalert_hold_ms = 700000\nalert_hysteresis = 1.5\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`analysis.alert_hold_ms`"), "{err}");
+        assert!(err.contains("`analysis.alert_hysteresis`"), "{err}");
     }
 
     #[test]

@@ -332,6 +332,10 @@ pub struct Status {
     pub analysis: AnalysisReport,
     pub calibration: Option<Calibration>,
     pub masks: Vec<Mask>,
+    /// The operator's zones for this stream path.
+    pub zones: Vec<Zone>,
+    /// Open alerts (raised, and not yet both cleared and acknowledged), oldest first.
+    pub alerts: Vec<Alert>,
     /// The flight history's state and what it keeps.
     pub history: HistoryReport,
 }
@@ -468,6 +472,8 @@ mod tests {
             },
             calibration: None,
             masks: Vec::new(),
+            zones: Vec::new(),
+            alerts: Vec::new(),
             history: HistoryReport::off(),
         };
         let v = serde_json::to_value(&s).unwrap();

@@ -337,3 +337,44 @@ fn annotated_frames_are_exported_for_fine_tuning() {
 }
 
 use image::GenericImageView as _;
+
+/// A SIGHUP that changes `model.path` changes what the operator's view calls the configured
+/// model, and what a rollback to it runs (it used to keep the path skycountd started with).
+#[test]
+fn the_configured_model_follows_a_reload() {
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config("rtmp://127.0.0.1:1/live/none", port, state.path());
+    let d = Daemon::start(&cfg);
+    let op = sign_in(&d);
+    let before = get_json(&d, &op, "/api/operator/model");
+    assert_eq!(
+        before["configured_path"],
+        tiny_model().display().to_string(),
+        "{before}"
+    );
+
+    let other = state.path().join("renamed-tiny.onnx");
+    std::fs::copy(tiny_model(), &other).unwrap();
+    let changed = cfg.replace(
+        &format!("path = \"{}\"", tiny_model().display()),
+        &format!("path = \"{}\"", other.display()),
+    );
+    assert_ne!(changed, cfg, "the test config names the tiny model");
+    write_config(d.dir.path(), &changed);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.proc.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let want = other.display().to_string();
+    wait_for(Duration::from_secs(15), || {
+        (get_json(&d, &op, "/api/operator/model")["configured_path"] == want.as_str()).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "after the reload the operator still sees {}",
+            get_json(&d, &op, "/api/operator/model")
+        )
+    });
+}

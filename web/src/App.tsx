@@ -1,8 +1,10 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { fetchStatus, fetchStreamInfo, type Analysis, type Calibration, type Mask, type Point, type Status, type StreamInfo } from './lib/api';
+import { fetchStatus, fetchStreamInfo, type Alert, type Analysis, type Calibration, type Mask, type Point, type Status, type StreamInfo, type Zone } from './lib/api';
 import type { Rect } from './lib/align';
-import { sameMasks, tapPoint, type MaskEditor } from './lib/masks';
-import { preferRecent } from './lib/operator';
+import { sameMasks, type MaskEditor } from './lib/masks';
+import { tapPoint } from './lib/shapes';
+import { mergeAlert, sameZones, type ZoneEditor } from './lib/zones';
+import { acknowledgeAlert, preferRecent } from './lib/operator';
 import { clockOffset, stateAgeMs } from './lib/clock';
 import { openLink, type LinkInfo } from './lib/link';
 import { loadSettings, saveSettings, type Settings } from './lib/settings';
@@ -16,7 +18,8 @@ import { HealthPanel } from './components/HealthPanel';
 import type { Health } from './lib/health';
 import { fetchSession, VIEWER, type Session } from './lib/auth';
 import { OperatorPanel } from './components/OperatorPanel';
-import { MaskToolbar } from './components/MaskToolbar';
+import { ShapeToolbar } from './components/ShapeToolbar';
+import { AlertBanner } from './components/AlertBanner';
 import { CalibrationDialog } from './components/CalibrationDialog';
 
 const RETAIN_MS = 15 * 60_000;
@@ -50,24 +53,43 @@ export function App() {
   const [operatorOpen, setOperatorOpen] = useState(false);
   const [calibrating, setCalibrating] = useState(false);
   const [maskEditor, setMaskEditor] = useState<MaskEditor | null>(null);
+  const [zoneEditor, setZoneEditor] = useState<ZoneEditor | null>(null);
+  const [alerts, setAlerts] = useState<Alert[]>([]);
   const [opNote, setOpNote] = useState<{ text: string; error: boolean } | null>(null);
   // what the operator just set, shown until the daemon's status says the same
   const [recentCal, setRecentCal] = useState<{ value: Calibration | null; at: number } | null>(null);
   const [recentMasks, setRecentMasks] = useState<{ value: readonly Mask[]; at: number } | null>(null);
+  const [recentZones, setRecentZones] = useState<{ value: readonly Zone[]; at: number } | null>(null);
   const operatorRef = useRef<HTMLDivElement>(null);
   const isOperator = session.operator;
   const startCalibration = useCallback(() => {
     setOperatorOpen(true);
     setMaskEditor(null);
+    setZoneEditor(null);
     // a viewer gets the sign-in form first
     if (isOperator) setCalibrating(true);
   }, [isOperator]);
+  // one drawing at a time: masks or zones
   const editingMasks = maskEditor !== null;
+  const editingZones = zoneEditor !== null;
   useEffect(() => {
-    // the areas are drawn on the video: bring it into view (on a phone the panel is below it)
-    if (editingMasks) document.querySelector('.stage')?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    if (editingMasks) setZoneEditor(null);
   }, [editingMasks]);
-  const onMaskTap = useCallback((p: Point, rect: Rect) => setMaskEditor((ed) => (ed ? tapPoint(ed, p, rect) : ed)), []);
+  useEffect(() => {
+    if (editingZones) setMaskEditor(null);
+  }, [editingZones]);
+  useEffect(() => {
+    // the shapes are drawn on the video: bring it into view (on a phone the panel is below it)
+    if (editingMasks || editingZones) document.querySelector('.stage')?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }, [editingMasks, editingZones]);
+  const onShapeTap = useCallback((p: Point, rect: Rect) => {
+    setMaskEditor((ed) => (ed ? tapPoint(ed, p, rect) : ed));
+    setZoneEditor((ed) => (ed ? tapPoint(ed, p, rect) : ed));
+  }, []);
+  const onAcknowledge = useCallback(async (id: number) => {
+    const a = await acknowledgeAlert(id);
+    setAlerts((open) => mergeAlert(open, a));
+  }, []);
 
   useLayoutEffect(() => {
     performance.mark?.('skycount:first-render');
@@ -82,7 +104,11 @@ export function App() {
     () =>
       openLink({
         onLink: setLink,
-        onStatus: setStatus,
+        onStatus: (s) => {
+          setStatus(s);
+          setAlerts(s.alerts);
+        },
+        onAlert: (a) => setAlerts((open) => mergeAlert(open, a)),
         onAnalysis: (a) => {
           const t = Date.now();
           if (trend.push(a.seq, t, a.count)) setTrendVersion((v) => v + 1);
@@ -128,7 +154,14 @@ export function App() {
   useEffect(() => {
     if (linkUp) return;
     const ac = new AbortController();
-    const poll = () => fetchStatus(ac.signal).then(setStatus, () => undefined);
+    const poll = () =>
+      fetchStatus(ac.signal).then(
+        (s) => {
+          setStatus(s);
+          setAlerts(s.alerts);
+        },
+        () => undefined,
+      );
     poll();
     const id = setInterval(poll, STATUS_POLL_MS);
     return () => {
@@ -169,6 +202,7 @@ export function App() {
   const stale = !linkUp || (streamState !== null && streamState !== 'live');
   const calibration = preferRecent(status?.calibration ?? null, recentCal, (a, b) => (a === null) === (b === null) && a?.at_ms === b?.at_ms, now);
   const masks = preferRecent<readonly Mask[]>(status?.masks ?? [], recentMasks, sameMasks, now);
+  const zones = preferRecent<readonly Zone[]>(status?.zones ?? [], recentZones, sameZones, now);
 
   return (
     <div className="app">
@@ -190,6 +224,7 @@ export function App() {
           {settings.theme === 'sun' ? '☾ Night' : '☀ Sun'}
         </button>
       </header>
+      <AlertBanner alerts={alerts} operator={isOperator} onAcknowledge={onAcknowledge} />
       <main className="layout">
         <div className="viewer">
           <Stage
@@ -203,14 +238,22 @@ export function App() {
             linkUp={linkUp}
             heatmapOn={settings.heatmapOn}
             opacity={settings.opacity}
-            masks={maskEditor ? maskEditor.masks : masks}
-            maskEditor={maskEditor}
-            onMaskTap={onMaskTap}
+            masks={maskEditor ? maskEditor.shapes : masks}
+            zones={zoneEditor ? zoneEditor.shapes : zones}
+            editor={maskEditor ?? zoneEditor}
+            onShapeTap={onShapeTap}
           />
           {maskEditor && (
-            <MaskToolbar
+            <ShapeToolbar
               editor={maskEditor}
               setEditor={setMaskEditor}
+              onList={() => operatorRef.current?.scrollIntoView({ block: 'start', behavior: 'smooth' })}
+            />
+          )}
+          {zoneEditor && (
+            <ShapeToolbar
+              editor={zoneEditor}
+              setEditor={setZoneEditor}
               onList={() => operatorRef.current?.scrollIntoView({ block: 'start', behavior: 'smooth' })}
             />
           )}
@@ -258,6 +301,10 @@ export function App() {
               editor={maskEditor}
               setEditor={setMaskEditor}
               onSaved={(kept) => setRecentMasks({ value: kept, at: Date.now() })}
+              zones={zones}
+              zoneEditor={zoneEditor}
+              setZoneEditor={setZoneEditor}
+              onZonesSaved={(kept) => setRecentZones({ value: kept, at: Date.now() })}
               session={session}
               onSession={onSession}
               info={info}

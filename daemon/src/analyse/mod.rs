@@ -4,8 +4,13 @@
 //!  frame (native size) ─▶ analysis size ─▶ resize ─▶ tiles ─▶ model ─▶ stitch ─▶ masks ─▶ factor
 //!                          (calibration,                                              │
 //!                           analysis.scale,                         count, grid ◀─────┤
-//!                           model.input_*)                          smoothed + band ◀─┘
+//!                           model.input_*)                          smoothed + band ◀─┤
+//!                                                                     zone counts ◀───┘
 //! ```
+//!
+//! The zones' counts ([`zones`]) come from the same masked map; whether a zone's count has held
+//! above its limit is the model thread's business after the analysis ([`alerts`]), since it needs
+//! the analyses over time and says so in events.
 //!
 //! CSRNet outputs a density map at one eighth of its input size; each value is "people in this
 //! cell", so the count is the map's sum. How many people the map holds depends strongly on the
@@ -17,12 +22,15 @@
 //! `skycountd analyze` and by `skycountd eval`: what is measured is what runs. It holds no model:
 //! the model comes in through [`DensityModel`], so tests drive it with a fake.
 
+pub mod alerts;
 pub mod calibrate;
 pub mod grid;
 pub mod mask;
+pub mod polygon;
 pub mod resize;
 pub mod smooth;
 pub mod tiles;
+pub mod zones;
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,6 +41,7 @@ use crate::sample::Frame;
 use crate::wire::{unix_ms, Analysis, Calibration, Mask};
 use smooth::Smoother;
 use tiles::{cells_floor, Plan};
+use zones::Zoner;
 
 /// Where the truth lies without calibration, as multiples of the count, for the band: on the drone
 /// frames at the default size the count was 5 % to 203 % of the truth (docs/accuracy.md).
@@ -128,6 +137,7 @@ pub struct Analyser {
     tile: Vec<u8>,
     /// Mask weights for the last map size.
     mask_weights: Option<((usize, usize), Vec<f32>)>,
+    zoner: Zoner,
     smoother: Smoother,
     seq: u64,
     /// The scale the running model asks for (its card), used when nothing else sets one.
@@ -137,6 +147,7 @@ pub struct Analyser {
 impl Analyser {
     pub fn new(opts: Options, setup: Setup) -> Self {
         Self {
+            zoner: Zoner::new(setup.zones.clone()),
             smoother: Smoother::new(opts.smooth),
             opts,
             setup,
@@ -167,13 +178,20 @@ impl Analyser {
         self.opts = opts;
     }
 
-    /// A new calibration or new masks: applied from the next frame; the smoothing starts again.
+    /// A new calibration, masks or zones: applied from the next frame. The smoothing starts again
+    /// when what the total counts changed (zones alone do not change it).
     pub fn set_setup(&mut self, setup: Setup) {
-        if setup != self.setup {
+        if setup == self.setup {
+            return;
+        }
+        if setup.calibration != self.setup.calibration || setup.masks != self.setup.masks {
             self.smoother.reset();
             self.mask_weights = None;
-            self.setup = setup;
         }
+        if setup.zones != self.setup.zones {
+            self.zoner = Zoner::new(setup.zones.clone());
+        }
+        self.setup = setup;
     }
 
     /// The analysis size for a frame: the calibration's, else `analysis.scale`'s, else the model's.
@@ -345,8 +363,7 @@ impl Analyser {
             raw_count: raw,
             smoothed: smoothed.median,
             band: [smoothed.band.0, smoothed.band.1],
-            // Zone counts: filled in by the zones work (issue 13).
-            zones: Vec::new(),
+            zones: self.zoner.count(&map, factor, count),
             calibrated: self.setup.calibration.is_some(),
             demo: frame.demo,
             density: map.to_grid(self.opts.grid.0, self.opts.grid.1),
@@ -606,5 +623,34 @@ mod tests {
         assert!((masked.band[0] - 256.0 * 0.8).abs() < 1e-6);
         // The heatmap has nothing under the mask.
         assert_eq!(masked.density.data[0], 0);
+
+        // Zones: counted on the masked map, with the factor; a new zone leaves the smoothing be.
+        let mut setup = a.setup.clone();
+        setup.zones = vec![
+            crate::wire::Zone {
+                name: "whole".into(),
+                points: vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+                limit: Some(100),
+            },
+            crate::wire::Zone {
+                name: "left half".into(),
+                points: vec![[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]],
+                limit: None,
+            },
+        ];
+        a.set_setup(setup);
+        let zoned = a.analyse(&mut m, &f).unwrap();
+        assert_eq!(zoned.zones.len(), 2);
+        assert!(
+            (zoned.zones[0].count - zoned.count).abs() < 1e-6,
+            "{:?}",
+            zoned.zones
+        );
+        assert!(
+            (zoned.zones[1].count - 256.0).abs() < 1e-3,
+            "masked quarter not counted"
+        );
+        assert_eq!(zoned.zones[0].limit, Some(100));
+        assert_ne!(zoned.seq, masked.seq);
     }
 }

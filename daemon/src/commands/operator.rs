@@ -1,6 +1,6 @@
 //! The operator's actions carried out: the store keeps them, the engine applies them.
 //!
-//! One [`BoxOperator`] per daemon. It holds the setup (calibration and masks) of the stream path
+//! One [`BoxOperator`] per daemon. It holds the setup (calibration, masks and zones) of the stream path
 //! being analysed: every change is written to the store first and handed to the engine only once it
 //! is kept, so what the box counts with is always what survives a restart.
 
@@ -9,8 +9,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::analyse::calibrate::Request;
-use crate::analyse::{mask, Setup};
-use crate::config::ModelSettings;
+use crate::analyse::{mask, zones, Setup};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::infer::Model;
@@ -20,7 +19,7 @@ use crate::publish::operator::{BoxFuture, Frozen, OpError, Operator};
 use crate::publish::snapshot;
 use crate::store::models::{ModelShelf, Shelf};
 use crate::store::{export, Store};
-use crate::wire::{Calibration, Mask, ModelShelfReport};
+use crate::wire::{Alert, Calibration, Mask, ModelShelfReport, Zone};
 
 pub struct BoxOperator {
     engine: Arc<Engine>,
@@ -29,9 +28,9 @@ pub struct BoxOperator {
     /// The stream path, as the training data names it.
     stream: String,
     setup: Mutex<Setup>,
-    /// Uploaded models, and the settings a new one is checked with.
+    /// Uploaded models. The settings a new one is checked with are the engine's: they follow
+    /// a reload.
     shelf: ModelShelf,
-    model: ModelSettings,
     /// One model change at a time (an upload or a rollback).
     switching: tokio::sync::Mutex<()>,
 }
@@ -44,18 +43,18 @@ impl BoxOperator {
         store: Store,
         stream: String,
         shelf: ModelShelf,
-        model: ModelSettings,
     ) -> Arc<Self> {
         let setup = store.load();
-        if setup.calibration.is_some() || !setup.masks.is_empty() {
+        if setup.calibration.is_some() || !setup.masks.is_empty() || !setup.zones.is_empty() {
             log::info!(
-                "kept for {stream}: {}, {} mask(s)",
+                "kept for {stream}: {}, {} mask(s), {} zone(s)",
                 setup
                     .calibration
                     .as_ref()
                     .map(|c| format!("calibration ({})", c.message))
                     .unwrap_or_else(|| "no calibration".into()),
-                setup.masks.len()
+                setup.masks.len(),
+                setup.zones.len()
             );
         }
         engine.set_setup(setup.clone());
@@ -67,7 +66,6 @@ impl BoxOperator {
             stream,
             setup: Mutex::new(setup),
             shelf,
-            model,
             switching: tokio::sync::Mutex::new(()),
         })
     }
@@ -75,7 +73,7 @@ impl BoxOperator {
     fn report(&self, shelf: Shelf) -> ModelShelfReport {
         ModelShelfReport {
             shelf,
-            configured_path: self.model.path.display().to_string(),
+            configured_path: self.engine.model_settings().path.display().to_string(),
             max_upload_bytes: MAX_MODEL_BYTES,
         }
     }
@@ -175,6 +173,25 @@ impl Operator for Arc<BoxOperator> {
         Ok(kept.masks)
     }
 
+    fn set_zones(&self, zones: Vec<Zone>) -> Result<Vec<Zone>, OpError> {
+        zones::validate(&zones).map_err(OpError::Unusable)?;
+        let zones: Vec<Zone> = zones
+            .into_iter()
+            .map(|z| Zone {
+                name: z.name.trim().to_string(),
+                ..z
+            })
+            .collect();
+        let kept = self.change(|s| s.zones = zones)?;
+        log::info!("{} zone(s) set for {}", kept.zones.len(), self.stream);
+        Ok(kept.zones)
+    }
+
+    fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>> {
+        let engine = self.engine.clone();
+        Box::pin(async move { engine.acknowledge(id).await.map_err(OpError::NotFound) })
+    }
+
     fn models(&self) -> Result<ModelShelfReport, OpError> {
         Ok(self.report(self.shelf.state()))
     }
@@ -191,7 +208,7 @@ impl Operator for Arc<BoxOperator> {
         let me = self.clone();
         Box::pin(async move {
             let _one = me.switching.lock().await;
-            let (path, settings) = (file.path().to_path_buf(), me.model.clone());
+            let (path, settings) = (file.path().to_path_buf(), me.engine.model_settings());
             let info = tokio::task::spawn_blocking(move || Model::probe(&path, &settings))
                 .await
                 .map_err(|e| OpError::Failed(e.to_string()))?
@@ -227,7 +244,10 @@ impl Operator for Arc<BoxOperator> {
                     .current
                     .as_ref()
                     .map(|e| e.name.clone())
-                    .unwrap_or_else(|| format!("the configured {}", me.model.path.display()))
+                    .unwrap_or_else(|| format!(
+                        "the configured {}",
+                        me.engine.model_settings().path.display()
+                    ))
             );
             Ok(me.report(shelf))
         })

@@ -88,7 +88,6 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         Store::new(&settings.analysis.state_dir, &settings.source_url()),
         settings.source_url().redacted(),
         shelf,
-        settings.model.clone(),
     );
     let (app, io) = server::router(
         hub.clone(),

@@ -65,6 +65,12 @@ impl EngineOptions {
             model: ModelOptions {
                 model: s.model.clone(),
                 analysis: crate::analyse::Options::from_settings(s),
+                alerts: crate::analyse::alerts::Options {
+                    hold: ms(s.analysis.alert_hold_ms),
+                    hysteresis: s.analysis.alert_hysteresis,
+                    smooth: ms(s.analysis.smooth_ms),
+                    stream: crate::store::stream_key(&s.source_url()),
+                },
             },
         }
     }
@@ -209,6 +215,12 @@ impl Engine {
         result
     }
 
+    /// The configured `[model]` settings as of the last reload (without an uploaded model's
+    /// override): what a new model is checked with, and what "the configured model" is.
+    pub fn model_settings(&self) -> crate::config::ModelSettings {
+        self.running.lock().model.model.clone()
+    }
+
     /// The model options with the override applied.
     fn effective_model(&self, running: &EngineOptions) -> ModelOptions {
         let mut model = running.model.clone();
@@ -240,6 +252,16 @@ impl Engine {
             request,
             reply,
         });
+        answer
+            .await
+            .unwrap_or_else(|_| Err("skycountd is stopping".into()))
+    }
+
+    /// The operator acknowledged alert `id`: the alert as it is now (also sent as an
+    /// `Event::Alert`), or why not (no open alert has that id).
+    pub async fn acknowledge(&self, id: u64) -> Result<crate::wire::Alert, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests.acknowledge(id, reply);
         answer
             .await
             .unwrap_or_else(|_| Err("skycountd is stopping".into()))

@@ -4,6 +4,11 @@
 //! milliseconds on a Jetson, seconds on a small CPU). While it runs, the decoder keeps replacing
 //! the frame waiting in the slot, so the next run always starts on the newest picture.
 //!
+//! Each analysis goes through the zones' alert states ([`analyse::alerts`]) before it is sent,
+//! so its zones say whether they are alerting, and every raised, cleared or acknowledged alert
+//! follows as an `Event::Alert` right after the analysis that changed it. Analyses of the demo
+//! recording (no drone streaming) are not judged: a recording is no crowd to alert on.
+//!
 //! Reloads are looked at before every frame, so a change reaches the very next analysis even on a
 //! live stream. A new model (another path, size, provider or thread count, or the same file
 //! replaced on disk) is loaded beside the running one and swapped in only once it has loaded; one
@@ -18,12 +23,13 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::{ModelPhase, Progress};
+use crate::analyse::alerts::Alerts;
 use crate::analyse::{self, Analyser, Setup};
 use crate::config::ModelSettings;
 use crate::event::{Event, EventSink};
 use crate::infer::{Interrupt, Model, ModelError};
 use crate::sample::LatestFrame;
-use crate::wire::{Calibration, ModelReport};
+use crate::wire::{unix_ms, Alert, Calibration, ModelReport};
 
 /// How long to wait before trying a model that failed to load again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
@@ -36,6 +42,7 @@ const TAKE_WAIT: Duration = Duration::from_millis(200);
 pub struct ModelOptions {
     pub model: ModelSettings,
     pub analysis: analyse::Options,
+    pub alerts: analyse::alerts::Options,
 }
 
 /// A frozen frame to calibrate on, and where the answer goes.
@@ -47,17 +54,21 @@ pub struct CalibrationJob {
     pub reply: tokio::sync::oneshot::Sender<Result<Calibration, String>>,
 }
 
+/// Where the answer to an acknowledgement goes: the alert as it is now, or why not.
+pub type AckReply = tokio::sync::oneshot::Sender<Result<Alert, String>>;
+
 /// Where the outcome of a reload goes: `Ok` once the model asked for runs, or why it was refused.
 pub type ReloadReply = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 /// What the engine asks of the model thread, looked at before every frame. Newest wins for
 /// options and setups (a reload replaced by a newer one is answered "superseded"); calibrations
-/// queue.
+/// and acknowledgements queue.
 #[derive(Default)]
 pub struct Requests {
     reload: Mutex<Option<(ModelOptions, Option<ReloadReply>)>>,
     setup: Mutex<Option<Setup>>,
     calibrations: Mutex<Vec<CalibrationJob>>,
+    acks: Mutex<Vec<(u64, AckReply)>>,
 }
 
 impl Requests {
@@ -73,6 +84,10 @@ impl Requests {
 
     pub fn calibrate(&self, job: CalibrationJob) {
         self.calibrations.lock().push(job);
+    }
+
+    pub fn acknowledge(&self, id: u64, reply: AckReply) {
+        self.acks.lock().push((id, reply));
     }
 }
 
@@ -139,6 +154,7 @@ impl Loaded {
 struct Thread<'a> {
     stage: &'a Stage,
     analyser: Analyser,
+    alerts: Alerts,
     loaded: Option<Loaded>,
     /// The settings to load when nothing is loaded, and when that was last tried.
     wanted: ModelSettings,
@@ -150,6 +166,7 @@ pub fn run(opts: ModelOptions, stage: &Stage) {
     let mut t = Thread {
         stage,
         analyser: Analyser::new(opts.analysis, Setup::default()),
+        alerts: Alerts::new(opts.alerts),
         loaded: None,
         wanted: opts.model,
         last_try: None,
@@ -193,6 +210,7 @@ impl Thread<'_> {
 
     fn reload(&mut self, opts: ModelOptions) -> Result<(), String> {
         self.analyser.set_options(opts.analysis);
+        self.alerts.set_options(opts.alerts);
         self.wanted = opts.model.clone();
         let Some(running) = &self.loaded else {
             // Nothing runs: try the new settings at once.
@@ -249,10 +267,25 @@ impl Thread<'_> {
         }
     }
 
-    /// Applies a new setup and answers calibrations (each one model run on the frozen frame).
+    /// Applies a new setup, answers acknowledgements and calibrations (each one model run on the
+    /// frozen frame).
     fn apply_operator(&mut self) {
         if let Some(setup) = self.stage.requests.setup.lock().take() {
             self.analyser.set_setup(setup);
+        }
+        let acks = std::mem::take(&mut *self.stage.requests.acks.lock());
+        for (id, reply) in acks {
+            let answer = match self.alerts.acknowledge(id, unix_ms(SystemTime::now())) {
+                Some(alert) => {
+                    log::info!("alert {id} acknowledged by the operator");
+                    self.stage.events.emit(Event::Alert(alert.clone()));
+                    Ok(alert)
+                }
+                None => Err(format!(
+                    "no open alert {id}: it was closed already (cleared and acknowledged) or never raised"
+                )),
+            };
+            let _ = reply.send(answer);
         }
         let jobs = std::mem::take(&mut *self.stage.requests.calibrations.lock());
         for job in jobs {
@@ -309,15 +342,24 @@ impl Thread<'_> {
             };
             progress.model_beat(Instant::now(), ModelPhase::Running);
             match self.analyser.analyse(&mut loaded.model, &frame) {
-                Ok(analysis) => {
-                    progress.model_ran(
-                        Instant::now(),
-                        Duration::from_secs_f64(analysis.inference_ms / 1000.0),
-                    );
+                Ok(mut analysis) => {
+                    let now = Instant::now();
+                    progress
+                        .model_ran(now, Duration::from_secs_f64(analysis.inference_ms / 1000.0));
+                    // The demo recording stands in while no drone streams: not a crowd to alert on.
+                    let changed = if analysis.demo {
+                        Vec::new()
+                    } else {
+                        self.alerts
+                            .observe(now, analysis.wall_time_ms, &mut analysis.zones)
+                    };
                     self.stage.events.emit(Event::Analysed {
                         analysis: Arc::new(analysis),
                         frame,
                     });
+                    for alert in changed {
+                        self.stage.events.emit(Event::Alert(alert));
+                    }
                 }
                 Err(_) if self.stage.cancel.is_cancelled() => return,
                 Err(e) => log::warn!("{e}"),

@@ -4,6 +4,9 @@
 //! read from here. Nothing upstream knows the hub exists. Writers never wait for readers: the
 //! latest analysis sits in a `watch` channel, so a slow viewer only ever misses old results.
 //!
+//! The hub also keeps the *open* alerts (raised, and not yet both cleared and acknowledged; at
+//! most [`MAX_OPEN_ALERTS`]) for `status.alerts`, so a dashboard opened late still shows them.
+//!
 //! Those that must see *every* result in order (the history recorder, MQTT) follow
 //! [`Hub::feed`] instead: a bounded broadcast of [`Feed`] items. A follower that falls more than
 //! [`FEED_CAPACITY`] items behind loses the oldest and is told how many (`RecvError::Lagged`), so
@@ -27,6 +30,9 @@ use crate::wire::{
 /// Items a follower of [`Hub::feed`] may fall behind before it loses the oldest (about 20 s of
 /// analyses at the highest rates seen).
 pub const FEED_CAPACITY: usize = 512;
+
+/// Open alerts kept for the status; beyond it the oldest is dropped.
+pub const MAX_OPEN_ALERTS: usize = 64;
 
 /// What the hub passes on, in the order it took it in.
 #[derive(Debug, Clone)]
@@ -55,6 +61,10 @@ pub struct Hub {
     mediamtx: RwLock<Option<MediaMtxReport>>,
     setup: RwLock<Setup>,
     feed: broadcast::Sender<Feed>,
+    /// Open alerts, oldest first.
+    alerts: RwLock<Vec<Alert>>,
+    /// Each alert as it changes, for the viewers' `alert` event.
+    alert_events: broadcast::Sender<Alert>,
     history: RwLock<HistoryReport>,
 }
 
@@ -79,6 +89,8 @@ impl Hub {
             mediamtx: RwLock::new(None),
             setup: RwLock::new(Setup::default()),
             feed: broadcast::channel(FEED_CAPACITY).0,
+            alerts: RwLock::new(Vec::new()),
+            alert_events: broadcast::channel(MAX_OPEN_ALERTS).0,
             history: RwLock::new(HistoryReport::off()),
         })
     }
@@ -107,11 +119,15 @@ impl Hub {
             Event::MediaMtx(report) => self.set_mediamtx(report),
             Event::Setup(setup) => {
                 self.pass_on(|| Feed::Setup(setup.clone()));
+                if setup.zones != self.setup.read().zones {
+                    self.metrics.forget_zones();
+                }
                 *self.setup.write() = setup;
                 self.status_changed.notify_one();
             }
             Event::Alert(alert) => {
                 self.pass_on(|| Feed::Alert(alert.clone()));
+                self.set_alert(alert);
                 self.status_changed.notify_one();
             }
             // For the engine, not the viewers.
@@ -122,6 +138,40 @@ impl Hub {
     /// Follows everything the hub passes on from now (see the module docs).
     pub fn feed(&self) -> broadcast::Receiver<Feed> {
         self.feed.subscribe()
+    }
+
+    /// Each alert as it changes (raised, cleared, acknowledged), for the viewers.
+    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Alert> {
+        self.alert_events.subscribe()
+    }
+
+    /// Keeps an alert's news in the open list (see the module docs) and passes it to the viewers.
+    fn set_alert(&self, alert: Alert) {
+        let mut open = self.alerts.write();
+        let closed = alert.cleared_ms.is_some() && alert.acknowledged_ms.is_some();
+        match open.iter().position(|a| a.id == alert.id) {
+            Some(i) if closed => {
+                open.remove(i);
+            }
+            Some(i) => open[i] = alert.clone(),
+            None if closed => {}
+            None => {
+                if alert.cleared_ms.is_none() && alert.acknowledged_ms.is_none() {
+                    self.metrics.alerts_raised.inc();
+                }
+                open.push(alert.clone());
+                if open.len() > MAX_OPEN_ALERTS {
+                    open.remove(0);
+                }
+            }
+        }
+        drop(open);
+        let _ = self.alert_events.send(alert);
+    }
+
+    /// The open alerts, oldest first.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.alerts.read().clone()
     }
 
     /// Passes an item on to the feed's followers, built only when there is one.
@@ -238,6 +288,7 @@ impl Hub {
             .last_staleness_seconds
             .set(analysis.staleness_ms / 1000.0);
         self.metrics.last_count.set(analysis.count);
+        self.metrics.set_zones(&analysis.zones);
         *self.last_frame.lock() = Some((analysis.seq, frame));
         self.analysis.send_replace(Some(analysis));
     }
@@ -337,6 +388,8 @@ impl Hub {
             },
             calibration: setup.calibration,
             masks: setup.masks,
+            zones: setup.zones,
+            alerts: self.alerts(),
             history: self.history.read().clone(),
         }
     }
@@ -399,5 +452,39 @@ mod tests {
             other => panic!("expected the follower to be told it lost 5, got {other:?}"),
         }
         assert!(matches!(follower.try_recv(), Ok(Feed::Alert(a)) if a.id == 5));
+    }
+
+    #[test]
+    fn open_alerts_are_kept_until_cleared_and_acknowledged_and_bounded() {
+        let hub = Hub::new(
+            "rtmp://x/live/drone".into(),
+            crate::engine::model::report_for(&crate::config::Settings::default().model),
+        );
+        let mut viewers = hub.subscribe_alerts();
+        hub.apply(Event::Alert(alert(7)));
+        assert_eq!(hub.status().alerts, vec![alert(7)]);
+        assert_eq!(viewers.try_recv().unwrap(), alert(7));
+        let cleared = Alert {
+            cleared_ms: Some(5),
+            ..alert(7)
+        };
+        hub.apply(Event::Alert(cleared.clone()));
+        assert_eq!(
+            hub.status().alerts,
+            vec![cleared.clone()],
+            "open until acknowledged"
+        );
+        hub.apply(Event::Alert(Alert {
+            acknowledged_ms: Some(6),
+            ..cleared
+        }));
+        assert!(hub.status().alerts.is_empty());
+        assert_eq!(hub.metrics.alerts_raised.get(), 1);
+        for id in 0..MAX_OPEN_ALERTS as u64 + 3 {
+            hub.apply(Event::Alert(alert(100 + id)));
+        }
+        let open = hub.alerts();
+        assert_eq!(open.len(), MAX_OPEN_ALERTS);
+        assert_eq!(open[0].id, 103, "the oldest dropped");
     }
 }

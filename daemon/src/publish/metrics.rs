@@ -1,4 +1,7 @@
 //! Prometheus metrics: counters the stages bump, read by `GET /metrics`.
+//!
+//! Labels have bounded values only: the stream's four states, and the zones' names (at most
+//! `analyse::zones::MAX_ZONES`, and a zone removed by the operator is removed here too).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -15,6 +18,11 @@ pub struct StateLabel {
     pub state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ZoneLabel {
+    pub zone: String,
+}
+
 /// Every figure skycountd exports. The types are atomics: cheap to bump from any thread.
 pub struct Metrics {
     pub frames_decoded: Counter,
@@ -26,6 +34,8 @@ pub struct Metrics {
     pub last_staleness_seconds: Gauge<f64, AtomicU64>,
     pub last_count: Gauge<f64, AtomicU64>,
     pub stream_state: Family<StateLabel, Gauge>,
+    pub zone_people: Family<ZoneLabel, Gauge<f64, AtomicU64>>,
+    pub alerts_raised: Counter,
     registry: Registry,
 }
 
@@ -50,6 +60,8 @@ impl Metrics {
             last_staleness_seconds: Gauge::default(),
             last_count: Gauge::default(),
             stream_state: Family::default(),
+            zone_people: Family::default(),
+            alerts_raised: Counter::default(),
             registry: Registry::with_prefix("skycount"),
         };
         let registry = &mut m.registry;
@@ -98,8 +110,35 @@ impl Metrics {
             "1 for the stream's current state, 0 for the others",
             m.stream_state.clone(),
         );
+        registry.register(
+            "zone_people",
+            "People counted in each zone in the latest analysis",
+            m.zone_people.clone(),
+        );
+        registry.register(
+            "alerts_raised",
+            "Zone alerts raised (a zone's count held at or above its limit)",
+            m.alerts_raised.clone(),
+        );
         m.set_state(StreamState::Waiting);
         m
+    }
+
+    /// The zones' counts of the latest analysis.
+    pub fn set_zones(&self, zones: &[crate::wire::ZoneCount]) {
+        for z in zones {
+            self.zone_people
+                .get_or_create(&ZoneLabel {
+                    zone: escape_label(&z.name),
+                })
+                .set(z.count);
+        }
+    }
+
+    /// The operator changed the zones: the old ones leave the exposition; the next analysis
+    /// gives the new ones.
+    pub fn forget_zones(&self) {
+        self.zone_people.clear();
     }
 
     pub fn set_state(&self, state: StreamState) {
@@ -124,6 +163,15 @@ impl Metrics {
     }
 }
 
+/// A label value as the text format wants it: prometheus-client writes values as they are, and a
+/// zone's name (the operator's words) may hold `"` or `\`.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +184,14 @@ mod tests {
         m.frames_analysed.inc();
         m.inference_seconds.observe(0.8);
         m.set_state(StreamState::Live);
+        m.alerts_raised.inc();
+        m.set_zones(&[crate::wire::ZoneCount {
+            name: "stage \"front\" \\ left".into(),
+            count: 12.5,
+            share: 0.5,
+            limit: None,
+            alerting: false,
+        }]);
         let text = m.encode();
         for needle in [
             "skycount_frames_decoded_total 30",
@@ -145,8 +201,12 @@ mod tests {
             "skycount_stream_state{state=\"live\"} 1",
             "skycount_stream_state{state=\"waiting\"} 0",
             "skycount_staleness_seconds_count 0",
+            "skycount_alerts_raised_total 1",
+            r#"skycount_zone_people{zone="stage \"front\" \\ left"} 12.5"#,
         ] {
             assert!(text.contains(needle), "{needle} missing from:\n{text}");
         }
+        m.forget_zones();
+        assert!(!m.encode().contains("skycount_zone_people{"));
     }
 }

@@ -1,4 +1,5 @@
-//! Operator actions over HTTP: freeze a frame, calibrate, reset, set masks (`/api/operator/*`).
+//! Operator actions over HTTP: freeze a frame, calibrate, reset, set masks and zones, acknowledge
+//! alerts (`/api/operator/*`).
 //!
 //! This is the one place where requests change what the box counts, and so the one place the
 //! operator role protects: [`gate`] refuses requests that come from another site's page (a
@@ -23,7 +24,7 @@ use serde_json::json;
 
 use super::auth::Auth;
 use crate::analyse::calibrate::Request as CalibrationRequest;
-use crate::wire::{Calibration, Mask, ModelShelfReport};
+use crate::wire::{Alert, Calibration, Mask, ModelShelfReport, Zone};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -75,6 +76,10 @@ pub trait Operator: Send + Sync {
     fn calibrate(&self, req: CalibrationRequest) -> BoxFuture<Result<Calibration, OpError>>;
     fn reset_calibration(&self) -> Result<(), OpError>;
     fn set_masks(&self, masks: Vec<Mask>) -> Result<Vec<Mask>, OpError>;
+    /// Keeps and applies the zones (checked: `Unusable` says what is wrong with which).
+    fn set_zones(&self, zones: Vec<Zone>) -> Result<Vec<Zone>, OpError>;
+    /// Acknowledges an open alert: the alert as it is now.
+    fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>>;
 
     // Models and training data (publish::models is their HTTP edge). Not every operator has
     // them: by default they answer that they are not available.
@@ -116,6 +121,12 @@ const BODY_LIMIT: usize = 256 * 1024;
 #[serde(deny_unknown_fields)]
 struct MasksBody {
     masks: Vec<Mask>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZonesBody {
+    zones: Vec<Zone>,
 }
 
 /// Parses a JSON body into `T`, answering 400 with the reason when it does not fit.
@@ -183,6 +194,28 @@ async fn masks(State(op): State<Op>, body: axum::body::Bytes) -> Response {
     }
 }
 
+async fn zones(State(op): State<Op>, body: axum::body::Bytes) -> Response {
+    let body: ZonesBody = match parse(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    match op.set_zones(body.zones) {
+        Ok(z) => Json(json!({ "zones": z })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn acknowledge(State(op): State<Op>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return OpError::NotFound(format!("no alert {id:?}: alert ids are numbers"))
+            .into_response();
+    };
+    match op.acknowledge_alert(id).await {
+        Ok(a) => Json(a).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// The host part of a URL's authority (`http://box:8080` → `box:8080`).
 fn origin_host(origin: &str) -> Option<&str> {
     origin
@@ -246,6 +279,8 @@ pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
         .route("/api/operator/frames/{name}", get(frame))
         .route("/api/operator/calibration", post(calibrate).delete(reset))
         .route("/api/operator/masks", put(masks))
+        .route("/api/operator/zones", put(zones))
+        .route("/api/operator/alerts/{id}/ack", post(acknowledge))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Uploads stream to disk with a cap of their own; behind the gate like the rest.
         .merge(super::models::routes())
@@ -278,6 +313,12 @@ mod tests {
         }
         fn set_masks(&self, masks: Vec<Mask>) -> Result<Vec<Mask>, OpError> {
             Ok(masks)
+        }
+        fn set_zones(&self, zones: Vec<Zone>) -> Result<Vec<Zone>, OpError> {
+            Ok(zones)
+        }
+        fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>> {
+            Box::pin(async move { Err(OpError::NotFound(format!("no open alert {id}"))) })
         }
     }
 
@@ -325,6 +366,8 @@ mod tests {
     async fn without_the_session_nothing_is_done_or_shown() {
         for (method, path, body) in [
             ("PUT", "/api/operator/masks", r#"{"masks": []}"#),
+            ("PUT", "/api/operator/zones", r#"{"zones": []}"#),
+            ("POST", "/api/operator/alerts/1/ack", ""),
             ("POST", "/api/operator/freeze", ""),
             ("DELETE", "/api/operator/calibration", ""),
             ("POST", "/api/operator/calibration", "{}"),
@@ -388,6 +431,19 @@ mod tests {
         assert_eq!(code, 409, "{body}");
         let (code, _) = send("GET", "/api/operator/frames/../../etc/passwd.jpg", None, "").await;
         assert_eq!(code, 404);
+        let (code, body) = send(
+            "PUT",
+            "/api/operator/zones",
+            None,
+            r#"{"zones": [{"name": "a"}]}"#,
+        )
+        .await;
+        assert_eq!(code, 400, "a zone without points: {body}");
+        let (code, body) = send("POST", "/api/operator/alerts/abc/ack", None, "").await;
+        assert_eq!(code, 404, "{body}");
+        let (code, body) = send("POST", "/api/operator/alerts/17/ack", None, "").await;
+        assert_eq!(code, 404, "{body}");
+        assert!(body.contains("no open alert 17"), "{body}");
     }
 
     #[tokio::test]

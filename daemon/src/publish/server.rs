@@ -401,7 +401,8 @@ pub fn router(
     (app, io)
 }
 
-/// Pushes every new analysis, and the status once a second and whenever it changes. Ends when
+/// Pushes every new analysis, every alert's change, and the status once a second and whenever it
+/// changes. Ends when
 /// the server is shut down (the namespace is gone once `io.close()` ran).
 pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
     // `SocketIo::emit` panics once the namespace is closed; `of` says so instead.
@@ -433,6 +434,25 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
             }
         }
     };
+    let alerts = {
+        let mut rx = hub.subscribe_alerts();
+        let io = io.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(alert) => {
+                        let data = serde_json::to_value(&alert).unwrap_or_default();
+                        if !emit(&io, "alert", data).await {
+                            return;
+                        }
+                    }
+                    // Missed ones are in `status.alerts` as they are now.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }
+    };
     let statuses = async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -446,7 +466,7 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
             }
         }
     };
-    tokio::join!(analyses, statuses);
+    tokio::join!(analyses, alerts, statuses);
 }
 
 /// Serves until `shutdown` resolves, within the connection limits of `publish::conn` (fitted

@@ -1,5 +1,6 @@
 import type { Analysis } from '../lib/api';
 import { DEMO_TEXT, fmtClock, fmtCount, fmtHonest, fmtSlope } from '../lib/format';
+import { zoneCountText } from '../lib/zones';
 import { WINDOW_CHOICES, type Theme } from '../lib/settings';
 import { direction, type TrendWindow } from '../lib/trend';
 import { TrendChart } from './TrendChart';
@@ -53,6 +54,17 @@ export function CountPanel({ analysis, trend, version, now, windowMin, onWindow,
           {slope && dir !== 'unknown' && <span className="slope">{fmtSlope(slope.perMinute)}</span>}
         </div>
       </div>
+      {analysis && analysis.zones.length > 0 && (
+        <ul className="zone-counts" aria-label="People per zone" data-testid="zone-counts">
+          {analysis.zones.map((z) => (
+            <li key={z.name} className={z.alerting ? 'alerting' : undefined} data-testid="zone-count" data-name={z.name} data-count={z.count} data-alerting={String(z.alerting)}>
+              <span className="zone-name">{z.name}</span>
+              <strong className={stale ? 'stale' : undefined}>{zoneCountText(z)}</strong>
+              <span className="muted small">{Math.round(z.share * 100)} %</span>
+            </li>
+          ))}
+        </ul>
+      )}
       <div className="peak-row">
         <span>
           Peak <strong data-testid="peak" data-value={peak?.count}>{fmtCount(peak?.count)}</strong>

@@ -1,9 +1,12 @@
 import { useEffect, useState } from 'react';
-import type { Calibration, Mask, StreamInfo } from '../lib/api';
+import type { Calibration, Mask, StreamInfo, Zone } from '../lib/api';
 import type { Session } from '../lib/auth';
 import { AccountSection, PilotSection, SignInForm } from './OperatorAccess';
 import { ModelSection } from './ModelSection';
-import { maskProblems, masksBody, MAX_MASKS, MIN_POINTS, renameMask, removeMask, startEditing, type MaskEditor } from '../lib/masks';
+import { maskProblems, MASKS, masksBody, MAX_MASKS, type MaskEditor } from '../lib/masks';
+import { MIN_POINTS, removeShape, startEditing, updateShape } from '../lib/shapes';
+import type { ZoneEditor } from '../lib/zones';
+import { ZoneSection } from './ZoneSection';
 import { calibrationText, resetCalibration, saveMasks } from '../lib/operator';
 
 interface Props {
@@ -25,6 +28,11 @@ interface Props {
   setEditor: (f: (ed: MaskEditor | null) => MaskEditor | null) => void;
   /** the masks were saved: the daemon's answer */
   onSaved: (masks: Mask[]) => void;
+  /** the zones in force (the daemon's, or the ones just saved) */
+  zones: readonly Zone[];
+  zoneEditor: ZoneEditor | null;
+  setZoneEditor: (f: (ed: ZoneEditor | null) => ZoneEditor | null) => void;
+  onZonesSaved: (zones: Zone[]) => void;
   /** who this browser is: a viewer, or the signed-in operator */
   session: Session;
   /** the session changed (signed in or out): read it and the stream info again */
@@ -69,12 +77,12 @@ export function OperatorPanel(p: Props) {
   };
 
   const ed = p.editor;
-  const problems = ed ? maskProblems(ed.masks) : [];
+  const problems = ed ? maskProblems(ed.shapes) : [];
   const save = async () => {
     if (!ed || problems.length) return;
     setBusy('masks');
     try {
-      const kept = await saveMasks(masksBody(ed.masks));
+      const kept = await saveMasks(masksBody(ed.shapes));
       p.onSaved(kept);
       p.setEditor(() => null);
       p.onNote({ text: kept.length ? `Saved ${kept.length} area${kept.length === 1 ? '' : 's'} not counted, applied from the next analysis.` : 'No area excluded any more: the whole picture is counted.', error: false });
@@ -85,14 +93,14 @@ export function OperatorPanel(p: Props) {
     }
   };
 
-  const shownMasks = ed ? ed.masks : p.masks;
+  const shownMasks = ed ? ed.shapes : p.masks;
 
   return (
     <section className={p.open ? 'panel operator open' : 'panel operator'} aria-label="Operator" data-testid="operator">
       <h2>
         <button type="button" className="operator-toggle" aria-expanded={p.open} aria-controls="operator-body" onClick={p.onToggle} data-testid="operator-toggle">
           <span className="operator-tag">Operator</span>
-          <span className="operator-title">{p.session.operator ? 'Pilot, calibration and areas not counted' : 'Sign in to show the pilot where to stream'}</span>
+          <span className="operator-title">{p.session.operator ? 'Pilot, calibration, areas not counted and zones' : 'Sign in to show the pilot where to stream'}</span>
           <span className="chevron" aria-hidden="true">
             {p.open ? '▴' : '▾'}
           </span>
@@ -132,7 +140,7 @@ export function OperatorPanel(p: Props) {
           {shownMasks.length === 0 ? (
             <p className="muted small">{ed ? 'None yet: tap the corners of an area on the video.' : 'None: the whole picture is counted.'}</p>
           ) : (
-            <ul className="mask-list" data-testid="mask-list">
+            <ul className="shape-list" data-testid="mask-list">
               {shownMasks.map((m, i) => (
                 <li key={i}>
                   {ed ? (
@@ -142,15 +150,15 @@ export function OperatorPanel(p: Props) {
                         value={m.name}
                         aria-label={`Name of area ${i + 1}`}
                         maxLength={40}
-                        onChange={(e) => p.setEditor((x) => x && renameMask(x, i, e.target.value))}
+                        onChange={(e) => p.setEditor((x) => x && updateShape(x, i, { name: e.target.value }))}
                         data-testid="mask-name"
                       />
-                      <button type="button" onClick={() => p.setEditor((x) => x && removeMask(x, i))} aria-label={`Delete ${m.name || `area ${i + 1}`}`} data-testid="mask-delete">
+                      <button type="button" onClick={() => p.setEditor((x) => x && removeShape(x, i))} aria-label={`Delete ${m.name || `area ${i + 1}`}`} data-testid="mask-delete">
                         Delete
                       </button>
                     </>
                   ) : (
-                    <span className="mask-name">{m.name}</span>
+                    <span className="shape-name">{m.name}</span>
                   )}
                   <span className="muted small">{m.points.length} corners</span>
                 </li>
@@ -175,7 +183,7 @@ export function OperatorPanel(p: Props) {
                 </button>
               </>
             ) : (
-              <button type="button" onClick={() => p.setEditor(() => startEditing(p.masks))} data-testid="masks-edit">
+              <button type="button" onClick={() => p.setEditor(() => startEditing(MASKS, p.masks))} data-testid="masks-edit">
                 Edit areas
               </button>
             )}
@@ -186,6 +194,7 @@ export function OperatorPanel(p: Props) {
               {ed.drawing !== null && ' Finish or cancel the area being drawn before saving.'}
             </p>
           )}
+          <ZoneSection zones={p.zones} editor={p.zoneEditor} setEditor={p.setZoneEditor} onSaved={p.onZonesSaved} onNote={p.onNote} />
           <ModelSection onNote={p.onNote} />
           <AccountSection session={p.session} onSignedOut={p.onSession} onNote={p.onNote} />
           </>

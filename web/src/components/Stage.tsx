@@ -1,8 +1,8 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import type { Analysis, Mask, Point, StreamInfo } from '../lib/api';
+import type { Analysis, Mask, Point, StreamInfo, Zone } from '../lib/api';
 import { cellCentre, contentRect, type Rect } from '../lib/align';
-import type { MaskEditor } from '../lib/masks';
-import { MaskLayer } from './MaskLayer';
+import type { Shape, ShapeEditor } from '../lib/shapes';
+import { ShapeLayer } from './ShapeLayer';
 import { densestCell } from '../lib/density';
 import { DEMO_TEXT, fmtDensity, fmtMs } from '../lib/format';
 import { HeatmapRenderer, heatmapBackingSize } from '../lib/heatmap';
@@ -23,9 +23,11 @@ export interface StageProps {
   opacity: number;
   /** areas not counted (the daemon's, or the operator's draft while editing) */
   masks: readonly Mask[];
-  /** the operator's mask editor, while open */
-  maskEditor: MaskEditor | null;
-  onMaskTap: (p: Point, rect: Rect) => void;
+  /** zones (the daemon's, or the operator's draft while editing) */
+  zones: readonly Zone[];
+  /** the operator's mask or zone editor, while open */
+  editor: ShapeEditor<Shape> | null;
+  onShapeTap: (p: Point, rect: Rect) => void;
 }
 
 const STALL_MS = 6000;
@@ -164,7 +166,7 @@ export function Stage(p: StageProps) {
   const marker = densest && p.heatmapOn && rect.w > 0 ? cellCentre(densest.col, densest.row, rect, densest.gw, densest.gh) : null;
 
   return (
-    <div className={`stage${waiting ? ' stage-waiting' : ''}${p.maskEditor ? ' stage-editing' : ''}`} ref={boxRef}>
+    <div className={`stage${waiting ? ' stage-waiting' : ''}${p.editor ? ' stage-editing' : ''}`} ref={boxRef}>
       <video
         ref={videoRef}
         data-testid="video"
@@ -200,7 +202,16 @@ export function Stage(p: StageProps) {
           title={`Densest spot: ${fmtDensity(densest?.value)} people per cell`}
         />
       )}
-      <MaskLayer rect={rect} boxW={box.w} boxH={box.h} masks={p.masks} editor={p.maskEditor} onTap={p.onMaskTap} />
+      <ShapeLayer
+        rect={rect}
+        boxW={box.w}
+        boxH={box.h}
+        masks={p.masks}
+        zones={p.zones}
+        zoneCounts={p.analysis?.zones ?? []}
+        editor={p.editor}
+        onTap={p.onShapeTap}
+      />
       <div className="badges">
         {demo && (
           <span className="demo-badge demo-banner" data-testid="demo-badge" role="status">

@@ -41,6 +41,8 @@ export interface Analysis {
   band: [number, number] | null;
   /** a calibration from the operator's taps is applied (false when absent) */
   calibrated: boolean;
+  /** per-zone counts, in the order of the stream's zones ([] when absent) */
+  zones: ZoneCount[];
 }
 
 /** A point: frame pixels or fractions of the frame, depending on where it is used. */
@@ -50,6 +52,38 @@ export type Point = [number, number];
 export interface Mask {
   name: string;
   points: Point[];
+}
+
+/** An area counted on its own, in fractions of the frame (0..1), with an optional limit. */
+export interface Zone {
+  name: string;
+  points: Point[];
+  /** people; null: no alert */
+  limit: number | null;
+}
+
+/** One zone's part of an analysis. */
+export interface ZoneCount {
+  name: string;
+  count: number;
+  /** the zone's share of the whole count, 0..1 */
+  share: number;
+  limit: number | null;
+  /** an alert is raised for this zone and not yet cleared */
+  alerting: boolean;
+}
+
+/** A zone's count held above its limit (`alert` event, `status.alerts`). */
+export interface Alert {
+  id: number;
+  stream: string;
+  zone: string;
+  limit: number;
+  /** the zone's smoothed count when it was raised */
+  count: number;
+  raised_ms: number;
+  cleared_ms: number | null;
+  acknowledged_ms: number | null;
 }
 
 /** How the box analyses (`status.analysis`). */
@@ -131,6 +165,10 @@ export interface Status {
   calibration: Calibration | null;
   /** areas not counted; [] when absent */
   masks: Mask[];
+  /** areas counted on their own; [] when absent */
+  zones: Zone[];
+  /** open alerts, oldest first; [] when absent */
+  alerts: Alert[];
   /** the flight history's state; null from a daemon without one */
   history: HistoryReport | null;
 }
@@ -194,7 +232,55 @@ export function parseAnalysis(v: unknown): Analysis | null {
     smoothed: num(v.smoothed),
     band: parseBand(v.band),
     calibrated: v.calibrated === true,
+    zones: parseZoneCounts(v.zones),
   };
+}
+
+/** Per-zone counts; malformed entries are dropped. */
+export function parseZoneCounts(v: unknown): ZoneCount[] {
+  if (!Array.isArray(v)) return [];
+  const out: ZoneCount[] = [];
+  for (const z of v) {
+    if (!isObj(z) || typeof z.name !== 'string') continue;
+    const count = num(z.count);
+    if (count === null) continue;
+    out.push({ name: z.name, count, share: num(z.share) ?? 0, limit: num(z.limit), alerting: z.alerting === true });
+  }
+  return out;
+}
+
+/** Zones as the daemon keeps them; malformed entries are dropped, not the whole list. */
+export function parseZones(v: unknown): Zone[] {
+  if (!Array.isArray(v)) return [];
+  const out: Zone[] = [];
+  for (const z of v) {
+    const [shape] = parseMasks([z]);
+    if (shape && isObj(z)) out.push({ ...shape, limit: num(z.limit) });
+  }
+  return out;
+}
+
+/** An alert; null when malformed. */
+export function parseAlert(v: unknown): Alert | null {
+  if (!isObj(v)) return null;
+  const id = num(v.id);
+  const limit = num(v.limit);
+  const raised = num(v.raised_ms);
+  if (id === null || limit === null || raised === null || typeof v.zone !== 'string') return null;
+  return {
+    id,
+    stream: str(v.stream) ?? '',
+    zone: v.zone,
+    limit,
+    count: num(v.count) ?? NaN,
+    raised_ms: raised,
+    cleared_ms: num(v.cleared_ms),
+    acknowledged_ms: num(v.acknowledged_ms),
+  };
+}
+
+function parseAlerts(v: unknown): Alert[] {
+  return Array.isArray(v) ? v.map(parseAlert).filter((a): a is Alert => a !== null) : [];
 }
 
 function parseBand(v: unknown): [number, number] | null {
@@ -299,6 +385,8 @@ export function parseStatus(v: unknown): Status | null {
     analysis: parseAnalysisReport(v.analysis),
     calibration: parseCalibration(v.calibration),
     masks: parseMasks(v.masks),
+    zones: parseZones(v.zones),
+    alerts: parseAlerts(v.alerts),
     history: parseHistoryReport(v.history),
   };
 }

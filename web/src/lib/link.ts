@@ -2,7 +2,7 @@
 // on its own with backoff; this module turns its events into one link state.
 
 import { io, type Socket } from 'socket.io-client';
-import { parseAnalysis, parseStatus, type Analysis, type Status } from './api';
+import { parseAlert, parseAnalysis, parseStatus, type Alert, type Analysis, type Status } from './api';
 
 export type LinkState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 
@@ -18,6 +18,8 @@ export interface LinkHandlers {
   onLink: (info: LinkInfo) => void;
   onAnalysis: (a: Analysis) => void;
   onStatus: (s: Status) => void;
+  /** a zone's alert raised, cleared or acknowledged */
+  onAlert: (a: Alert) => void;
 }
 
 /** Opens the link; returns a function that closes it. */
@@ -67,6 +69,10 @@ export function openLink(h: LinkHandlers, url?: string): () => void {
   socket.on('status', (raw: unknown) => {
     const s = parseStatus(raw);
     if (s) h.onStatus(s);
+  });
+  socket.on('alert', (raw: unknown) => {
+    const a = parseAlert(raw);
+    if (a) h.onAlert(a);
   });
 
   return () => {

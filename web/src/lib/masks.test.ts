@@ -1,24 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import type { Mask, Point } from './api';
 import { boxPointToFraction, contentRect, fractionToBoxPoint } from './align';
+import { maskProblems, MASKS, masksBody, MAX_MASKS, sameMasks } from './masks';
 import {
   cancelDrawing,
   finishDrawing,
   labelPoint,
-  maskProblems,
-  masksBody,
-  MAX_MASKS,
   MAX_POINTS,
   nearFirstVertex,
   nextName,
-  removeMask,
-  renameMask,
-  sameMasks,
+  removeShape,
   startEditing,
   svgPoints,
   tapPoint,
   undoPoint,
-} from './masks';
+  updateShape,
+} from './shapes';
 
 // a 16:9 frame in a 4:3 stage: letterboxed (bars top and bottom)
 const RECT = contentRect(1920, 1080, 800, 600); // { x: 0, y: 75, w: 800, h: 450 }
@@ -47,7 +44,7 @@ describe('align: box point ↔ fraction of the picture (letterboxed)', () => {
 
 describe('masks: drawing a polygon', () => {
   it('taps add corners; a tap on the first corner closes it once there are 3', () => {
-    let ed = startEditing([]);
+    let ed = startEditing(MASKS, []);
     ed = tapPoint(ed, [0.1, 0.1], RECT);
     expect(ed.drawing).toEqual([[0.1, 0.1]]);
     // near the first corner with only 1 point: just another corner
@@ -58,12 +55,12 @@ describe('masks: drawing a polygon', () => {
     // 10 css px from the first corner: closes
     ed = tapPoint(ed, [0.1 + 10 / 800, 0.1], RECT);
     expect(ed.drawing).toBeNull();
-    expect(ed.masks).toEqual([{ name: 'area 1', points: tri }]);
+    expect(ed.shapes).toEqual([{ name: 'area 1', points: tri }]);
     expect(ed.dirty).toBe(true);
   });
 
   it('a tap on the bars lands on the picture edge', () => {
-    const ed = tapPoint(startEditing([]), [1.4, -0.2], RECT);
+    const ed = tapPoint(startEditing(MASKS, []), [1.4, -0.2], RECT);
     expect(ed.drawing).toEqual([[1, 0]]);
   });
 
@@ -74,44 +71,44 @@ describe('masks: drawing a polygon', () => {
   });
 
   it('Done needs 3 corners; undo and cancel', () => {
-    let ed = tapPoint(tapPoint(startEditing([]), [0.5, 0.5], RECT), [0.6, 0.5], RECT);
-    expect(finishDrawing(ed).masks).toEqual([]);
+    let ed = tapPoint(tapPoint(startEditing(MASKS, []), [0.5, 0.5], RECT), [0.6, 0.5], RECT);
+    expect(finishDrawing(ed).shapes).toEqual([]);
     expect(finishDrawing(ed).hint).toMatch(/at least 3/);
     ed = undoPoint(ed);
     expect(ed.drawing).toEqual([[0.5, 0.5]]);
     expect(undoPoint(ed).drawing).toBeNull();
     expect(cancelDrawing(tapPoint(ed, [0.7, 0.7], RECT)).drawing).toBeNull();
     ed = tapPoint(tapPoint(ed, [0.6, 0.5], RECT), [0.6, 0.6], RECT);
-    expect(finishDrawing(ed).masks[0].points).toHaveLength(3);
+    expect(finishDrawing(ed).shapes[0].points).toHaveLength(3);
   });
 
   it('refuses a 65th corner and a 33rd area', () => {
-    let ed = startEditing([]);
+    let ed = startEditing(MASKS, []);
     for (let i = 0; i < MAX_POINTS; i++) ed = tapPoint(ed, [0.2 + (i % 8) * 0.08, 0.2 + Math.floor(i / 8) * 0.08], RECT);
     expect(ed.drawing).toHaveLength(64);
     ed = tapPoint(ed, [0.95, 0.95], RECT);
     expect(ed.drawing).toHaveLength(64);
     expect(ed.hint).toMatch(/At most 64/);
     const many: Mask[] = Array.from({ length: MAX_MASKS }, (_, i) => ({ name: `m${i}`, points: tri }));
-    const full = tapPoint(startEditing(many), [0.5, 0.5], RECT);
+    const full = tapPoint(startEditing(MASKS, many), [0.5, 0.5], RECT);
     expect(full.drawing).toBeNull();
     expect(full.hint).toMatch(/At most 32/);
   });
 
   it('names: first free "area N"; rename, remove', () => {
-    expect(nextName([{ name: 'area 1', points: tri }, { name: 'area 3', points: tri }])).toBe('area 2');
-    let ed = startEditing([{ name: 'roof', points: tri }]);
+    expect(nextName('area', [{ name: 'area 1', points: tri }, { name: 'area 3', points: tri }])).toBe('area 2');
+    let ed = startEditing(MASKS, [{ name: 'roof', points: tri }]);
     expect(ed.dirty).toBe(false);
-    ed = renameMask(ed, 0, 'stage roof');
-    expect(ed.masks[0].name).toBe('stage roof');
-    expect(renameMask(ed, 0, 'x'.repeat(100)).masks[0].name).toHaveLength(40);
-    expect(removeMask(ed, 0).masks).toEqual([]);
+    ed = updateShape(ed, 0, { name: 'stage roof' });
+    expect(ed.shapes[0].name).toBe('stage roof');
+    expect(updateShape(ed, 0, { name: 'x'.repeat(100) }).shapes[0].name).toHaveLength(40);
+    expect(removeShape(ed, 0).shapes).toEqual([]);
   });
 
   it('editing works on a copy of the masks it was given', () => {
     const given: Mask[] = [{ name: 'roof', points: [[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]] }];
-    const ed = startEditing(given);
-    ed.masks[0].points[0][0] = 0.9;
+    const ed = startEditing(MASKS, given);
+    ed.shapes[0].points[0][0] = 0.9;
     expect(given[0].points[0][0]).toBe(0.1);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAnalysis, parseStatus } from './api';
 import { fmtAnalysisScale, fmtHonest, honestStep } from './format';
-import { calibrationText, freezeFrame, OperatorError, parseFrozenFrame, preferRecent, resetCalibration, saveMasks, submitCalibration } from './operator';
+import { acknowledgeAlert, calibrationText, freezeFrame, OperatorError, parseFrozenFrame, preferRecent, resetCalibration, saveMasks, saveZones, submitCalibration } from './operator';
 
 // The examples of docs/api.md.
 const CALIBRATION = {
@@ -170,6 +170,23 @@ describe('operator requests', () => {
     expect(await saveMasks({ masks }, fakeFetch(200, masks))).toEqual(masks);
     expect(await saveMasks({ masks }, fakeFetch(200, { ok: true }))).toEqual(masks);
     await expect(saveMasks({ masks }, fakeFetch(400, { error: 'names must be unique' }))).rejects.toThrow('names must be unique');
+  });
+
+  it('zones: PUT; the answer as kept; a refusal says why', async () => {
+    const calls: Call[] = [];
+    const zones = [{ name: 'stage', points: [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]] as [number, number][], limit: 40 }];
+    expect(await saveZones({ zones }, fakeFetch(200, { zones }, calls))).toEqual(zones);
+    expect(calls[0]).toMatchObject({ url: '/api/operator/zones', method: 'PUT', body: { zones } });
+    await expect(saveZones({ zones }, fakeFetch(422, { error: 'zone 1 ("stage"): its edges 1 and 3 cross' }))).rejects.toThrow('edges 1 and 3 cross');
+  });
+
+  it('alerts: POST …/ack; the alert as it is now; 404 said in words', async () => {
+    const calls: Call[] = [];
+    const alert = { id: 17, stream: 'live_drone', zone: 'stage', limit: 40, count: 43, raised_ms: 1, cleared_ms: null, acknowledged_ms: 2 };
+    expect(await acknowledgeAlert(17, fakeFetch(200, alert, calls))).toEqual(alert);
+    expect(calls[0]).toMatchObject({ url: '/api/operator/alerts/17/ack', method: 'POST' });
+    await expect(acknowledgeAlert(18, fakeFetch(404, { error: 'no open alert 18' }))).rejects.toThrow('no open alert 18');
+    await expect(acknowledgeAlert(18, fakeFetch(200, { ok: true }))).rejects.toThrow(/unexpected/);
   });
 
   it('calibration text: the daemon’s message, else made up from the figures', () => {

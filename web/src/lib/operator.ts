@@ -2,7 +2,7 @@
 // counts, under /api/operator/. The one place the coming operator login will protect: every
 // request of the dashboard that changes the box goes through `operatorRequest`.
 
-import { parseCalibration, parseMasks, type Calibration, type Mask } from './api';
+import { parseAlert, parseCalibration, parseMasks, parseZones, type Alert, type Calibration, type Mask, type Zone } from './api';
 import type { CalibrationBody } from './calibration';
 
 export interface FrozenFrame {
@@ -89,6 +89,20 @@ export async function saveMasks(body: { masks: Mask[] }, fetchFn?: FetchFn): Pro
   const answer = await operatorRequest('PUT', 'masks', body, fetchFn);
   const list = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? (answer as { masks?: unknown }).masks : answer;
   return Array.isArray(list) ? parseMasks(list) : body.masks;
+}
+
+/** Saves the zones (fractions of the frame, limits); answers the zones as the daemon kept them. */
+export async function saveZones(body: { zones: Zone[] }, fetchFn?: FetchFn): Promise<Zone[]> {
+  const answer = await operatorRequest('PUT', 'zones', body, fetchFn);
+  const list = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? (answer as { zones?: unknown }).zones : null;
+  return Array.isArray(list) ? parseZones(list) : body.zones;
+}
+
+/** Acknowledges an open alert; answers the alert as it is now. */
+export async function acknowledgeAlert(id: number, fetchFn?: FetchFn): Promise<Alert> {
+  const a = parseAlert(await operatorRequest('POST', `alerts/${encodeURIComponent(String(id))}/ack`, undefined, fetchFn));
+  if (!a) throw new OperatorError('The box answered the acknowledgement with something unexpected.', null);
+  return a;
 }
 
 /** The one sentence to show about a calibration. */

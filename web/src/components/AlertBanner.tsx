@@ -1,0 +1,129 @@
+import { useEffect, useRef, useState } from 'react';
+import type { Alert } from '../lib/api';
+import { alertText, unsounded } from '../lib/zones';
+
+interface Props {
+  /** the open alerts, oldest first */
+  alerts: readonly Alert[];
+  /** the signed-in operator may acknowledge */
+  operator: boolean;
+  onAcknowledge: (id: number) => Promise<void>;
+}
+
+/**
+ * Open zone alerts, on every dashboard: a banner that stays until the alert is both cleared and
+ * acknowledged, and a beep for each newly raised one. Browsers keep a page silent until the
+ * person has touched it: the first tap or key anywhere turns the sound on, and until then the
+ * banner offers a button that does.
+ */
+export function AlertBanner({ alerts, operator, onAcknowledge }: Props) {
+  const sounded = useRef(new Set<number>());
+  const [soundOn, setSoundOn] = useState(false);
+  const [busy, setBusy] = useState<number | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  // The first gesture anywhere allows sound.
+  useEffect(() => {
+    const unlock = () => {
+      if (resumeAudio()) setSoundOn(true);
+    };
+    window.addEventListener('pointerdown', unlock, { once: true });
+    window.addEventListener('keydown', unlock, { once: true });
+    return () => {
+      window.removeEventListener('pointerdown', unlock);
+      window.removeEventListener('keydown', unlock);
+    };
+  }, []);
+
+  useEffect(() => {
+    const fresh = unsounded(alerts, sounded.current);
+    if (fresh.length === 0) return;
+    fresh.forEach((a) => sounded.current.add(a.id));
+    if (soundOn) beep();
+  }, [alerts, soundOn]);
+
+  if (alerts.length === 0) return null;
+  const raised = alerts.some((a) => a.cleared_ms === null);
+  return (
+    <section className={raised ? 'alert-banner raised' : 'alert-banner'} role="alert" aria-label="Zone alerts" data-testid="alert-banner">
+      <ul>
+        {alerts.map((a) => (
+          <li key={a.id} data-testid="alert" data-id={a.id} data-zone={a.zone} data-acknowledged={String(a.acknowledged_ms !== null)} data-cleared={String(a.cleared_ms !== null)}>
+            <span className="alert-icon" aria-hidden="true">
+              {a.cleared_ms === null ? '⚠' : '✓'}
+            </span>
+            <span className="alert-text">{alertText(a)}</span>
+            {operator && a.acknowledged_ms === null && (
+              <button
+                type="button"
+                className="primary"
+                disabled={busy === a.id}
+                onClick={async () => {
+                  setBusy(a.id);
+                  setError(null);
+                  try {
+                    await onAcknowledge(a.id);
+                  } catch (e) {
+                    setError(e instanceof Error ? e.message : String(e));
+                  } finally {
+                    setBusy(null);
+                  }
+                }}
+                data-testid="alert-ack"
+              >
+                {busy === a.id ? 'Acknowledging…' : 'Acknowledge'}
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+      {error && <p className="alert-error">{error}</p>}
+      {!soundOn && (
+        <button
+          type="button"
+          className="alert-sound"
+          onClick={() => {
+            if (resumeAudio()) {
+              setSoundOn(true);
+              beep();
+            }
+          }}
+          data-testid="alert-sound"
+        >
+          Sound is off: tap to hear alerts
+        </button>
+      )}
+    </section>
+  );
+}
+
+let audio: AudioContext | null = null;
+
+/** Creates or resumes the page's audio (inside a user gesture); false when the browser has none. */
+function resumeAudio(): boolean {
+  try {
+    audio ??= new AudioContext();
+    void audio.resume();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Three short high beeps. */
+function beep() {
+  if (!audio) return;
+  const t0 = audio.currentTime;
+  for (let i = 0; i < 3; i++) {
+    const t = t0 + i * 0.25;
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.3, t + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.18);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t);
+    osc.stop(t + 0.2);
+  }
+}
