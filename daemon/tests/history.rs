@@ -6,6 +6,8 @@
 //!   printed), and the flight goes on across the restarts.
 //! - a full disk: history pauses ("history paused: disk full"), counting goes on, and once space
 //!   is freed history resumes by itself.
+//! - a zone set by the operator: its counts, its alert (acknowledged) and the zone change are in
+//!   the flight, and the zone is a column of the CSV.
 
 mod common;
 
@@ -251,4 +253,124 @@ fn a_full_disk_pauses_history_counting_goes_on_and_history_resumes_by_itself() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(ok, "ok");
+}
+
+/// A request as the operator (signed in with `cookie`), with a JSON body: (status, body).
+fn operator_send(d: &Daemon, cookie: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let url = format!("{}{path}", d.base());
+    let req = match method {
+        "PUT" => agent.put(&url),
+        _ => agent.post(&url),
+    };
+    let mut res = req
+        .header("Content-Type", "application/json")
+        .header("Cookie", cookie)
+        .send(body.to_string())
+        .unwrap();
+    let code = res.status().as_u16();
+    (code, res.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn a_zones_counts_and_its_alert_reach_the_flight_and_its_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = clip(dir.path());
+    let db = dir.path().join("history.sqlite");
+    let pin = "history-test-pin";
+    let cfg = test_config(
+        &format!("file://{}", clip.display()),
+        free_port(),
+        &tiny_model(),
+        &format!(
+            "[operator]\npassphrase = \"{pin}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\n",
+            dir.path().display()
+        ),
+    )
+    .replace(
+        "[analysis]\n",
+        &format!(
+            "[analysis]\nstate_dir = \"{}\"\nsmooth_ms = 1000\nalert_hold_ms = 500\n",
+            dir.path().display()
+        ),
+    );
+    let d = Daemon::start_with(&cfg, |c| {
+        c.env("SKYCOUNT_HISTORY__PATH", &db);
+    });
+    // Signed in as the operator: the session cookie.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let res = agent
+        .post(&format!("{}/api/auth/login", d.base()))
+        .header("Content-Type", "application/json")
+        .send(format!(r#"{{"passphrase": "{pin}"}}"#))
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    // A zone over the whole frame with a limit the tiny model's count is always above.
+    let (code, body) = operator_send(
+        &d,
+        &cookie,
+        "PUT",
+        "/api/operator/zones",
+        r#"{"zones": [{"name": "whole, frame", "points": [[0,0],[1,0],[1,1],[0,1]], "limit": 1}]}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let alert = wait_for(Duration::from_secs(30), || {
+        d.status()["alerts"].as_array()?.first().cloned()
+    })
+    .expect("no alert raised within 30 s");
+    let id = alert["id"].as_u64().unwrap();
+    let (code, body) = operator_send(
+        &d,
+        &cookie,
+        "POST",
+        &format!("/api/operator/alerts/{id}/ack"),
+        "{}",
+    );
+    assert_eq!(code, 200, "{body}");
+
+    // The flight has the alert (acknowledged), the zone's counts, and the setup it flew with.
+    let flight = wait_for(Duration::from_secs(10), || {
+        let v = d.get_json("/api/history/flights/1");
+        let acked = v["alerts"][0]["acknowledged_ms"].as_u64().is_some();
+        let zoned = v["series"]
+            .as_array()?
+            .iter()
+            .any(|p| p["zones"][0]["name"] == "whole, frame");
+        (acked && zoned).then_some(v)
+    })
+    .expect("the alert, acknowledged, and the zone's counts in the flight within 10 s");
+    assert_eq!(flight["alerts"][0]["id"].as_u64(), Some(id));
+    assert_eq!(flight["alerts"][0]["zone"], "whole, frame");
+    assert_eq!(flight["flight"]["alerts"], 1);
+    assert!(
+        flight["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "setup" && e["detail"]["zones"][0]["name"] == "whole, frame"),
+        "the zone change is an event: {}",
+        flight["events"]
+    );
+    let (code, csv) = d.get("/api/history/flights/1.csv").unwrap();
+    assert_eq!(code, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.ends_with(",\"zone:whole, frame\""), "{header}");
+    let zoned_row = csv.lines().last().unwrap();
+    let zone_count: f64 = zoned_row.rsplit(',').next().unwrap().parse().unwrap();
+    assert!(zone_count > 1.0, "{zoned_row}");
 }
