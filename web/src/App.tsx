@@ -212,9 +212,6 @@ export function App() {
           <span className="dot" aria-hidden="true" />
           {link.state === 'connected' ? 'connected' : link.state === 'connecting' ? 'connecting…' : 'reconnecting…'}
         </span>
-        <a className="theme" href="#/history">
-          History
-        </a>
         <button
           type="button"
           className="theme"
@@ -223,6 +220,9 @@ export function App() {
         >
           {settings.theme === 'sun' ? '☾ Night' : '☀ Sun'}
         </button>
+        <a className="history-link" href="#/history">
+          History
+        </a>
       </header>
       <AlertBanner alerts={alerts} operator={isOperator} onAcknowledge={onAcknowledge} />
       <main className="layout">
