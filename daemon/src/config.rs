@@ -18,7 +18,7 @@
 //! ([`SourceSpec`], [`SourceUrl`]), the hotspot's network ([`Ipv4Net`], [`DhcpRange`]), tracks
 //! ([`Track`]), the log level ([`LogLevel`]); durations stay `*_ms` integers. A value that does
 //! not parse is reported like any other mistake, with its key; the checks of the values' own
-//! rules live beside their types in the submodules ([`hotspot`], [`stream`], [`track`]), so that
+//! rules live beside their types in the submodules ([`history`], [`hotspot`], [`mqtt`], [`stream`], [`track`]), so that
 //! this module depends on none of the parts that use it.
 //!
 //! No input is trusted to be small or sane: every number has a range (`model.threads = 10^8`
@@ -27,6 +27,7 @@
 //! up to [`MAX_FILE_BYTES`], and an error lists at most 20 problems, each on lines cut to a few
 //! hundred characters, however large or deep the input that caused it.
 
+pub mod history;
 pub mod hotspot;
 pub mod mqtt;
 pub mod operator;
@@ -40,6 +41,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::history::HistorySettings;
 pub use self::hotspot::DhcpRange;
 pub use self::mqtt::MqttSettings;
 pub use self::operator::OperatorSettings;
@@ -67,6 +69,7 @@ pub struct Settings {
     pub hotspot: HotspotSettings,
     pub operator: OperatorSettings,
     pub mqtt: MqttSettings,
+    pub history: HistorySettings,
     pub log: LogSettings,
 }
 
@@ -943,6 +946,7 @@ fn did_you_mean(name: &str, known: &[&str]) -> String {
 fn optional_keys(section: &str) -> &'static [&'static str] {
     match section {
         "model" => &["onnxruntime_library"],
+        "history" => &["path"],
         _ => &[],
     }
 }
@@ -1309,6 +1313,9 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
     }
     for (key, problem) in mqtt::check(&s.mqtt) {
         bad(&format!("mqtt.{key}"), problem);
+    }
+    for (key, problem) in history::check(&s.history) {
+        bad(&format!("history.{key}"), problem);
     }
     let decoder = s.decode.decoder.trim();
     if decoder.is_empty() {

@@ -22,6 +22,8 @@
 //! - [`event`]: the typed events the stages emit, and [`wire`]: what viewers are sent.
 //! - [`publish`]: the hub built from the events, the server that shares it, and the MQTT
 //!   publisher that follows it.
+//! - [`history`]: flights, analyses and alerts kept in SQLite (a follower of the hub's feed),
+//!   read back by `publish::history`.
 //! - [`mediamtx`]: the media server beside skycountd: its rendered configuration and its watch.
 //! - [`hotspot`]: the Wi-Fi hotspot's rendered hostapd, dnsmasq and networkd files.
 //! - [`secret`]: the stream key and hotspot passphrase generated once and kept.
@@ -30,7 +32,7 @@
 //!   systemd.
 //!
 //! Control and status never flow backwards: stages emit [`event::Event`]s and know nothing of
-//! who reads them; only `commands` and `main` import `publish`.
+//! who reads them; only `commands`, `main` and the hub's followers (`history`) import `publish`.
 //!
 //! GStreamer, ONNX Runtime and HTTP stay at the edges (`decode::pipeline`, `infer`,
 //! `publish::server`); everything between them is plain Rust that tests drive directly.
@@ -41,6 +43,7 @@ pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod event;
+pub mod history;
 pub mod hotspot;
 pub mod infer;
 pub mod mediamtx;

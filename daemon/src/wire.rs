@@ -5,7 +5,7 @@
 //!
 //! - [`Analysis`] and [`DensityGrid`]: the `analysis` event.
 //! - [`Status`] with [`StreamReport`], [`ModelReport`], [`Rates`], [`Totals`] and
-//!   [`MediaMtxReport`]: the `status` event and `GET /api/status`.
+//!   [`MediaMtxReport`], [`HistoryReport`]: the `status` event and `GET /api/status`.
 //! - [`StreamInfo`]: `GET /api/stream/info`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -336,6 +336,8 @@ pub struct Status {
     pub zones: Vec<Zone>,
     /// Open alerts (raised, and not yet both cleared and acknowledged), oldest first.
     pub alerts: Vec<Alert>,
+    /// The flight history's state and what it keeps.
+    pub history: HistoryReport,
     /// The MQTT publisher (`[mqtt]`); `enabled: false` and nothing else when it is off.
     pub mqtt: MqttReport,
 }
@@ -359,6 +361,42 @@ pub struct MqttReport {
     pub lagged: u64,
     /// Why the broker was last lost or refused; null once connected again.
     pub last_error: Option<String>,
+}
+
+/// `status.history`: whether the flight history records, and how much it keeps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryReport {
+    pub enabled: bool,
+    /// `ok` (recording), `paused` (see `reason`; counting goes on, it retries by itself) or
+    /// `off` (`history.enabled = false`).
+    pub state: &'static str,
+    /// Why it is paused, in one sentence ("history paused: disk full …").
+    pub reason: Option<String>,
+    /// Bytes of data kept, and the most it may keep (`history.max_mb`).
+    pub bytes: u64,
+    pub max_bytes: u64,
+    /// When the oldest flight kept began.
+    pub oldest_ms: Option<u64>,
+    pub flights: u64,
+    /// Rows (analyses, alerts, events, snapshots) not written since the start: the history fell
+    /// behind, or was paused.
+    pub lost_rows: u64,
+}
+
+impl HistoryReport {
+    /// `history.enabled = false`, or before the recorder has said anything.
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            state: "off",
+            reason: None,
+            bytes: 0,
+            max_bytes: 0,
+            oldest_ms: None,
+            flights: 0,
+            lost_rows: 0,
+        }
+    }
 }
 
 /// `GET /api/stream/info`.
@@ -460,6 +498,7 @@ mod tests {
             zones: Vec::new(),
             alerts: Vec::new(),
             mqtt: MqttReport::default(),
+            history: HistoryReport::off(),
         };
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["mqtt"]["enabled"], false);

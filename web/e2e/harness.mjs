@@ -287,7 +287,9 @@ export function daemonEnv() {
  * the wait).
  */
 export async function startDaemon(env, { log, what, requestTimeout }) {
-  env.daemon = startProc('skycountd', BIN, ['--config', env.config, 'run'], { env: daemonEnv(), log });
+  // The flight history in the test's directory, not the machine's /var/lib/skycount.
+  const daemonVars = { ...daemonEnv(), SKYCOUNT_HISTORY__PATH: path.join(env.tmp, 'history.sqlite') };
+  env.daemon = startProc('skycountd', BIN, ['--config', env.config, 'run'], { env: daemonVars, log });
   await waitFor(
     what,
     async () => {

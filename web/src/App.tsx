@@ -220,6 +220,9 @@ export function App() {
         >
           {settings.theme === 'sun' ? '☾ Night' : '☀ Sun'}
         </button>
+        <a className="history-link" href="#/history">
+          History
+        </a>
       </header>
       <AlertBanner alerts={alerts} operator={isOperator} onAcknowledge={onAcknowledge} />
       <main className="layout">

@@ -1,7 +1,7 @@
 import './theme';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { App } from './App';
+import { Root } from './Root';
 import { HeatmapRenderer, heatmapBackingSize } from './lib/heatmap';
 import { cellCentre, contentRect } from './lib/align';
 import { fmtCount } from './lib/format';
@@ -27,6 +27,6 @@ window.__skycount = { HeatmapRenderer, heatmapBackingSize, contentRect, cellCent
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <App />
+    <Root />
   </StrictMode>,
 );

@@ -4,12 +4,15 @@
 //!   Engine (source + model threads) ─┐
 //!   MediaMTX watch ──────────────────┴─▶ events ─▶ Hub ─▶ axum + socketioxide: /api/*, /metrics,
 //!                                          │        │       Socket.IO, the dashboard
-//!                                          │        └─▶ feed ─▶ MQTT publisher (when [mqtt] is on)
+//!                                          │        ├─ feed() ─▶ history recorder ─▶ SQLite
+//!                                          │        └─ feed() ─▶ MQTT publisher (when [mqtt] is on)
 //!                                          └─ PublisherChanged ─▶ engine.reattach()
 //! ```
 //!
 //! One [`CancellationToken`] stops everything that is async (the server, the watch, the event
-//! loop); the engine has its own and is stopped through [`Engine::shutdown`]. SIGTERM and SIGINT
+//! loop); the history recorder is stopped once the engine has (it writes what it holds, the
+//! engine's last analyses included, before it returns); the engine has its own and is stopped through [`Engine::shutdown`]; the MQTT publisher says
+//! `offline` to its broker before it ends. SIGTERM and SIGINT
 //! stop the daemon within 2 s; SIGHUP reads the configuration again and applies what can change
 //! safely while running: the source, the decoder, the model, the analysis grid and the log level.
 //! A configuration that no longer loads is reported and the running one kept.
@@ -94,6 +97,10 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         settings.server.web_dir.clone(),
         Some(Arc::new(operator)),
         Arc::new(Auth::from_settings(&settings)),
+        settings
+            .history
+            .enabled
+            .then(|| settings.history.db_path(&settings.analysis.state_dir)),
     );
     let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone()));
     tokio::spawn(server::broadcast(hub.clone(), io.clone()));
@@ -107,6 +114,23 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
     // MQTT follows the hub like a viewer; it never holds up counting (publish::mqtt).
     let mqtt = crate::publish::mqtt::Options::from_settings(&settings)
         .map(|opts| crate::publish::mqtt::spawn(hub.clone(), opts, stop.clone()));
+    // The flight history follows the hub's feed and stops with everything else, flushing.
+    let history = settings.history.enabled.then(|| {
+        let opts = crate::history::recorder::Options::from_settings(
+            &settings.history,
+            &settings.analysis.state_dir,
+            crate::store::stream_key(&settings.source_url()),
+        );
+        // Its own stop, after the engine's: the last analyses are kept.
+        let done = CancellationToken::new();
+        let task = tokio::spawn(crate::history::recorder::run(
+            hub.clone(),
+            hub.feed(),
+            opts,
+            done.clone(),
+        ));
+        (task, done)
+    });
     // Only the stages hold senders from here on.
     drop(events);
     let server_task = {
@@ -151,11 +175,25 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
     stop.cancel();
     let deadline = tokio::time::Instant::now() + STOP_WITHIN;
     engine.shutdown(STOP_WITHIN).await;
-    // Every stage has ended: the event loop has nothing more to read.
+    // Every stage has ended: the event loop applies what they sent last (the history keeps it),
+    // then has nothing more to read.
+    let mut event_loop = event_loop;
+    let _ = tokio::time::timeout(Duration::from_millis(100), &mut event_loop).await;
     event_loop.abort();
+    // The history writes its last batch while MQTT finishes telling the broker `offline`.
+    if let Some((_, done)) = &history {
+        done.cancel();
+    }
     // MQTT has been telling the broker `offline` meanwhile (it gives up within 0.5 s).
     if let Some(task) = mqtt {
         let _ = tokio::time::timeout_at(deadline, task).await;
+    }
+    if let Some((task, _)) = history {
+        // One transaction to write: a moment even when the engine took all of STOP_WITHIN.
+        let until = deadline.max(tokio::time::Instant::now() + Duration::from_millis(300));
+        if tokio::time::timeout_at(until, task).await.is_err() {
+            log::warn!("the history did not finish writing in time; its last second may be lost");
+        }
     }
     // Viewers' connections are closed by the server; never wait longer than this for them.
     if tokio::time::timeout_at(deadline, server_task)

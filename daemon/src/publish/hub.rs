@@ -23,8 +23,8 @@ use crate::analyse::Setup;
 use crate::event::Event;
 use crate::sample::Frame;
 use crate::wire::{
-    Alert, Analysis, AnalysisReport, MediaMtxReport, ModelReport, MqttReport, Rates, Status,
-    StreamReport, Totals,
+    Alert, Analysis, AnalysisReport, HistoryReport, MediaMtxReport, ModelReport, MqttReport, Rates,
+    Status, StreamReport, Totals,
 };
 
 /// Items a follower of [`Hub::feed`] may fall behind before it loses the oldest (about 20 s of
@@ -66,6 +66,7 @@ pub struct Hub {
     /// Each alert as it changes, for the viewers' `alert` event.
     alert_events: broadcast::Sender<Alert>,
     mqtt: RwLock<MqttReport>,
+    history: RwLock<HistoryReport>,
 }
 
 impl Hub {
@@ -92,6 +93,7 @@ impl Hub {
             alerts: RwLock::new(Vec::new()),
             alert_events: broadcast::channel(MAX_OPEN_ALERTS).0,
             mqtt: RwLock::new(MqttReport::default()),
+            history: RwLock::new(HistoryReport::off()),
         })
     }
 
@@ -178,6 +180,17 @@ impl Hub {
     fn pass_on(&self, item: impl FnOnce() -> Feed) {
         if self.feed.receiver_count() > 0 {
             let _ = self.feed.send(item());
+        }
+    }
+
+    /// The history recorder's latest report; viewers are told at once when its state changed.
+    pub fn set_history(&self, report: HistoryReport) {
+        let mut cur = self.history.write();
+        let changed = (cur.state, &cur.reason) != (report.state, &report.reason);
+        *cur = report;
+        drop(cur);
+        if changed {
+            self.status_changed.notify_one();
         }
     }
 
@@ -392,6 +405,7 @@ impl Hub {
             zones: setup.zones,
             alerts: self.alerts(),
             mqtt: self.mqtt.read().clone(),
+            history: self.history.read().clone(),
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod conn;
+pub mod history;
 pub mod hub;
 pub mod metrics;
 pub mod models;

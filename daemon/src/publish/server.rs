@@ -314,6 +314,7 @@ pub fn router(
     web_dir: PathBuf,
     operator: Option<Arc<dyn super::operator::Operator>>,
     auth: Arc<Auth>,
+    history: Option<PathBuf>,
 ) -> (Router, SocketIo) {
     let access: StreamAccess = access.into();
     let (layer, io) = SocketIo::builder().build_layer();
@@ -361,6 +362,7 @@ pub fn router(
     let api = api
         .with_state(state.clone())
         .merge(super::operator::routes(operator, auth.clone()))
+        .merge(super::history::routes(history))
         .merge(super::auth::routes(auth));
     let index = web_dir.join("index.html");
     let app = if index.is_file() {

@@ -256,6 +256,8 @@ impl Daemon {
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         );
         cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
+        // The flight history in the test's directory, not the machine's /var/lib/skycount.
+        cmd.env("SKYCOUNT_HISTORY__PATH", dir.path().join("history.sqlite"));
         tweak(&mut cmd);
         let child = cmd.spawn().expect("cannot start skycountd");
         let proc = Proc {

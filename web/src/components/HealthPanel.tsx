@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import type { Analysis, MediamtxReport, Status, StreamInfo } from '../lib/api';
+import { historyLine } from '../lib/history';
 import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate } from '../lib/format';
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
@@ -132,6 +133,11 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
           <Row label="MQTT" testid="mqtt" value={status?.mqtt?.connected ? 'connected' : 'disconnected'} level={mqtt.level}>
             {mqtt.text}
             {mqtt.detail && <small>{mqtt.detail}</small>}
+          </Row>
+        )}
+        {status?.history && (
+          <Row label="History" testid="history-state" value={status.history.state} level={historyLine(status.history).level}>
+            {historyLine(status.history).text}
           </Row>
         )}
         {info?.operator && (

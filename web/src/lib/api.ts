@@ -2,6 +2,8 @@
 // Parsers are defensive: the daemon is a separate program and a field box may run
 // an older or newer one, so anything malformed becomes null instead of a crash.
 
+import { parseHistoryReport, type HistoryReport } from './history';
+
 export type StreamState = 'waiting' | 'live' | 'stalled' | 'reconnecting';
 
 export interface DensityGrid {
@@ -167,6 +169,8 @@ export interface Status {
   zones: Zone[];
   /** open alerts, oldest first; [] when absent */
   alerts: Alert[];
+  /** the flight history's state; null from a daemon without one */
+  history: HistoryReport | null;
   /** the MQTT publisher; null when absent (an older daemon) */
   mqtt: MqttReport | null;
 }
@@ -397,6 +401,7 @@ export function parseStatus(v: unknown): Status | null {
     masks: parseMasks(v.masks),
     zones: parseZones(v.zones),
     alerts: parseAlerts(v.alerts),
+    history: parseHistoryReport(v.history),
     mqtt: parseMqtt(v.mqtt),
   };
 }

@@ -1,0 +1,594 @@
+//! The database: its schema, its migrations and every statement the history runs.
+//!
+//! One SQLite file in WAL mode with `synchronous = NORMAL`: a commit is appended to the
+//! write-ahead log and survives the process being killed at any instant; a power cut may lose
+//! the last commits not yet checkpointed by the OS, never the file's consistency. The recorder
+//! commits at least once a second, so that is the most a crash loses.
+//!
+//! The schema's version is `PRAGMA user_version`; [`open`] runs the migrations from
+//! [`MIGRATIONS`] the file has not had yet, each in its own transaction. Add a migration at the
+//! end, never edit one that shipped.
+//!
+//! `auto_vacuum = INCREMENTAL` (set before the first table) lets pruning give pages back to the
+//! file system, so the size cap is a cap on the file, not only on the rows.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// The schema, one step per version (`user_version` = how many have run).
+const MIGRATIONS: &[&str] = &[
+    // 1: flights and what happened in them.
+    "CREATE TABLE flights (
+        id INTEGER PRIMARY KEY,
+        stream TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        -- the last analysis's time; end_ms is set once the flight is over
+        last_ms INTEGER NOT NULL,
+        end_ms INTEGER,
+        peak REAL NOT NULL,
+        peak_ms INTEGER NOT NULL,
+        analyses INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (stream, start_ms)
+     );
+     CREATE TABLE analyses (
+        id INTEGER PRIMARY KEY,
+        flight_id INTEGER NOT NULL REFERENCES flights(id) ON DELETE CASCADE,
+        t_ms INTEGER NOT NULL,
+        count REAL NOT NULL,
+        smoothed REAL NOT NULL,
+        band_lo REAL NOT NULL,
+        band_hi REAL NOT NULL,
+        calibrated INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        -- [{\"name\", \"count\", \"share\", \"limit\", \"alerting\"}] as the analysis sent them
+        zones TEXT NOT NULL
+     );
+     CREATE INDEX analyses_by_flight ON analyses (flight_id, t_ms);
+     CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL,
+        flight_id INTEGER REFERENCES flights(id) ON DELETE CASCADE,
+        stream TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        limit_people INTEGER NOT NULL,
+        count REAL NOT NULL,
+        raised_ms INTEGER NOT NULL,
+        cleared_ms INTEGER,
+        acknowledged_ms INTEGER,
+        UNIQUE (alert_id, raised_ms)
+     );
+     CREATE INDEX alerts_by_time ON alerts (raised_ms);
+     CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        flight_id INTEGER REFERENCES flights(id) ON DELETE CASCADE,
+        t_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL
+     );
+     CREATE INDEX events_by_time ON events (t_ms);
+     CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        flight_id INTEGER NOT NULL REFERENCES flights(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('peak', 'periodic')),
+        t_ms INTEGER NOT NULL,
+        count REAL NOT NULL,
+        jpeg BLOB NOT NULL,
+        grid_width INTEGER NOT NULL,
+        grid_height INTEGER NOT NULL,
+        grid_max REAL NOT NULL,
+        grid BLOB NOT NULL
+     );
+     CREATE INDEX snapshots_by_flight ON snapshots (flight_id, kind);",
+];
+
+/// Opens (creating it and its folder when missing) and migrates the database for writing.
+pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+    if let Some(dir) = path.parent() {
+        // A missing folder shows up as SQLite's "unable to open" below, with the path.
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens an existing database to read (the HTTP routes): never creates or migrates it.
+pub fn open_read(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(2))?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(2))?;
+    // Only takes effect on an empty file, before the first table: which is when it is needed.
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The flight as the recorder holds it in memory; written (inserted or updated) at each commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlightRow {
+    pub stream: String,
+    pub start_ms: u64,
+    pub last_ms: u64,
+    pub end_ms: Option<u64>,
+    pub peak: f64,
+    pub peak_ms: u64,
+}
+
+/// One analysis as kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalysisRow {
+    pub t_ms: u64,
+    pub count: f64,
+    pub smoothed: f64,
+    pub band: [f64; 2],
+    pub calibrated: bool,
+    /// The stream's state when it was made (`live`, `stalled`, …).
+    pub state: String,
+    /// The zones' counts, as JSON (`[]` without zones).
+    pub zones: String,
+}
+
+/// A snapshot to keep: at the flight's peak (replacing the previous peak one) or periodic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotRow {
+    pub peak: bool,
+    pub t_ms: u64,
+    pub count: f64,
+    pub jpeg: Vec<u8>,
+    pub grid_width: u32,
+    pub grid_height: u32,
+    pub grid_max: f32,
+    pub grid: Vec<u8>,
+}
+
+/// Everything one commit writes; rows belong to `flight` (alerts and events may come without
+/// one, between flights).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Batch {
+    pub flight: Option<FlightRow>,
+    pub analyses: Vec<AnalysisRow>,
+    pub snapshots: Vec<SnapshotRow>,
+    pub alerts: Vec<crate::wire::Alert>,
+    /// (time, kind, detail as JSON)
+    pub events: Vec<(u64, &'static str, String)>,
+    /// Flights that ended since the last commit, written before `flight`.
+    pub ended: Vec<FlightRow>,
+}
+
+impl Batch {
+    /// Rows it holds (what is lost when it cannot be written).
+    pub fn rows(&self) -> u64 {
+        (self.analyses.len() + self.snapshots.len() + self.alerts.len() + self.events.len()) as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows() == 0 && self.flight.is_none() && self.ended.is_empty()
+    }
+}
+
+/// Inserts or updates a flight (known by its stream and start) and gives its id.
+fn upsert_flight(tx: &Connection, f: &FlightRow) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "INSERT INTO flights (stream, start_ms, last_ms, end_ms, peak, peak_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (stream, start_ms) DO UPDATE SET
+            last_ms = excluded.last_ms, end_ms = excluded.end_ms,
+            peak = excluded.peak, peak_ms = excluded.peak_ms
+         RETURNING id",
+        params![
+            f.stream,
+            f.start_ms as i64,
+            f.last_ms as i64,
+            f.end_ms.map(|e| e as i64),
+            f.peak,
+            f.peak_ms as i64
+        ],
+        |r| r.get(0),
+    )
+}
+
+/// Writes a batch in one transaction: all of it or (on an error) none.
+pub fn write(conn: &mut Connection, batch: &Batch) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for f in &batch.ended {
+        upsert_flight(&tx, f)?;
+    }
+    let flight_id = match &batch.flight {
+        Some(f) => Some(upsert_flight(&tx, f)?),
+        None => None,
+    };
+    if let Some(id) = flight_id {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO analyses (flight_id, t_ms, count, smoothed, band_lo, band_hi, calibrated,
+                                   state, zones)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for a in &batch.analyses {
+            insert.execute(params![
+                id,
+                a.t_ms as i64,
+                a.count,
+                a.smoothed,
+                a.band[0],
+                a.band[1],
+                a.calibrated,
+                a.state,
+                a.zones
+            ])?;
+        }
+        tx.execute(
+            "UPDATE flights SET analyses = analyses + ?2 WHERE id = ?1",
+            params![id, batch.analyses.len() as i64],
+        )?;
+        for s in &batch.snapshots {
+            if s.peak {
+                tx.execute(
+                    "DELETE FROM snapshots WHERE flight_id = ?1 AND kind = 'peak'",
+                    [id],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO snapshots (flight_id, kind, t_ms, count, jpeg, grid_width,
+                                        grid_height, grid_max, grid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    id,
+                    if s.peak { "peak" } else { "periodic" },
+                    s.t_ms as i64,
+                    s.count,
+                    s.jpeg,
+                    s.grid_width,
+                    s.grid_height,
+                    f64::from(s.grid_max),
+                    s.grid
+                ],
+            )?;
+        }
+    }
+    for a in &batch.alerts {
+        tx.execute(
+            "INSERT INTO alerts (alert_id, flight_id, stream, zone, limit_people, count,
+                                 raised_ms, cleared_ms, acknowledged_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (alert_id, raised_ms) DO UPDATE SET
+                cleared_ms = excluded.cleared_ms, acknowledged_ms = excluded.acknowledged_ms",
+            params![
+                a.id as i64,
+                flight_id,
+                a.stream,
+                a.zone,
+                a.limit,
+                a.count,
+                a.raised_ms as i64,
+                a.cleared_ms.map(|t| t as i64),
+                a.acknowledged_ms.map(|t| t as i64)
+            ],
+        )?;
+    }
+    for (t, kind, detail) in &batch.events {
+        tx.execute(
+            "INSERT INTO events (flight_id, t_ms, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![flight_id, *t as i64, kind, detail],
+        )?;
+    }
+    tx.commit()
+}
+
+/// The newest flight left open (by a restart, a crash or a power cut), if any.
+pub fn open_flight(conn: &Connection) -> rusqlite::Result<Option<FlightRow>> {
+    conn.query_row(
+        "SELECT stream, start_ms, last_ms, peak, peak_ms FROM flights WHERE end_ms IS NULL
+         ORDER BY start_ms DESC LIMIT 1",
+        [],
+        |r| {
+            Ok(FlightRow {
+                stream: r.get(0)?,
+                start_ms: r.get::<_, i64>(1)? as u64,
+                last_ms: r.get::<_, i64>(2)? as u64,
+                end_ms: None,
+                peak: r.get(3)?,
+                peak_ms: r.get::<_, i64>(4)? as u64,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Ends the flights a crash or a power cut left open, at their last analysis; gives how many.
+pub fn close_open_flights(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE flights SET end_ms = last_ms WHERE end_ms IS NULL",
+        [],
+    )
+}
+
+/// What the database holds, for the status.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
+    /// Bytes in use (pages not free).
+    pub bytes: u64,
+    pub oldest_ms: Option<u64>,
+    pub flights: u64,
+}
+
+pub fn usage(conn: &Connection) -> rusqlite::Result<Usage> {
+    let pragma = |name| conn.pragma_query_value(None, name, |r| r.get::<_, i64>(0));
+    let (page_size, pages, free) = (
+        pragma("page_size")?,
+        pragma("page_count")?,
+        pragma("freelist_count")?,
+    );
+    let (flights, oldest): (i64, Option<i64>) =
+        conn.query_row("SELECT count(*), min(start_ms) FROM flights", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(Usage {
+        bytes: (pages.saturating_sub(free) * page_size) as u64,
+        oldest_ms: oldest.map(|t| t as u64),
+        flights: flights as u64,
+    })
+}
+
+/// Deletes what is past `retention_ms` before `now_ms`, then the oldest flights (or, when only
+/// the current one is left, its oldest analyses and periodic snapshots) until the data fits in
+/// `max_bytes`; gives the pages back. Returns how many flights were deleted.
+pub fn prune(
+    conn: &mut Connection,
+    now_ms: u64,
+    retention_ms: u64,
+    max_bytes: u64,
+) -> rusqlite::Result<u64> {
+    let cutoff = now_ms.saturating_sub(retention_ms) as i64;
+    let mut deleted = conn.execute(
+        "DELETE FROM flights WHERE end_ms IS NOT NULL AND end_ms < ?1",
+        [cutoff],
+    )? as u64;
+    conn.execute(
+        "DELETE FROM alerts WHERE flight_id IS NULL AND raised_ms < ?1",
+        [cutoff],
+    )?;
+    conn.execute(
+        "DELETE FROM events WHERE flight_id IS NULL AND t_ms < ?1",
+        [cutoff],
+    )?;
+    // Each round frees a flight or a slice of one; the data shrinks, so this ends.
+    for _ in 0..10_000 {
+        if usage(conn)?.bytes <= max_bytes {
+            break;
+        }
+        let oldest: Option<(i64, bool)> = conn
+            .query_row(
+                "SELECT id, end_ms IS NULL FROM flights ORDER BY start_ms LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((id, open)) = oldest else { break };
+        let flights: i64 = conn.query_row("SELECT count(*) FROM flights", [], |r| r.get(0))?;
+        if flights > 1 || !open {
+            conn.execute("DELETE FROM flights WHERE id = ?1", [id])?;
+            deleted += 1;
+        } else {
+            // The one flight left is going on: keep its newest part.
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM analyses WHERE id IN (SELECT id FROM analyses WHERE flight_id = ?1
+                 ORDER BY t_ms LIMIT 1000)",
+                [id],
+            )?;
+            let snaps = tx.execute(
+                "DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots WHERE flight_id = ?1
+                 AND kind = 'periodic' ORDER BY t_ms LIMIT 5)",
+                [id],
+            )?;
+            let left: i64 = tx.query_row(
+                "SELECT count(*) FROM analyses WHERE flight_id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            tx.commit()?;
+            if left == 0 && snaps == 0 {
+                break;
+            }
+        }
+    }
+    conn.execute_batch("PRAGMA incremental_vacuum")?;
+    Ok(deleted)
+}
+
+/// Whether an error means the disk (or the file system under the database) cannot take more:
+/// full, or failing to write. History pauses on these and retries; others are bugs or a
+/// damaged file and are reported as they are.
+pub fn is_disk_trouble(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DiskFull, SystemIoFailure};
+    matches!(e.sqlite_error_code(), Some(DiskFull | SystemIoFailure))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flight(start: u64) -> FlightRow {
+        FlightRow {
+            stream: "live_drone".into(),
+            start_ms: start,
+            last_ms: start,
+            end_ms: None,
+            peak: 0.0,
+            peak_ms: start,
+        }
+    }
+
+    fn analysis(t: u64) -> AnalysisRow {
+        AnalysisRow {
+            t_ms: t,
+            count: 3.0,
+            smoothed: 2.5,
+            band: [2.0, 3.0],
+            calibrated: false,
+            state: "live".into(),
+            zones: "[]".into(),
+        }
+    }
+
+    #[test]
+    fn migrations_run_once_and_the_file_is_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/h.sqlite");
+        let conn = open(&p).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(conn);
+        // Opening again runs nothing (a CREATE TABLE would fail).
+        open(&p).unwrap();
+    }
+
+    #[test]
+    fn a_flight_is_upserted_and_its_rows_follow_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("h.sqlite")).unwrap();
+        let mut f = flight(1000);
+        let batch = Batch {
+            flight: Some(f.clone()),
+            analyses: vec![analysis(1000), analysis(1500)],
+            ..Batch::default()
+        };
+        write(&mut conn, &batch).unwrap();
+        f.last_ms = 2000;
+        f.peak = 9.0;
+        write(
+            &mut conn,
+            &Batch {
+                flight: Some(f.clone()),
+                analyses: vec![analysis(2000)],
+                ..Batch::default()
+            },
+        )
+        .unwrap();
+        let (n, peak, count): (i64, f64, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM flights), peak, analyses FROM flights",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((n, peak, count), (1, 9.0, 3));
+        assert_eq!(close_open_flights(&conn).unwrap(), 1);
+        let end: i64 = conn
+            .query_row("SELECT end_ms FROM flights", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(end, 2000);
+    }
+
+    #[test]
+    fn the_peak_snapshot_is_replaced_and_periodic_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("h.sqlite")).unwrap();
+        let snap = |peak, t| SnapshotRow {
+            peak,
+            t_ms: t,
+            count: 1.0,
+            jpeg: vec![0xff, 0xd8],
+            grid_width: 2,
+            grid_height: 1,
+            grid_max: 1.0,
+            grid: vec![0, 255],
+        };
+        for (peak, t) in [(true, 1), (false, 2), (true, 3), (false, 4)] {
+            write(
+                &mut conn,
+                &Batch {
+                    flight: Some(flight(0)),
+                    snapshots: vec![snap(peak, t)],
+                    ..Batch::default()
+                },
+            )
+            .unwrap();
+        }
+        let kept: Vec<(String, i64)> = conn
+            .prepare("SELECT kind, t_ms FROM snapshots ORDER BY t_ms")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            kept,
+            [
+                ("periodic".to_string(), 2),
+                ("peak".to_string(), 3),
+                ("periodic".to_string(), 4)
+            ]
+        );
+    }
+
+    #[test]
+    fn pruning_deletes_old_flights_first_and_keeps_within_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("h.sqlite")).unwrap();
+        let day = 86_400_000;
+        for i in 0..5u64 {
+            let mut f = flight(i * day);
+            f.end_ms = Some(i * day + 1000);
+            let analyses = (0..2000).map(|k| analysis(i * day + k)).collect();
+            write(
+                &mut conn,
+                &Batch {
+                    flight: Some(f),
+                    analyses,
+                    ..Batch::default()
+                },
+            )
+            .unwrap();
+        }
+        // Retention: flights that ended before day 1.5 go.
+        let deleted = prune(&mut conn, 3 * day + day / 2, 2 * day, u64::MAX).unwrap();
+        assert_eq!(deleted, 2);
+        let before = usage(&conn).unwrap();
+        assert_eq!(before.flights, 3);
+        assert_eq!(before.oldest_ms, Some(2 * day));
+        // Cap: below what three flights take, the oldest goes, then the next.
+        let cap = before.bytes * 2 / 3;
+        prune(&mut conn, 3 * day, 100 * day, cap).unwrap();
+        let after = usage(&conn).unwrap();
+        assert!(after.bytes <= cap, "{after:?} over {cap}");
+        assert!(after.flights < 3 && after.flights >= 1, "{after:?}");
+        assert!(
+            after.oldest_ms >= Some(3 * day),
+            "the oldest went first: {after:?}"
+        );
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+    }
+}

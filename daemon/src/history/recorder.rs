@@ -1,0 +1,757 @@
+//! The recorder: follows the hub's feed and writes it to the database, a batch a second.
+//!
+//! ```text
+//!   Hub::feed() ──▶ recorder task (async) ──batch/s──▶ writer thread ──▶ SQLite (WAL)
+//!                    Flights, snapshots                 prune, usage ──▶ Hub::set_history
+//! ```
+//!
+//! The recorder knows the hub only through [`Live`] and [`Item`] (`publish::history` implements
+//! them for the hub and its `Feed`), so `history` depends on nothing on the viewers' side and
+//! tests drive it with a channel of their own.
+//!
+//! The task turns each [`Item`] into rows, cuts flights ([`Flights`]) and asks the hub for
+//! a JPEG at a flight's peak and every `snapshot_every_s`. Once a second (or sooner when a batch
+//! grows large) it hands the batch to the writer, a plain thread that owns the connection, so no
+//! SQLite call ever runs on an async worker.
+//!
+//! Nothing here slows counting. The feed is a bounded broadcast: if the recorder falls more than
+//! `FEED_CAPACITY` items behind it loses the oldest and counts them (`lost_rows`); a writer that
+//! cannot keep up gets fewer, larger batches; and when the disk is full (or failing) the writer
+//! drops what it cannot write, counts it, says "history paused: disk full" in the status and
+//! tries again with a growing backoff (1 s up to 30 s) until a write succeeds.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio_util::sync::CancellationToken;
+
+use super::db::{self, AnalysisRow, Batch, SnapshotRow};
+use super::flights::Flights;
+use crate::analyse::Setup;
+use crate::config::HistorySettings;
+use crate::wire::{unix_ms, Alert, Analysis, HistoryReport, StreamReport};
+
+/// One thing the recorder follows: what the hub's feed passes on.
+#[derive(Debug, Clone)]
+pub enum Item {
+    Analysis(Arc<Analysis>),
+    Stream(StreamReport),
+    Alert(Alert),
+    Setup(Setup),
+}
+
+/// What the recorder asks of the live side (the hub).
+pub trait Live: Send + Sync + 'static {
+    /// The last analysed frame as JPEG (`None` before the first).
+    fn snapshot_jpeg(&self) -> Option<Result<Arc<Vec<u8>>, String>>;
+    /// The history's state, for the status.
+    fn set_history(&self, report: HistoryReport);
+}
+
+/// A batch is handed over at least this often: the most a crash loses.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// ...or as soon as it holds this many analyses.
+const BATCH_ANALYSES: usize = 256;
+/// Rows kept waiting for a busy writer before the oldest analyses are dropped (and counted).
+const MAX_WAITING: usize = 20_000;
+/// Snapshots kept waiting for a busy writer (the newest).
+const MAX_WAITING_SNAPSHOTS: usize = 4;
+/// A peak snapshot is taken at most this often while the count keeps rising.
+const PEAK_SNAPSHOT_EVERY_MS: u64 = 2_000;
+/// How often the writer prunes to `retention_days` and `max_mb`.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+/// The writer's backoff while paused.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MOST: Duration = Duration::from_secs(30);
+
+/// What the recorder needs from the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub path: PathBuf,
+    pub max_bytes: u64,
+    pub retention_ms: u64,
+    pub flight_gap_ms: u64,
+    pub snapshot_every_ms: u64,
+    /// The drone's stream path's key (`store::stream_key`), which flights are filed under.
+    pub stream: String,
+}
+
+impl Options {
+    pub fn from_settings(h: &HistorySettings, state_dir: &std::path::Path, stream: String) -> Self {
+        Self {
+            path: h.db_path(state_dir),
+            max_bytes: h.max_mb * 1024 * 1024,
+            retention_ms: u64::from(h.retention_days) * 86_400_000,
+            flight_gap_ms: u64::from(h.flight_gap_s) * 1000,
+            snapshot_every_ms: u64::from(h.snapshot_every_s) * 1000,
+            stream,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    unix_ms(SystemTime::now())
+}
+
+/// Follows `feed` until `stop`, then writes what is left (the feed's items included) and
+/// returns. Cancel `stop` once the engine has stopped, so that its last analyses are kept.
+pub async fn run<L: Live, F: Into<Item> + Clone>(
+    hub: Arc<L>,
+    mut feed: tokio::sync::broadcast::Receiver<F>,
+    opts: Options,
+    stop: CancellationToken,
+) {
+    let lost = Arc::new(AtomicU64::new(0));
+    let (to_writer, batches) = mpsc::sync_channel::<Batch>(2);
+    let (resumed_tx, resumed_rx) = tokio::sync::oneshot::channel();
+    let writer = {
+        let hub = hub.clone();
+        let opts = opts.clone();
+        let lost = lost.clone();
+        std::thread::Builder::new()
+            .name("history".into())
+            .spawn(move || {
+                Writer::new(opts, lost, move |r| hub.set_history(r)).run(batches, resumed_tx)
+            })
+            .expect("spawning the history thread")
+    };
+    // The flight a restart (or a crash) interrupted goes on if the drone is still up.
+    let resumed = resumed_rx.await.ok().flatten();
+    let mut rec = Recording::new(&opts, resumed);
+    let mut tick = tokio::time::interval(COMMIT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            item = feed.recv() => match item.map(Into::into) {
+                Ok(Item::Analysis(a)) => {
+                    if let Some(due) = rec.analysis(&a) {
+                        rec.snapshot(due, &a, snapshot_jpeg(&hub).await);
+                    }
+                    if rec.batch.analyses.len() >= BATCH_ANALYSES {
+                        rec.hand_over(&to_writer, &lost);
+                    }
+                }
+                Ok(item) => rec.other(item, now_ms()),
+                Err(RecvError::Lagged(n)) => {
+                    log::warn!("history: fell {n} items behind the analyses; they are not kept");
+                    lost.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(RecvError::Closed) => break,
+            },
+            _ = tick.tick() => {
+                rec.tick(now_ms());
+                rec.hand_over(&to_writer, &lost);
+            }
+        }
+    }
+    // Stopping: what the feed still holds is kept (the engine has stopped by now, see
+    // `commands::run`), and the flight stays open (a restart within flight_gap_s continues it).
+    loop {
+        match feed.try_recv().map(Into::into) {
+            Ok(Item::Analysis(a)) => {
+                rec.analysis(&a);
+            }
+            Ok(item) => rec.other(item, now_ms()),
+            Err(TryRecvError::Lagged(n)) => {
+                lost.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(_) => break,
+        }
+    }
+    rec.tick(now_ms());
+    rec.batch.flight = rec.flights.current().cloned();
+    let last = std::mem::take(&mut rec.batch);
+    let _ = tokio::task::spawn_blocking(move || {
+        if !last.is_empty() {
+            let _ = to_writer.send(last);
+        }
+        drop(to_writer);
+        let _ = writer.join();
+    })
+    .await;
+}
+
+/// The last analysed frame as JPEG, encoded off the async workers.
+async fn snapshot_jpeg<L: Live>(hub: &Arc<L>) -> Option<Vec<u8>> {
+    let hub = hub.clone();
+    match tokio::task::spawn_blocking(move || hub.snapshot_jpeg()).await {
+        Ok(Some(Ok(jpeg))) => Some(jpeg.as_ref().clone()),
+        Ok(Some(Err(e))) => {
+            log::warn!("history: no snapshot: {e}");
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Which snapshot an analysis calls for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Due {
+    Peak,
+    Periodic,
+}
+
+/// The task's state: the flights, the batch being filled, when snapshots are due.
+struct Recording {
+    flights: Flights,
+    batch: Batch,
+    state: String,
+    snapshot_every_ms: u64,
+    last_periodic_ms: Option<u64>,
+    /// A peak not yet pictured, and when the last peak picture was taken.
+    peak_due: bool,
+    last_peak_shot_ms: Option<u64>,
+}
+
+impl Recording {
+    fn new(opts: &Options, resumed: Option<db::FlightRow>) -> Self {
+        let mut flights = Flights::new(opts.stream.clone(), opts.flight_gap_ms);
+        if let Some(f) = resumed {
+            flights.resume(f);
+        }
+        Self {
+            flights,
+            batch: Batch::default(),
+            state: "waiting".into(),
+            snapshot_every_ms: opts.snapshot_every_ms,
+            last_periodic_ms: None,
+            peak_due: false,
+            last_peak_shot_ms: None,
+        }
+    }
+
+    /// Takes in an analysis; says which snapshot to take with it, if any.
+    fn analysis(&mut self, a: &Analysis) -> Option<Due> {
+        if a.demo {
+            return None;
+        }
+        let t = a.wall_time_ms;
+        let step = self.flights.analysis(t, a.smoothed);
+        if let Some(ended) = step.ended {
+            self.flight_ended(ended);
+        }
+        self.batch.analyses.push(AnalysisRow {
+            t_ms: t,
+            count: a.count,
+            smoothed: a.smoothed,
+            band: a.band,
+            calibrated: a.calibrated,
+            state: self.state.clone(),
+            zones: serde_json::to_string(&a.zones).unwrap_or_else(|_| "[]".into()),
+        });
+        self.peak_due |= step.new_peak;
+        if self.peak_due
+            && self
+                .last_peak_shot_ms
+                .is_none_or(|s| t.saturating_sub(s) >= PEAK_SNAPSHOT_EVERY_MS)
+        {
+            self.peak_due = false;
+            self.last_peak_shot_ms = Some(t);
+            return Some(Due::Peak);
+        }
+        if self
+            .last_periodic_ms
+            .is_none_or(|s| t.saturating_sub(s) >= self.snapshot_every_ms)
+        {
+            self.last_periodic_ms = Some(t);
+            return Some(Due::Periodic);
+        }
+        None
+    }
+
+    fn snapshot(&mut self, due: Due, a: &Analysis, jpeg: Option<Vec<u8>>) {
+        let Some(jpeg) = jpeg else { return };
+        self.batch.snapshots.push(SnapshotRow {
+            peak: due == Due::Peak,
+            t_ms: a.wall_time_ms,
+            count: a.smoothed,
+            jpeg,
+            grid_width: a.density.width,
+            grid_height: a.density.height,
+            grid_max: a.density.max,
+            grid: a.density.data.clone(),
+        });
+    }
+
+    fn flight_ended(&mut self, ended: db::FlightRow) {
+        log::info!(
+            "history: flight of {} s ended (peak {:.0})",
+            (ended.last_ms - ended.start_ms) / 1000,
+            ended.peak
+        );
+        self.batch.ended.push(ended);
+        self.last_periodic_ms = None;
+        self.last_peak_shot_ms = None;
+        self.peak_due = false;
+    }
+
+    /// Alerts, setup changes and the stream's state.
+    fn other(&mut self, item: Item, now: u64) {
+        match item {
+            Item::Analysis(_) => {}
+            Item::Alert(a) => self.batch.alerts.push(a),
+            Item::Setup(s) => {
+                let detail = serde_json::json!({
+                    "calibration": s.calibration,
+                    "masks": s.masks.len(),
+                    "zones": s.zones,
+                });
+                self.batch.events.push((now, "setup", detail.to_string()));
+            }
+            Item::Stream(r) => {
+                let state = r.state.to_string();
+                if state != self.state {
+                    let detail = serde_json::json!({ "state": state, "error": r.error });
+                    self.batch.events.push((now, "stream", detail.to_string()));
+                    self.state = state;
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, now: u64) {
+        if let Some(ended) = self.flights.tick(now) {
+            self.flight_ended(ended);
+        }
+    }
+
+    /// Gives the batch to the writer, or keeps it (bounded) while the writer is busy.
+    fn hand_over(&mut self, to_writer: &mpsc::SyncSender<Batch>, lost: &AtomicU64) {
+        self.batch.flight = self.flights.current().cloned();
+        if self.batch.is_empty() {
+            return;
+        }
+        match to_writer.try_send(std::mem::take(&mut self.batch)) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(b)) | Err(mpsc::TrySendError::Disconnected(b)) => {
+                self.batch = b;
+                let over = self.batch.analyses.len().saturating_sub(MAX_WAITING);
+                self.batch.analyses.drain(..over);
+                // Snapshots are the large rows: only the newest few wait.
+                let shots = self
+                    .batch
+                    .snapshots
+                    .len()
+                    .saturating_sub(MAX_WAITING_SNAPSHOTS);
+                self.batch.snapshots.drain(..shots);
+                lost.fetch_add((over + shots) as u64, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The writer thread: the connection, its state (ok or paused) and the report it keeps current.
+struct Writer<R: Fn(HistoryReport)> {
+    opts: Options,
+    conn: Option<rusqlite::Connection>,
+    lost: Arc<AtomicU64>,
+    report: R,
+    paused: Option<String>,
+    retry_at: Instant,
+    backoff: Duration,
+    /// Flights that ended while paused: written with the next batch that gets through.
+    ended: Vec<db::FlightRow>,
+    pruned_at: Option<Instant>,
+    usage: db::Usage,
+}
+
+impl<R: Fn(HistoryReport)> Writer<R> {
+    fn new(opts: Options, lost: Arc<AtomicU64>, report: R) -> Self {
+        Self {
+            opts,
+            conn: None,
+            lost,
+            report,
+            paused: None,
+            retry_at: Instant::now(),
+            backoff: RETRY_FIRST,
+            ended: Vec::new(),
+            pruned_at: None,
+            usage: db::Usage {
+                bytes: 0,
+                oldest_ms: None,
+                flights: 0,
+            },
+        }
+    }
+
+    /// Opens the database, then writes every batch until the task hangs up.
+    fn run(
+        mut self,
+        batches: mpsc::Receiver<Batch>,
+        resumed: tokio::sync::oneshot::Sender<Option<db::FlightRow>>,
+    ) {
+        let _ = resumed.send(self.open());
+        self.publish();
+        for batch in batches {
+            self.write(batch);
+        }
+    }
+
+    /// Opens the database; gives the flight left open if it may go on, and ends the others.
+    fn open(&mut self) -> Option<db::FlightRow> {
+        let result = (|| {
+            let conn = db::open(&self.opts.path)?;
+            let open = db::open_flight(&conn)?;
+            db::close_open_flights(&conn)?;
+            Ok::<_, rusqlite::Error>((conn, open))
+        })();
+        match result {
+            Ok((conn, open)) => {
+                self.conn = Some(conn);
+                self.resumed();
+                self.prune();
+                log::info!("history: recording to {}", self.opts.path.display());
+                let fresh =
+                    open.filter(|f| now_ms().saturating_sub(f.last_ms) < self.opts.flight_gap_ms);
+                fresh.map(|mut f| {
+                    f.end_ms = None;
+                    f
+                })
+            }
+            Err(e) => {
+                self.pause(&e);
+                None
+            }
+        }
+    }
+
+    fn write(&mut self, mut batch: Batch) {
+        if self.conn.is_none() {
+            if Instant::now() < self.retry_at {
+                self.lost.fetch_add(batch.rows(), Ordering::Relaxed);
+                self.ended.append(&mut batch.ended);
+                return;
+            }
+            self.open();
+            if self.conn.is_none() {
+                self.lost.fetch_add(batch.rows(), Ordering::Relaxed);
+                self.ended.append(&mut batch.ended);
+                return;
+            }
+        }
+        if self.paused.is_some() && Instant::now() < self.retry_at {
+            self.lost.fetch_add(batch.rows(), Ordering::Relaxed);
+            self.ended.append(&mut batch.ended);
+            return;
+        }
+        let mut ended = std::mem::take(&mut self.ended);
+        ended.append(&mut batch.ended);
+        batch.ended = ended;
+        let conn = self.conn.as_mut().expect("opened above");
+        match db::write(conn, &batch) {
+            Ok(()) => {
+                if self.paused.is_some() {
+                    self.resumed();
+                }
+                if self.pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                    self.prune();
+                }
+                self.refresh_usage();
+            }
+            Err(e) => {
+                self.lost.fetch_add(batch.rows(), Ordering::Relaxed);
+                self.ended = batch.ended;
+                self.pause(&e);
+            }
+        }
+        self.publish();
+    }
+
+    fn pause(&mut self, e: &rusqlite::Error) {
+        let what = match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => "disk full",
+            _ if db::is_disk_trouble(e) => "the disk failed a write",
+            _ => "the database cannot be written",
+        };
+        let reason = format!(
+            "history paused: {what} ({e}, {}); counting goes on, and history resumes by itself \
+             once it can write again",
+            self.opts.path.display()
+        );
+        if self.paused.is_none() {
+            log::warn!("{reason}");
+            self.backoff = RETRY_FIRST;
+        } else {
+            self.backoff = (self.backoff * 2).min(RETRY_MOST);
+        }
+        self.retry_at = Instant::now() + self.backoff;
+        self.paused = Some(reason);
+        self.publish();
+    }
+
+    fn resumed(&mut self) {
+        if self.paused.take().is_some() {
+            log::info!(
+                "history resumed ({} rows were not kept)",
+                self.lost.load(Ordering::Relaxed)
+            );
+        }
+        self.backoff = RETRY_FIRST;
+        self.refresh_usage();
+    }
+
+    fn prune(&mut self) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        self.pruned_at = Some(Instant::now());
+        match db::prune(conn, now_ms(), self.opts.retention_ms, self.opts.max_bytes) {
+            Ok(0) => {}
+            Ok(n) => log::info!("history: deleted the {n} oldest flights (retention or size cap)"),
+            Err(e) => log::warn!("history: pruning failed: {e}"),
+        }
+        self.refresh_usage();
+    }
+
+    fn refresh_usage(&mut self) {
+        if let Some(u) = self.conn.as_ref().and_then(|c| db::usage(c).ok()) {
+            self.usage = u;
+        }
+    }
+
+    fn publish(&self) {
+        (self.report)(HistoryReport {
+            enabled: true,
+            state: if self.paused.is_some() {
+                "paused"
+            } else {
+                "ok"
+            },
+            reason: self.paused.clone(),
+            bytes: self.usage.bytes,
+            max_bytes: self.opts.max_bytes,
+            oldest_ms: self.usage.oldest_ms,
+            flights: self.usage.flights,
+            lost_rows: self.lost.load(Ordering::Relaxed),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::StreamState;
+    use crate::wire::DensityGrid;
+    use parking_lot::Mutex;
+
+    /// The hub's part, as the recorder sees it.
+    #[derive(Default)]
+    struct FakeLive {
+        reports: Mutex<Vec<HistoryReport>>,
+    }
+
+    impl Live for FakeLive {
+        fn snapshot_jpeg(&self) -> Option<Result<Arc<Vec<u8>>, String>> {
+            Some(Ok(Arc::new(vec![0xff, 0xd8, 0xff, 0xd9])))
+        }
+        fn set_history(&self, report: HistoryReport) {
+            self.reports.lock().push(report);
+        }
+    }
+
+    impl FakeLive {
+        fn state(&self) -> Option<&'static str> {
+            self.reports.lock().last().map(|r| r.state)
+        }
+    }
+
+    fn analysis(seq: u64, t: u64, smoothed: f64) -> Arc<Analysis> {
+        Arc::new(Analysis {
+            seq,
+            count: smoothed,
+            inference_ms: 1.0,
+            staleness_ms: 1.0,
+            frame_pts_ms: None,
+            wall_time_ms: t,
+            input_width: 16,
+            input_height: 8,
+            frame_width: 16,
+            frame_height: 8,
+            tiles: 1,
+            raw_count: smoothed,
+            smoothed,
+            band: [smoothed - 1.0, smoothed + 1.0],
+            calibrated: false,
+            demo: false,
+            zones: Vec::new(),
+            density: DensityGrid {
+                width: 2,
+                height: 1,
+                max: 1.0,
+                data: vec![0, 255],
+            },
+        })
+    }
+
+    fn opts(dir: &std::path::Path) -> Options {
+        Options {
+            path: dir.join("h.sqlite"),
+            max_bytes: 64 << 20,
+            retention_ms: 86_400_000,
+            flight_gap_ms: 60_000,
+            snapshot_every_ms: 60_000,
+            stream: "live_drone".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_feed_ends_up_in_the_database_within_a_second_or_two() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = Arc::new(FakeLive::default());
+        let (feed, rx) = tokio::sync::broadcast::channel::<Item>(64);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(live.clone(), rx, opts(dir.path()), stop.clone()));
+        // Wait until the recorder has opened the database.
+        for _ in 0..200 {
+            if live.state() == Some("ok") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(live.state(), Some("ok"));
+        let mut report = StreamReport::waiting("rtmp://x/live/drone".into());
+        report.state = StreamState::Live;
+        feed.send(Item::Stream(report)).unwrap();
+        let t0 = now_ms();
+        for (i, c) in [1.0, 5.0, 3.0].into_iter().enumerate() {
+            feed.send(Item::Analysis(analysis(i as u64, t0 + i as u64 * 100, c)))
+                .unwrap();
+        }
+        // A demo analysis is no flight's.
+        let mut demo = (*analysis(9, t0 + 300, 50.0)).clone();
+        demo.demo = true;
+        feed.send(Item::Analysis(Arc::new(demo))).unwrap();
+        feed.send(Item::Alert(Alert {
+            id: 1,
+            stream: "live_drone".into(),
+            zone: "stage".into(),
+            limit: 4,
+            count: 5.0,
+            raised_ms: t0 + 100,
+            cleared_ms: None,
+            acknowledged_ms: None,
+        }))
+        .unwrap();
+        let conn = db::open_read(&dir.path().join("h.sqlite")).unwrap();
+        let mut rows = 0;
+        for _ in 0..400 {
+            rows = conn
+                .query_row("SELECT count(*) FROM analyses", [], |r| r.get(0))
+                .unwrap();
+            if rows == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(rows, 3);
+        stop.cancel();
+        task.await.unwrap();
+        let (peak, peak_ms, end): (f64, i64, Option<i64>) = conn
+            .query_row("SELECT peak, peak_ms, end_ms FROM flights", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!((peak, peak_ms as u64, end), (5.0, t0 + 100, None));
+        let (alerts, events, peak_shots): (i64, i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM alerts WHERE flight_id IS NOT NULL),
+                        (SELECT count(*) FROM events WHERE kind = 'stream'),
+                        (SELECT count(*) FROM snapshots WHERE kind = 'peak')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((alerts, events, peak_shots), (1, 1, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn what_a_slow_recorder_lost_from_the_feed_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = Arc::new(FakeLive::default());
+        let (feed, rx) = tokio::sync::broadcast::channel::<Item>(4);
+        let t0 = now_ms();
+        for i in 0..10 {
+            feed.send(Item::Analysis(analysis(i, t0 + i * 10, 1.0)))
+                .unwrap();
+        }
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(live.clone(), rx, opts(dir.path()), stop.clone()));
+        let mut lost = 0;
+        for _ in 0..400 {
+            lost = live.reports.lock().last().map_or(0, |r| r.lost_rows);
+            if lost > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            lost, 6,
+            "10 sent into a feed of 4: the 6 oldest are lost and counted"
+        );
+        stop.cancel();
+        task.await.unwrap();
+        let kept: i64 = db::open_read(&dir.path().join("h.sqlite"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM analyses", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 4);
+    }
+
+    #[test]
+    fn a_full_disk_pauses_the_writer_and_a_later_write_resumes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let reports = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let seen = reports.clone();
+        let lost = Arc::new(AtomicU64::new(0));
+        let mut w = Writer::new(opts(dir.path()), lost.clone(), move |r: HistoryReport| {
+            seen.lock().push(r)
+        });
+        assert!(w.open().is_none());
+        let batch = |t| Batch {
+            flight: Some(db::FlightRow {
+                stream: "s".into(),
+                start_ms: 1,
+                last_ms: t,
+                end_ms: None,
+                peak: 1.0,
+                peak_ms: 1,
+            }),
+            analyses: vec![AnalysisRow {
+                t_ms: t,
+                count: 1.0,
+                smoothed: 1.0,
+                band: [0.0, 2.0],
+                calibrated: false,
+                state: "live".into(),
+                zones: "[]".into(),
+            }],
+            ..Batch::default()
+        };
+        w.write(batch(2));
+        // The disk fills up: SQLite says SQLITE_FULL.
+        w.pause(&rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        ));
+        let last = reports.lock().last().cloned().unwrap();
+        assert_eq!(last.state, "paused");
+        assert!(last
+            .reason
+            .unwrap()
+            .starts_with("history paused: disk full"));
+        // Within the backoff, batches are counted as lost, not written.
+        w.write(batch(3));
+        assert_eq!(lost.load(Ordering::Relaxed), 1);
+        // Once the backoff has passed, the next write goes through and history resumes.
+        w.retry_at = Instant::now();
+        w.write(batch(4));
+        let last = reports.lock().last().cloned().unwrap();
+        assert_eq!((last.state, last.flights, last.lost_rows), ("ok", 1, 1));
+    }
+}

@@ -1,0 +1,418 @@
+//! The flight history over HTTP, read-only for viewers (no sign-in), and the hub as the
+//! recorder's [`Live`] side.
+//!
+//! - `GET /api/history/flights`: the flights, newest first.
+//! - `GET /api/history/flights/{id}`: one flight: its series (thinned to [`VIEW_POINTS`]), zones,
+//!   alerts, events (with the setup it flew with), its peak snapshot's density grid, the box's
+//!   name and the software's version (for the printed report).
+//! - `GET /api/history/flights/{id}.json` / `{id}.csv`: the export, thinned to
+//!   [`EXPORT_POINTS`] analyses at most.
+//! - `GET /api/history/flights/{id}/peak.jpg`: the frame at the flight's peak.
+//!
+//! Each request opens the database read-only on a blocking thread (WAL lets readers run beside
+//! the recorder's writes). Errors are JSON `{"error": …}`: 400 for an id that is not one, 404 for
+//! a flight that is not (or no longer) kept, 503 when the history is off.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::hub::{Feed, Hub};
+use crate::history::read;
+use crate::history::recorder::{Item, Live};
+use crate::wire::HistoryReport;
+
+/// The most points a flight's view gives (a curve on a screen).
+pub const VIEW_POINTS: u64 = 2_000;
+/// The most rows an export gives (a whole day at 0.5 s per analysis).
+pub const EXPORT_POINTS: u64 = 200_000;
+
+impl From<Feed> for Item {
+    fn from(f: Feed) -> Self {
+        match f {
+            Feed::Analysis(a) => Item::Analysis(a),
+            Feed::Stream(s) => Item::Stream(s),
+            Feed::Alert(a) => Item::Alert(a),
+            Feed::Setup(s) => Item::Setup(s),
+        }
+    }
+}
+
+impl Live for Hub {
+    fn snapshot_jpeg(&self) -> Option<Result<Arc<Vec<u8>>, String>> {
+        Hub::snapshot_jpeg(self)
+    }
+    fn set_history(&self, report: HistoryReport) {
+        Hub::set_history(self, report)
+    }
+}
+
+/// The database's path, or `None` when the history is off.
+#[derive(Clone)]
+struct Db(Option<Arc<PathBuf>>);
+
+/// The history's routes; `db` is `history.path` (None: `history.enabled = false`).
+pub fn routes(db: Option<PathBuf>) -> Router {
+    Router::new()
+        .route("/api/history/flights", get(list))
+        .route("/api/history/flights/{file}", get(one))
+        .route("/api/history/flights/{id}/peak.jpg", get(peak_jpg))
+        .with_state(Db(db.map(Arc::new)))
+}
+
+/// A request refused: a status and why, sent as `{"error": …}`.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: String) -> Refused {
+    Refused(status, message)
+}
+
+/// What a request asked for, from `{file}`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Form {
+    View,
+    Json,
+    Csv,
+}
+
+fn parse_file(file: &str) -> Result<(i64, Form), String> {
+    let (id, form) = match file.rsplit_once('.') {
+        Some((id, "json")) => (id, Form::Json),
+        Some((id, "csv")) => (id, Form::Csv),
+        _ => (file, Form::View),
+    };
+    match id.parse::<i64>() {
+        Ok(n) if n > 0 && id.bytes().all(|b| b.is_ascii_digit()) => Ok((n, form)),
+        _ => {
+            let shown: String = file.chars().take(40).collect();
+            Err(format!(
+                "{shown:?} is not a flight: expected its id (a number from the list at \
+                 /api/history/flights), e.g. 12, 12.json or 12.csv"
+            ))
+        }
+    }
+}
+
+/// Runs `f` on the database, read-only, off the async workers.
+async fn with_db<T: Send + 'static>(
+    db: &Db,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, Refused> + Send + 'static,
+) -> Result<T, Refused> {
+    let Some(path) = db.0.clone() else {
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the history is off on this box (history.enabled = false in skycount.toml)".into(),
+        ));
+    };
+    tokio::task::spawn_blocking(move || {
+        let conn = crate::history::db::open_read(&path).map_err(|e| {
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the history cannot be read yet ({e}): has a flight been recorded?"),
+            )
+        })?;
+        f(&conn)
+    })
+    .await
+    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+fn sql(e: rusqlite::Error) -> Refused {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("reading the history failed: {e}"),
+    )
+}
+
+fn not_found(id: i64) -> Refused {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no flight {id} in the history (never recorded, or pruned by retention_days or max_mb)"
+        ),
+    )
+}
+
+async fn list(State(db): State<Db>) -> Response {
+    if db.0.as_ref().is_some_and(|p| !p.exists()) {
+        return Json(json!({ "flights": [] })).into_response();
+    }
+    match with_db(&db, |c| read::flights(c).map_err(sql)).await {
+        Ok(flights) => Json(json!({ "flights": flights })).into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn one(State(db): State<Db>, Path(file): Path<String>) -> Response {
+    let (id, form) = match parse_file(&file) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let points = if form == Form::View {
+        VIEW_POINTS
+    } else {
+        EXPORT_POINTS
+    };
+    let got = with_db(&db, move |c| {
+        let flight = read::flight(c, id)
+            .map_err(sql)?
+            .ok_or_else(|| not_found(id))?;
+        let series = read::series(c, id, points).map_err(sql)?;
+        if form == Form::Csv {
+            return Ok((flight, series, None));
+        }
+        let detail = json!({
+            "flight": flight,
+            "step": series.step,
+            "series": series.points,
+            "alerts": read::alerts(c, id).map_err(sql)?,
+            "events": read::events(c, &flight).map_err(sql)?,
+            "peak_snapshot": read::peak(c, id).map_err(sql)?.map(|s| json!({
+                "t_ms": s.t_ms,
+                "count": s.count,
+                "url": format!("/api/history/flights/{id}/peak.jpg"),
+                "density": s,
+            })),
+            "box": nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()),
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        Ok((
+            flight,
+            read::Series {
+                step: series.step,
+                points: Vec::new(),
+            },
+            Some(detail),
+        ))
+    })
+    .await;
+    let (flight, series, detail) = match got {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let name = format!("skycount-flight-{}-{}", flight.id, flight.stream);
+    match (form, detail) {
+        (Form::View, Some(d)) => Json(d).into_response(),
+        (Form::Json, Some(d)) => (
+            [(
+                header::CONTENT_DISPOSITION,
+                attachment(&format!("{name}.json")),
+            )],
+            Json(d),
+        )
+            .into_response(),
+        _ => match read::csv(&series) {
+            Ok(bytes) => (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/csv; charset=utf-8"),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        attachment(&format!("{name}.csv")),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response(),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+    }
+}
+
+fn attachment(file: &str) -> HeaderValue {
+    // The stream key is letters, digits and `_` (store::stream_key): always a valid header.
+    HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+async fn peak_jpg(State(db): State<Db>, Path(id): Path<String>) -> Response {
+    let id = match parse_file(&id) {
+        Ok((id, Form::View)) => id,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{:?} is not a flight id: expected a number such as 12",
+                    id.chars().take(40).collect::<String>()
+                ),
+            )
+            .into_response()
+        }
+    };
+    let got = with_db(&db, move |c| {
+        read::flight(c, id)
+            .map_err(sql)?
+            .ok_or_else(|| not_found(id))?;
+        read::peak_jpeg(c, id).map_err(sql)?.ok_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                format!("flight {id} has no peak snapshot (none could be taken, or it was pruned)"),
+            )
+        })
+    })
+    .await;
+    match got {
+        Ok(jpeg) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, max-age=3600"),
+                ),
+            ],
+            jpeg,
+        )
+            .into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use crate::history::db::{self, AnalysisRow, Batch, FlightRow, SnapshotRow};
+
+    async fn get(app: &Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
+        let r = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = r.status();
+        let ct = r
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 24).await.unwrap();
+        (status, ct, body.to_vec())
+    }
+
+    #[tokio::test]
+    async fn flights_are_listed_viewed_exported_and_bad_ids_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let app = routes(Some(path.clone()));
+        let (s, _, body) = get(&app, "/api/history/flights").await;
+        assert_eq!(
+            (s, body.as_slice()),
+            (StatusCode::OK, &br#"{"flights":[]}"#[..])
+        );
+
+        let mut conn = db::open(&path).unwrap();
+        db::write(
+            &mut conn,
+            &Batch {
+                flight: Some(FlightRow {
+                    stream: "live_drone".into(),
+                    start_ms: 1_000,
+                    last_ms: 5_000,
+                    end_ms: None,
+                    peak: 7.0,
+                    peak_ms: 3_000,
+                }),
+                analyses: (0..5000u64)
+                    .map(|i| AnalysisRow {
+                        t_ms: 1_000 + i,
+                        count: 7.0,
+                        smoothed: 7.0,
+                        band: [6.0, 8.0],
+                        calibrated: false,
+                        state: "live".into(),
+                        zones: "[]".into(),
+                    })
+                    .collect(),
+                snapshots: vec![SnapshotRow {
+                    peak: true,
+                    t_ms: 3_000,
+                    count: 7.0,
+                    jpeg: vec![0xff, 0xd8, 0xff, 0xd9],
+                    grid_width: 2,
+                    grid_height: 1,
+                    grid_max: 2.0,
+                    grid: vec![0, 255],
+                }],
+                ..Batch::default()
+            },
+        )
+        .unwrap();
+
+        let (s, _, body) = get(&app, "/api/history/flights").await;
+        assert_eq!(s, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["flights"][0]["id"], 1);
+        assert_eq!(v["flights"][0]["end_ms"], serde_json::Value::Null);
+        assert_eq!(v["flights"][0]["duration_s"], 4.0);
+
+        let (s, _, body) = get(&app, "/api/history/flights/1").await;
+        assert_eq!(s, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["step"], 3,
+            "5000 analyses thinned to at most {VIEW_POINTS}"
+        );
+        assert_eq!(v["series"].as_array().unwrap().len(), 1667);
+        assert_eq!(v["peak_snapshot"]["density"]["data"], "AP8=");
+        assert_eq!(v["peak_snapshot"]["url"], "/api/history/flights/1/peak.jpg");
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+
+        let (s, ct, body) = get(&app, "/api/history/flights/1.csv").await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (StatusCode::OK, "text/csv; charset=utf-8")
+        );
+        assert_eq!(String::from_utf8(body).unwrap().lines().count(), 5001);
+        let (s, _, body) = get(&app, "/api/history/flights/1.json").await;
+        assert_eq!(s, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["series"].as_array().unwrap().len(), 5000);
+
+        let (s, ct, body) = get(&app, "/api/history/flights/1/peak.jpg").await;
+        assert_eq!(
+            (s, ct.as_str(), body.len()),
+            (StatusCode::OK, "image/jpeg", 4)
+        );
+
+        for (uri, want) in [
+            ("/api/history/flights/2", StatusCode::NOT_FOUND),
+            ("/api/history/flights/2.csv", StatusCode::NOT_FOUND),
+            ("/api/history/flights/2/peak.jpg", StatusCode::NOT_FOUND),
+            ("/api/history/flights/abc", StatusCode::BAD_REQUEST),
+            ("/api/history/flights/-1", StatusCode::BAD_REQUEST),
+            ("/api/history/flights/1.xml", StatusCode::BAD_REQUEST),
+            (
+                "/api/history/flights/99999999999999999999",
+                StatusCode::BAD_REQUEST,
+            ),
+            ("/api/history/flights/x/peak.jpg", StatusCode::BAD_REQUEST),
+        ] {
+            let (s, ct, body) = get(&app, uri).await;
+            assert_eq!(s, want, "{uri}");
+            assert_eq!(ct, "application/json", "{uri}");
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert!(v["error"].as_str().unwrap().len() > 20, "{uri}: {v}");
+        }
+
+        let off = routes(None);
+        let (s, _, _) = get(&off, "/api/history/flights").await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
