@@ -257,15 +257,10 @@ fn a_full_disk_pauses_history_counting_goes_on_and_history_resumes_by_itself() {
 
 /// A request as the operator (signed in with `cookie`), with a JSON body: (status, body).
 fn operator_send(d: &Daemon, cookie: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
     let url = format!("{}{path}", d.base());
     let req = match method {
-        "PUT" => agent.put(&url),
-        _ => agent.post(&url),
+        "PUT" => agent().put(&url),
+        _ => agent().post(&url),
     };
     let mut res = req
         .header("Content-Type", "application/json")
@@ -286,10 +281,7 @@ fn a_zones_counts_and_its_alert_reach_the_flight_and_its_exports() {
         &format!("file://{}", clip.display()),
         free_port(),
         &tiny_model(),
-        &format!(
-            "[operator]\npassphrase = \"{pin}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\n",
-            dir.path().display()
-        ),
+        &operator_section(pin, dir.path()),
     )
     .replace(
         "[analysis]\n",
@@ -301,24 +293,7 @@ fn a_zones_counts_and_its_alert_reach_the_flight_and_its_exports() {
     let d = Daemon::start_with(&cfg, |c| {
         c.env("SKYCOUNT_HISTORY__PATH", &db);
     });
-    // Signed in as the operator: the session cookie.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let res = agent
-        .post(&format!("{}/api/auth/login", d.base()))
-        .header("Content-Type", "application/json")
-        .send(format!(r#"{{"passphrase": "{pin}"}}"#))
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
+    let cookie = sign_in(&d, pin);
     // A zone over the whole frame with a limit the tiny model's count is always above.
     let (code, body) = operator_send(
         &d,

@@ -23,36 +23,7 @@ fn fixture(name: &str) -> PathBuf {
     p
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
 const PIN: &str = "upload-test-pin";
-
-/// Signs in as the operator: the `Cookie` header to send with operator requests.
-fn sign_in(d: &Daemon) -> String {
-    let mut res = agent()
-        .post(&format!("{}/api/auth/login", d.base()))
-        .header("Content-Type", "application/json")
-        .send(format!(r#"{{"passphrase": "{PIN}"}}"#))
-        .unwrap();
-    assert_eq!(
-        res.status().as_u16(),
-        200,
-        "{:?}",
-        res.body_mut().read_to_string()
-    );
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie");
-    cookie.split(';').next().unwrap().to_string()
-}
 
 /// An operator GET: (status, body).
 fn get(d: &Daemon, cookie: &str, path: &str) -> (u16, Vec<u8>) {
@@ -137,10 +108,7 @@ fn raw_put(port: u16, cookie: &str, declared: Option<u64>, chunks: usize) -> Str
 }
 
 fn config(url: &str, port: u16, state: &Path) -> String {
-    let operator = format!(
-        "[operator]\npassphrase = \"{PIN}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\n",
-        state.display()
-    );
+    let operator = operator_section(PIN, state);
     test_config(url, port, &tiny_model(), &operator).replace(
         "[analysis]\n",
         &format!("[analysis]\nstate_dir = \"{}\"\n", state.display()),
@@ -186,7 +154,7 @@ fn an_uploaded_model_is_checked_switched_to_kept_and_rolled_back() {
     assert_eq!(code, 401, "a viewer sees no models");
     let (code, _) = send(&d, "", "PUT", "/api/operator/model", b"x");
     assert_eq!(code, 401, "nor uploads one");
-    let op = sign_in(&d);
+    let op = sign_in(&d, PIN);
     let shelf = get_json(&d, &op, "/api/operator/model");
     assert_eq!(shelf["current"], serde_json::Value::Null, "{shelf}");
     assert_eq!(d.status()["model"]["name"], "csrnet-tiny");
@@ -287,7 +255,7 @@ fn annotated_frames_are_exported_for_fine_tuning() {
     let state = tempfile::tempdir().unwrap();
     let d = Daemon::start(&config(&url, free_port(), state.path()));
     counting(&d);
-    let op = sign_in(&d);
+    let op = sign_in(&d, PIN);
 
     let (code, frozen) = send(&d, &op, "POST", "/api/operator/freeze", b"");
     assert_eq!(code, 200, "{frozen}");
@@ -346,7 +314,7 @@ fn the_configured_model_follows_a_reload() {
     let port = free_port();
     let cfg = config("rtmp://127.0.0.1:1/live/none", port, state.path());
     let d = Daemon::start(&cfg);
-    let op = sign_in(&d);
+    let op = sign_in(&d, PIN);
     let before = get_json(&d, &op, "/api/operator/model");
     assert_eq!(
         before["configured_path"],

@@ -16,19 +16,8 @@ use serde_json::{json, Value};
 
 const PIN: &str = "zones-test-pin";
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
 fn config(url: &str, port: u16, state: &Path) -> String {
-    let operator = format!(
-        "[operator]\npassphrase = \"{PIN}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\n",
-        state.display()
-    );
+    let operator = operator_section(PIN, state);
     test_config(url, port, &tiny_model(), &operator).replace(
         "[analysis]\n",
         &format!(
@@ -36,27 +25,6 @@ fn config(url: &str, port: u16, state: &Path) -> String {
             state.display()
         ),
     )
-}
-
-/// Signs in as the operator: the `Cookie` header to send with operator requests.
-fn sign_in(d: &Daemon) -> String {
-    let mut res = agent()
-        .post(&format!("{}/api/auth/login", d.base()))
-        .header("Content-Type", "application/json")
-        .send(format!(r#"{{"passphrase": "{PIN}"}}"#))
-        .unwrap();
-    assert_eq!(
-        res.status().as_u16(),
-        200,
-        "{:?}",
-        res.body_mut().read_to_string()
-    );
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie");
-    cookie.split(';').next().unwrap().to_string()
 }
 
 /// A request with a JSON body (`cookie` empty: none), with an `Origin` when given.
@@ -165,7 +133,7 @@ fn zones_count_survive_a_restart_and_raise_alerts_the_operator_acknowledges() {
         &json!({}),
     );
     assert_eq!(code, 401);
-    let op = sign_in(&d);
+    let op = sign_in(&d, PIN);
     let (code, _) = send(
         &d,
         &op,
@@ -243,7 +211,7 @@ fn zones_count_survive_a_restart_and_raise_alerts_the_operator_acknowledges() {
         .expect("skycountd did not stop");
     let d = Daemon::start(&cfg);
     assert_eq!(d.status()["zones"], answer["zones"], "zones kept");
-    let op = sign_in(&d);
+    let op = sign_in(&d, PIN);
     let seen = Arc::new(Mutex::new(Seen::default()));
     let client = listen(&d.base(), seen.clone());
     let after = zoned_analysis(&seen, 3);

@@ -11,6 +11,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { test } from 'node:test';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -233,6 +234,38 @@ export function ensureDist(t) {
 }
 
 /** Whether `tool` is on the PATH. */
+/**
+ * What a spec that runs skycountd, nginx-rtmp and Chromium needs; throws with every missing piece
+ * and how to get it, so that a missing tool is never taken for a failing dashboard.
+ */
+export function checkPrerequisites(suite) {
+  const problems = [];
+  if (!process.env.ORT_DYLIB_PATH) problems.push('ORT_DYLIB_PATH is not set: export ORT_DYLIB_PATH=$(.venv/bin/python models/ort_lib.py) at the repository root');
+  else if (!fs.existsSync(process.env.ORT_DYLIB_PATH)) problems.push(`ORT_DYLIB_PATH=${process.env.ORT_DYLIB_PATH} does not exist`);
+  if (!fs.existsSync(MODEL)) problems.push(`${MODEL} is missing: run scripts/setup.sh`);
+  if (!fs.existsSync(CHROMIUM)) problems.push(`no Chromium at ${CHROMIUM}: apt-get install chromium`);
+  if (!fs.existsSync(RTMP_MODULE)) problems.push(`no ${RTMP_MODULE}: apt-get install nginx libnginx-mod-rtmp`);
+  if (!fs.existsSync(BIN)) problems.push(`no skycountd at ${BIN}: cargo build (or set SKYCOUNTD_BIN)`);
+  for (const tool of ['nginx', 'gst-launch-1.0']) if (!hasCommand(tool)) problems.push(`${tool} is not installed`);
+  if (problems.length) throw new Error(`cannot run the ${suite} end-to-end test:\n  ${problems.join('\n  ')}`);
+}
+
+/**
+ * `step(name, body)`: a test of `timeout` ms that, when it fails, keeps a screenshot of the page
+ * as artifacts/e2e/FAILED-<suite>-<name>.png.
+ */
+export function stepper(env, suite, screenshot, timeout) {
+  return (name, body) =>
+    test(name, { timeout }, async (t) => {
+      try {
+        await body(t);
+      } catch (e) {
+        if (env.page) await screenshot(`FAILED-${suite}-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50)}.png`).catch(() => undefined);
+        throw e;
+      }
+    });
+}
+
 export const hasCommand = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
 /** The artifacts directory, without the failure screenshots of an earlier run named `prefix`*. */

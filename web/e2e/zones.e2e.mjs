@@ -20,24 +20,22 @@
 // Same prerequisites, variables (SKYCOUNTD_BIN, CHROMIUM) and artifacts directory as
 // e2e/dashboard.e2e.mjs; screenshots are named zones-*.png.
 
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  BIN,
-  CHROMIUM,
+  checkPrerequisites,
+  stepper,
   MODEL,
   PHONE,
-  RTMP_MODULE,
   WEB,
   allocatePorts,
   cleanArtifacts,
   connectSocket,
   ensureDist,
   fatal,
-  hasCommand,
   launchBrowser,
   openDashboard,
   operatorCookie,
@@ -69,31 +67,11 @@ const status = async () => (await http('GET', '/api/status')).json;
 const { evalIn, attr, screenshot } = pageHelpers(env);
 const lastAnalysis = () => seen[seen.length - 1]?.a ?? null;
 
-function step(name, body) {
-  test(name, { timeout: TEST_TIMEOUT }, async (t) => {
-    try {
-      await body(t);
-    } catch (e) {
-      if (env.page) await screenshot(`FAILED-zones-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50)}.png`).catch(() => undefined);
-      throw e;
-    }
-  });
-}
+const step = stepper(env, 'zones', screenshot, TEST_TIMEOUT);
 
-function checkPrerequisites() {
-  const problems = [];
-  if (!process.env.ORT_DYLIB_PATH) problems.push('ORT_DYLIB_PATH is not set: export ORT_DYLIB_PATH=$(.venv/bin/python models/ort_lib.py) at the repository root');
-  else if (!fs.existsSync(process.env.ORT_DYLIB_PATH)) problems.push(`ORT_DYLIB_PATH=${process.env.ORT_DYLIB_PATH} does not exist`);
-  if (!fs.existsSync(MODEL)) problems.push(`${MODEL} is missing: run scripts/setup.sh`);
-  if (!fs.existsSync(CHROMIUM)) problems.push(`no Chromium at ${CHROMIUM}: apt-get install chromium`);
-  if (!fs.existsSync(RTMP_MODULE)) problems.push(`no ${RTMP_MODULE}: apt-get install nginx libnginx-mod-rtmp`);
-  if (!fs.existsSync(BIN)) problems.push(`no skycountd at ${BIN}: cargo build (or set SKYCOUNTD_BIN)`);
-  for (const tool of ['nginx', 'gst-launch-1.0']) if (!hasCommand(tool)) problems.push(`${tool} is not installed`);
-  if (problems.length) throw new Error(`cannot run the zones end-to-end test:\n  ${problems.join('\n  ')}`);
-}
 
 before(async () => {
-  checkPrerequisites();
+  checkPrerequisites('zones');
   ensureDist();
   cleanArtifacts('FAILED-zones-');
   env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-zones-e2e-'));

@@ -60,6 +60,45 @@ pub fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// An HTTP client for the tests: 4xx and 5xx answers come back as answers (the tests check
+/// them), and no request waits longer than a minute.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// `[operator]` for a test: `passphrase`, its hash and banner kept in `state`.
+pub fn operator_section(passphrase: &str, state: &Path) -> String {
+    format!(
+        "[operator]\npassphrase = \"{passphrase}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\n",
+        state.display()
+    )
+}
+
+/// Signs in as the operator: the `Cookie` header to send with operator requests.
+pub fn sign_in(d: &Daemon, passphrase: &str) -> String {
+    let mut res = agent()
+        .post(&format!("{}/api/auth/login", d.base()))
+        .header("Content-Type", "application/json")
+        .send(serde_json::json!({ "passphrase": passphrase }).to_string())
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        200,
+        "signing in: {:?}",
+        res.body_mut().read_to_string()
+    );
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie");
+    cookie.split(';').next().unwrap().to_string()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
