@@ -389,6 +389,43 @@ banner_file = "${env.tmp}/operator.issue"
 `;
 
 /** Signs in over HTTP, as a tool would: the Cookie header for the operator's requests. */
+/**
+ * The skycount.toml of the operator-side specs: the live RTMP stream, the tiny model, state in
+ * `env.stateDir`, the built dashboard, the operator's passphrase. `analysis` adds lines to
+ * `[analysis]`.
+ */
+export const operatorSpecToml = (env, analysis = '') => `[source]
+url = "${env.rtmpUrl}"
+stall_ms = 1000
+reconnect_after_ms = 2000
+backoff_initial_ms = 200
+backoff_max_ms = 1000
+
+[model]
+path = "${MODEL}"
+input_width = 320
+input_height = 176
+execution_providers = ["cpu"]
+threads = 1
+
+[analysis]
+state_dir = "${env.stateDir}"
+${analysis}
+[server]
+listen = "127.0.0.1:${env.httpPort}"
+web_dir = "${path.join(WEB, 'dist')}"
+
+[stream]
+key_file = "${env.tmp}/stream-key"
+rtmp_port = ${env.rtmpPort}
+webrtc_port = ${env.whepPort}
+
+[mediamtx]
+api = "127.0.0.1:${env.mtxApiPort}"
+metrics = "127.0.0.1:${env.mtxMetricsPort}"
+
+${operatorToml(env)}`;
+
 export async function operatorCookie(env) {
   const r = await request(env.httpPort, 'POST', '/api/auth/login', { passphrase: OPERATOR_PASSPHRASE });
   if (r.status !== 200 || !r.cookie) throw new Error(`signing in over HTTP: ${r.status} ${r.body}`);

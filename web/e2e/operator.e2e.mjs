@@ -30,12 +30,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  operatorSpecToml,
   checkPrerequisites,
   stepper,
   DESKTOP,
-  MODEL,
   PHONE,
-  WEB,
   allocatePorts,
   cleanArtifacts,
   connectSocket,
@@ -45,7 +44,6 @@ import {
   launchBrowser,
   openDashboard,
   operatorCookie,
-  operatorToml,
   pageHelpers,
   request,
   signInPage,
@@ -93,7 +91,6 @@ const text = async (id) => ((await rawText(id)) ?? '').trim();
 
 const step = stepper(env, 'operator', screenshot, TEST_TIMEOUT);
 
-
 before(async () => {
   checkPrerequisites('operator');
   ensureDist();
@@ -106,40 +103,7 @@ before(async () => {
   env.stateDir = path.join(env.tmp, 'state');
   fs.mkdirSync(env.stateDir);
   env.config = path.join(env.tmp, 'skycount.toml');
-  fs.writeFileSync(
-    env.config,
-    `[source]
-url = "${env.rtmpUrl}"
-stall_ms = 1000
-reconnect_after_ms = 2000
-backoff_initial_ms = 200
-backoff_max_ms = 1000
-
-[model]
-path = "${MODEL}"
-input_width = 320
-input_height = 176
-execution_providers = ["cpu"]
-threads = 1
-
-[analysis]
-state_dir = "${env.stateDir}"
-
-[server]
-listen = "127.0.0.1:${env.httpPort}"
-web_dir = "${path.join(WEB, 'dist')}"
-
-[stream]
-key_file = "${env.tmp}/stream-key"
-rtmp_port = ${env.rtmpPort}
-webrtc_port = ${env.whepPort}
-
-[mediamtx]
-api = "127.0.0.1:${env.mtxApiPort}"
-metrics = "127.0.0.1:${env.mtxMetricsPort}"
-
-${operatorToml(env)}`,
-  );
+  fs.writeFileSync(env.config, operatorSpecToml(env));
   await startDaemon();
 
   startPublisher(env, path.join(env.tmp, 'operator-publisher.log'), FRAME);

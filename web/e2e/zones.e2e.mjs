@@ -26,11 +26,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  operatorSpecToml,
   checkPrerequisites,
   stepper,
-  MODEL,
   PHONE,
-  WEB,
   allocatePorts,
   cleanArtifacts,
   connectSocket,
@@ -39,7 +38,6 @@ import {
   launchBrowser,
   openDashboard,
   operatorCookie,
-  operatorToml,
   pageHelpers,
   request,
   signInPage,
@@ -69,7 +67,6 @@ const lastAnalysis = () => seen[seen.length - 1]?.a ?? null;
 
 const step = stepper(env, 'zones', screenshot, TEST_TIMEOUT);
 
-
 before(async () => {
   checkPrerequisites('zones');
   ensureDist();
@@ -80,42 +77,7 @@ before(async () => {
   env.stateDir = path.join(env.tmp, 'state');
   fs.mkdirSync(env.stateDir);
   env.config = path.join(env.tmp, 'skycount.toml');
-  fs.writeFileSync(
-    env.config,
-    `[source]
-url = "${env.rtmpUrl}"
-stall_ms = 1000
-reconnect_after_ms = 2000
-backoff_initial_ms = 200
-backoff_max_ms = 1000
-
-[model]
-path = "${MODEL}"
-input_width = 320
-input_height = 176
-execution_providers = ["cpu"]
-threads = 1
-
-[analysis]
-state_dir = "${env.stateDir}"
-smooth_ms = 1000
-alert_hold_ms = 500
-
-[server]
-listen = "127.0.0.1:${env.httpPort}"
-web_dir = "${path.join(WEB, 'dist')}"
-
-[stream]
-key_file = "${env.tmp}/stream-key"
-rtmp_port = ${env.rtmpPort}
-webrtc_port = ${env.whepPort}
-
-[mediamtx]
-api = "127.0.0.1:${env.mtxApiPort}"
-metrics = "127.0.0.1:${env.mtxMetricsPort}"
-
-${operatorToml(env)}`,
-  );
+  fs.writeFileSync(env.config, operatorSpecToml(env, 'smooth_ms = 1000\nalert_hold_ms = 500\n'));
   await startDaemon(env, { log: path.join(env.tmp, 'zones-skycountd.log'), what: `skycountd on 127.0.0.1:${env.httpPort}`, requestTimeout: 10_000 });
   env.operator = await operatorCookie(env);
   startPublisher(env, path.join(env.tmp, 'zones-publisher.log'), FRAME);

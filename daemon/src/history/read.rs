@@ -9,6 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::wire::Alert;
+
 /// The most flights a list gives (the newest).
 pub const MAX_FLIGHTS: i64 = 1000;
 
@@ -48,18 +50,6 @@ pub struct Series {
     /// Every `step`-th analysis is in `points` (1: all of them).
     pub step: u64,
     pub points: Vec<Point>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AlertRow {
-    pub id: u64,
-    pub stream: String,
-    pub zone: String,
-    pub limit: u32,
-    pub count: f64,
-    pub raised_ms: u64,
-    pub cleared_ms: Option<u64>,
-    pub acknowledged_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -156,14 +146,14 @@ pub fn series(conn: &Connection, id: i64, points: u64) -> rusqlite::Result<Serie
     Ok(Series { step, points })
 }
 
-pub fn alerts(conn: &Connection, id: i64) -> rusqlite::Result<Vec<AlertRow>> {
+pub fn alerts(conn: &Connection, id: i64) -> rusqlite::Result<Vec<Alert>> {
     conn.prepare(
         "SELECT alert_id, stream, zone, limit_people, count, raised_ms, cleared_ms,
                 acknowledged_ms
          FROM alerts WHERE flight_id = ?1 ORDER BY raised_ms LIMIT 10000",
     )?
     .query_map([id], |r| {
-        Ok(AlertRow {
+        Ok(Alert {
             id: r.get::<_, i64>(0)? as u64,
             stream: r.get(1)?,
             zone: r.get(2)?,

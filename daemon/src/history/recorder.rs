@@ -116,7 +116,14 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
             .spawn(move || {
                 Writer::new(opts, lost, move |r| hub.set_history(r)).run(batches, resumed_tx)
             })
-            .expect("spawning the history thread")
+    };
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            // Out of threads or memory: counting goes on without history.
+            log::error!("history is off: cannot start its writer thread: {e}");
+            return;
+        }
     };
     // The flight a restart (or a crash) interrupted goes on if the drone is still up.
     let resumed = resumed_rx.await.ok().flatten();
