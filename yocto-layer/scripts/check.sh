@@ -5,7 +5,7 @@
 #   yocto-layer/scripts/check.sh              # every check
 #   yocto-layer/scripts/check.sh oelint kas   # some of them
 #
-# Checks: oelint (oelint-adv --release wrynose: no errors), kas (every file
+# Checks: oelint (oelint-adv --release wrynose: no errors, no warnings), kas (every file
 # valid against kas's JSON schema and loadable by kas, every repository
 # pinned), crates (the skycountd crates .inc matches Cargo.lock; no crate needs
 # a newer Rust than wrynose's), licenses (LIC_FILES_CHKSUM md5s match

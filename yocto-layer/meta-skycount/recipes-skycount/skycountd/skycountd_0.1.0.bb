@@ -49,7 +49,7 @@ do_install:append() {
     # skycountd generates on its first start (operator.banner_file; dangling
     # until then, which agetty skips). See docs/security.md.
     install -d ${D}${sysconfdir}/issue.d
-    ln -sf /var/lib/skycount/operator.issue ${D}${sysconfdir}/issue.d/51-skycount-operator.issue
+    ln -sf ${localstatedir}/lib/skycount/operator.issue ${D}${sysconfdir}/issue.d/51-skycount-operator.issue
 }
 
 FILES:${PN} += "${datadir}/skycount/skycount.example.toml \
