@@ -587,5 +587,17 @@ fn a_corpus_of_broken_recordings_gives_clear_errors_and_no_panic() {
         .find(|l| l.starts_with("audio-only.mp4"))
         .unwrap();
     assert!(line.contains("no video track"), "{line}");
+    // Subtitles alone are named as such, not taken for a file that never started.
+    let line = summary.iter().find(|l| l.starts_with("text.mkv")).unwrap();
+    assert!(line.contains("no video track, only subtitles"), "{line}");
+    // The decoder's refusal says what the stream claimed, in words, not GStreamer's "Noformat".
+    let line = summary
+        .iter()
+        .find(|l| l.starts_with("huge-dimensions.mp4"))
+        .unwrap();
+    if line.contains(": refused: ") {
+        assert!(line.contains("65535x65535"), "{line}");
+        assert!(!line.contains("Noformat"), "{line}");
+    }
     eprintln!("{}", summary.join("\n"));
 }

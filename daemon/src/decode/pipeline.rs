@@ -169,8 +169,8 @@ pub fn attach(
                 seen.add(&name);
                 if is_video_caps(&name) {
                     seen.video();
-                } else if name.starts_with("audio/") {
-                    seen.watch_audio(pad);
+                } else {
+                    seen.watch_other(pad);
                 }
             });
         });
@@ -181,6 +181,7 @@ pub fn attach(
         let appsink = appsink.clone();
         let opts = opts.clone();
         let tx = tx.clone();
+        let tracks = tracks.clone();
         parse.connect_pad_added(move |_, pad| {
             let Some(pipeline) = pipeline_weak.upgrade() else {
                 return;
@@ -194,6 +195,10 @@ pub fn attach(
                 .map(|s| s.name().to_string())
                 .unwrap_or_default();
             if !is_video_caps(&name) {
+                // Without a demuxer (a bare subtitle or audio file) parsebin's pads are the
+                // stream's only tracks: what they are, and their end, tell "no video".
+                tracks.add(&name);
+                tracks.watch_other(pad);
                 discard(&pipeline, pad);
                 return;
             }
@@ -220,14 +225,20 @@ pub fn attach(
                 }
             };
             let description = format!("queue max-size-buffers=8 ! {}", plan.description(opts.size));
+            let set_up = |e: &dyn std::fmt::Display| {
+                format!("cannot set up the decoder {}: {e}", plan.decoder)
+            };
             let linked = gst::parse::bin_from_description(&description, true)
-                .map_err(|e| e.to_string())
+                .map_err(|e| set_up(&e))
                 .and_then(|bin| {
-                    pipeline.add(&bin).map_err(|e| e.to_string())?;
-                    bin.link(&appsink).map_err(|e| e.to_string())?;
-                    let sink = bin.static_pad("sink").ok_or("decode branch has no sink")?;
-                    pad.link(&sink).map_err(|e| format!("{e:?}"))?;
-                    bin.sync_state_with_parent().map_err(|e| e.to_string())?;
+                    pipeline.add(&bin).map_err(|e| set_up(&e))?;
+                    bin.link(&appsink).map_err(|e| set_up(&e))?;
+                    let sink = bin
+                        .static_pad("sink")
+                        .ok_or_else(|| set_up(&"the decode branch has no sink pad"))?;
+                    pad.link(&sink)
+                        .map_err(|e| refused_link(e, &caps, &plan.decoder))?;
+                    bin.sync_state_with_parent().map_err(|e| set_up(&e))?;
                     Ok(())
                 });
             match linked {
@@ -237,7 +248,7 @@ pub fn attach(
                     hardware: plan.hardware,
                 }),
                 Err(e) => send(Event::Error {
-                    message: format!("cannot set up the decoder {}: {e}", plan.decoder),
+                    message: e,
                     element: Some(plan.decoder.clone()),
                 }),
             }
@@ -305,18 +316,62 @@ fn video_name(caps: &str) -> String {
     }
 }
 
-/// An audio format by the name a person knows it by.
-fn audio_name(caps: &str) -> String {
-    match caps.trim() {
-        "audio/mpeg" => "AAC or MP3".into(),
-        c if c.starts_with("audio ") => c.trim_start_matches("audio ").to_string(),
-        c => c.trim_start_matches("audio/x-").to_string(),
+/// A track that is not video, by the name a person knows it by: "audio (AAC or MP3)",
+/// "subtitles", or its media type when it is neither.
+fn track_name(caps: &str) -> String {
+    let caps = caps.trim();
+    let audio = |codec: &str| match codec {
+        "audio/mpeg" | "mpeg" => "audio (AAC or MP3)".to_string(),
+        c => format!(
+            "audio ({})",
+            c.trim_start_matches("audio/x-").trim_start_matches("x-")
+        ),
+    };
+    if caps.starts_with("audio/") {
+        audio(caps)
+    } else if let Some(codec) = caps.strip_prefix("audio ") {
+        // rtspsrc's "media encoding-name"
+        audio(codec)
+    } else if caps.starts_with("text/")
+        || caps.starts_with("subpicture/")
+        || caps.starts_with("application/x-sub")
+        || caps.contains("subtitle")
+        || caps.contains("ssa")
+    {
+        "subtitles".to_string()
+    } else {
+        caps.trim_start_matches("application/x-").to_string()
     }
 }
 
-/// How much audio, in the stream's own time, shows that no video is coming: a drone app
-/// interleaves its video with its audio within a frame or two.
-const AUDIO_WITHOUT_VIDEO: gst::ClockTime = gst::ClockTime::from_mseconds(1500);
+/// Why the decoder would not take a video pad, in words: the format the stream declared and the
+/// decoder that refused it (GStreamer's own word for it is "Noformat").
+fn refused_link(e: gst::PadLinkError, caps: &gst::Caps, decoder: &str) -> String {
+    let s = caps.structure(0);
+    let field = |name: &str| s.and_then(|s| s.get::<i32>(name).ok());
+    let format = match (field("width"), field("height")) {
+        (Some(w), Some(h)) => format!(
+            "{} video of {w}x{h} pictures",
+            video_name(s.map(|s| s.name().as_str()).unwrap_or_default())
+        ),
+        _ => format!(
+            "{} video",
+            video_name(s.map(|s| s.name().as_str()).unwrap_or_default())
+        ),
+    };
+    match e {
+        gst::PadLinkError::Noformat => format!(
+            "the decoder {decoder} refuses this stream: it says it is {format}, which the \
+             decoder cannot take (the recording may be damaged; the drone app's own H.264, 720p \
+             to 4K, works)"
+        ),
+        other => format!("cannot set up the decoder {decoder} for {format}: {other:?}"),
+    }
+}
+
+/// How much of another track (audio, subtitles), in the stream's own time, shows that no video is
+/// coming: a drone app interleaves its video with its audio within a frame or two.
+const OTHER_TRACKS_WITHOUT_VIDEO: gst::ClockTime = gst::ClockTime::from_mseconds(1500);
 
 /// The tracks an attached stream turned out to have, to say what it is when it has no video.
 #[derive(Clone)]
@@ -360,38 +415,38 @@ impl Tracks {
                 return;
             }
             t.told = true;
-            let audio: Vec<String> = t
-                .names
-                .iter()
-                .filter(|n| n.starts_with("audio"))
-                .map(|n| audio_name(n))
-                .collect();
-            if audio.is_empty() {
+            let mut others: Vec<String> = Vec::new();
+            for name in t.names.iter().map(|n| track_name(n)) {
+                if !others.contains(&name) {
+                    others.push(name);
+                }
+            }
+            if others.is_empty() {
                 "the stream has no video track: skycount counts people in the video; send \
                  H.264 video (turn the camera's video on in the drone app)"
                     .to_string()
             } else {
                 format!(
-                    "the stream has no video track, only audio ({}): skycount counts people \
-                     in the video; send H.264 video (turn the camera's video on in the drone \
-                     app)",
-                    audio.join(", ")
+                    "the stream has no video track, only {}: skycount counts people in the \
+                     video; send H.264 video (turn the camera's video on in the drone app)",
+                    others.join(" and ")
                 )
             }
         };
         let _ = self.tx.lock().map(|t| t.send(Event::Unsupported(message)));
     }
 
-    /// Watches an audio pad: once it has carried [`AUDIO_WITHOUT_VIDEO`] of sound, or ended,
-    /// and no video track has appeared, the stream is reported as having none.
-    fn watch_audio(&self, pad: &gst::Pad) {
+    /// Watches a track that is not video (audio, subtitles, data): once it has carried
+    /// [`OTHER_TRACKS_WITHOUT_VIDEO`] of its own time, or ended, and no video track has appeared, the
+    /// stream is reported as having none.
+    fn watch_other(&self, pad: &gst::Pad) {
         let tracks = self.clone();
         let first: Mutex<Option<gst::ClockTime>> = Mutex::new(None);
         let types = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM;
         pad.add_probe(types, move |_, info| {
             if let Some(gst::PadProbeData::Event(e)) = &info.data {
                 if e.type_() == gst::EventType::Eos {
-                    // A short recording with audio alone ends before the time above.
+                    // A short recording without video ends before the time above.
                     tracks.no_video_if_none();
                     return gst::PadProbeReturn::Remove;
                 }
@@ -401,7 +456,7 @@ impl Tracks {
                 return gst::PadProbeReturn::Ok;
             };
             let start = *first.lock().expect("probe lock").get_or_insert(ts);
-            if ts.saturating_sub(start) < AUDIO_WITHOUT_VIDEO {
+            if ts.saturating_sub(start) < OTHER_TRACKS_WITHOUT_VIDEO {
                 return gst::PadProbeReturn::Ok;
             }
             tracks.no_video_if_none();
@@ -534,4 +589,20 @@ impl Drop for Pipeline {
 /// Initialises GStreamer once, with a clear error when it cannot.
 pub fn init() -> Result<(), String> {
     gst::init().map_err(|e| format!("GStreamer cannot start: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::track_name;
+
+    #[test]
+    fn tracks_that_are_not_video_are_named_for_a_person() {
+        assert_eq!(track_name("audio/mpeg"), "audio (AAC or MP3)");
+        assert_eq!(track_name("audio/x-opus"), "audio (opus)");
+        assert_eq!(track_name("audio MPEG4-GENERIC"), "audio (MPEG4-GENERIC)");
+        assert_eq!(track_name("application/x-subtitle"), "subtitles");
+        assert_eq!(track_name("text/x-raw"), "subtitles");
+        assert_eq!(track_name("application/x-ssa"), "subtitles");
+        assert_eq!(track_name("application/x-rtp-data"), "rtp-data");
+    }
 }
