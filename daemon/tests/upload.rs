@@ -302,6 +302,72 @@ fn annotated_frames_are_exported_for_fine_tuning() {
         (640, 360),
         "the frame at the stream's own size"
     );
+
+    // A large export is sent while it is written, never held in memory whole: 160 annotated
+    // frames of 1 MiB each (the frame above with 1 MiB of padding after its end, as a
+    // full-resolution frame weighs), read slowly. The daemon's memory must not grow by the
+    // archive's size before its first bytes arrive.
+    let frames = find_file(state.path(), &format!("{id}.jpg"))
+        .expect("the frozen frame in the state folder")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut big = std::fs::read(frames.join(format!("{id}.jpg"))).unwrap();
+    big.resize(big.len() + (1 << 20), 0x5a);
+    let taps = std::fs::read_to_string(frames.join(format!("{id}.json"))).unwrap();
+    for i in 0..160 {
+        let copy = format!("copy{i}");
+        std::fs::write(frames.join(format!("{copy}.jpg")), &big).unwrap();
+        let t = taps.replace(&format!("\"{id}.jpg\""), &format!("\"{copy}.jpg\""));
+        std::fs::write(frames.join(format!("{copy}.json")), t).unwrap();
+    }
+    let pid = d.proc.child.id();
+    let before = rss_mib(pid);
+    let mut res = agent()
+        .get(&format!("{}/api/operator/annotations.tar", d.base()))
+        .header("Cookie", &op)
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let mut body = res.body_mut().with_config().limit(1 << 30).reader();
+    let mut first = vec![0u8; 4 << 20];
+    body.read_exact(&mut first).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let during = rss_mib(pid);
+    let mut rest = Vec::new();
+    body.read_to_end(&mut rest).unwrap();
+    let total = first.len() + rest.len();
+    let archive_mib = total as f64 / f64::from(1 << 20);
+    eprintln!(
+        "export: {archive_mib:.0} MiB archive; daemon RSS {before:.0} MiB before, {during:.0} MiB \
+         with the first 4 MiB read"
+    );
+    assert!(archive_mib > 160.0, "{archive_mib} MiB");
+    assert!(
+        during - before < 48.0,
+        "the daemon grew {:.0} MiB while sending a {archive_mib:.0} MiB archive",
+        during - before
+    );
+    let mut all = first;
+    all.extend(rest);
+    let names = tar::Archive::new(&all[..])
+        .entries()
+        .unwrap()
+        .filter(|e| e.is_ok())
+        .count();
+    assert_eq!(names, 2 + 161, "manifest, points and every frame");
+}
+
+/// The file called `name` somewhere under `dir`.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            find_file(&p, name)
+        } else {
+            p.file_name().is_some_and(|n| n == name).then_some(p)
+        }
+    })
 }
 
 use image::GenericImageView as _;

@@ -15,7 +15,7 @@ use crate::event::Event;
 use crate::infer::Model;
 use crate::publish::hub::Hub;
 use crate::publish::models::MAX_MODEL_BYTES;
-use crate::publish::operator::{BoxFuture, Frozen, OpError, Operator};
+use crate::publish::operator::{BodyWriter, BoxFuture, Chunks, Frozen, OpError, Operator};
 use crate::publish::snapshot;
 use crate::store::models::{ModelShelf, Shelf};
 use crate::store::{export, Store};
@@ -253,7 +253,7 @@ impl Operator for Arc<BoxOperator> {
         })
     }
 
-    fn annotations(&self) -> BoxFuture<Result<(String, Vec<u8>), OpError>> {
+    fn annotations(&self) -> BoxFuture<Result<(String, Chunks), OpError>> {
         let frames = self.store.frames();
         let name = format!(
             "skycount-annotations-{}.tar",
@@ -264,14 +264,22 @@ impl Operator for Arc<BoxOperator> {
                 .unwrap_or_default()
         );
         Box::pin(async move {
-            let tar = tokio::task::spawn_blocking(move || {
-                let mut buf = Vec::new();
-                export::write_archive(&frames, &mut buf).map(|_| buf)
-            })
-            .await
-            .map_err(|e| OpError::Failed(e.to_string()))?
-            .map_err(OpError::Failed)?;
-            Ok((name, tar))
+            // Written on a blocking thread while it is sent: memory holds a few chunks, never the
+            // whole archive (hundreds of full-resolution frames on a box with 2 GB).
+            let (mut out, chunks) = BodyWriter::new();
+            tokio::task::spawn_blocking(move || {
+                match export::write_archive(&frames, &mut out).map_err(|e| e.to_string()) {
+                    Ok(n) => match out.finish() {
+                        Ok(()) => log::info!("annotated frames: {n} exported"),
+                        Err(e) => log::warn!("annotated frames: the export stopped: {e}"),
+                    },
+                    Err(e) => {
+                        log::warn!("annotated frames: the export stopped: {e}");
+                        out.fail(e);
+                    }
+                }
+            });
+            Ok((name, chunks))
         })
     }
 }

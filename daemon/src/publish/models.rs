@@ -120,7 +120,7 @@ async fn rollback(State(op): State<Op>) -> Response {
 
 async fn annotations(State(op): State<Op>) -> Response {
     match op.annotations().await {
-        Ok((name, tar)) => (
+        Ok((name, chunks)) => (
             [
                 (
                     header::CONTENT_TYPE,
@@ -132,7 +132,10 @@ async fn annotations(State(op): State<Op>) -> Response {
                         .unwrap_or(HeaderValue::from_static("attachment")),
                 ),
             ],
-            tar,
+            axum::body::Body::from_stream(futures_util::stream::unfold(
+                chunks,
+                |mut chunks| async move { chunks.recv().await.map(|c| (c, chunks)) },
+            )),
         )
             .into_response(),
         Err(e) => e.into_response(),

@@ -145,22 +145,33 @@ pub fn write_archive(frames: &Path, out: impl Write) -> Result<usize, String> {
     let points = serde_json::to_vec(&points).map_err(|e| e.to_string())?;
 
     let mut tar = tar::Builder::new(out);
-    let mut add = |name: &str, data: &[u8]| -> Result<(), String> {
+    let mut add = |name: &str, size: u64, data: &mut dyn std::io::Read| -> Result<(), String> {
         let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
+        h.set_size(size);
         h.set_mode(0o644);
         h.set_mtime(crate::wire::unix_ms(std::time::SystemTime::now()) / 1000);
         h.set_cksum();
         tar.append_data(&mut h, format!("skycount-annotations/{name}"), data)
             .map_err(io)
     };
-    add("manifest.csv", &manifest)?;
-    add("gt_points.json", &points)?;
+    add(
+        "manifest.csv",
+        manifest.len() as u64,
+        &mut manifest.as_slice(),
+    )?;
+    add(
+        "gt_points.json",
+        points.len() as u64,
+        &mut points.as_slice(),
+    )?;
+    // Frames are copied from their files as the archive is written, one buffer at a time.
     for a in &items {
         let file = format!("{}.jpg", a.id);
-        let jpeg = std::fs::read(frames.join(&file))
-            .map_err(|e| format!("cannot read {}: {e}", frames.join(&file).display()))?;
-        add(&file, &jpeg)?;
+        let path = frames.join(&file);
+        let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+        let mut jpeg = std::fs::File::open(&path).map_err(cannot)?;
+        let size = jpeg.metadata().map_err(cannot)?.len();
+        add(&file, size, &mut jpeg)?;
     }
     tar.into_inner().map_err(io)?;
     Ok(items.len())
