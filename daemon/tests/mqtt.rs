@@ -212,6 +212,19 @@ fn mqtt_config(port: u16, name: &str, extra: &str) -> String {
     )
 }
 
+/// The box's `/metrics`, name to value (families without labels).
+fn metric_values(d: &Daemon) -> std::collections::HashMap<String, f64> {
+    let (code, body) = d.get("/metrics").unwrap();
+    assert_eq!(code, 200);
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
+        .collect()
+}
+
 fn mqtt_status(d: &Daemon) -> Value {
     d.status()["mqtt"].clone()
 }
@@ -297,6 +310,9 @@ fn two_boxes_publish_to_one_broker_and_survive_it_restarting() {
         assert_eq!(s["connected"], true, "{s}");
         assert_eq!(s["client_id"], name, "{s}");
         assert_eq!(s["broker"], format!("127.0.0.1:{broker_port}"), "{s}");
+        let m = metric_values(if name == "box-a" { &a } else { &b });
+        assert_eq!(m.get("skycount_mqtt_connected"), Some(&1.0), "{m:?}");
+        assert!(m["skycount_mqtt_published_total"] >= 1.0, "{m:?}");
     }
 
     // Home Assistant discovery, against its documented schema.
@@ -428,6 +444,10 @@ fn two_boxes_publish_to_one_broker_and_survive_it_restarting() {
         during["queued"], 10,
         "the queue is full and bounded: {during}"
     );
+    let m = metric_values(&b);
+    assert_eq!(m.get("skycount_mqtt_connected"), Some(&0.0), "{m:?}");
+    assert_eq!(m.get("skycount_mqtt_queued"), Some(&10.0), "{m:?}");
+    assert!(m["skycount_mqtt_dropped_total"] >= 1.0, "{m:?}");
     let a_during = mqtt_status(&a);
     assert_eq!(a_during["connected"], false, "{a_during}");
     // Counting goes on.

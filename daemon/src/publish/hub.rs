@@ -238,6 +238,7 @@ impl Hub {
     /// The MQTT publisher's report; viewers are told at once when it connected, lost its
     /// broker or had a new error (the queue's figures follow with the next status).
     pub fn set_mqtt(&self, report: MqttReport) {
+        self.metrics.set_mqtt(&report);
         let mut cur = self.mqtt.write();
         let changed = (cur.connected, &cur.last_error) != (report.connected, &report.last_error);
         *cur = report;

@@ -36,6 +36,11 @@ pub struct Metrics {
     pub stream_state: Family<StateLabel, Gauge>,
     pub zone_people: Family<ZoneLabel, Gauge<f64, AtomicU64>>,
     pub alerts_raised: Counter,
+    /// The MQTT publisher's figures (`status.mqtt`), set from its report.
+    pub mqtt_connected: Gauge,
+    pub mqtt_queued: Gauge,
+    pub mqtt_published: Counter,
+    pub mqtt_dropped: Counter,
     registry: Registry,
 }
 
@@ -62,6 +67,10 @@ impl Metrics {
             stream_state: Family::default(),
             zone_people: Family::default(),
             alerts_raised: Counter::default(),
+            mqtt_connected: Gauge::default(),
+            mqtt_queued: Gauge::default(),
+            mqtt_published: Counter::default(),
+            mqtt_dropped: Counter::default(),
             registry: Registry::with_prefix("skycount"),
         };
         let registry = &mut m.registry;
@@ -120,8 +129,39 @@ impl Metrics {
             "Zone alerts raised (a zone's count held at or above its limit)",
             m.alerts_raised.clone(),
         );
+        registry.register(
+            "mqtt_connected",
+            "1 while the MQTT broker is connected (0 when it is not, or [mqtt] is off)",
+            m.mqtt_connected.clone(),
+        );
+        registry.register(
+            "mqtt_queued",
+            "MQTT messages waiting for the broker",
+            m.mqtt_queued.clone(),
+        );
+        registry.register(
+            "mqtt_published",
+            "MQTT messages handed to the broker's client",
+            m.mqtt_published.clone(),
+        );
+        registry.register(
+            "mqtt_dropped",
+            "MQTT messages dropped because the queue was full (counts first, never alerts)",
+            m.mqtt_dropped.clone(),
+        );
         m.set_state(StreamState::Waiting);
         m
+    }
+
+    /// The MQTT publisher's latest report. Its totals are the publisher's own, kept since the
+    /// start: they are copied, not added.
+    pub fn set_mqtt(&self, report: &crate::wire::MqttReport) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.mqtt_connected.set(i64::from(report.connected));
+        self.mqtt_queued
+            .set(i64::try_from(report.queued).unwrap_or(i64::MAX));
+        self.mqtt_published.inner().store(report.published, Relaxed);
+        self.mqtt_dropped.inner().store(report.dropped, Relaxed);
     }
 
     /// The zones' counts of the latest analysis.
@@ -192,6 +232,14 @@ mod tests {
             limit: None,
             alerting: false,
         }]);
+        m.set_mqtt(&crate::wire::MqttReport {
+            enabled: true,
+            connected: true,
+            queued: 3,
+            published: 120,
+            dropped: 7,
+            ..Default::default()
+        });
         let text = m.encode();
         for needle in [
             "skycount_frames_decoded_total 30",
@@ -203,6 +251,10 @@ mod tests {
             "skycount_staleness_seconds_count 0",
             "skycount_alerts_raised_total 1",
             r#"skycount_zone_people{zone="stage \"front\" \\ left"} 12.5"#,
+            "skycount_mqtt_connected 1",
+            "skycount_mqtt_queued 3",
+            "skycount_mqtt_published_total 120",
+            "skycount_mqtt_dropped_total 7",
         ] {
             assert!(text.contains(needle), "{needle} missing from:\n{text}");
         }
