@@ -68,6 +68,38 @@ pub struct Analysis {
     pub zones: Vec<ZoneCount>,
 }
 
+#[cfg(test)]
+impl Analysis {
+    /// A small analysis for tests: a 16x8 frame, a 2-cell map, `count` both raw and smoothed.
+    pub fn example(seq: u64, wall_time_ms: u64, count: f64) -> Self {
+        Self {
+            seq,
+            count,
+            inference_ms: 1.0,
+            staleness_ms: 1.0,
+            frame_pts_ms: None,
+            wall_time_ms,
+            input_width: 16,
+            input_height: 8,
+            frame_width: 16,
+            frame_height: 8,
+            tiles: 1,
+            raw_count: count,
+            smoothed: count,
+            band: [count - 1.0, count + 1.0],
+            calibrated: false,
+            demo: false,
+            zones: Vec::new(),
+            density: DensityGrid {
+                width: 2,
+                height: 1,
+                max: 1.0,
+                data: vec![0, 255],
+            },
+        }
+    }
+}
+
 /// An area the operator counts on its own (the stage front, an exit): a polygon in fractions of
 /// the frame (0..1 on both axes), like a [`Mask`], with an optional limit that raises an alert.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

@@ -45,8 +45,9 @@ pub enum Item {
 
 /// What the recorder asks of the live side (the hub).
 pub trait Live: Send + Sync + 'static {
-    /// The last analysed frame as JPEG (`None` before the first).
-    fn snapshot_jpeg(&self) -> Option<Result<Arc<Vec<u8>>, String>>;
+    /// The frame analysis `seq` was made from, as JPEG; `None` when it is not the latest
+    /// analysed frame any more (a newer analysis replaced it) or before the first.
+    fn snapshot_jpeg(&self, seq: u64) -> Option<Result<Arc<Vec<u8>>, String>>;
     /// The history's state, for the status.
     fn set_history(&self, report: HistoryReport);
 }
@@ -137,7 +138,7 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
             item = feed.recv() => match item.map(Into::into) {
                 Ok(Item::Analysis(a)) => {
                     if let Some(due) = rec.analysis(&a) {
-                        rec.snapshot(due, &a, snapshot_jpeg(&hub).await);
+                        rec.snapshot(due, &a, snapshot_jpeg(&hub, a.seq).await);
                     }
                     if rec.batch.analyses.len() >= BATCH_ANALYSES {
                         rec.hand_over(&to_writer, &lost);
@@ -183,10 +184,10 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
     .await;
 }
 
-/// The last analysed frame as JPEG, encoded off the async workers.
-async fn snapshot_jpeg<L: Live>(hub: &Arc<L>) -> Option<Vec<u8>> {
+/// The frame of analysis `seq` as JPEG, encoded off the async workers.
+async fn snapshot_jpeg<L: Live>(hub: &Arc<L>, seq: u64) -> Option<Vec<u8>> {
     let hub = hub.clone();
-    match tokio::task::spawn_blocking(move || hub.snapshot_jpeg()).await {
+    match tokio::task::spawn_blocking(move || hub.snapshot_jpeg(seq)).await {
         Ok(Some(Ok(jpeg))) => Some(jpeg.as_ref().clone()),
         Ok(Some(Err(e))) => {
             log::warn!("history: no snapshot: {e}");
@@ -271,8 +272,20 @@ impl Recording {
         None
     }
 
+    /// Keeps the snapshot an analysis called for. Without its frame (a newer analysis had
+    /// replaced it) the next analysis takes the snapshot instead, with its own time and count:
+    /// a snapshot never shows another frame than the one its figures are from.
     fn snapshot(&mut self, due: Due, a: &Analysis, jpeg: Option<Vec<u8>>) {
-        let Some(jpeg) = jpeg else { return };
+        let Some(jpeg) = jpeg else {
+            match due {
+                Due::Peak => {
+                    self.peak_due = true;
+                    self.last_peak_shot_ms = None;
+                }
+                Due::Periodic => self.last_periodic_ms = None,
+            }
+            return;
+        };
         self.batch.snapshots.push(SnapshotRow {
             peak: due == Due::Peak,
             t_ms: a.wall_time_ms,
@@ -544,18 +557,20 @@ impl<R: Fn(HistoryReport)> Writer<R> {
 mod tests {
     use super::*;
     use crate::source::StreamState;
-    use crate::wire::DensityGrid;
     use parking_lot::Mutex;
 
     /// The hub's part, as the recorder sees it.
     #[derive(Default)]
     struct FakeLive {
         reports: Mutex<Vec<HistoryReport>>,
+        /// The analysis whose frame is the latest; `None`: whichever is asked for.
+        frame_of: Mutex<Option<u64>>,
     }
 
     impl Live for FakeLive {
-        fn snapshot_jpeg(&self) -> Option<Result<Arc<Vec<u8>>, String>> {
-            Some(Ok(Arc::new(vec![0xff, 0xd8, 0xff, 0xd9])))
+        fn snapshot_jpeg(&self, seq: u64) -> Option<Result<Arc<Vec<u8>>, String>> {
+            let latest = self.frame_of.lock().unwrap_or(seq);
+            (latest == seq).then(|| Ok(Arc::new(vec![0xff, 0xd8, 0xff, (seq % 200) as u8])))
         }
         fn set_history(&self, report: HistoryReport) {
             self.reports.lock().push(report);
@@ -569,31 +584,7 @@ mod tests {
     }
 
     fn analysis(seq: u64, t: u64, smoothed: f64) -> Arc<Analysis> {
-        Arc::new(Analysis {
-            seq,
-            count: smoothed,
-            inference_ms: 1.0,
-            staleness_ms: 1.0,
-            frame_pts_ms: None,
-            wall_time_ms: t,
-            input_width: 16,
-            input_height: 8,
-            frame_width: 16,
-            frame_height: 8,
-            tiles: 1,
-            raw_count: smoothed,
-            smoothed,
-            band: [smoothed - 1.0, smoothed + 1.0],
-            calibrated: false,
-            demo: false,
-            zones: Vec::new(),
-            density: DensityGrid {
-                width: 2,
-                height: 1,
-                max: 1.0,
-                data: vec![0, 255],
-            },
-        })
+        Arc::new(Analysis::example(seq, t, smoothed))
     }
 
     fn opts(dir: &std::path::Path) -> Options {
@@ -675,6 +666,43 @@ mod tests {
             )
             .unwrap();
         assert_eq!((alerts, events, peak_shots), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_snapshot_is_never_of_another_frame_than_its_analysis() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = Recording::new(&opts(dir.path()), None);
+        let mut report = StreamReport::waiting("rtmp://x/live/drone".into());
+        report.state = StreamState::Live;
+        rec.other(Item::Stream(report), 0);
+        let live = FakeLive::default();
+        // The recorder reads analysis 1 when the hub's latest frame is already analysis 2's.
+        *live.frame_of.lock() = Some(2);
+        let mut shots = Vec::new();
+        for (seq, t, count) in [(1u64, 1_000u64, 10.0), (2, 1_100, 9.0)] {
+            let a = analysis(seq, t, count);
+            if let Some(due) = rec.analysis(&a) {
+                let jpeg = live.snapshot_jpeg(a.seq).map(|j| j.unwrap().to_vec());
+                shots.push((seq, due, jpeg.is_some()));
+                rec.snapshot(due, &a, jpeg);
+            }
+        }
+        assert_eq!(
+            shots,
+            vec![(1, Due::Peak, false), (2, Due::Peak, true)],
+            "analysis 1's peak waits for a frame of its own; analysis 2 takes it"
+        );
+        let kept: Vec<(u64, f64, u8)> = rec
+            .batch
+            .snapshots
+            .iter()
+            .map(|s| (s.t_ms, s.count, s.jpeg[3]))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![(1_100, 9.0, 2)],
+            "analysis 2's time, count and frame"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

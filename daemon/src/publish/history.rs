@@ -45,8 +45,8 @@ impl From<Feed> for Item {
 }
 
 impl Live for Hub {
-    fn snapshot_jpeg(&self) -> Option<Result<Arc<Vec<u8>>, String>> {
-        Hub::snapshot_jpeg(self)
+    fn snapshot_jpeg(&self, seq: u64) -> Option<Result<Arc<Vec<u8>>, String>> {
+        Hub::snapshot_jpeg_of(self, Some(seq))
     }
     fn set_history(&self, report: HistoryReport) {
         Hub::set_history(self, report)

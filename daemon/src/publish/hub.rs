@@ -115,8 +115,10 @@ impl Hub {
             }
             Event::Model(report) => self.set_model(report),
             Event::Analysed { analysis, frame } => {
-                self.pass_on(|| Feed::Analysis(analysis.clone()));
-                self.publish(analysis, frame)
+                // The frame is stored first: a follower that takes the snapshot of this analysis
+                // (the history's peak) gets this frame, not the one before.
+                self.publish(analysis.clone(), frame);
+                self.pass_on(|| Feed::Analysis(analysis));
             }
             Event::MediaMtx(report) => self.set_mediamtx(report),
             Event::Setup(setup) => {
@@ -318,7 +320,17 @@ impl Hub {
 
     /// The last analysed frame as JPEG, encoded once per analysis and only when asked for.
     pub fn snapshot_jpeg(&self) -> Option<Result<Arc<Vec<u8>>, String>> {
-        let (seq, frame) = self.last_frame.lock().clone()?;
+        self.snapshot_jpeg_of(None)
+    }
+
+    /// The frame analysis `seq` was made from as JPEG, if it is still the last analysed frame
+    /// (`None` for `seq`: whichever is).
+    pub fn snapshot_jpeg_of(&self, seq: Option<u64>) -> Option<Result<Arc<Vec<u8>>, String>> {
+        let (last, frame) = self.last_frame.lock().clone()?;
+        if seq.is_some_and(|s| s != last) {
+            return None;
+        }
+        let seq = last;
         let mut cache = self.snapshot.lock();
         if let Some((s, jpeg)) = cache.as_ref() {
             if *s == seq {
@@ -468,6 +480,34 @@ mod tests {
             other => panic!("expected the follower to be told it lost 5, got {other:?}"),
         }
         assert!(matches!(follower.try_recv(), Ok(Feed::Alert(a)) if a.id == 5));
+    }
+
+    #[test]
+    fn the_snapshot_of_an_analysis_is_its_own_frame_or_none() {
+        let hub = Hub::new(
+            "rtmp://x/live/drone".into(),
+            crate::engine::model::report_for(&crate::config::Settings::default().model),
+        );
+        let mut follower = hub.feed();
+        assert!(hub.snapshot_jpeg_of(Some(1)).is_none(), "before the first");
+        for (seq, shade) in [(1u64, 10u8), (2, 200)] {
+            hub.apply(Event::Analysed {
+                analysis: Arc::new(Analysis::example(seq, seq * 1000, 5.0)),
+                frame: crate::sample::Frame::packed(16, 8, vec![shade; 16 * 8 * 3]),
+            });
+            assert!(matches!(follower.try_recv(), Ok(Feed::Analysis(a)) if a.seq == seq));
+            let jpeg = hub.snapshot_jpeg_of(Some(seq)).unwrap().unwrap();
+            let pixel = image::load_from_memory(&jpeg).unwrap().to_rgb8()[(8, 4)][0];
+            assert!(
+                pixel.abs_diff(shade) < 8,
+                "analysis {seq}: {pixel} vs {shade}"
+            );
+        }
+        assert!(
+            hub.snapshot_jpeg_of(Some(1)).is_none(),
+            "analysis 1's frame was replaced by 2's"
+        );
+        assert!(hub.snapshot_jpeg().is_some());
     }
 
     #[test]

@@ -195,22 +195,14 @@ pub(crate) mod tests {
 
     pub fn analysis(zones: Vec<ZoneCount>) -> Analysis {
         Analysis {
-            seq: 42,
             count: 12.345,
             inference_ms: 10.0,
             staleness_ms: 20.0,
-            frame_pts_ms: None,
-            wall_time_ms: 1_700_000_000_000,
-            input_width: 16,
-            input_height: 8,
             frame_width: 32,
             frame_height: 16,
-            tiles: 1,
             raw_count: 12.0,
-            smoothed: 11.96,
             band: [8.04, 16.5],
             calibrated: true,
-            demo: false,
             density: DensityGrid {
                 width: 1,
                 height: 1,
@@ -218,6 +210,7 @@ pub(crate) mod tests {
                 data: vec![0],
             },
             zones,
+            ..Analysis::example(42, 1_700_000_000_000, 11.96)
         }
     }
 
