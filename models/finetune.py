@@ -409,6 +409,26 @@ def print_loso(table, taps, boxes):
     print(f"\n(calibrated: one replayed calibration box of {taps} taps per frame, {boxes} box(es) averaged by skycountd eval)")
 
 
+def print_eval(manifest, before, after, calib, tuned_mode, boxes):
+    """Stock against tuned on one evaluation set, per folder of the set (the kinds of scene)."""
+    columns = [(before, "default"), (before, calib), (after, tuned_mode), (after, calib)]
+    files = sorted(before["default"]["images"])
+    kinds = sorted({f.split("/")[0] if "/" in f else "." for f in files})
+    print(f"\n{manifest}: mean absolute relative error per kind of scene")
+    print(f"| images | stock, default | stock, {calib} | tuned, {tuned_mode} | tuned, {calib} |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+
+    def err(res, mode, chosen):
+        rel = [abs(p - t) / t for f, (p, t) in res[mode]["images"].items() if f in chosen and t > 0]
+        return f"{100 * statistics.mean(rel):.1f} %" if rel else "-"
+
+    for kind in kinds + ["all"]:
+        chosen = {f for f in files if kind == "all" or (f.split("/")[0] if "/" in f else ".") == kind}
+        label = f"**all ({len(chosen)})**" if kind == "all" else f"{kind} ({len(chosen)})"
+        print(f"| {label} | " + " | ".join(err(res, mode, chosen) for res, mode in columns) + " |")
+    print(f"\n(calibrated: replayed calibration boxes, {boxes} per image, averaged by skycountd eval)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", action="append", required=True, help="a set: folder, manifest.csv or .tar archive (repeat)")
@@ -484,13 +504,15 @@ def main():
                 after = summarise(
                     evaluate(skycountd, draft, m, None, [f"scale:{card['analysis_scale']}", calib], args.boxes, tmp)
                 )
+                tuned_mode = f"scale:{card['analysis_scale']}"
                 card["eval"][str(m)] = {
                     "stock_default": before["default"]["mean_rel_error_pct"],
                     "stock_calibrated": before[calib]["mean_rel_error_pct"],
-                    "tuned_default": after[f"scale:{card['analysis_scale']}"]["mean_rel_error_pct"],
+                    "tuned_default": after[tuned_mode]["mean_rel_error_pct"],
                     "tuned_calibrated": after[calib]["mean_rel_error_pct"],
                 }
                 log(f"eval {m}: {card['eval'][str(m)]}")
+                print_eval(m, before, after, calib, tuned_mode, args.boxes)
     write_model(tuned, card, out)
     took = time.time() - t0
     print(f"wrote {out} and {out.with_suffix('.json').name} ({took:.0f} s); analysis scale {card['analysis_scale']}")
