@@ -37,7 +37,6 @@ sequence in training.
 
 import argparse
 import json
-import math
 import os
 import random
 import shutil
@@ -70,30 +69,8 @@ except ImportError:  # pragma: no cover - said clearly to the user
 
 from bayes_loss import STRIDE, bayesian_loss  # noqa: E402
 
-# Must equal daemon/src/analyse/calibrate.rs (models/test_models.py checks it).
-SPACING_TARGET_PX = 9.6
-SCALE_MIN, SCALE_MAX, SCALE_STEP = 0.1, 2.0, 1.0 / 32.0
-
-
-# ---------------------------------------------------------------------------------------------
 # The scale calibration would choose (daemon/src/analyse/calibrate.rs, same rule)
-
-
-def spacing(points):
-    """Median distance from each point to its nearest other point."""
-    if len(points) < 2:
-        return float("nan")
-    p = np.asarray(points, np.float64)
-    d = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1))
-    np.fill_diagonal(d, np.inf)
-    return float(np.median(d.min(1)))
-
-
-def scale_for(spacing_px):
-    if not math.isfinite(spacing_px) or spacing_px <= 0:
-        return SCALE_MAX
-    s = min(max(SPACING_TARGET_PX / spacing_px, SCALE_MIN), SCALE_MAX)
-    return min(max(round(s / SCALE_STEP) * SCALE_STEP, SCALE_MIN), SCALE_MAX)
+from scale_rule import SCALE_MAX, SCALE_MIN, SCALE_STEP, SPACING_TARGET_PX, scale_for, spacing  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------------------------

@@ -247,12 +247,12 @@ def test_manifest_has_all_photos():
 
 
 def test_finetune_uses_the_daemons_calibration_rule():
-    """models/finetune.py trains each frame at the scale the box's calibration would choose, so its
-    constants must be the daemon's (daemon/src/analyse/calibrate.rs)."""
+    """models/finetune.py trains each frame at the scale the box's calibration would choose
+    (models/scale_rule.py), so its constants must be the daemon's (daemon/src/analyse/calibrate.rs)."""
     import re
 
     rust = (HERE.parent / "daemon/src/analyse/calibrate.rs").read_text()
-    py = (HERE / "finetune.py").read_text()
+    py = (HERE / "scale_rule.py").read_text()
     target = re.search(r"SPACING_TARGET_PX: f64 = ([0-9.]+);", rust).group(1)
     assert re.search(rf"^SPACING_TARGET_PX = {re.escape(target)}$", py, re.M), target
     for name, py_name in (("SCALE_MIN", "SCALE_MIN"), ("SCALE_MAX", "SCALE_MAX")):

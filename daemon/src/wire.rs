@@ -462,29 +462,8 @@ mod tests {
     #[test]
     fn analysis_json_shape_matches_the_api() {
         let a = Analysis {
-            seq: 7,
-            count: 1.5,
-            inference_ms: 10.0,
-            staleness_ms: 12.0,
             frame_pts_ms: Some(1000),
-            wall_time_ms: 1,
-            input_width: 16,
-            input_height: 8,
-            frame_width: 32,
-            frame_height: 16,
-            tiles: 1,
-            raw_count: 1.5,
-            smoothed: 1.5,
-            band: [1.0, 2.0],
-            calibrated: false,
-            demo: false,
-            zones: Vec::new(),
-            density: DensityGrid {
-                width: 2,
-                height: 1,
-                max: 0.5,
-                data: vec![0, 255],
-            },
+            ..Analysis::example(7, 1, 1.5)
         };
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["density"]["data"], "AP8=");

@@ -93,25 +93,8 @@ def box_around(points, center, n, w, h):
     return place(hi)
 
 
-# Copies of models/finetune.py `spacing` / `scale_for` (that module needs torch to import);
-# `features` checks they agree with the originals.
-SPACING_TARGET_PX, SCALE_MIN, SCALE_MAX, SCALE_STEP = 9.6, 0.1, 2.0, 1.0 / 32.0
-
-
-def spacing(points):
-    if len(points) < 2:
-        return float("nan")
-    p = np.asarray(points, np.float64)
-    d = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1))
-    np.fill_diagonal(d, np.inf)
-    return float(np.median(d.min(1)))
-
-
-def scale_for(spacing_px):
-    if not math.isfinite(spacing_px) or spacing_px <= 0:
-        return SCALE_MAX
-    s = min(max(SPACING_TARGET_PX / spacing_px, SCALE_MIN), SCALE_MAX)
-    return min(max(round(s / SCALE_STEP) * SCALE_STEP, SCALE_MIN), SCALE_MAX)
+# The product's rule (models/scale_rule.py, checked against the daemon by models/test_models.py).
+from scale_rule import SCALE_MAX, SCALE_MIN, SCALE_STEP, SPACING_TARGET_PX, scale_for, spacing  # noqa: E402,F401
 
 
 def boxes_for(frame, n, count):
@@ -150,9 +133,7 @@ def cache_path(frame, size):
 def compute_features(frames_sizes, log):
     import torch
     from PIL import Image
-    import finetune
     from finetune import base_weights, forward, frozen_names, normalise
-    assert finetune.SPACING_TARGET_PX == SPACING_TARGET_PX and finetune.scale_for(7.3) == scale_for(7.3)
     torch.set_num_threads(1)
     weights = base_weights()
     names = [n for n in frozen_names(0)[0] + frozen_names(0)[1] if n != "output_layer"]

@@ -473,20 +473,14 @@ def main():
                         for fam in ("range", "partial")]
         for _ in run(frames, boxes, a.cap, print, crowd=True, fixed=fixed):
             pass
-        print("\nInterpolation check:")
-        check_interp(frames, boxes, print)
-        print("\nWhere the scales lie (computed range of scales only):\n")
-        where_scales(frames, boxes, print, a.cap)
-        print("\nWhole-image count against the scale (computed maps):")
-        curve_table(frames, print)
-        return
-    for _ in run(frames, boxes, a.cap, print):
-        pass
+    else:
+        for _ in run(frames, boxes, a.cap, print):
+            pass
     print("\nInterpolation check:")
     check_interp(frames, boxes, print)
     print("\nWhere the scales lie (computed range of scales only):\n")
     where_scales(frames, boxes, print, a.cap)
-    print("\nWhole-frame count against the scale (computed maps):")
+    print(f"\nWhole-{'image' if a.stage == 'crowd' else 'frame'} count against the scale (computed maps):")
     curve_table(frames, print)
 
 
