@@ -258,15 +258,17 @@ fn a_full_disk_pauses_history_counting_goes_on_and_history_resumes_by_itself() {
 /// A request as the operator (signed in with `cookie`), with a JSON body: (status, body).
 fn operator_send(d: &Daemon, cookie: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let url = format!("{}{path}", d.base());
-    let req = match method {
-        "PUT" => agent().put(&url),
-        _ => agent().post(&url),
-    };
-    let mut res = req
+    let mut res = match method {
+        "DELETE" => agent().delete(&url).header("Cookie", cookie).call(),
+        _ => match method {
+            "PUT" => agent().put(&url),
+            _ => agent().post(&url),
+        }
         .header("Content-Type", "application/json")
         .header("Cookie", cookie)
-        .send(body.to_string())
-        .unwrap();
+        .send(body.to_string()),
+    }
+    .unwrap();
     let code = res.status().as_u16();
     (code, res.body_mut().read_to_string().unwrap())
 }
@@ -348,4 +350,59 @@ fn a_zones_counts_and_its_alert_reach_the_flight_and_its_exports() {
     let zoned_row = csv.lines().last().unwrap();
     let zone_count: f64 = zoned_row.rsplit(',').next().unwrap().parse().unwrap();
     assert!(zone_count > 1.0, "{zoned_row}");
+
+    // Deleting a flight is the operator's, and only once it has ended.
+    let path = "/api/operator/history/flights/1";
+    let (code, body) = operator_send(&d, "", "DELETE", path, "");
+    assert_eq!(code, 401, "{body}");
+    let (code, body) = operator_send(&d, &cookie, "DELETE", path, "");
+    assert_eq!(code, 409, "the flight is going on: {body}");
+    let (code, body) = operator_send(
+        &d,
+        &cookie,
+        "DELETE",
+        "/api/operator/history/flights/1.csv",
+        "",
+    );
+    assert_eq!(code, 400, "{body}");
+    let mut d = d;
+    d.proc
+        .terminate(Duration::from_secs(10))
+        .expect("skycountd stops");
+    // What a start long after the drone has gone does with a flight a stop left open.
+    open(&db)
+        .execute(
+            "UPDATE flights SET end_ms = last_ms WHERE end_ms IS NULL",
+            [],
+        )
+        .unwrap();
+    let unreachable = format!("rtmp://127.0.0.1:{}/live/drone", free_port());
+    let d = Daemon::start_with(
+        &cfg.replace(&format!("file://{}", clip.display()), &unreachable),
+        |c| {
+            c.env("SKYCOUNT_HISTORY__PATH", &db);
+        },
+    );
+    let cookie = sign_in(&d, pin);
+    let (code, body) = operator_send(&d, &cookie, "DELETE", path, "");
+    assert_eq!(code, 204, "{body}");
+    assert_eq!(d.get("/api/history/flights/1").unwrap().0, 404);
+    assert_eq!(
+        d.get_json("/api/history/flights")["flights"],
+        serde_json::json!([])
+    );
+    let left: i64 = open(&db)
+        .query_row(
+            "SELECT (SELECT count(*) FROM analyses) + (SELECT count(*) FROM alerts)
+                  + (SELECT count(*) FROM snapshots)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        left, 0,
+        "the flight's analyses, alerts and snapshots went with it"
+    );
+    let (code, body) = operator_send(&d, &cookie, "DELETE", path, "");
+    assert_eq!(code, 404, "{body}");
 }

@@ -105,6 +105,17 @@ pub fn open_read(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Opens an existing database to change it from outside the recorder (the operator deleting a
+/// flight): never creates or migrates it. SQLite serialises it with the recorder's writes.
+pub fn open_existing(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(2))?;
     // Only takes effect on an empty file, before the first table: which is when it is needed.
@@ -325,6 +336,42 @@ pub fn close_open_flights(conn: &Connection) -> rusqlite::Result<usize> {
     )
 }
 
+/// What deleting a flight did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Deleted {
+    /// The flight, its analyses, snapshots, alerts and events are gone.
+    Done,
+    Missing,
+    /// The flight is going on (the recorder writes to it): not deleted.
+    Open,
+}
+
+/// Deletes an ended flight with everything recorded in it, and gives the pages back. A flight
+/// going on is left alone: its end is written by the recorder first, after which the recorder
+/// never writes to it again.
+pub fn delete_flight(conn: &Connection, id: i64) -> rusqlite::Result<Deleted> {
+    if conn.execute(
+        "DELETE FROM flights WHERE id = ?1 AND end_ms IS NOT NULL",
+        [id],
+    )? == 1
+    {
+        conn.execute_batch("PRAGMA incremental_vacuum")?;
+        return Ok(Deleted::Done);
+    }
+    let open: Option<bool> = conn
+        .query_row(
+            "SELECT end_ms IS NULL FROM flights WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(if open == Some(true) {
+        Deleted::Open
+    } else {
+        Deleted::Missing
+    })
+}
+
 /// What the database holds, for the status.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Usage {
@@ -507,6 +554,63 @@ mod tests {
             .query_row("SELECT end_ms FROM flights", [], |r| r.get(0))
             .unwrap();
         assert_eq!(end, 2000);
+    }
+
+    #[test]
+    fn an_ended_flight_is_deleted_with_its_rows_and_one_going_on_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let mut conn = open(&path).unwrap();
+        let ended = FlightRow {
+            end_ms: Some(1500),
+            ..flight(1000)
+        };
+        write(
+            &mut conn,
+            &Batch {
+                flight: Some(ended),
+                analyses: vec![analysis(1000), analysis(1500)],
+                ..Batch::default()
+            },
+        )
+        .unwrap();
+        write(
+            &mut conn,
+            &Batch {
+                flight: Some(flight(5000)),
+                analyses: vec![analysis(5000)],
+                ..Batch::default()
+            },
+        )
+        .unwrap();
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM flights ORDER BY start_ms")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // From a second connection, as the HTTP route does, beside the recorder's.
+        let other = open_existing(&path).unwrap();
+        assert_eq!(delete_flight(&other, ids[1]).unwrap(), Deleted::Open);
+        assert_eq!(delete_flight(&other, ids[0]).unwrap(), Deleted::Done);
+        assert_eq!(delete_flight(&other, ids[0]).unwrap(), Deleted::Missing);
+        let (flights, analyses): (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM flights), (SELECT count(*) FROM analyses)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (flights, analyses),
+            (1, 1),
+            "the ended flight's rows went with it"
+        );
+        assert!(
+            open_existing(&dir.path().join("none.sqlite")).is_err(),
+            "never creates one"
+        );
     }
 
     #[test]

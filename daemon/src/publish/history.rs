@@ -8,9 +8,11 @@
 //! - `GET /api/history/flights/{id}.json` / `{id}.csv`: the export, thinned to
 //!   [`EXPORT_POINTS`] analyses at most.
 //! - `GET /api/history/flights/{id}/peak.jpg`: the frame at the flight's peak.
+//! - `DELETE /api/operator/history/flights/{id}`: the operator deletes an ended flight (a
+//!   rehearsal, a test): [`operator_routes`], behind the operator's gate.
 //!
-//! Each request opens the database read-only on a blocking thread (WAL lets readers run beside
-//! the recorder's writes). Errors are JSON `{"error": …}`: 400 for an id that is not one, 404 for
+//! Each request opens the database on a blocking thread, read-only but for the operator's delete
+//! (WAL lets readers run beside the recorder's writes; SQLite serialises the delete with them). Errors are JSON `{"error": …}`: 400 for an id that is not one, 404 for
 //! a flight that is not (or no longer) kept, 503 when the history is off.
 
 use std::path::PathBuf;
@@ -66,6 +68,16 @@ pub fn routes(db: Option<PathBuf>) -> Router {
         .with_state(Db(db.map(Arc::new)))
 }
 
+/// The history's operator routes; the caller puts them behind the operator's gate.
+pub fn operator_routes(db: Option<PathBuf>) -> Router {
+    Router::new()
+        .route(
+            "/api/operator/history/flights/{id}",
+            axum::routing::delete(remove),
+        )
+        .with_state(Db(db.map(Arc::new)))
+}
+
 /// A request refused: a status and why, sent as `{"error": …}`.
 struct Refused(StatusCode, String);
 
@@ -110,6 +122,15 @@ async fn with_db<T: Send + 'static>(
     db: &Db,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, Refused> + Send + 'static,
 ) -> Result<T, Refused> {
+    on_db(db, crate::history::db::open_read, f).await
+}
+
+/// Runs `f` on the database opened with `open`, off the async workers.
+async fn on_db<T: Send + 'static>(
+    db: &Db,
+    open: fn(&std::path::Path) -> rusqlite::Result<rusqlite::Connection>,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, Refused> + Send + 'static,
+) -> Result<T, Refused> {
     let Some(path) = db.0.clone() else {
         return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -117,7 +138,7 @@ async fn with_db<T: Send + 'static>(
         ));
     };
     tokio::task::spawn_blocking(move || {
-        let conn = crate::history::db::open_read(&path).map_err(|e| {
+        let conn = open(&path).map_err(|e| {
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("the history cannot be read yet ({e}): has a flight been recorded?"),
@@ -143,6 +164,56 @@ fn not_found(id: i64) -> Refused {
             "no flight {id} in the history (never recorded, or pruned by retention_days or max_mb)"
         ),
     )
+}
+
+async fn remove(State(db): State<Db>, Path(id): Path<String>) -> Response {
+    let id = match parse_file(&id) {
+        Ok((id, Form::View)) => id,
+        Ok(_) => {
+            let shown: String = id.chars().take(40).collect();
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{shown:?}: delete a flight by its id alone, e.g. 12"),
+            )
+            .into_response();
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let done = on_db(&db, crate::history::db::open_existing, move |c| {
+        use crate::history::db::{delete_flight, Deleted};
+        match delete_flight(c, id) {
+            Ok(Deleted::Done) => Ok(()),
+            Ok(Deleted::Missing) => Err(not_found(id)),
+            Ok(Deleted::Open) => Err(error(
+                StatusCode::CONFLICT,
+                format!(
+                    "flight {id} is going on: it can be deleted once it has ended (when no \
+                     drone has streamed for history.flight_gap_s)"
+                ),
+            )),
+            Err(e)
+                if crate::history::db::is_disk_trouble(&e)
+                    || e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                Err(error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the history cannot take the change now ({e}): try again"),
+                ))
+            }
+            Err(e) => Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("deleting flight {id} failed: {e}"),
+            )),
+        }
+    })
+    .await;
+    match done {
+        Ok(()) => {
+            log::info!("history: the operator deleted flight {id}");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(r) => r.into_response(),
+    }
 }
 
 async fn list(State(db): State<Db>) -> Response {

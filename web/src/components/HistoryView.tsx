@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'react';
+import { fetchSession } from '../lib/auth';
 import {
   calibrationOf,
+  deleteFlight,
   exportUrl,
   fetchFlight,
   fetchFlights,
@@ -163,6 +165,7 @@ function FlightView({ id }: { id: number }) {
           <a className="button" href={routeHash({ view: 'report', id })} data-testid="report-link">
             Printable report
           </a>
+          {d.flight.end_ms !== null && <DeleteFlight id={id} />}
         </p>
       </section>
       <section className="panel">
@@ -181,6 +184,45 @@ function FlightView({ id }: { id: number }) {
         <AlertTable d={d} />
       </section>
     </div>
+  );
+}
+
+/** The operator's Delete (a rehearsal, a test flight): two taps, then back to the list. */
+function DeleteFlight({ id }: { id: number }) {
+  const session = useLoad(() => fetchSession(), 'session');
+  const [confirm, setConfirm] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    if (!confirm) return;
+    const t = setTimeout(() => setConfirm(false), 4000);
+    return () => clearTimeout(t);
+  }, [confirm]);
+  if (session.state !== 'ok' || !session.value.operator) return null;
+  const remove = async () => {
+    if (!confirm) {
+      setConfirm(true);
+      return;
+    }
+    setBusy(true);
+    setProblem(null);
+    try {
+      await deleteFlight(id);
+      window.location.hash = routeHash({ view: 'list' });
+    } catch (e) {
+      setProblem(e instanceof Error ? e.message : String(e));
+      setConfirm(false);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" onClick={remove} disabled={busy} className={confirm ? 'danger' : undefined} data-testid="flight-delete">
+        {busy ? 'Deleting…' : confirm ? 'Tap again to delete this flight' : 'Delete flight'}
+      </button>
+      {problem && <span className="error">{problem}</span>}
+    </>
   );
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calibrationOf, chartData, exportUrl, historyLine, parseFlightDetail, parseFlightList, parseHistoryReport, parseRoute, routeHash, zonePeaks } from './history';
+import { calibrationOf, chartData, deleteFlight, exportUrl, historyLine, parseFlightDetail, parseFlightList, parseHistoryReport, parseRoute, routeHash, zonePeaks } from './history';
 
 // The example of docs/api.md, trimmed.
 const DETAIL = {
@@ -85,5 +85,20 @@ describe('history status', () => {
     expect(historyLine(paused)).toEqual({ text: 'history paused: disk full (…)', level: 'warn' });
     expect(historyLine(parseHistoryReport({ enabled: false, state: 'off' })!).level).toBe('idle');
     expect(parseHistoryReport(undefined)).toBeNull();
+  });
+});
+
+describe('deleting a flight', () => {
+  it("asks the operator's route and passes on the daemon's refusal in its words", async () => {
+    const calls: { url: string; method: string }[] = [];
+    const answer = (status: number, body: unknown) =>
+      (async (url: string, init: RequestInit = {}) => {
+        calls.push({ url, method: init.method ?? 'GET' });
+        return new Response(body === null ? null : JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+      }) as typeof fetch;
+    await deleteFlight(12, answer(204, null));
+    expect(calls).toEqual([{ url: '/api/operator/history/flights/12', method: 'DELETE' }]);
+    const why = 'flight 13 is going on: it can be deleted once it has ended';
+    await expect(deleteFlight(13, answer(409, { error: why }))).rejects.toThrow(why);
   });
 });

@@ -2,6 +2,7 @@
 // and typed, the view's route from the URL hash, and the chart's series built from a flight.
 
 import type { DensityGrid } from './api';
+import { operatorRequest } from './operator';
 
 export interface FlightSummary {
   id: number;
@@ -266,6 +267,11 @@ async function getJson<T>(url: string, parse: (v: unknown) => T, signal?: AbortS
 }
 
 export const fetchFlights = (signal?: AbortSignal) => getJson('/api/history/flights', parseFlightList, signal);
+
+/** Deletes an ended flight (the operator's; the daemon refuses one going on, with its reason). */
+export async function deleteFlight(id: number, fetchFn?: typeof fetch): Promise<void> {
+  await operatorRequest('DELETE', `history/flights/${encodeURIComponent(String(id))}`, undefined, fetchFn);
+}
 
 export async function fetchFlight(id: number, signal?: AbortSignal): Promise<FlightDetail> {
   const d = await getJson(`/api/history/flights/${id}`, parseFlightDetail, signal);
