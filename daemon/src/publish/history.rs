@@ -12,8 +12,9 @@
 //!   rehearsal, a test): [`operator_routes`], behind the operator's gate.
 //!
 //! Each request opens the database on a blocking thread, read-only but for the operator's delete
-//! (WAL lets readers run beside the recorder's writes; SQLite serialises the delete with them). Errors are JSON `{"error": …}`: 400 for an id that is not one, 404 for
-//! a flight that is not (or no longer) kept, 503 when the history is off.
+//! (WAL lets readers run beside the recorder's writes; SQLite serialises the delete with them).
+//! Errors are JSON `{"error": …}`: 400 for an id that is not one, 404 for a flight that is not
+//! (or no longer) kept, 409 for deleting a flight going on, 503 when the history is off.
 
 use std::path::PathBuf;
 use std::sync::Arc;
