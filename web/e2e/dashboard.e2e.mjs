@@ -29,6 +29,7 @@ import {
   CHROMIUM,
   DESKTOP,
   MODEL,
+  TINY_MODEL_TOML,
   PHONE,
   REPO,
   RTMP_MODULE,
@@ -170,13 +171,7 @@ backoff_max_ms = 1000
 demo_url = "file://${env.demo}"
 demo_after_ms = 1000
 
-[model]
-path = "${MODEL}"
-input_width = 320
-input_height = 176
-execution_providers = ["cpu"]
-threads = 1
-
+${TINY_MODEL_TOML}
 [server]
 listen = "127.0.0.1:${env.httpPort}"
 web_dir = "${path.join(WEB, 'dist')}"

@@ -388,7 +388,15 @@ hash_file = "${env.tmp}/operator.phc"
 banner_file = "${env.tmp}/operator.issue"
 `;
 
-/** Signs in over HTTP, as a tool would: the Cookie header for the operator's requests. */
+/** The `[model]` section every e2e daemon runs with: the tiny CSRNet on one CPU thread. */
+export const TINY_MODEL_TOML = `[model]
+path = "${MODEL}"
+input_width = 320
+input_height = 176
+execution_providers = ["cpu"]
+threads = 1
+`;
+
 /**
  * The skycount.toml of the operator-side specs: the live RTMP stream, the tiny model, state in
  * `env.stateDir`, the built dashboard, the operator's passphrase. `analysis` adds lines to
@@ -401,13 +409,7 @@ reconnect_after_ms = 2000
 backoff_initial_ms = 200
 backoff_max_ms = 1000
 
-[model]
-path = "${MODEL}"
-input_width = 320
-input_height = 176
-execution_providers = ["cpu"]
-threads = 1
-
+${TINY_MODEL_TOML}
 [analysis]
 state_dir = "${env.stateDir}"
 ${analysis}

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   ARTIFACTS,
-  MODEL,
+  TINY_MODEL_TOML,
   WEB,
   allocatePorts,
   cleanArtifacts,
@@ -66,13 +66,7 @@ before(async (t) => {
     `[source]
 url = "file://${env.clip}"
 
-[model]
-path = "${MODEL}"
-input_width = 320
-input_height = 176
-execution_providers = ["cpu"]
-threads = 1
-
+${TINY_MODEL_TOML}
 [analysis]
 state_dir = "${env.tmp}/state"
 

@@ -97,10 +97,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 
 /// Opens an existing database to read (the HTTP routes): never creates or migrates it.
 pub fn open_read(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let conn = open_file(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(std::time::Duration::from_secs(2))?;
     Ok(conn)
 }
@@ -108,12 +105,14 @@ pub fn open_read(path: &Path) -> rusqlite::Result<Connection> {
 /// Opens an existing database to change it from outside the recorder (the operator deleting a
 /// flight): never creates or migrates it. SQLite serialises it with the recorder's writes.
 pub fn open_existing(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let conn = open_file(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     configure(&conn)?;
     Ok(conn)
+}
+
+/// An existing database file (`SQLITE_OPEN_CREATE` is never among the flags), one thread's.
+fn open_file(path: &Path, flags: rusqlite::OpenFlags) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(path, flags | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {

@@ -338,17 +338,7 @@ async fn peak_jpg(State(db): State<Db>, Path(id): Path<String>) -> Response {
     })
     .await;
     match got {
-        Ok(jpeg) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("private, max-age=3600"),
-                ),
-            ],
-            jpeg,
-        )
-            .into_response(),
+        Ok(jpeg) => super::snapshot::jpeg_response(jpeg, "private, max-age=3600"),
         Err(r) => r.into_response(),
     }
 }

@@ -211,17 +211,7 @@ async fn frame(State(op): State<Op>, Path(name): Path<String>) -> Response {
         return OpError::NotFound(format!("no frame {name:?}")).into_response();
     };
     match op.frame(id) {
-        Some(jpeg) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("private, max-age=3600"),
-                ),
-            ],
-            jpeg,
-        )
-            .into_response(),
+        Some(jpeg) => super::snapshot::jpeg_response(jpeg, "private, max-age=3600"),
         None => OpError::NotFound(format!("no frame {id:?}: freeze one first")).into_response(),
     }
 }

@@ -221,14 +221,9 @@ async fn get_snapshot(State(app): State<AppState>) -> Response {
     // Encoding takes a few milliseconds: keep it off the async workers.
     let jpeg = tokio::task::spawn_blocking(move || hub.snapshot_jpeg()).await;
     match jpeg {
-        Ok(Some(Ok(bytes))) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-            bytes.as_ref().clone(),
-        )
-            .into_response(),
+        Ok(Some(Ok(bytes))) => {
+            super::snapshot::jpeg_response(super::snapshot::shared_body(bytes), "no-store")
+        }
         Ok(None) => (
             StatusCode::NOT_FOUND,
             Json(json!({"error": "no frame has been analysed yet"})),

@@ -1,6 +1,40 @@
 //! The last analysed frame as a JPEG, for viewers whose browser cannot play WebRTC.
 
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
 use crate::sample::Frame;
+
+/// A JPEG answer with its `Cache-Control` (`no-store` for the live snapshot, `private,
+/// max-age=3600` for frames that never change: frozen frames, a flight's peak).
+pub fn jpeg_response(jpeg: impl Into<Body>, cache_control: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(cache_control),
+            ),
+        ],
+        jpeg.into(),
+    )
+        .into_response()
+}
+
+/// The hub's cached JPEG as a response body, shared with the cache rather than copied for each
+/// viewer.
+pub fn shared_body(jpeg: Arc<Vec<u8>>) -> Body {
+    struct Shared(Arc<Vec<u8>>);
+    impl AsRef<[u8]> for Shared {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    Body::from(Bytes::from_owner(Shared(jpeg)))
+}
 
 /// JPEG quality of snapshots: small enough for a phone on a busy hotspot.
 const QUALITY: u8 = 80;

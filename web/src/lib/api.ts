@@ -3,6 +3,7 @@
 // an older or newer one, so anything malformed becomes null instead of a crash.
 
 import { parseHistoryReport, type HistoryReport } from './history';
+import { bool, isObj, num, str } from './json';
 
 export type StreamState = 'waiting' | 'live' | 'stalled' | 'reconnecting';
 
@@ -202,13 +203,6 @@ export interface StreamInfo {
   /** why `rtmp_url` has no stream key, when it has none */
   key_error: string | null;
 }
-
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
 
 export function parseDensity(v: unknown): DensityGrid | null {
   if (!isObj(v)) return null;

@@ -2,6 +2,7 @@
 // and typed, the view's route from the URL hash, and the chart's series built from a flight.
 
 import type { DensityGrid } from './api';
+import { arr, isObj, num, str } from './json';
 import { operatorRequest } from './operator';
 
 export interface FlightSummary {
@@ -65,12 +66,6 @@ export interface FlightDetail {
   box: string | null;
   version: string | null;
 }
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 export function parseFlightSummary(v: unknown): FlightSummary | null {
   if (!isObj(v)) return null;

@@ -2,6 +2,7 @@
 // rollback returns to), uploads and rollbacks (docs/api.md, "Models"). Data only: the view is
 // components/ModelSection.tsx.
 
+import { isObj } from './json';
 import { OperatorError, operatorRequest } from './operator';
 
 export interface ShelfEntry {
@@ -20,8 +21,6 @@ export interface ModelShelf {
   configured_path: string;
   max_upload_bytes: number;
 }
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function parseEntry(v: unknown): ShelfEntry | null {
   if (!isObj(v) || typeof v.name !== 'string' || typeof v.sha256 !== 'string') return null;
