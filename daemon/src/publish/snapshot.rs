@@ -1,4 +1,5 @@
-//! The last analysed frame as a JPEG, for viewers whose browser cannot play WebRTC.
+//! JPEG: the last analysed frame encoded for viewers whose browser cannot play WebRTC, and the
+//! HTTP answers that carry a JPEG (the live snapshot, frozen frames, a flight's peak).
 
 use std::sync::Arc;
 
