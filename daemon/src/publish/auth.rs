@@ -171,8 +171,9 @@ fn interface_addrs() -> Vec<IpAddr> {
 // ---------------------------------------------------------------------------------------------
 // Growing delays between attempts.
 
-/// A count of failed attempts and when the next attempt may come: each failure beyond `free`
-/// doubles the wait, from `base` up to `cap`; a quiet `forget` clears it.
+/// A count of failed attempts and when the next attempt may come: the first `free` failures
+/// leave no wait, each one beyond sets a wait that doubles, from `base` up to `cap` (so
+/// `free + 1` attempts come at once); a quiet `forget` clears it.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     pub free: u32,
@@ -181,14 +182,16 @@ pub struct Backoff {
     pub forget: Duration,
 }
 
-/// Per client address: three tries at once, then 1 s, 2 s, 4 s … up to 5 minutes between tries.
+/// Per client address: four tries at once (three free, the fourth starts the waits), then 1 s,
+/// 2 s, 4 s … up to 5 minutes between tries.
 pub const PER_CLIENT: Backoff = Backoff {
     free: 3,
     base: Duration::from_secs(1),
     cap: Duration::from_secs(300),
     forget: Duration::from_secs(900),
 };
-/// Over all clients: ten tries, then 1 s, 2 s … up to one minute between tries.
+/// Over all clients: eleven tries at once (ten free), then 1 s, 2 s … up to one minute between
+/// tries.
 pub const GLOBAL: Backoff = Backoff {
     free: 10,
     base: Duration::from_secs(1),
@@ -940,7 +943,7 @@ mod tests {
         let mut l = Limiter::new(PER_CLIENT, GLOBAL, t0);
         let a: IpAddr = "192.168.50.20".parse().unwrap();
         let b: IpAddr = "192.168.50.21".parse().unwrap();
-        // Three free tries, then 1 s, 2 s, 4 s … between them.
+        // Four tries at once (three free, the fourth sets the first wait), then 1 s, 2 s, 4 s …
         for _ in 0..4 {
             l.begin(a, t0).unwrap();
         }
@@ -1001,8 +1004,8 @@ mod tests {
             "brute force, 200 addresses: {many_hour} guesses in an hour ({:.2}/min)",
             many_hour as f64 / 60.0
         );
-        // One address: 3 free, then waits of 1+2+4+8+16+32 s: 9 in the first minute; then one
-        // per 5 minutes.
+        // One address: 4 at once, then after waits of 1, 2, 4, 8 and 16 s: 9 in the first
+        // minute; then one per 5 minutes.
         assert_eq!(one_first, 9);
         assert!(one_hour <= 25, "{one_hour}");
         // Many addresses: bounded by the global delay (one a minute at its cap).
@@ -1011,6 +1014,66 @@ mod tests {
         println!(
             "a 6-digit PIN: {:.0} days on average from 200 addresses; a generated passphrase (~60 bits): never",
             500_000.0 / many_hour as f64 / 24.0
+        );
+        // docs/security.md gives these figures: they are the limiter's.
+        let doc = include_str!("../../../docs/security.md");
+        for row in [
+            format!("| one address, first minute | {one_first} |"),
+            format!("| one address, one hour | {one_hour} ("),
+            format!("| 200 addresses (a whole hotspot), one hour | {many_hour} ("),
+        ] {
+            assert!(doc.contains(&row), "docs/security.md lacks {row:?}");
+        }
+    }
+
+    /// docs/security.md says in words how many attempts come at once and what the waits are.
+    #[test]
+    fn the_security_doc_tells_the_limits_the_code_has() {
+        let doc = include_str!("../../../docs/security.md").replace("\n  ", " ");
+        let words = [
+            "", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+            "eleven", "twelve",
+        ];
+        let at_once = |b: &Backoff| words[b.free as usize + 1];
+        // At once: as many attempts as `begin` lets through at one instant.
+        let t0 = Instant::now();
+        let mut l = Limiter::new(PER_CLIENT, GLOBAL, t0);
+        let one = IpAddr::from([10, 0, 0, 1]);
+        let through = (0..20).take_while(|_| l.begin(one, t0).is_ok()).count();
+        assert_eq!(words[through], at_once(&PER_CLIENT));
+        let mut l = Limiter::new(PER_CLIENT, GLOBAL, t0);
+        let through = (0..20u8)
+            .take_while(|i| l.begin(IpAddr::from([10, 0, 1, *i]), t0).is_ok())
+            .count();
+        assert_eq!(words[through], at_once(&GLOBAL));
+        for said in [
+            format!(
+                "per client address: {} attempts are checked at once",
+                at_once(&PER_CLIENT)
+            ),
+            format!(
+                "up to {} minutes between tries",
+                PER_CLIENT.cap.as_secs() / 60
+            ),
+            format!(
+                "over all clients together: {} attempts at once",
+                at_once(&GLOBAL)
+            ),
+            format!("up to {} minute between tries", GLOBAL.cap.as_secs() / 60),
+            "forgotten after a quiet quarter of an hour".to_string(),
+        ] {
+            assert!(
+                doc.contains(&said),
+                "docs/security.md does not say {said:?}"
+            );
+        }
+        assert_eq!(
+            (PER_CLIENT.forget, GLOBAL.forget),
+            (Duration::from_secs(900), Duration::from_secs(900))
+        );
+        assert_eq!(
+            (PER_CLIENT.base, GLOBAL.base),
+            (Duration::from_secs(1), Duration::from_secs(1))
         );
     }
 
