@@ -31,6 +31,7 @@ pub mod history;
 pub mod hotspot;
 pub mod mqtt;
 pub mod operator;
+pub mod printable;
 pub mod stream;
 pub mod track;
 
