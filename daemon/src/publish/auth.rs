@@ -132,19 +132,20 @@ impl HostNames {
         }
     }
 
-    /// Whether a request whose `Host` header is `host` is for this box. No header (HTTP/1.0)
-    /// is; nothing is built from it but `localhost`.
-    pub fn allows(&self, host: Option<&str>) -> bool {
-        let Some(host) = host else { return true };
+    /// Whether a request whose `Host` header is `host` is for this box (a request without one
+    /// is refused before: `publish::server`). The unspecified addresses `0.0.0.0` and `[::]`
+    /// are nobody's: a browser sends them when a page of any site asks for a service "on this
+    /// machine", so they are refused unless `operator.host_names` lists them.
+    pub fn allows(&self, host: &str) -> bool {
         let Some((name, ip)) = parse_host(host.trim()) else {
             return false;
         };
         match ip {
             Some(ip) => {
                 ip.is_loopback()
-                    || ip.is_unspecified()
                     || self.addrs.contains(&ip)
                     || (self.interfaces && interface_addrs().contains(&ip))
+                    || self.names.contains(&name)
             }
             None => self.names.contains(&name),
         }
@@ -1092,9 +1093,8 @@ mod tests {
             "127.0.0.1:3000",
             "[::1]:80",
         ] {
-            assert!(h.allows(Some(ok)), "{ok}");
+            assert!(h.allows(ok), "{ok}");
         }
-        assert!(h.allows(None));
         let long = "a".repeat(65536);
         for bad in [
             "evil.example",
@@ -1106,9 +1106,17 @@ mod tests {
             "sky count.lan",
             long.as_str(),
             "192.168.50.1@evil",
+            // Unspecified: nobody's address; browsers reach local services through it.
+            "0.0.0.0",
+            "0.0.0.0:8080",
+            "[::]:80",
         ] {
-            assert!(!h.allows(Some(bad)), "{bad}");
+            assert!(!h.allows(bad), "{bad}");
         }
+        // Unless the box is configured to answer to it.
+        let h = HostNames::exactly(&["0.0.0.0"], &[]);
+        assert!(h.allows("0.0.0.0:8080"));
+        assert!(!h.allows("[::]:80"));
     }
 
     #[test]

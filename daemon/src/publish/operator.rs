@@ -267,36 +267,64 @@ async fn acknowledge(State(op): State<Op>, Path(id): Path<String>) -> Response {
     }
 }
 
-/// The host part of a URL's authority (`http://box:8080` → `box:8080`).
-fn origin_host(origin: &str) -> Option<&str> {
-    origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'))
+/// Whether `origin` (an `Origin` header) is the page the box served, reached at `host` (the
+/// `Host` header): the whole origin compared, scheme (`http`: the box serves nothing else),
+/// host and port (the default port written or not). An origin that is not ASCII, not a URL, or
+/// more than scheme, host and port (`null`, a path, a user) is not.
+fn same_origin(origin: &HeaderValue, host: &str) -> bool {
+    let parse = |s: &str| url::Url::parse(s).ok();
+    let (Some(origin), Some(own)) = (
+        origin.to_str().ok().and_then(parse),
+        parse(&format!("http://{host}")),
+    ) else {
+        return false;
+    };
+    let bare = |u: &url::Url| {
+        u.username().is_empty()
+            && u.password().is_none()
+            && u.path() == "/"
+            && u.query().is_none()
+            && u.fragment().is_none()
+    };
+    origin.scheme() == "http"
+        && bare(&origin)
+        && bare(&own)
+        && origin.host().is_some()
+        && origin.host() == own.host()
+        && origin.port_or_known_default() == own.port_or_known_default()
 }
 
 /// A request that changes something and carries an `Origin` must come from the page the box
-/// served (same host and port as `Host`): otherwise the 403 to answer.
+/// served ([`same_origin`]): otherwise the 403 to answer. Tools that send no `Origin` pass (they
+/// are not a browser that another site's page can drive).
 pub fn refuse_foreign(req: &Request) -> Option<Response> {
     let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !mutating {
         return None;
     }
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let origin = header(header::ORIGIN)?;
-    let host = header(header::HOST).unwrap_or_default();
-    (origin_host(origin) != Some(host)).then(|| {
+    let mut origins = req.headers().get_all(header::ORIGIN).iter();
+    let origin = origins.next()?;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if origins.next().is_none() && same_origin(origin, host) {
+        return None;
+    }
+    let shown: String = String::from_utf8_lossy(origin.as_bytes())
+        .chars()
+        .take(80)
+        .collect();
+    Some(
         (
             StatusCode::FORBIDDEN,
             Json(json!({
-                "error": format!("refused: the request comes from {origin}, not from this box's dashboard")
+                "error": format!("refused: the request comes from {shown:?}, not from this box's dashboard")
             })),
         )
-            .into_response()
-    })
+            .into_response(),
+    )
 }
 
 /// The operator gate: see the module docs. A change from another site's page is refused (403),
@@ -426,6 +454,21 @@ mod tests {
         origin: Option<&str>,
         body: &str,
     ) -> (u16, String) {
+        let origin = origin.map(|o| HeaderValue::from_str(o).unwrap());
+        let (code, _, body) =
+            request(operator, method, path, "192.168.50.1:8080", origin, body).await;
+        (code, body)
+    }
+
+    /// A request with `Host: host` and the given `Origin`: (status, headers, body).
+    async fn request(
+        operator: bool,
+        method: &str,
+        path: &str,
+        host: &str,
+        origin: Option<HeaderValue>,
+        body: &str,
+    ) -> (u16, axum::http::HeaderMap, String) {
         let auth = Arc::new(Auth::for_tests("op-pin-1", HostNames::default()));
         let token = auth
             .login("192.168.50.9".parse().unwrap(), "op-pin-1")
@@ -434,7 +477,7 @@ mod tests {
         let mut req = axum::http::Request::builder()
             .method(method)
             .uri(path)
-            .header(header::HOST, "192.168.50.1:8080");
+            .header(header::HOST, host);
         if let Some(o) = origin {
             req = req.header(header::ORIGIN, o);
         }
@@ -448,10 +491,55 @@ mod tests {
             .await
             .unwrap();
         let code = res.status().as_u16();
+        let headers = res.headers().clone();
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
             .await
             .unwrap();
-        (code, String::from_utf8_lossy(&bytes).into_owned())
+        (code, headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn the_whole_origin_must_be_the_box_s_own() {
+        let masks = r#"{"masks": []}"#;
+        let put = |host: &'static str, origin: HeaderValue| {
+            request(
+                true,
+                "PUT",
+                "/api/operator/masks",
+                host,
+                Some(origin),
+                masks,
+            )
+        };
+        let text = |s: &'static str| HeaderValue::from_static(s);
+        for (host, origin) in [
+            ("192.168.50.1:8080", text("http://192.168.50.1:8080")),
+            ("192.168.50.1", text("http://192.168.50.1")),
+            // The default port, written or not.
+            ("192.168.50.1:80", text("http://192.168.50.1")),
+            ("192.168.50.1", text("http://192.168.50.1:80")),
+            ("SkyCount.LAN:8080", text("http://skycount.lan:8080")),
+            ("[fe80::1]:8080", text("http://[fe80::1]:8080")),
+        ] {
+            let (code, _, body) = put(host, origin.clone()).await;
+            assert_eq!(code, 200, "Host {host}, Origin {origin:?}: {body}");
+        }
+        for origin in [
+            text("evil://192.168.50.1:8080"),
+            text("https://192.168.50.1:8080"),
+            text("http://192.168.50.1:8081"),
+            text("http://192.168.50.1"),
+            text("http://user@192.168.50.1:8080"),
+            text("http://192.168.50.1:8080/path"),
+            text("null"),
+            text(""),
+            // Not ASCII: unreadable as an origin, so foreign.
+            HeaderValue::from_bytes("http://évil.example".as_bytes()).unwrap(),
+            HeaderValue::from_bytes(b"http://192.168.50.1:8080\xff").unwrap(),
+        ] {
+            let (code, _, body) = put("192.168.50.1:8080", origin.clone()).await;
+            assert_eq!(code, 403, "Origin {origin:?}: {body}");
+        }
     }
 
     #[tokio::test]
@@ -552,12 +640,5 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(res.status().as_u16(), 503);
-    }
-
-    #[test]
-    fn origins_are_compared_by_host_and_port() {
-        assert_eq!(origin_host("http://192.168.50.1"), Some("192.168.50.1"));
-        assert_eq!(origin_host("http://box:8080/"), Some("box:8080"));
-        assert_eq!(origin_host("null"), None);
     }
 }
