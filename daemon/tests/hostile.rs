@@ -5,12 +5,15 @@
 //!   names.
 //! - The CSRF check compares the whole `Origin` (scheme, host, port) and refuses one it cannot
 //!   read.
+//! - An invalid calibration is refused from its shape alone, before the frozen frame is decoded
+//!   or the engine asked.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -121,4 +124,102 @@ fn the_host_must_be_one_and_the_box_s_and_the_origin_wholly_the_box_s() {
     // Bytes that are not text at all.
     let line = change(b"http://\xff\xfe.example");
     assert!(line.contains(" 403 "), "{line}");
+}
+
+/// A 1920x1080 recording (a drone's native size), looping as the daemon's source.
+fn clip_1080(dir: &Path) -> PathBuf {
+    let clip = dir.join("flight-1080.mp4");
+    gst_launch(&format!(
+        "videotestsrc num-buffers=30 pattern=snow ! video/x-raw,width=1920,height=1080,framerate=15/1 ! x264enc bframes=0 key-int-max=15 speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={}",
+        clip.display()
+    ));
+    clip
+}
+
+/// An operator request with a JSON body: (status, answer, time taken).
+fn timed(d: &Daemon, cookie: &str, path: &str, body: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let mut res = agent()
+        .post(&format!("{}{path}", d.base()))
+        .header("Content-Type", "application/json")
+        .header("Cookie", cookie)
+        .send(body.to_string())
+        .unwrap();
+    let code = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap();
+    (code, text, started.elapsed())
+}
+
+#[test]
+fn a_bad_calibration_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = clip_1080(dir.path());
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let cfg = test_config(
+        &format!("file://{}", clip.display()),
+        free_port(),
+        &tiny_model(),
+        &operator_section(PIN, &state),
+    )
+    .replace(
+        "[analysis]\n",
+        &format!(
+            "[analysis]\nstate_dir = \"{}\"\n",
+            state.display()
+        ),
+    );
+    let d = Daemon::start(&cfg);
+    let cookie = sign_in(&d, PIN);
+    let freeze = || {
+        wait_for(Duration::from_secs(60), || {
+            let (code, body, _) = timed(&d, &cookie, "/api/operator/freeze", "");
+            (code == 200).then(|| serde_json::from_str::<serde_json::Value>(&body).unwrap())
+        })
+        .expect("a frame to freeze within 60 s")
+    };
+    let frozen = freeze();
+    assert_eq!(frozen["width"], 1920, "{frozen}");
+    let id = frozen["frame_id"].as_str().unwrap().to_string();
+
+    let grid = |n: usize| -> Vec<[f64; 2]> {
+        (0..n)
+            .map(|i| [410.0 + (i % 40) as f64 * 9.0, 310.0 + (i / 40) as f64 * 9.0])
+            .collect()
+    };
+    let request = |taps: Vec<[f64; 2]>, area: [f64; 4]| {
+        serde_json::json!({"frame_id": id, "box": area, "taps": taps}).to_string()
+    };
+    let area = [400.0, 300.0, 380.0, 260.0];
+    let (code, body, valid) = timed(
+        &d,
+        &cookie,
+        "/api/operator/calibration",
+        &request(grid(25), area),
+    );
+    assert_eq!(code, 200, "{body}");
+    // Refused for their shape alone: no decoding, no model.
+    for (what, req) in [
+        ("1001 taps", request(grid(1001), area)),
+        ("an empty box", request(grid(25), [400.0, 300.0, 2.0, 2.0])),
+        (
+            "a box off the frame",
+            request(grid(25), [1800.0, 300.0, 380.0, 260.0]),
+        ),
+    ] {
+        let (code, body, took) = timed(&d, &cookie, "/api/operator/calibration", &req);
+        println!(
+            "{what}: {} ms (a valid one: {} ms)",
+            took.as_millis(),
+            valid.as_millis()
+        );
+        assert_eq!(code, 400, "{what}: {body}");
+        assert!(
+            took < Duration::from_millis(300) && took * 4 < valid,
+            "{what} took {} ms, a valid calibration {} ms: the frame was decoded or the engine \
+             asked first",
+            took.as_millis(),
+            valid.as_millis()
+        );
+    }
 }

@@ -221,6 +221,11 @@ async fn calibrate(State(op): State<Op>, body: axum::body::Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    // Cheap before expensive: a request that cannot be a calibration is refused before the
+    // frozen frame is decoded and the model asked.
+    if let Err(e) = crate::analyse::calibrate::check_shape(&req) {
+        return OpError::Bad(e).into_response();
+    }
     match op.calibrate(req).await {
         Ok(c) => Json(c).into_response(),
         Err(e) => e.into_response(),
@@ -619,6 +624,14 @@ mod tests {
         )
         .await;
         assert_eq!(code, 400, "a zone without points: {body}");
+        // A calibration that cannot be one is refused before the operator is asked.
+        let taps: Vec<[f64; 2]> = (0..1001)
+            .map(|i| [10.0 + f64::from(i % 30), 10.0])
+            .collect();
+        let req = json!({"frame_id": "1", "box": [0, 0, 100, 100], "taps": taps}).to_string();
+        let (code, body) = send("POST", "/api/operator/calibration", None, &req).await;
+        assert_eq!(code, 400, "{body}");
+        assert!(body.contains("1001 taps"), "{body}");
         let (code, body) = send("POST", "/api/operator/alerts/abc/ack", None, "").await;
         assert_eq!(code, 404, "{body}");
         let (code, body) = send("POST", "/api/operator/alerts/17/ack", None, "").await;
