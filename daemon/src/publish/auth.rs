@@ -821,11 +821,7 @@ async fn logout(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
 }
 
 async fn session(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
-    (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(auth.report(&headers)),
-    )
-        .into_response()
+    Json(auth.report(&headers)).into_response()
 }
 
 async fn change_passphrase(State(auth): State<Arc<Auth>>, req: Request) -> Response {
@@ -868,7 +864,10 @@ pub fn routes(auth: Arc<Auth>) -> Router {
             auth.clone(),
             super::operator::gate,
         ));
-    open.merge(gated).with_state(auth)
+    // The session's state and the sign-in's answers are the browser's to read once, not to keep.
+    open.merge(gated)
+        .layer(super::operator::no_store())
+        .with_state(auth)
 }
 
 #[cfg(test)]

@@ -211,7 +211,7 @@ async fn frame(State(op): State<Op>, Path(name): Path<String>) -> Response {
         return OpError::NotFound(format!("no frame {name:?}")).into_response();
     };
     match op.frame(id) {
-        Some(jpeg) => super::snapshot::jpeg_response(jpeg, "private, max-age=3600"),
+        Some(jpeg) => super::snapshot::jpeg_response(jpeg, NO_STORE),
         None => OpError::NotFound(format!("no frame {id:?}: freeze one first")).into_response(),
     }
 }
@@ -344,8 +344,20 @@ pub async fn gate(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Re
     next.run(req).await
 }
 
-/// The `/api/operator/*` routes, behind [`gate`]; without an operator (tests, tools) they answer
-/// 503.
+/// The `Cache-Control` of every operator-only answer: a browser keeps none of it (a frozen frame
+/// stayed in the cache an hour after signing out with `private, max-age=3600`).
+pub const NO_STORE: &str = "no-store";
+
+/// Sets `Cache-Control: no-store` on every answer of the routes it wraps, refusals included.
+pub fn no_store() -> tower_http::set_header::SetResponseHeaderLayer<HeaderValue> {
+    tower_http::set_header::SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(NO_STORE),
+    )
+}
+
+/// The `/api/operator/*` routes, behind [`gate`], none kept by the browser ([`no_store`]);
+/// without an operator (tests, tools) they answer 503.
 pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
     let Some(op) = op else {
         return Router::new().route(
@@ -369,6 +381,7 @@ pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
         // Uploads stream to disk with a cap of their own; behind the gate like the rest.
         .merge(super::models::routes())
         .route_layer(middleware::from_fn_with_state(auth, gate))
+        .layer(no_store())
         .with_state(op)
 }
 
@@ -427,8 +440,8 @@ mod tests {
         fn freeze(&self) -> Result<Frozen, OpError> {
             Err(OpError::Conflict("no frame yet".into()))
         }
-        fn frame(&self, _: &str) -> Option<Vec<u8>> {
-            None
+        fn frame(&self, id: &str) -> Option<Vec<u8>> {
+            (id == "1").then(|| vec![0xff, 0xd8, 0xff, 0xd9])
         }
         fn calibrate(&self, _: CalibrationRequest) -> BoxFuture<Result<Calibration, OpError>> {
             Box::pin(async { Err(OpError::Bad("no".into())) })
@@ -501,6 +514,28 @@ mod tests {
             .await
             .unwrap();
         (code, headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn operator_answers_are_not_kept_by_the_browser() {
+        for (method, path, body) in [
+            ("GET", "/api/operator/frames/1.jpg", ""),
+            ("PUT", "/api/operator/masks", r#"{"masks": []}"#),
+            ("DELETE", "/api/operator/calibration", ""),
+            ("GET", "/api/operator/frames/2.jpg", ""),
+        ] {
+            for operator in [true, false] {
+                let (code, headers, _) =
+                    request(operator, method, path, "192.168.50.1:8080", None, body).await;
+                assert_eq!(
+                    headers
+                        .get(header::CACHE_CONTROL)
+                        .map(|v| v.to_str().unwrap()),
+                    Some("no-store"),
+                    "{method} {path} ({code})"
+                );
+            }
+        }
     }
 
     #[tokio::test]

@@ -368,9 +368,14 @@ pub fn router(
         .with_state(state.clone())
         .merge(super::operator::routes(operator, auth.clone()))
         .merge(super::history::routes(history.clone()))
-        .merge(super::history::operator_routes(history).route_layer(
-            axum::middleware::from_fn_with_state(auth.clone(), super::operator::gate),
-        ))
+        .merge(
+            super::history::operator_routes(history)
+                .route_layer(axum::middleware::from_fn_with_state(
+                    auth.clone(),
+                    super::operator::gate,
+                ))
+                .layer(super::operator::no_store()),
+        )
         .merge(super::auth::routes(auth));
     let index = web_dir.join("index.html");
     let app = if index.is_file() {
