@@ -6,7 +6,8 @@
 //! - The CSRF check compares the whole `Origin` (scheme, host, port) and refuses one it cannot
 //!   read.
 //! - An invalid calibration is refused from its shape alone, before the frozen frame is decoded
-//!   or the engine asked.
+//!   or the engine asked; frozen frames are capped (`analysis.max_frozen_frames`) and answered
+//!   `Cache-Control: no-store`.
 
 mod common;
 
@@ -151,7 +152,7 @@ fn timed(d: &Daemon, cookie: &str, path: &str, body: &str) -> (u16, String, Dura
 }
 
 #[test]
-fn a_bad_calibration_is_refused_before_any_work() {
+fn a_bad_calibration_is_refused_before_any_work_and_frozen_frames_are_capped() {
     let dir = tempfile::tempdir().unwrap();
     let clip = clip_1080(dir.path());
     let state = dir.path().join("state");
@@ -165,7 +166,7 @@ fn a_bad_calibration_is_refused_before_any_work() {
     .replace(
         "[analysis]\n",
         &format!(
-            "[analysis]\nstate_dir = \"{}\"\n",
+            "[analysis]\nstate_dir = \"{}\"\nmax_frozen_frames = 3\n",
             state.display()
         ),
     );
@@ -222,4 +223,49 @@ fn a_bad_calibration_is_refused_before_any_work() {
             valid.as_millis()
         );
     }
+
+    // Operator-only answers are not kept by the browser.
+    let mut res = agent()
+        .get(&format!("{}/api/operator/frames/{id}.jpg", d.base()))
+        .header("Cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let _ = res.body_mut().read_to_vec();
+
+    // Frozen frames are capped: the newest three are kept, the calibrated one first of all.
+    let mut ids = vec![id.clone()];
+    for _ in 0..4 {
+        ids.push(freeze()["frame_id"].as_str().unwrap().to_string());
+    }
+    let frames = state.join("flight-1080/frames");
+    let kept: Vec<String> = std::fs::read_dir(&frames)
+        .unwrap_or_else(|e| panic!("{}: {e}", frames.display()))
+        .flatten()
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jpg"))
+        .collect();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    let code = |id: &str| {
+        agent()
+            .get(&format!("{}/api/operator/frames/{id}.jpg", d.base()))
+            .header("Cookie", &cookie)
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(code(&ids[4]), 200, "the newest is kept");
+    assert_eq!(code(&ids[1]), 404, "the oldest untapped went");
+    assert_eq!(
+        code(&id),
+        200,
+        "the tapped frame (training data) is kept before untapped ones"
+    );
 }
