@@ -99,7 +99,7 @@ impl ModelInfo {
             .as_ref()
             .and_then(|c| c.get("name"))
             .and_then(|n| n.as_str())
-            .map(|n| n.chars().take(64).collect())
+            .and_then(clean_name)
             .unwrap_or(stem);
         Ok(Self {
             name,
@@ -107,6 +107,21 @@ impl ModelInfo {
             card,
         })
     }
+}
+
+/// A model's name as the box shows and keeps it, from an upload's `?name=` or a card's `name`
+/// alike: the last part of a path, without `.onnx`, in letters, digits, `-`, `_` and `.`, at
+/// most 64 of them; `None` when nothing is left of it.
+pub fn clean_name(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let raw = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let raw = raw.strip_suffix(".onnx").unwrap_or(raw);
+    let name: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect();
+    (!name.trim_matches('.').is_empty()).then_some(name)
 }
 
 /// The model's output for one frame: people per cell, at 1/8 of the input's size. What it means
@@ -454,4 +469,36 @@ fn read_info(session: &Session, path: &Path) -> Result<ModelInfo, ModelError> {
         path: path.to_path_buf(),
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_s_name_is_filtered_like_an_upload_s() {
+        let info = |card: &str| {
+            let card = card.to_string();
+            ModelInfo::from_metadata(Path::new("/m/csrnet-x.onnx"), move |k| {
+                (k == "skycount.card").then(|| card.clone())
+            })
+            .unwrap()
+        };
+        assert_eq!(info(r#"{"name": "market-2026"}"#).name, "market-2026");
+        assert_eq!(
+            info(r#"{"name": "<img src=x>\u202emarket"}"#).name,
+            "imgsrcxmarket"
+        );
+        assert_eq!(info(r#"{"name": "../../etc/passwd"}"#).name, "passwd");
+        assert_eq!(
+            info(&format!(r#"{{"name": "{}"}}"#, "n".repeat(500)))
+                .name
+                .len(),
+            64
+        );
+        // Nothing usable: the file's name.
+        assert_eq!(info(r#"{"name": "\u200b\u202e"}"#).name, "csrnet-x");
+        assert_eq!(info(r#"{"name": ".."}"#).name, "csrnet-x");
+        assert_eq!(info(r#"{"name": 7}"#).name, "csrnet-x");
+    }
 }

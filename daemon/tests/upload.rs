@@ -169,6 +169,11 @@ fn an_uploaded_model_is_checked_switched_to_kept_and_rolled_back() {
     assert_eq!(status["model"]["name"], "tiny-card", "{status}");
     assert_eq!(status["model"]["analysis_scale"], 0.25);
     assert_eq!(status["model"]["card"]["name"], "tiny-card");
+    // A summary goes to every viewer, not the card itself (its settings, its figures).
+    assert!(
+        status["model"]["card"].get("settings").is_none(),
+        "{status}"
+    );
     assert!(status["model"]["loaded_at_ms"].as_u64().is_some());
     counting(&d);
     // 640x360 at the card's 0.25: 160x88 (whole density cells).
