@@ -8,6 +8,9 @@
 //! - An invalid calibration is refused from its shape alone, before the frozen frame is decoded
 //!   or the engine asked; frozen frames are capped (`analysis.max_frozen_frames`) and answered
 //!   `Cache-Control: no-store`.
+//! - History exports are streamed: a long flight's export raises the daemon's peak memory by a
+//!   few MB, not by the export's size many times over; and only a few run at once (`503` with
+//!   `Retry-After` beyond), so many of them cannot add up either.
 
 mod common;
 
@@ -17,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
+use skycountd::history::db::{self, AnalysisRow, Batch, FlightRow};
 
 const PIN: &str = "hostile-test-pin";
 
@@ -267,5 +271,234 @@ fn a_bad_calibration_is_refused_before_any_work_and_frozen_frames_are_capped() {
         code(&id),
         200,
         "the tapped frame (training data) is kept before untapped ones"
+    );
+}
+
+/// Rows of the flight written by [`long_flight`].
+const ROWS: u64 = 10_000;
+/// Zones of each of its analyses.
+const ZONES: usize = 16;
+
+/// A history database holding one ended flight of [`ROWS`] analyses with [`ZONES`] zones each
+/// (as the recorder keeps them): its export is about 16 MB of JSON.
+fn long_flight(path: &Path) {
+    let mut conn = db::open(path).unwrap();
+    let zones = serde_json::Value::Array(
+        (0..ZONES)
+            .map(|z| {
+                serde_json::json!({"name": format!("zone number {z}"), "count": 12.25,
+                    "share": 0.0625, "limit": 300, "alerting": false})
+            })
+            .collect(),
+    )
+    .to_string();
+    let t0 = 1_800_000_000_000u64;
+    db::write(
+        &mut conn,
+        &Batch {
+            flight: Some(FlightRow {
+                stream: "live_drone".into(),
+                start_ms: t0,
+                last_ms: t0 + ROWS * 500,
+                end_ms: Some(t0 + ROWS * 500),
+                peak: 250.0,
+                peak_ms: t0,
+            }),
+            analyses: (0..ROWS)
+                .map(|i| AnalysisRow {
+                    t_ms: t0 + i * 500,
+                    count: 196.0 + (i % 7) as f64,
+                    smoothed: 198.5,
+                    band: [99.25, 397.0],
+                    calibrated: true,
+                    state: "live".into(),
+                    zones: zones.clone(),
+                })
+                .collect(),
+            ..Batch::default()
+        },
+    )
+    .unwrap();
+}
+
+/// A daemon with no stream and the history in `db`.
+fn history_daemon(db: &Path) -> Daemon {
+    Daemon::start_with(
+        &test_config(&nowhere(), free_port(), &tiny_model(), ""),
+        |c| {
+            c.env("SKYCOUNT_HISTORY__PATH", db);
+        },
+    )
+}
+
+/// A figure of `/proc/<pid>/status` in MiB (`VmHWM`, `VmRSS`).
+fn mem_mib(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| {
+            v.trim_start_matches(':')
+                .trim()
+                .trim_end_matches(" kB")
+                .parse::<f64>()
+                .ok()
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Reads a whole answer body as a stream, keeping only its length, its first line and its end.
+fn fetch_streaming(d: &Daemon, path: &str) -> (u16, u64, String, String) {
+    let mut res = agent().get(&format!("{}{path}", d.base())).call().unwrap();
+    let code = res.status().as_u16();
+    let mut body = res.body_mut().with_config().limit(u64::MAX).reader();
+    let (mut len, mut head, mut tail) = (0u64, Vec::new(), Vec::new());
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = body.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        if head.len() < 4096 {
+            head.extend_from_slice(&buf[..n.min(4096)]);
+        }
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > 8192 {
+            tail.drain(..tail.len() - 4096);
+        }
+        len += n as u64;
+    }
+    (
+        code,
+        len,
+        String::from_utf8_lossy(&head).into_owned(),
+        String::from_utf8_lossy(&tail).into_owned(),
+    )
+}
+
+#[test]
+fn a_long_flight_s_exports_stream_within_a_few_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    long_flight(&db);
+    let d = history_daemon(&db);
+    let pid = d.proc.child.id();
+    for (path, min_bytes) in [
+        ("/api/history/flights/1.json", 10_000_000u64),
+        ("/api/history/flights/1.csv", 1_000_000),
+    ] {
+        // The peak resident memory, from now (Linux: writing 5 to clear_refs resets VmHWM).
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+        let before = mem_mib(pid, "VmRSS");
+        let started = Instant::now();
+        let (code, len, head, tail) = fetch_streaming(&d, path);
+        let took = started.elapsed();
+        let peak = mem_mib(pid, "VmHWM");
+        println!(
+            "{path}: {:.1} MB in {:.1} s; daemon resident {before:.0} MiB, peak {peak:.0} MiB \
+             (+{:.1} MiB)",
+            len as f64 / 1e6,
+            took.as_secs_f64(),
+            peak - before
+        );
+        assert_eq!(code, 200, "{head}");
+        assert!(len > min_bytes, "{path}: {len} bytes: {head}");
+        // Streamed: a page of rows and a few chunks at a time. Built whole (the defect), the
+        // 16 MB JSON took 250 MB and more.
+        assert!(
+            peak - before < 48.0,
+            "{path}: the export raised the daemon's memory by {:.0} MiB",
+            peak - before
+        );
+        if path.ends_with(".json") {
+            assert!(
+                head.starts_with('{') && tail.trim_end().ends_with('}'),
+                "{head} … {tail}"
+            );
+        } else {
+            assert!(head.starts_with("time_utc,t_ms,"), "{head}");
+        }
+    }
+    // The whole document still parses, in the shape docs/api.md gives.
+    let body = agent()
+        .get(&format!("{}/api/history/flights/1.json", d.base()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["flight"]["id"], 1);
+    assert_eq!(v["flight"]["analyses"], ROWS);
+    assert_eq!(v["step"], 1);
+    let series = v["series"].as_array().unwrap();
+    assert_eq!(series.len() as u64, ROWS);
+    assert_eq!(series[3]["zones"].as_array().unwrap().len(), ZONES);
+    assert_eq!(series[3]["zones"][2]["name"], "zone number 2");
+    assert_eq!(series[3]["band"], serde_json::json!([99.25, 397.0]));
+    for key in ["alerts", "events"] {
+        assert!(v[key].is_array(), "{key}: {}", v[key]);
+    }
+    assert!(v["peak_snapshot"].is_null() && v["version"].is_string());
+}
+
+/// Asks for `path` on a connection of its own and reads the answer's head only: the rest stays
+/// unread, so a streamed answer stays under way until the connection is dropped.
+fn start_reading(port: u16, path: &str) -> (TcpStream, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    (s, String::from_utf8_lossy(&head).into_owned())
+}
+
+#[test]
+fn only_a_few_exports_run_at_once_and_the_next_is_told_when_to_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    long_flight(&db);
+    let d = history_daemon(&db);
+    // Two slow downloads (their clients read nothing more) hold the two export slots.
+    let (first, head) = start_reading(d.port, "/api/history/flights/1.json");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (_second, head) = start_reading(d.port, "/api/history/flights/1.json");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // A third is refused at once, with when to try again.
+    let mut res = agent()
+        .get(&format!("{}/api/history/flights/1.csv", d.base()))
+        .call()
+        .unwrap();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = res.body_mut().read_to_string().unwrap_or_default();
+    assert_eq!(res.status().as_u16(), 503, "{body}");
+    assert!(body.contains("export"), "{body}");
+    let retry: u64 = retry.expect("a Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // The flight's view and the list are not exports: they still answer.
+    assert_eq!(d.get("/api/history/flights/1").unwrap().0, 200);
+    assert_eq!(d.get("/api/history/flights").unwrap().0, 200);
+    // Once a client goes, its slot is free again.
+    drop(first);
+    let again = wait_for(Duration::from_secs(30), || {
+        let (code, _) = d.get("/api/history/flights/1.csv").ok()?;
+        (code == 200).then_some(())
+    });
+    assert!(
+        again.is_some(),
+        "the slot of the client that went was not freed"
     );
 }

@@ -123,10 +123,7 @@ async fn annotations(State(op): State<Op>) -> Response {
                         .unwrap_or(HeaderValue::from_static("attachment")),
                 ),
             ],
-            axum::body::Body::from_stream(futures_util::stream::unfold(
-                chunks,
-                |mut chunks| async move { chunks.recv().await.map(|c| (c, chunks)) },
-            )),
+            super::body::body(chunks),
         )
             .into_response(),
         Err(e) => e.into_response(),

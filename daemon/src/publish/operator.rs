@@ -23,70 +23,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Auth;
+pub use super::body::Chunks;
 use crate::analyse::calibrate::Request as CalibrationRequest;
 use crate::wire::{Alert, Calibration, Mask, ModelShelfReport, Zone};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// A response body made while it is sent: the chunks a [`BodyWriter`] writes.
-pub type Chunks = tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>;
-
-/// A blocking [`std::io::Write`] whose bytes become an HTTP response body as they are written,
-/// in chunks of [`BodyWriter::CHUNK`]: a large export (the annotated frames) is never held in
-/// memory whole. It waits while the client is slow (a few chunks are buffered) and fails with
-/// `BrokenPipe` once the client has gone. Use it from a blocking thread.
-pub struct BodyWriter {
-    tx: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
-    buf: Vec<u8>,
-}
-
-impl BodyWriter {
-    pub const CHUNK: usize = 64 * 1024;
-
-    /// A writer and the body it feeds.
-    pub fn new() -> (Self, Chunks) {
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let buf = Vec::with_capacity(Self::CHUNK);
-        (Self { tx, buf }, rx)
-    }
-
-    fn send(&mut self, chunk: std::io::Result<Vec<u8>>) -> std::io::Result<()> {
-        self.tx.blocking_send(chunk).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
-    }
-
-    /// Sends what is left: the body ends complete.
-    pub fn finish(mut self) -> std::io::Result<()> {
-        std::io::Write::flush(&mut self)
-    }
-
-    /// Ends the body with an error: the client sees the download fail, not a short file that
-    /// looks whole.
-    pub fn fail(mut self, why: String) {
-        let _ = self.send(Err(std::io::Error::other(why)));
-    }
-}
-
-impl std::io::Write for BodyWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(Self::CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == Self::CHUNK {
-            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::CHUNK));
-            self.send(Ok(chunk))?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::take(&mut self.buf);
-        self.send(Ok(chunk))
-    }
-}
 
 /// Why an operator action was refused, and what the answer's status is.
 #[derive(Debug, Clone, PartialEq)]
@@ -392,47 +333,6 @@ mod tests {
     use axum::body::Body;
     use tower::ServiceExt as _;
 
-    #[test]
-    fn a_body_writer_sends_bounded_chunks_in_order_and_stops_when_the_client_goes() {
-        let (mut w, mut chunks) = BodyWriter::new();
-        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        let writer = std::thread::spawn(move || {
-            std::io::Write::write_all(&mut w, &data).unwrap();
-            w.finish().unwrap();
-            data
-        });
-        let mut got = Vec::new();
-        while let Some(chunk) = chunks.blocking_recv() {
-            let chunk = chunk.unwrap();
-            assert!(!chunk.is_empty() && chunk.len() <= BodyWriter::CHUNK);
-            got.extend(chunk);
-        }
-        assert_eq!(got, writer.join().unwrap());
-
-        // The client goes after one chunk: the writer fails instead of filling memory.
-        let (mut w, mut chunks) = BodyWriter::new();
-        let writer = std::thread::spawn(move || {
-            let big = vec![7u8; 64 * BodyWriter::CHUNK];
-            std::io::Write::write_all(&mut w, &big)
-        });
-        assert!(chunks.blocking_recv().unwrap().is_ok());
-        drop(chunks);
-        let err = writer.join().unwrap().unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
-
-        // A failure ends the body with an error after what was sent.
-        let (mut w, mut chunks) = BodyWriter::new();
-        std::thread::spawn(move || {
-            std::io::Write::write_all(&mut w, b"half an archive").unwrap();
-            std::io::Write::flush(&mut w).unwrap();
-            w.fail("cannot read 12.jpg".into());
-        });
-        assert_eq!(chunks.blocking_recv().unwrap().unwrap(), b"half an archive");
-        let err = chunks.blocking_recv().unwrap().unwrap_err();
-        assert!(err.to_string().contains("12.jpg"));
-        assert!(chunks.blocking_recv().is_none());
-    }
-
     /// Accepts everything; counts nothing.
     struct Yes;
 
@@ -517,28 +417,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn operator_answers_are_not_kept_by_the_browser() {
-        for (method, path, body) in [
-            ("GET", "/api/operator/frames/1.jpg", ""),
-            ("PUT", "/api/operator/masks", r#"{"masks": []}"#),
-            ("DELETE", "/api/operator/calibration", ""),
-            ("GET", "/api/operator/frames/2.jpg", ""),
-        ] {
-            for operator in [true, false] {
-                let (code, headers, _) =
-                    request(operator, method, path, "192.168.50.1:8080", None, body).await;
-                assert_eq!(
-                    headers
-                        .get(header::CACHE_CONTROL)
-                        .map(|v| v.to_str().unwrap()),
-                    Some("no-store"),
-                    "{method} {path} ({code})"
-                );
-            }
-        }
-    }
-
-    #[tokio::test]
     async fn the_whole_origin_must_be_the_box_s_own() {
         let masks = r#"{"masks": []}"#;
         let put = |host: &'static str, origin: HeaderValue| {
@@ -579,6 +457,28 @@ mod tests {
         ] {
             let (code, _, body) = put("192.168.50.1:8080", origin.clone()).await;
             assert_eq!(code, 403, "Origin {origin:?}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn operator_answers_are_not_kept_by_the_browser() {
+        for (method, path, body) in [
+            ("GET", "/api/operator/frames/1.jpg", ""),
+            ("PUT", "/api/operator/masks", r#"{"masks": []}"#),
+            ("DELETE", "/api/operator/calibration", ""),
+            ("GET", "/api/operator/frames/2.jpg", ""),
+        ] {
+            for operator in [true, false] {
+                let (code, headers, _) =
+                    request(operator, method, path, "192.168.50.1:8080", None, body).await;
+                assert_eq!(
+                    headers
+                        .get(header::CACHE_CONTROL)
+                        .map(|v| v.to_str().unwrap()),
+                    Some("no-store"),
+                    "{method} {path} ({code})"
+                );
+            }
         }
     }
 
