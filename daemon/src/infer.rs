@@ -185,20 +185,34 @@ pub fn environment(
 
 /// Interrupts the model run in progress (at shutdown), from any thread.
 #[derive(Clone)]
-pub struct Interrupt(std::sync::Arc<RunOptions>);
+pub struct Interrupt([std::sync::Arc<RunOptions>; 2]);
 
 impl Interrupt {
     pub fn interrupt(&self) {
-        if let Err(e) = self.0.terminate() {
-            log::debug!("cannot interrupt the model run: {e}");
+        for options in &self.0 {
+            if let Err(e) = options.terminate() {
+                log::debug!("cannot interrupt the model run: {e}");
+            }
         }
     }
+}
+
+/// The run options of a run that ends by handing the CPU arena's free memory back to the
+/// system (see [`Model::run`]).
+fn shrinking_run_options() -> Result<RunOptions, ort::Error> {
+    let mut options = RunOptions::new()?;
+    options.set("memory.enable_memory_arena_shrinkage", "cpu:0")?;
+    Ok(options)
 }
 
 /// A loaded model, ready to run.
 pub struct Model {
     session: Session,
     run_options: std::sync::Arc<RunOptions>,
+    /// [`shrinking_run_options`], for the first run at a smaller input than the run before.
+    shrinking: std::sync::Arc<RunOptions>,
+    /// The last run's input, in pixels.
+    last_pixels: u64,
     input: String,
     output: String,
     provider: ExecutionProviderKind,
@@ -239,13 +253,17 @@ impl Model {
                         "model {} loaded on the {kind} execution provider",
                         path.display()
                     );
-                    let run_options = RunOptions::new().map_err(|e| ModelError::Runtime {
+                    let runtime = |e: ort::Error| ModelError::Runtime {
                         tried: "RunOptions".into(),
                         reason: e.to_string(),
-                    })?;
+                    };
+                    let run_options = RunOptions::new().map_err(runtime)?;
+                    let shrinking = shrinking_run_options().map_err(runtime)?;
                     return Ok(Self {
                         session,
                         run_options: std::sync::Arc::new(run_options),
+                        shrinking: std::sync::Arc::new(shrinking),
+                        last_pixels: 0,
                         input,
                         output,
                         provider: kind,
@@ -322,7 +340,7 @@ impl Model {
 
     /// A handle that interrupts this model's run in progress.
     pub fn interrupt_handle(&self) -> Interrupt {
-        Interrupt(self.run_options.clone())
+        Interrupt([self.run_options.clone(), self.shrinking.clone()])
     }
 
     pub fn provider(&self) -> ExecutionProviderKind {
@@ -392,13 +410,22 @@ impl Model {
         let shape = [1usize, height as usize, width as usize, 3];
         let tensor =
             TensorRef::from_array_view((shape, rgb)).map_err(|e| run_err(e.to_string()))?;
+        // ONNX Runtime's CPU arena keeps the most that any input needed and gives nothing back
+        // by itself: after a calibration at scale 2 (a 1920x1080 run) the daemon stayed 1 GB
+        // larger once back at 640x360. So the first run at a smaller input than the run before
+        // ends by handing the arena's free regions back to the system; runs at one size (tiles
+        // included) pay nothing. Measured by benches/ort_memory.rs (docs/benchmarks.md).
+        let pixels = u64::from(width) * u64::from(height);
+        let options = if pixels < self.last_pixels {
+            &self.shrinking
+        } else {
+            &self.run_options
+        };
+        self.last_pixels = pixels;
         let started = Instant::now();
         let outputs = self
             .session
-            .run_with_options(
-                ort::inputs![self.input.as_str() => tensor],
-                &*self.run_options,
-            )
+            .run_with_options(ort::inputs![self.input.as_str() => tensor], &**options)
             .map_err(|e| run_err(e.to_string()))?;
         let took = started.elapsed();
         let (shape, values) = outputs[self.output.as_str()]
