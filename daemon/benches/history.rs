@@ -20,10 +20,14 @@
 //! both above what was in use before. Target: flat, a few MB, however long the flight.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{long_flight, proc_mib};
 use skycountd::history::db::{self, AnalysisRow, Batch, FlightRow, SnapshotRow};
 use skycountd::publish::snapshot::encode_jpeg;
 use skycountd::sample::Frame;
@@ -79,59 +83,9 @@ fn main() {
     export_memory();
 }
 
-/// A figure of `/proc/self/status` in MiB.
-fn status_mib(field: &str) -> Option<f64> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix(field))?
-        .trim_start_matches(':')
-        .trim()
-        .trim_end_matches(" kB")
-        .parse::<f64>()
-        .ok()
-        .map(|kb| kb / 1024.0)
-}
-
-/// A flight of `rows` analyses half a second apart, `zones` zones each, in a new database.
-fn day_long_flight(path: &Path, rows: u64, zones: usize) {
-    let mut conn = db::open(path).unwrap();
-    let zones = serde_json::Value::Array(
-        (0..zones)
-            .map(|z| {
-                serde_json::json!({"name": format!("zone {z}"), "count": 131.25, "share": 0.31,
-                    "limit": 300, "alerting": false})
-            })
-            .collect(),
-    )
-    .to_string();
-    let t0 = 1_800_000_000_000u64;
-    let flight = FlightRow {
-        stream: "live_drone".into(),
-        start_ms: t0,
-        last_ms: t0 + rows * 500,
-        end_ms: Some(t0 + rows * 500),
-        peak: 520.0,
-        peak_ms: t0,
-    };
-    for first in (0..rows).step_by(10_000) {
-        let batch = Batch {
-            flight: Some(flight.clone()),
-            analyses: (first..(first + 10_000).min(rows))
-                .map(|i| AnalysisRow {
-                    t_ms: t0 + i * 500,
-                    count: 400.0 + (i % 97) as f64,
-                    smoothed: 420.5,
-                    band: [210.25, 840.5],
-                    calibrated: true,
-                    state: "live".into(),
-                    zones: zones.clone(),
-                })
-                .collect(),
-            ..Batch::default()
-        };
-        db::write(&mut conn, &batch).unwrap();
-    }
+/// A memory figure of this process in MiB (see `common::proc_mib`), `None` when there is none.
+fn own_mib(field: &str) -> Option<f64> {
+    Some(proc_mib(std::process::id(), field)).filter(|v| !v.is_nan())
 }
 
 /// The figures of one round of exports: bytes, seconds, heap and resident peaks above the start.
@@ -148,7 +102,7 @@ fn export_round(rt: &tokio::runtime::Runtime, app: &axum::Router, uri: &str, n: 
     use futures_util::StreamExt as _;
     use tower::ServiceExt as _;
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let resident0 = status_mib("VmRSS");
+    let resident0 = own_mib("VmRSS");
     let heap0 = IN_USE.load(Relaxed);
     PEAK.store(heap0, Relaxed);
     let started = Instant::now();
@@ -189,7 +143,7 @@ fn export_round(rt: &tokio::runtime::Runtime, app: &axum::Router, uri: &str, n: 
         bytes: answers.iter().filter(|a| a.0).map(|a| a.1).sum(),
         seconds,
         heap_mib: mib(PEAK.load(Relaxed).saturating_sub(heap0)),
-        resident_mib: match (reset, resident0, status_mib("VmHWM")) {
+        resident_mib: match (reset, resident0, own_mib("VmHWM")) {
             (true, Some(r0), Some(peak)) => Some(peak - r0),
             _ => None,
         },
@@ -202,7 +156,7 @@ fn export_memory() {
     let zones: usize = env_or("BENCH_EXPORT_ZONES", 4);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("day.sqlite");
-    day_long_flight(&path, rows, zones);
+    long_flight(&path, rows, zones);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -24,6 +24,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::proc_mib;
 use ort::ep;
 use ort::session::{RunOptions, Session};
 use ort::value::TensorRef;
@@ -49,21 +53,9 @@ fn size_of(var: &str, default: (u32, u32)) -> (u32, u32) {
         .unwrap_or(default)
 }
 
-/// A figure of `/proc/self/status` in MiB.
+/// A memory figure of this process in MiB (`common::proc_mib`).
 fn status_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| {
-                v.trim_start_matches(':')
-                    .trim()
-                    .trim_end_matches(" kB")
-                    .parse::<f64>()
-                    .ok()
-            })
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    proc_mib(std::process::id(), field)
 }
 
 fn median(v: &mut [f64]) -> f64 {

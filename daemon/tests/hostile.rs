@@ -16,11 +16,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
-use skycountd::history::db::{self, AnalysisRow, Batch, FlightRow};
 
 const PIN: &str = "hostile-test-pin";
 
@@ -34,19 +32,7 @@ fn raw(port: u16, request: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.write_all(request.as_bytes()).unwrap();
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !answer.windows(2).any(|w| w == b"\r\n") {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-        }
-    }
-    String::from_utf8_lossy(&answer)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string()
+    status_line(&mut s)
 }
 
 #[test]
@@ -131,16 +117,6 @@ fn the_host_must_be_one_and_the_box_s_and_the_origin_wholly_the_box_s() {
     assert!(line.contains(" 403 "), "{line}");
 }
 
-/// A 1920x1080 recording (a drone's native size), looping as the daemon's source.
-fn clip_1080(dir: &Path) -> PathBuf {
-    let clip = dir.join("flight-1080.mp4");
-    gst_launch(&format!(
-        "videotestsrc num-buffers=30 pattern=snow ! video/x-raw,width=1920,height=1080,framerate=15/1 ! x264enc bframes=0 key-int-max=15 speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={}",
-        clip.display()
-    ));
-    clip
-}
-
 /// An operator request with a JSON body: (status, answer, time taken).
 fn timed(d: &Daemon, cookie: &str, path: &str, body: &str) -> (u16, String, Duration) {
     let started = Instant::now();
@@ -158,7 +134,8 @@ fn timed(d: &Daemon, cookie: &str, path: &str, body: &str) -> (u16, String, Dura
 #[test]
 fn a_bad_calibration_is_refused_before_any_work_and_frozen_frames_are_capped() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = clip_1080(dir.path());
+    // A drone's native size, looping as the daemon's source.
+    let clip = recording(dir.path(), 1920, 1080, 30);
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
     let cfg = test_config(
@@ -248,7 +225,7 @@ fn a_bad_calibration_is_refused_before_any_work_and_frozen_frames_are_capped() {
     for _ in 0..4 {
         ids.push(freeze()["frame_id"].as_str().unwrap().to_string());
     }
-    let frames = state.join("flight-1080/frames");
+    let frames = state.join("flight-1920x1080/frames");
     let kept: Vec<String> = std::fs::read_dir(&frames)
         .unwrap_or_else(|e| panic!("{}: {e}", frames.display()))
         .flatten()
@@ -274,78 +251,24 @@ fn a_bad_calibration_is_refused_before_any_work_and_frozen_frames_are_capped() {
     );
 }
 
-/// Rows of the flight written by [`long_flight`].
+/// Rows of the flight of [`long_flight_daemon`].
 const ROWS: u64 = 10_000;
 /// Zones of each of its analyses.
 const ZONES: usize = 16;
 
-/// A history database holding one ended flight of [`ROWS`] analyses with [`ZONES`] zones each
-/// (as the recorder keeps them): its export is about 16 MB of JSON.
-fn long_flight(path: &Path) {
-    let mut conn = db::open(path).unwrap();
-    let zones = serde_json::Value::Array(
-        (0..ZONES)
-            .map(|z| {
-                serde_json::json!({"name": format!("zone number {z}"), "count": 12.25,
-                    "share": 0.0625, "limit": 300, "alerting": false})
-            })
-            .collect(),
-    )
-    .to_string();
-    let t0 = 1_800_000_000_000u64;
-    db::write(
-        &mut conn,
-        &Batch {
-            flight: Some(FlightRow {
-                stream: "live_drone".into(),
-                start_ms: t0,
-                last_ms: t0 + ROWS * 500,
-                end_ms: Some(t0 + ROWS * 500),
-                peak: 250.0,
-                peak_ms: t0,
-            }),
-            analyses: (0..ROWS)
-                .map(|i| AnalysisRow {
-                    t_ms: t0 + i * 500,
-                    count: 196.0 + (i % 7) as f64,
-                    smoothed: 198.5,
-                    band: [99.25, 397.0],
-                    calibrated: true,
-                    state: "live".into(),
-                    zones: zones.clone(),
-                })
-                .collect(),
-            ..Batch::default()
-        },
-    )
-    .unwrap();
-}
-
-/// A daemon with no stream and the history in `db`.
-fn history_daemon(db: &Path) -> Daemon {
-    Daemon::start_with(
+/// A daemon with no stream whose history holds one ended flight of [`ROWS`] analyses with
+/// [`ZONES`] zones each: its JSON export is about 15 MB.
+fn long_flight_daemon() -> (tempfile::TempDir, Daemon) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite");
+    long_flight(&db, ROWS, ZONES);
+    let d = Daemon::start_with(
         &test_config(&nowhere(), free_port(), &tiny_model(), ""),
         |c| {
-            c.env("SKYCOUNT_HISTORY__PATH", db);
+            c.env("SKYCOUNT_HISTORY__PATH", &db);
         },
-    )
-}
-
-/// A figure of `/proc/<pid>/status` in MiB (`VmHWM`, `VmRSS`).
-fn mem_mib(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| {
-            v.trim_start_matches(':')
-                .trim()
-                .trim_end_matches(" kB")
-                .parse::<f64>()
-                .ok()
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+    );
+    (dir, d)
 }
 
 /// Reads a whole answer body as a stream, keeping only its length, its first line and its end.
@@ -379,10 +302,7 @@ fn fetch_streaming(d: &Daemon, path: &str) -> (u16, u64, String, String) {
 
 #[test]
 fn a_long_flight_s_exports_stream_within_a_few_mb() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.sqlite");
-    long_flight(&db);
-    let d = history_daemon(&db);
+    let (_dir, d) = long_flight_daemon();
     let pid = d.proc.child.id();
     for (path, min_bytes) in [
         ("/api/history/flights/1.json", 10_000_000u64),
@@ -390,11 +310,11 @@ fn a_long_flight_s_exports_stream_within_a_few_mb() {
     ] {
         // The peak resident memory, from now (Linux: writing 5 to clear_refs resets VmHWM).
         std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
-        let before = mem_mib(pid, "VmRSS");
+        let before = proc_mib(pid, "VmRSS");
         let started = Instant::now();
         let (code, len, head, tail) = fetch_streaming(&d, path);
         let took = started.elapsed();
-        let peak = mem_mib(pid, "VmHWM");
+        let peak = proc_mib(pid, "VmHWM");
         println!(
             "{path}: {:.1} MB in {:.1} s; daemon resident {before:.0} MiB, peak {peak:.0} MiB \
              (+{:.1} MiB)",
@@ -464,10 +384,7 @@ fn start_reading(port: u16, path: &str) -> (TcpStream, String) {
 
 #[test]
 fn only_a_few_exports_run_at_once_and_the_next_is_told_when_to_come_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.sqlite");
-    long_flight(&db);
-    let d = history_daemon(&db);
+    let (_dir, d) = long_flight_daemon();
     // Two slow downloads (their clients read nothing more) hold the two export slots.
     let (first, head) = start_reading(d.port, "/api/history/flights/1.json");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");

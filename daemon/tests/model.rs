@@ -105,23 +105,6 @@ fn real_model_matches_the_reference_counts_within_one_percent() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// `VmRSS` or `VmHWM` of this process, in MiB.
-fn own_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| {
-            v.trim_start_matches(':')
-                .trim()
-                .trim_end_matches(" kB")
-                .parse::<f64>()
-                .ok()
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap()
-}
-
 /// The child of [`memory_taken_by_a_large_input_comes_back`], in a process of its own: runs the
 /// model at 640x360, once at 2560x1440, at 640x360 again, and prints the resident memory.
 #[test]
@@ -144,13 +127,16 @@ fn large_input_child() {
     for _ in 0..2 {
         run(640, 360);
     }
-    let small = own_mib("VmRSS");
+    let small = proc_mib(std::process::id(), "VmRSS");
     run(2560, 1440);
-    let peak = own_mib("VmHWM");
+    let peak = proc_mib(std::process::id(), "VmHWM");
     for _ in 0..2 {
         run(640, 360);
     }
-    println!("resident: {small:.1} {peak:.1} {:.1}", own_mib("VmRSS"));
+    println!(
+        "resident: {small:.1} {peak:.1} {:.1}",
+        proc_mib(std::process::id(), "VmRSS")
+    );
 }
 
 /// ONNX Runtime's CPU arena keeps what the largest input needed: after one large run (a

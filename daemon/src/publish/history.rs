@@ -463,16 +463,7 @@ mod tests {
                         zones: "[]".into(),
                     })
                     .collect(),
-                snapshots: vec![SnapshotRow {
-                    peak: true,
-                    t_ms: 3_000,
-                    count: 7.0,
-                    jpeg: vec![0xff, 0xd8, 0xff, 0xd9],
-                    grid_width: 2,
-                    grid_height: 1,
-                    grid_max: 2.0,
-                    grid: vec![0, 255],
-                }],
+                snapshots: vec![SnapshotRow::tiny_peak(3_000)],
                 ..Batch::default()
             },
         )
