@@ -323,7 +323,6 @@ async fn one(State(db): State<Db>, Path(file): Path<String>) -> Response {
     let (head, headed) = tokio::sync::oneshot::channel();
     let (mut out, chunks) = BodyWriter::new();
     tokio::task::spawn_blocking(move || {
-        let _turn = turn;
         let found = open_with(crate::history::db::open_read, &path).and_then(|conn| {
             let flight = read::flight(&conn, id)
                 .map_err(sql)?
@@ -351,6 +350,9 @@ async fn one(State(db): State<Db>, Path(file): Path<String>) -> Response {
             Form::Json => read::write_json(&conn, &flight, EXPORT_POINTS, &stamp, &mut out),
             Form::Csv => read::write_csv(&conn, &flight, EXPORT_POINTS, &mut out),
         };
+        // The turn is given back before the body's end is sent: a client that asks again as
+        // soon as its download ends finds it free.
+        drop((turn, conn));
         match written {
             Ok(()) => {
                 let _ = out.finish();
