@@ -318,8 +318,8 @@ async fn one(State(db): State<Db>, Path(file): Path<String>) -> Response {
         (Err(r), _) => return r,
         (_, Err(r)) => return r.into_response(),
     };
-    // On a blocking thread that holds the turn to the end: the flight is looked up first (a 404
-    // is answered before any byte of a body), then written as it is read and sent.
+    // On a blocking thread that holds the turn while it writes: the flight is looked up first
+    // (a 404 is answered before any byte of a body), then written as it is read and sent.
     let (head, headed) = tokio::sync::oneshot::channel();
     let (mut out, chunks) = BodyWriter::new();
     tokio::task::spawn_blocking(move || {
