@@ -31,6 +31,7 @@ pub mod history;
 pub mod hotspot;
 pub mod mqtt;
 pub mod operator;
+pub mod printable;
 pub mod stream;
 pub mod track;
 
@@ -300,6 +301,9 @@ pub struct AnalysisSettings {
     pub alert_hysteresis: f64,
     /// Where calibrations, masks and the frames the operator tapped are kept, per stream path.
     pub state_dir: PathBuf,
+    /// The most frozen frames kept per stream path (1 to 100000); beyond, the oldest go, those
+    /// never tapped first (`store`).
+    pub max_frozen_frames: u32,
 }
 
 impl Default for AnalysisSettings {
@@ -316,6 +320,7 @@ impl Default for AnalysisSettings {
             alert_hold_ms: 3_000,
             alert_hysteresis: 0.1,
             state_dir: PathBuf::from("/var/lib/skycount/analysis"),
+            max_frozen_frames: 200,
         }
     }
 }
@@ -1197,6 +1202,9 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
             ),
         );
     }
+    if let Some(e) = out_of_range(u64::from(a.max_frozen_frames), 1, 100_000, "frames") {
+        bad("analysis.max_frozen_frames", e);
+    }
     if !(0.0..=0.9).contains(&a.alert_hysteresis) {
         bad(
             "analysis.alert_hysteresis",
@@ -1556,13 +1564,19 @@ mod tests {
         assert!(err.contains("`analysis.grid_width`"), "{err}");
 
         let err = load_text(
-            "[analysis]\nalert_hold_ms = 700000\nalert_hysteresis = 1.5\n",
+            "[analysis]\nalert_hold_ms = 700000\nalert_hysteresis = 1.5\nmax_frozen_frames = 0\n",
             &[],
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("`analysis.alert_hold_ms`"), "{err}");
         assert!(err.contains("`analysis.alert_hysteresis`"), "{err}");
+        assert!(
+            err.contains(
+                "`analysis.max_frozen_frames`: 0 is out of range: expected 1 to 100000 frames"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl ModelInfo {
             .as_ref()
             .and_then(|c| c.get("name"))
             .and_then(|n| n.as_str())
-            .map(|n| n.chars().take(64).collect())
+            .and_then(clean_name)
             .unwrap_or(stem);
         Ok(Self {
             name,
@@ -107,6 +107,21 @@ impl ModelInfo {
             card,
         })
     }
+}
+
+/// A model's name as the box shows and keeps it, from an upload's `?name=` or a card's `name`
+/// alike: the last part of a path, without `.onnx`, in letters, digits, `-`, `_` and `.`, at
+/// most 64 of them; `None` when nothing is left of it.
+pub fn clean_name(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let raw = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let raw = raw.strip_suffix(".onnx").unwrap_or(raw);
+    let name: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect();
+    (!name.trim_matches('.').is_empty()).then_some(name)
 }
 
 /// The model's output for one frame: people per cell, at 1/8 of the input's size. What it means
@@ -170,20 +185,34 @@ pub fn environment(
 
 /// Interrupts the model run in progress (at shutdown), from any thread.
 #[derive(Clone)]
-pub struct Interrupt(std::sync::Arc<RunOptions>);
+pub struct Interrupt([std::sync::Arc<RunOptions>; 2]);
 
 impl Interrupt {
     pub fn interrupt(&self) {
-        if let Err(e) = self.0.terminate() {
-            log::debug!("cannot interrupt the model run: {e}");
+        for options in &self.0 {
+            if let Err(e) = options.terminate() {
+                log::debug!("cannot interrupt the model run: {e}");
+            }
         }
     }
+}
+
+/// The run options of a run that ends by handing the CPU arena's free memory back to the
+/// system (see [`Model::run`]).
+fn shrinking_run_options() -> Result<RunOptions, ort::Error> {
+    let mut options = RunOptions::new()?;
+    options.set("memory.enable_memory_arena_shrinkage", "cpu:0")?;
+    Ok(options)
 }
 
 /// A loaded model, ready to run.
 pub struct Model {
     session: Session,
     run_options: std::sync::Arc<RunOptions>,
+    /// [`shrinking_run_options`], for the first run at a smaller input than the run before.
+    shrinking: std::sync::Arc<RunOptions>,
+    /// The last run's input, in pixels.
+    last_pixels: u64,
     input: String,
     output: String,
     provider: ExecutionProviderKind,
@@ -224,13 +253,17 @@ impl Model {
                         "model {} loaded on the {kind} execution provider",
                         path.display()
                     );
-                    let run_options = RunOptions::new().map_err(|e| ModelError::Runtime {
+                    let runtime = |e: ort::Error| ModelError::Runtime {
                         tried: "RunOptions".into(),
                         reason: e.to_string(),
-                    })?;
+                    };
+                    let run_options = RunOptions::new().map_err(runtime)?;
+                    let shrinking = shrinking_run_options().map_err(runtime)?;
                     return Ok(Self {
                         session,
                         run_options: std::sync::Arc::new(run_options),
+                        shrinking: std::sync::Arc::new(shrinking),
+                        last_pixels: 0,
                         input,
                         output,
                         provider: kind,
@@ -307,7 +340,7 @@ impl Model {
 
     /// A handle that interrupts this model's run in progress.
     pub fn interrupt_handle(&self) -> Interrupt {
-        Interrupt(self.run_options.clone())
+        Interrupt([self.run_options.clone(), self.shrinking.clone()])
     }
 
     pub fn provider(&self) -> ExecutionProviderKind {
@@ -377,13 +410,22 @@ impl Model {
         let shape = [1usize, height as usize, width as usize, 3];
         let tensor =
             TensorRef::from_array_view((shape, rgb)).map_err(|e| run_err(e.to_string()))?;
+        // ONNX Runtime's CPU arena keeps the most that any input needed and gives nothing back
+        // by itself: after a calibration at scale 2 (a 1920x1080 run) the daemon stayed 1 GB
+        // larger once back at 640x360. So the first run at a smaller input than the run before
+        // ends by handing the arena's free regions back to the system; runs at one size (tiles
+        // included) pay nothing. Measured by benches/ort_memory.rs (docs/benchmarks.md).
+        let pixels = u64::from(width) * u64::from(height);
+        let options = if pixels < self.last_pixels {
+            &self.shrinking
+        } else {
+            &self.run_options
+        };
+        self.last_pixels = pixels;
         let started = Instant::now();
         let outputs = self
             .session
-            .run_with_options(
-                ort::inputs![self.input.as_str() => tensor],
-                &*self.run_options,
-            )
+            .run_with_options(ort::inputs![self.input.as_str() => tensor], &**options)
             .map_err(|e| run_err(e.to_string()))?;
         let took = started.elapsed();
         let (shape, values) = outputs[self.output.as_str()]
@@ -454,4 +496,36 @@ fn read_info(session: &Session, path: &Path) -> Result<ModelInfo, ModelError> {
         path: path.to_path_buf(),
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_s_name_is_filtered_like_an_upload_s() {
+        let info = |card: &str| {
+            let card = card.to_string();
+            ModelInfo::from_metadata(Path::new("/m/csrnet-x.onnx"), move |k| {
+                (k == "skycount.card").then(|| card.clone())
+            })
+            .unwrap()
+        };
+        assert_eq!(info(r#"{"name": "market-2026"}"#).name, "market-2026");
+        assert_eq!(
+            info(r#"{"name": "<img src=x>\u202emarket"}"#).name,
+            "imgsrcxmarket"
+        );
+        assert_eq!(info(r#"{"name": "../../etc/passwd"}"#).name, "passwd");
+        assert_eq!(
+            info(&format!(r#"{{"name": "{}"}}"#, "n".repeat(500)))
+                .name
+                .len(),
+            64
+        );
+        // Nothing usable: the file's name.
+        assert_eq!(info(r#"{"name": "\u200b\u202e"}"#).name, "csrnet-x");
+        assert_eq!(info(r#"{"name": ".."}"#).name, "csrnet-x");
+        assert_eq!(info(r#"{"name": 7}"#).name, "csrnet-x");
+    }
 }

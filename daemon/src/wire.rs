@@ -279,10 +279,44 @@ pub struct ModelReport {
     pub name: Option<String>,
     /// The analysis scale the model asks for (a fine-tuned model's card), if any.
     pub analysis_scale: Option<f64>,
-    /// The model's card (models/finetune.py): data used, settings, figures before and after.
-    pub card: Option<serde_json::Value>,
+    /// A short summary of a fine-tuned model's card ([`CardSummary`]); `None` for a model
+    /// without one.
+    pub card: Option<CardSummary>,
     /// When the running model was loaded, in milliseconds since the Unix epoch.
     pub loaded_at_ms: Option<u64>,
+}
+
+/// What the status says of a fine-tuned model's card (models/finetune.py): its name, when it
+/// was made and from how much. The status goes to every viewer once a second; the whole card (up
+/// to 64 KB: settings, figures before and after) stays in the model file (`skycount.card`) and in
+/// the `.json` beside it that finetune.py writes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CardSummary {
+    /// The model's name (the card's, filtered as an upload's: `infer::clean_name`).
+    pub name: String,
+    /// When it was made, as the card says (at most 40 printable ASCII characters).
+    pub created: Option<String>,
+    /// Frames and people it was trained on.
+    pub frames: Option<u64>,
+    pub people: Option<u64>,
+}
+
+impl CardSummary {
+    /// The summary of `card` for the model named `name`.
+    pub fn of(name: &str, card: &serde_json::Value) -> Self {
+        let created = card["created"].as_str().map(|c| {
+            c.chars()
+                .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                .take(40)
+                .collect()
+        });
+        Self {
+            name: name.to_string(),
+            created,
+            frames: card["data"]["frames"].as_u64(),
+            people: card["data"]["people"].as_u64(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -517,5 +551,30 @@ mod tests {
         assert_eq!(v["execution_provider"], "cpu");
         assert!(v["model"].get("execution_provider").is_none());
         assert_eq!(v["model"]["reload_error"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_model_card_is_summed_up_in_a_few_fields() {
+        // A card as large as a model may carry (64 KB): settings, figures, evaluation tables.
+        let card = serde_json::json!({
+            "name": "market-2026",
+            "created": "2026-12-02T10:50:31Z\u{202e}<script>",
+            "data": {"frames": 40, "people": 3120, "groups": vec!["g"; 2000]},
+            "eval": {"rows": vec!["x".repeat(20); 2500]},
+        });
+        assert!(card.to_string().len() > 50_000);
+        let s = CardSummary::of("market-2026", &card);
+        assert_eq!(
+            s,
+            CardSummary {
+                name: "market-2026".into(),
+                created: Some("2026-12-02T10:50:31Z<script>".into()),
+                frames: Some(40),
+                people: Some(3120),
+            }
+        );
+        assert!(serde_json::to_string(&s).unwrap().len() < 200);
+        let none = CardSummary::of("x", &serde_json::json!({"created": 7}));
+        assert_eq!((none.created, none.frames), (None, None));
     }
 }

@@ -26,12 +26,7 @@ fn now_ms() -> u64 {
 
 /// A looping 10 s recording (640x360, 15 fps).
 fn clip(dir: &Path) -> PathBuf {
-    let clip = dir.join("flight.mp4");
-    gst_launch(&format!(
-        "videotestsrc num-buffers=150 pattern=snow ! video/x-raw,width=640,height=360,framerate=15/1 ! x264enc bframes=0 key-int-max=15 ! h264parse ! mp4mux ! filesink location={}",
-        clip.display()
-    ));
-    clip
+    recording(dir, 640, 360, 150)
 }
 
 fn config(clip: &Path, port: u16) -> String {

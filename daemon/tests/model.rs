@@ -104,3 +104,75 @@ fn real_model_matches_the_reference_counts_within_one_percent() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The child of [`memory_taken_by_a_large_input_comes_back`], in a process of its own: runs the
+/// model at 640x360, once at 2560x1440, at 640x360 again, and prints the resident memory.
+#[test]
+fn large_input_child() {
+    if std::env::var_os("SKYCOUNT_LARGE_INPUT_CHILD").is_none() {
+        return;
+    }
+    let settings = skycountd::config::ModelSettings {
+        path: tiny_model(),
+        execution_providers: vec![skycountd::config::ExecutionProviderKind::Cpu],
+        threads: 1,
+        onnxruntime_library: Some(onnxruntime()),
+        ..Default::default()
+    };
+    let mut model = skycountd::infer::Model::load(&settings).unwrap();
+    let mut run = |w: u32, h: u32| {
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+        model.run(&rgb, w, h).unwrap();
+    };
+    for _ in 0..2 {
+        run(640, 360);
+    }
+    let small = proc_mib(std::process::id(), "VmRSS");
+    run(2560, 1440);
+    let peak = proc_mib(std::process::id(), "VmHWM");
+    for _ in 0..2 {
+        run(640, 360);
+    }
+    println!(
+        "resident: {small:.1} {peak:.1} {:.1}",
+        proc_mib(std::process::id(), "VmRSS")
+    );
+}
+
+/// ONNX Runtime's CPU arena keeps what the largest input needed: after one large run (a
+/// calibration at scale 2), the memory must come back once the model runs at its small size
+/// again (issue 22; benches/ort_memory.rs has the real model's figures).
+#[test]
+fn memory_taken_by_a_large_input_comes_back() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "large_input_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SKYCOUNT_LARGE_INPUT_CHILD", "1")
+        .env("MALLOC_ARENA_MAX", "2")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let figures: Vec<f64> = text
+        .lines()
+        .find_map(|l| l.split_once("resident: ").map(|(_, f)| f))
+        .unwrap_or_else(|| panic!("{text}\n{}", String::from_utf8_lossy(&out.stderr)))
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let (small, peak, back) = (figures[0], figures[1], figures[2]);
+    println!("resident memory: {small:.0} MiB at 640x360, {peak:.0} MiB at the peak of a 2560x1440 run, {back:.0} MiB back at 640x360");
+    assert!(
+        peak - small > 50.0,
+        "the large run took little: {figures:?}"
+    );
+    assert!(
+        back - small < (peak - small) / 4.0,
+        "{:.0} of the {:.0} MiB the large run took stayed: {figures:?}",
+        back - small,
+        peak - small
+    );
+}

@@ -92,19 +92,7 @@ fn raw_put(port: u16, cookie: &str, declared: Option<u64>, chunks: usize) -> Str
     if declared.is_none() {
         let _ = s.write_all(b"0\r\n\r\n");
     }
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !answer.windows(2).any(|w| w == b"\r\n") {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-        }
-    }
-    String::from_utf8_lossy(&answer)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string()
+    status_line(&mut s)
 }
 
 fn config(url: &str, port: u16, state: &Path) -> String {
@@ -169,6 +157,11 @@ fn an_uploaded_model_is_checked_switched_to_kept_and_rolled_back() {
     assert_eq!(status["model"]["name"], "tiny-card", "{status}");
     assert_eq!(status["model"]["analysis_scale"], 0.25);
     assert_eq!(status["model"]["card"]["name"], "tiny-card");
+    // A summary goes to every viewer, not the card itself (its settings, its figures).
+    assert!(
+        status["model"]["card"].get("settings").is_none(),
+        "{status}"
+    );
     assert!(status["model"]["loaded_at_ms"].as_u64().is_some());
     counting(&d);
     // 640x360 at the card's 0.25: 160x88 (whole density cells).

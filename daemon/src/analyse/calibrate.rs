@@ -66,14 +66,17 @@ pub struct Request {
 
 /// Checks a request against the frame it names; says what is wrong and what to do.
 pub fn validate(req: &Request, frame_w: u32, frame_h: u32) -> Result<(), String> {
+    check_shape(req)?;
+    check_in_frame(req, frame_w, frame_h)
+}
+
+/// Checks what a request says on its own: a box with a size, [`MIN_TAPS`] to [`MAX_TAPS`] taps,
+/// each one inside the box. It needs no frame, so a bad request is refused before the frozen
+/// frame is read or decoded and before the model is asked (both take seconds on a small box).
+pub fn check_shape(req: &Request) -> Result<(), String> {
     let [x, y, w, h] = req.area;
     if !req.area.iter().all(|v| v.is_finite()) || w < 8.0 || h < 8.0 {
         return Err("the box is empty: drag a box over part of the crowd".into());
-    }
-    if x < 0.0 || y < 0.0 || x + w > f64::from(frame_w) + 0.5 || y + h > f64::from(frame_h) + 0.5 {
-        return Err(format!(
-            "the box {x:.0},{y:.0} {w:.0}x{h:.0} leaves the {frame_w}x{frame_h} frame"
-        ));
     }
     if !(MIN_TAPS..=MAX_TAPS).contains(&req.taps.len()) {
         return Err(format!(
@@ -87,6 +90,18 @@ pub fn validate(req: &Request, frame_w: u32, frame_h: u32) -> Result<(), String>
         return Err(format!(
             "the tap at {:.0},{:.0} is outside the box: tap only people inside it",
             t[0], t[1]
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the request's box lies in a `frame_w × frame_h` frame (its size is known from
+/// the frozen frame's header, without decoding it).
+pub fn check_in_frame(req: &Request, frame_w: u32, frame_h: u32) -> Result<(), String> {
+    let [x, y, w, h] = req.area;
+    if x < 0.0 || y < 0.0 || x + w > f64::from(frame_w) + 0.5 || y + h > f64::from(frame_h) + 0.5 {
+        return Err(format!(
+            "the box {x:.0},{y:.0} {w:.0}x{h:.0} leaves the {frame_w}x{frame_h} frame"
         ));
     }
     Ok(())
@@ -247,9 +262,33 @@ mod tests {
         };
         assert!(with(&|r| r.taps.truncate(3)).contains("tap 5 to 1000"));
         assert!(with(&|r| r.taps.push([10.0, 10.0])).contains("outside the box"));
-        assert!(with(&|r| r.area = [1800.0, 0.0, 200.0, 100.0]).contains("leaves"));
         assert!(with(&|r| r.area = [0.0, 0.0, 0.0, 0.0]).contains("empty"));
         assert!(with(&|r| r.taps[0] = [f64::NAN, 1.0]).contains("outside the box"));
+        // The shape alone, without the frame: all but the box leaving the frame.
+        let shape = |f: &dyn Fn(&mut Request)| {
+            let mut r = ok.clone();
+            f(&mut r);
+            check_shape(&r)
+        };
+        assert!(shape(&|r| r.taps = grid_taps(100.0, 100.0, 0.1, 1001))
+            .unwrap_err()
+            .contains("1001 taps"));
+        assert!(shape(&|r| r.area = [f64::INFINITY, 0.0, 9.0, 9.0]).is_err());
+        let off_the_frame = |r: &mut Request| {
+            r.area = [1800.0, 90.0, 200.0, 120.0];
+            r.taps = grid_taps(1810.0, 100.0, 30.0, 20);
+        };
+        assert_eq!(
+            shape(&off_the_frame),
+            Ok(()),
+            "the frame's size is not known here"
+        );
+        let mut r = ok.clone();
+        off_the_frame(&mut r);
+        assert!(validate(&r, 1920, 1080).unwrap_err().contains("leaves"));
+        assert!(check_in_frame(&ok, 200, 200)
+            .unwrap_err()
+            .contains("200x200 frame"));
     }
 
     #[test]

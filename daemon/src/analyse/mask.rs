@@ -135,5 +135,7 @@ mod tests {
         }
         let many: Vec<Mask> = (0..33).map(|i| mask(&i.to_string(), &square)).collect();
         assert!(validate(&many).unwrap_err().contains("at most 32"));
+        let err = validate(&[mask("roof\u{202e}", &square)]).unwrap_err();
+        assert!(err.contains("U+202E"), "{err}");
     }
 }

@@ -4,8 +4,9 @@
 //! way: a named polygon whose vertices are fractions of the frame (0..1 on both axes), so it holds
 //! whatever size the stream or the analysis has. This module answers the three questions both ask:
 //!
-//! - is this list of polygons usable ([`validate`]): a name, 3 to [`MAX_POINTS`] points, all in the
-//!   frame, an area, no edge crossing another (a bow-tie has no clear inside), no name used twice;
+//! - is this list of polygons usable ([`validate`]): a printable name (`config::printable`), 3 to
+//!   [`MAX_POINTS`] points, all in the frame, an area, no edge crossing another (a bow-tie has no
+//!   clear inside), no name used twice;
 //! - how much of each density cell lies inside ([`coverage`]): 4×4 samples per cell, so an edge
 //!   through a cell takes part of it, not all or nothing (even-odd rule, so concave shapes work).
 
@@ -49,12 +50,12 @@ pub fn validate<S: Shape>(shapes: &[S], what: &str, max: usize) -> Result<(), St
     for (i, s) in shapes.iter().enumerate() {
         let which = format!("{what} {} ({:?})", i + 1, s.name());
         let name = s.name().trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control)
-        {
+        if name.is_empty() || name.chars().count() > MAX_NAME {
             return Err(format!(
                 "{which}: give it a name of 1 to {MAX_NAME} printable characters"
             ));
         }
+        crate::config::printable::check(name).map_err(|e| format!("{which}: its name {e}"))?;
         if shapes[..i].iter().any(|o| o.name().trim() == name) {
             return Err(format!("{which}: another {what} has this name"));
         }

@@ -241,4 +241,34 @@ mod tests {
         let many: Vec<Zone> = (0..17).map(|i| zone(&i.to_string(), &LEFT, None)).collect();
         assert!(validate(&many).unwrap_err().contains("at most 16"));
     }
+
+    #[test]
+    fn names_with_invisible_or_direction_changing_characters_are_refused() {
+        // A right-to-left override flips the name on the dashboard and in the CSV; a zero-width
+        // space makes "stage" and "stage\u{200b}" two zones that look the same; line and
+        // paragraph separators break lines where none should be.
+        for (name, code) in [
+            ("exit\u{202e}tix", "U+202E"),
+            ("stage\u{200b}", "U+200B"),
+            ("a\u{2028}b", "U+2028"),
+            ("a\u{2029}b", "U+2029"),
+            ("\u{feff}gate", "U+FEFF"),
+            ("bar\u{2066}", "U+2066"),
+        ] {
+            let err = validate(&[zone(name, &LEFT, None)]).unwrap_err();
+            assert!(
+                err.contains(code) && err.contains("zone 1"),
+                "{name:?}: {err}"
+            );
+        }
+        let look_alikes = [
+            zone("stage", &LEFT, None),
+            zone("stage\u{200b}", &WHOLE, None),
+        ];
+        assert!(validate(&look_alikes).is_err());
+        // Letters of every script, accents, emoji and inner spaces are names.
+        for name in ["Bühne vorne", "出口 2", "מבוא", "stage 🎤", "café"] {
+            assert!(validate(&[zone(name, &LEFT, None)]).is_ok(), "{name:?}");
+        }
+    }
 }

@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::analyse::calibrate::Request;
+use crate::analyse::calibrate::{self, Request};
 use crate::analyse::{mask, zones, Setup};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::infer::Model;
+use crate::publish::body::{BodyWriter, Chunks};
 use crate::publish::hub::Hub;
 use crate::publish::models::MAX_MODEL_BYTES;
-use crate::publish::operator::{BodyWriter, BoxFuture, Chunks, Frozen, OpError, Operator};
+use crate::publish::operator::{BoxFuture, Frozen, OpError, Operator};
 use crate::publish::snapshot;
 use crate::store::models::{ModelShelf, Shelf};
 use crate::store::{export, Store};
@@ -131,6 +132,15 @@ impl Operator for Arc<BoxOperator> {
             let jpeg = me.store.frame(&req.frame_id).ok_or_else(|| {
                 OpError::NotFound(format!("no frame {:?}: freeze one first", req.frame_id))
             })?;
+            // The box against the frame's size, from its header alone: decoding a full-size
+            // frame takes seconds on a small box, and is done only for a request that can work.
+            let (w, h) = image::ImageReader::with_format(
+                std::io::Cursor::new(&jpeg),
+                image::ImageFormat::Jpeg,
+            )
+            .into_dimensions()
+            .map_err(|e| OpError::Failed(format!("the kept frame cannot be read: {e}")))?;
+            calibrate::check_in_frame(&req, w, h).map_err(OpError::Bad)?;
             let img = tokio::task::spawn_blocking(move || {
                 image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
                     .map(|i| i.to_rgb8())

@@ -87,7 +87,8 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
     let operator = BoxOperator::start(
         engine.clone(),
         hub.clone(),
-        Store::new(&settings.analysis.state_dir, &settings.source_url()),
+        Store::new(&settings.analysis.state_dir, &settings.source_url())
+            .keeping_frames(settings.analysis.max_frozen_frames as usize),
         settings.source_url().redacted(),
         shelf,
     );

@@ -49,7 +49,8 @@ impl Default for OperatorSettings {
 }
 
 /// Whether `p` can be an operator passphrase: [`MIN_PASSPHRASE`] to [`MAX_PASSPHRASE`]
-/// characters, no control characters.
+/// printable characters (`config::printable`: no control, invisible or direction-changing one,
+/// which nobody could type back for sure).
 pub fn check_passphrase(p: &str) -> Result<(), String> {
     let n = p.chars().count();
     if !(MIN_PASSPHRASE..=MAX_PASSPHRASE).contains(&n) {
@@ -57,10 +58,7 @@ pub fn check_passphrase(p: &str) -> Result<(), String> {
             "is {n} characters long; it must have {MIN_PASSPHRASE} to {MAX_PASSPHRASE}"
         ));
     }
-    if p.chars().any(char::is_control) {
-        return Err("has a control character (a tab, a newline…); use printable ones".into());
-    }
-    Ok(())
+    super::printable::check(p)
 }
 
 /// Whether `name` can be a host name the box answers to: letters, digits, `-` and `.`, at most
@@ -146,6 +144,17 @@ mod tests {
         );
         assert!(check_passphrase("123456").is_ok());
         assert!(check_passphrase("tab\there").is_err());
+        // Invisible and direction-changing characters cannot be typed back reliably.
+        for p in [
+            "pass\u{200b}word",
+            "\u{202e}drowssap",
+            "pass\u{2028}word",
+            "pass\u{00ad}word",
+        ] {
+            let err = check_passphrase(p).unwrap_err();
+            assert!(err.contains("U+"), "{p:?}: {err}");
+        }
+        assert!(check_passphrase("Kennwort für die Bühne").is_ok());
         assert!(check_passphrase(&"p".repeat(129)).is_err());
     }
 }

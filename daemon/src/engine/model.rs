@@ -140,7 +140,10 @@ impl Loaded {
             execution_provider: Some(self.model.provider().name().into()),
             name: Some(info.name.clone()),
             analysis_scale: info.analysis_scale,
-            card: info.card.clone(),
+            card: info
+                .card
+                .as_ref()
+                .map(|c| crate::wire::CardSummary::of(&info.name, c)),
             loaded_at_ms: self
                 .at
                 .duration_since(SystemTime::UNIX_EPOCH)

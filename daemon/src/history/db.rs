@@ -174,6 +174,23 @@ pub struct SnapshotRow {
     pub grid: Vec<u8>,
 }
 
+#[cfg(test)]
+impl SnapshotRow {
+    /// A peak snapshot at `t_ms` of 7 people: a 4-byte JPEG and a 2x1 grid (`AP8=` in base64).
+    pub fn tiny_peak(t_ms: u64) -> Self {
+        Self {
+            peak: true,
+            t_ms,
+            count: 7.0,
+            jpeg: vec![0xff, 0xd8, 0xff, 0xd9],
+            grid_width: 2,
+            grid_height: 1,
+            grid_max: 2.0,
+            grid: vec![0, 255],
+        }
+    }
+}
+
 /// Everything one commit writes; rows belong to `flight` (alerts and events may come without
 /// one, between flights).
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -132,19 +132,20 @@ impl HostNames {
         }
     }
 
-    /// Whether a request whose `Host` header is `host` is for this box. No header (HTTP/1.0)
-    /// is; nothing is built from it but `localhost`.
-    pub fn allows(&self, host: Option<&str>) -> bool {
-        let Some(host) = host else { return true };
+    /// Whether a request whose `Host` header is `host` is for this box (a request without one
+    /// is refused before: `publish::server`). The unspecified addresses `0.0.0.0` and `[::]`
+    /// are nobody's: a browser sends them when a page of any site asks for a service "on this
+    /// machine", so they are refused unless `operator.host_names` lists them.
+    pub fn allows(&self, host: &str) -> bool {
         let Some((name, ip)) = parse_host(host.trim()) else {
             return false;
         };
         match ip {
             Some(ip) => {
                 ip.is_loopback()
-                    || ip.is_unspecified()
                     || self.addrs.contains(&ip)
                     || (self.interfaces && interface_addrs().contains(&ip))
+                    || self.names.contains(&name)
             }
             None => self.names.contains(&name),
         }
@@ -171,8 +172,9 @@ fn interface_addrs() -> Vec<IpAddr> {
 // ---------------------------------------------------------------------------------------------
 // Growing delays between attempts.
 
-/// A count of failed attempts and when the next attempt may come: each failure beyond `free`
-/// doubles the wait, from `base` up to `cap`; a quiet `forget` clears it.
+/// A count of failed attempts and when the next attempt may come: the first `free` failures
+/// leave no wait, each one beyond sets a wait that doubles, from `base` up to `cap` (so
+/// `free + 1` attempts come at once); a quiet `forget` clears it.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     pub free: u32,
@@ -181,14 +183,16 @@ pub struct Backoff {
     pub forget: Duration,
 }
 
-/// Per client address: three tries at once, then 1 s, 2 s, 4 s … up to 5 minutes between tries.
+/// Per client address: four tries at once (three free, the fourth starts the waits), then 1 s,
+/// 2 s, 4 s … up to 5 minutes between tries.
 pub const PER_CLIENT: Backoff = Backoff {
     free: 3,
     base: Duration::from_secs(1),
     cap: Duration::from_secs(300),
     forget: Duration::from_secs(900),
 };
-/// Over all clients: ten tries, then 1 s, 2 s … up to one minute between tries.
+/// Over all clients: eleven tries at once (ten free), then 1 s, 2 s … up to one minute between
+/// tries.
 pub const GLOBAL: Backoff = Backoff {
     free: 10,
     base: Duration::from_secs(1),
@@ -817,11 +821,7 @@ async fn logout(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
 }
 
 async fn session(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
-    (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(auth.report(&headers)),
-    )
-        .into_response()
+    Json(auth.report(&headers)).into_response()
 }
 
 async fn change_passphrase(State(auth): State<Arc<Auth>>, req: Request) -> Response {
@@ -864,7 +864,10 @@ pub fn routes(auth: Arc<Auth>) -> Router {
             auth.clone(),
             super::operator::gate,
         ));
-    open.merge(gated).with_state(auth)
+    // The session's state and the sign-in's answers are the browser's to read once, not to keep.
+    open.merge(gated)
+        .layer(super::operator::no_store())
+        .with_state(auth)
 }
 
 #[cfg(test)]
@@ -940,7 +943,7 @@ mod tests {
         let mut l = Limiter::new(PER_CLIENT, GLOBAL, t0);
         let a: IpAddr = "192.168.50.20".parse().unwrap();
         let b: IpAddr = "192.168.50.21".parse().unwrap();
-        // Three free tries, then 1 s, 2 s, 4 s … between them.
+        // Four tries at once (three free, the fourth sets the first wait), then 1 s, 2 s, 4 s …
         for _ in 0..4 {
             l.begin(a, t0).unwrap();
         }
@@ -1001,8 +1004,8 @@ mod tests {
             "brute force, 200 addresses: {many_hour} guesses in an hour ({:.2}/min)",
             many_hour as f64 / 60.0
         );
-        // One address: 3 free, then waits of 1+2+4+8+16+32 s: 9 in the first minute; then one
-        // per 5 minutes.
+        // One address: 4 at once, then after waits of 1, 2, 4, 8 and 16 s: 9 in the first
+        // minute; then one per 5 minutes.
         assert_eq!(one_first, 9);
         assert!(one_hour <= 25, "{one_hour}");
         // Many addresses: bounded by the global delay (one a minute at its cap).
@@ -1011,6 +1014,66 @@ mod tests {
         println!(
             "a 6-digit PIN: {:.0} days on average from 200 addresses; a generated passphrase (~60 bits): never",
             500_000.0 / many_hour as f64 / 24.0
+        );
+        // docs/security.md gives these figures: they are the limiter's.
+        let doc = include_str!("../../../docs/security.md");
+        for row in [
+            format!("| one address, first minute | {one_first} |"),
+            format!("| one address, one hour | {one_hour} ("),
+            format!("| 200 addresses (a whole hotspot), one hour | {many_hour} ("),
+        ] {
+            assert!(doc.contains(&row), "docs/security.md lacks {row:?}");
+        }
+    }
+
+    /// docs/security.md says in words how many attempts come at once and what the waits are.
+    #[test]
+    fn the_security_doc_tells_the_limits_the_code_has() {
+        let doc = include_str!("../../../docs/security.md").replace("\n  ", " ");
+        let words = [
+            "", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+            "eleven", "twelve",
+        ];
+        let at_once = |b: &Backoff| words[b.free as usize + 1];
+        // At once: as many attempts as `begin` lets through at one instant.
+        let t0 = Instant::now();
+        let mut l = Limiter::new(PER_CLIENT, GLOBAL, t0);
+        let one = IpAddr::from([10, 0, 0, 1]);
+        let through = (0..20).take_while(|_| l.begin(one, t0).is_ok()).count();
+        assert_eq!(words[through], at_once(&PER_CLIENT));
+        let mut l = Limiter::new(PER_CLIENT, GLOBAL, t0);
+        let through = (0..20u8)
+            .take_while(|i| l.begin(IpAddr::from([10, 0, 1, *i]), t0).is_ok())
+            .count();
+        assert_eq!(words[through], at_once(&GLOBAL));
+        for said in [
+            format!(
+                "per client address: {} attempts are checked at once",
+                at_once(&PER_CLIENT)
+            ),
+            format!(
+                "up to {} minutes between tries",
+                PER_CLIENT.cap.as_secs() / 60
+            ),
+            format!(
+                "over all clients together: {} attempts at once",
+                at_once(&GLOBAL)
+            ),
+            format!("up to {} minute between tries", GLOBAL.cap.as_secs() / 60),
+            "forgotten after a quiet quarter of an hour".to_string(),
+        ] {
+            assert!(
+                doc.contains(&said),
+                "docs/security.md does not say {said:?}"
+            );
+        }
+        assert_eq!(
+            (PER_CLIENT.forget, GLOBAL.forget),
+            (Duration::from_secs(900), Duration::from_secs(900))
+        );
+        assert_eq!(
+            (PER_CLIENT.base, GLOBAL.base),
+            (Duration::from_secs(1), Duration::from_secs(1))
         );
     }
 
@@ -1029,9 +1092,8 @@ mod tests {
             "127.0.0.1:3000",
             "[::1]:80",
         ] {
-            assert!(h.allows(Some(ok)), "{ok}");
+            assert!(h.allows(ok), "{ok}");
         }
-        assert!(h.allows(None));
         let long = "a".repeat(65536);
         for bad in [
             "evil.example",
@@ -1043,9 +1105,17 @@ mod tests {
             "sky count.lan",
             long.as_str(),
             "192.168.50.1@evil",
+            // Unspecified: nobody's address; browsers reach local services through it.
+            "0.0.0.0",
+            "0.0.0.0:8080",
+            "[::]:80",
         ] {
-            assert!(!h.allows(Some(bad)), "{bad}");
+            assert!(!h.allows(bad), "{bad}");
         }
+        // Unless the box is configured to answer to it.
+        let h = HostNames::exactly(&["0.0.0.0"], &[]);
+        assert!(h.allows("0.0.0.0:8080"));
+        assert!(!h.allows("[::]:80"));
     }
 
     #[test]

@@ -13,11 +13,18 @@
 //!
 //! Each request opens the database on a blocking thread, read-only but for the operator's delete
 //! (WAL lets readers run beside the recorder's writes; SQLite serialises the delete with them).
+//! A flight and its exports are written to the client as they are read (`history::read` and
+//! `publish::body`): a day-long export takes a few MB, however long. Each holds a connection and
+//! a thread while its client reads, so only [`EXPORTS_AT_ONCE`] exports run at once (one more
+//! answers 503 with `Retry-After`), and the viewers' other reads [`READS_AT_ONCE`] (one more waits
+//! its turn, up to [`READ_WAIT`]).
+//!
 //! Errors are JSON `{"error": …}`: 400 for an id that is not one, 404 for a flight that is not
-//! (or no longer) kept, 409 for deleting a flight going on, 503 when the history is off.
+//! (or no longer) kept, 409 for deleting a flight going on, 503 when the history is off or busy.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -25,7 +32,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::body::BodyWriter;
 use super::hub::{Feed, Hub};
 use crate::history::read;
 use crate::history::recorder::{Item, Live};
@@ -35,6 +44,14 @@ use crate::wire::HistoryReport;
 pub const VIEW_POINTS: u64 = 2_000;
 /// The most rows an export gives (a whole day at 0.5 s per analysis).
 pub const EXPORT_POINTS: u64 = 200_000;
+/// Exports (`.json`, `.csv`) sent at once; one more is refused with 503 and [`EXPORT_RETRY_S`].
+pub const EXPORTS_AT_ONCE: usize = 2;
+/// The `Retry-After` of a refused export, in seconds.
+pub const EXPORT_RETRY_S: u64 = 5;
+/// The viewers' other reads (the list, a flight's view, a peak frame) at once.
+pub const READS_AT_ONCE: usize = 8;
+/// How long a read waits for its turn before it is answered 503.
+pub const READ_WAIT: Duration = Duration::from_secs(10);
 
 impl From<Feed> for Item {
     fn from(f: Feed) -> Self {
@@ -56,9 +73,54 @@ impl Live for Hub {
     }
 }
 
-/// The database's path, or `None` when the history is off.
+/// The database's path (`None` when the history is off), and the turns to read it.
 #[derive(Clone)]
-struct Db(Option<Arc<PathBuf>>);
+struct Db {
+    path: Option<Arc<PathBuf>>,
+    exports: Arc<Semaphore>,
+    reads: Arc<Semaphore>,
+}
+
+impl Db {
+    fn new(path: Option<PathBuf>) -> Self {
+        Self {
+            path: path.map(Arc::new),
+            exports: Arc::new(Semaphore::new(EXPORTS_AT_ONCE)),
+            reads: Arc::new(Semaphore::new(READS_AT_ONCE)),
+        }
+    }
+
+    /// A read's turn: at once when one is free, else after the others, or 503 past [`READ_WAIT`].
+    async fn read_turn(&self) -> Result<OwnedSemaphorePermit, Refused> {
+        match tokio::time::timeout(READ_WAIT, self.reads.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the history is busy answering others: try again in a moment".into(),
+            )),
+        }
+    }
+
+    /// An export's turn, now or never (see [`exports_busy`]).
+    fn export_turn(&self) -> Option<OwnedSemaphorePermit> {
+        self.exports.clone().try_acquire_owned().ok()
+    }
+}
+
+/// The answer to an export while [`EXPORTS_AT_ONCE`] are being sent: 503 with `Retry-After`.
+fn exports_busy() -> Response {
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "{EXPORTS_AT_ONCE} exports are being downloaded from this box already: try again in \
+             {EXPORT_RETRY_S} s"
+        ),
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(EXPORT_RETRY_S));
+    r
+}
 
 /// The history's routes; `db` is `history.path` (None: `history.enabled = false`).
 pub fn routes(db: Option<PathBuf>) -> Router {
@@ -66,7 +128,7 @@ pub fn routes(db: Option<PathBuf>) -> Router {
         .route("/api/history/flights", get(list))
         .route("/api/history/flights/{file}", get(one))
         .route("/api/history/flights/{id}/peak.jpg", get(peak_jpg))
-        .with_state(Db(db.map(Arc::new)))
+        .with_state(Db::new(db))
 }
 
 /// The history's operator routes; the caller puts them behind the operator's gate.
@@ -76,7 +138,7 @@ pub fn operator_routes(db: Option<PathBuf>) -> Router {
             "/api/operator/history/flights/{id}",
             axum::routing::delete(remove),
         )
-        .with_state(Db(db.map(Arc::new)))
+        .with_state(Db::new(db))
 }
 
 /// A request refused: a status and why, sent as `{"error": …}`.
@@ -118,12 +180,40 @@ fn parse_file(file: &str) -> Result<(i64, Form), String> {
     }
 }
 
-/// Runs `f` on the database, read-only, off the async workers.
+/// Runs `f` on the database, read-only, off the async workers, in its turn.
 async fn with_db<T: Send + 'static>(
     db: &Db,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, Refused> + Send + 'static,
 ) -> Result<T, Refused> {
-    on_db(db, crate::history::db::open_read, f).await
+    let turn = db.read_turn().await?;
+    on_db(db, crate::history::db::open_read, move |c| {
+        let _turn = turn;
+        f(c)
+    })
+    .await
+}
+
+/// The database's path, or 503 when the history is off.
+fn path_of(db: &Db) -> Result<Arc<PathBuf>, Refused> {
+    db.path.clone().ok_or_else(|| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the history is off on this box (history.enabled = false in skycount.toml)".into(),
+        )
+    })
+}
+
+/// Opens the database with `open`, or says why it cannot be read.
+fn open_with(
+    open: fn(&std::path::Path) -> rusqlite::Result<rusqlite::Connection>,
+    path: &std::path::Path,
+) -> Result<rusqlite::Connection, Refused> {
+    open(path).map_err(|e| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the history cannot be read yet ({e}): has a flight been recorded?"),
+        )
+    })
 }
 
 /// Runs `f` on the database opened with `open`, off the async workers.
@@ -132,23 +222,10 @@ async fn on_db<T: Send + 'static>(
     open: fn(&std::path::Path) -> rusqlite::Result<rusqlite::Connection>,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, Refused> + Send + 'static,
 ) -> Result<T, Refused> {
-    let Some(path) = db.0.clone() else {
-        return Err(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the history is off on this box (history.enabled = false in skycount.toml)".into(),
-        ));
-    };
-    tokio::task::spawn_blocking(move || {
-        let conn = open(&path).map_err(|e| {
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("the history cannot be read yet ({e}): has a flight been recorded?"),
-            )
-        })?;
-        f(&conn)
-    })
-    .await
-    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    let path = path_of(db)?;
+    tokio::task::spawn_blocking(move || f(&open_with(open, &path)?))
+        .await
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
 fn sql(e: rusqlite::Error) -> Refused {
@@ -218,7 +295,7 @@ async fn remove(State(db): State<Db>, Path(id): Path<String>) -> Response {
 }
 
 async fn list(State(db): State<Db>) -> Response {
-    if db.0.as_ref().is_some_and(|p| !p.exists()) {
+    if db.path.as_ref().is_some_and(|p| !p.exists()) {
         return Json(json!({ "flights": [] })).into_response();
     }
     match with_db(&db, |c| read::flights(c).map_err(sql)).await {
@@ -232,77 +309,88 @@ async fn one(State(db): State<Db>, Path(file): Path<String>) -> Response {
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, e).into_response(),
     };
-    let points = if form == Form::View {
-        VIEW_POINTS
-    } else {
-        EXPORT_POINTS
+    let turn = match form {
+        Form::View => db.read_turn().await.map_err(IntoResponse::into_response),
+        Form::Json | Form::Csv => db.export_turn().ok_or_else(exports_busy),
     };
-    let got = with_db(&db, move |c| {
-        let flight = read::flight(c, id)
-            .map_err(sql)?
-            .ok_or_else(|| not_found(id))?;
-        let series = read::series(c, id, points).map_err(sql)?;
-        if form == Form::Csv {
-            return Ok((flight, series, None));
-        }
-        let detail = json!({
-            "flight": flight,
-            "step": series.step,
-            "series": series.points,
-            "alerts": read::alerts(c, id).map_err(sql)?,
-            "events": read::events(c, &flight).map_err(sql)?,
-            "peak_snapshot": read::peak(c, id).map_err(sql)?.map(|s| json!({
-                "t_ms": s.t_ms,
-                "count": s.count,
-                "url": format!("/api/history/flights/{id}/peak.jpg"),
-                "density": s,
-            })),
-            "box": nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()),
-            "version": env!("CARGO_PKG_VERSION"),
+    let (turn, path) = match (turn, path_of(&db)) {
+        (Ok(t), Ok(p)) => (t, p),
+        (Err(r), _) => return r,
+        (_, Err(r)) => return r.into_response(),
+    };
+    // On a blocking thread that holds the turn while it writes: the flight is looked up first
+    // (a 404 is answered before any byte of a body), then written as it is read and sent.
+    let (head, headed) = tokio::sync::oneshot::channel();
+    let (mut out, chunks) = BodyWriter::new();
+    tokio::task::spawn_blocking(move || {
+        let found = open_with(crate::history::db::open_read, &path).and_then(|conn| {
+            let flight = read::flight(&conn, id)
+                .map_err(sql)?
+                .ok_or_else(|| not_found(id))?;
+            Ok((conn, flight))
         });
-        Ok((
-            flight,
-            read::Series {
-                step: series.step,
-                points: Vec::new(),
-            },
-            Some(detail),
-        ))
-    })
-    .await;
-    let (flight, series, detail) = match got {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
+        let (conn, flight) = match found {
+            Ok(found) => found,
+            Err(refused) => {
+                let _ = head.send(Err(refused));
+                return;
+            }
+        };
+        if head.send(Ok(flight.clone())).is_err() {
+            return;
+        }
+        let stamp = read::Stamp {
+            host: nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok()),
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        let written = match form {
+            Form::View => read::write_json(&conn, &flight, VIEW_POINTS, &stamp, &mut out),
+            Form::Json => read::write_json(&conn, &flight, EXPORT_POINTS, &stamp, &mut out),
+            Form::Csv => read::write_csv(&conn, &flight, EXPORT_POINTS, &mut out),
+        };
+        // The turn is given back before the body's end is sent: a client that asks again as
+        // soon as its download ends finds it free.
+        drop((turn, conn));
+        match written {
+            Ok(()) => {
+                let _ = out.finish();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                log::debug!("history: flight {id}'s client went before the end");
+            }
+            Err(e) => {
+                log::warn!("history: flight {id} could not be sent whole: {e}");
+                out.fail(e.to_string());
+            }
+        }
+    });
+    let flight = match headed.await {
+        Ok(Ok(flight)) => flight,
+        Ok(Err(refused)) => return refused.into_response(),
+        Err(_) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "reading the history stopped".into(),
+            )
+            .into_response()
+        }
     };
     let name = format!("skycount-flight-{}-{}", flight.id, flight.stream);
-    match (form, detail) {
-        (Form::View, Some(d)) => Json(d).into_response(),
-        (Form::Json, Some(d)) => (
-            [(
-                header::CONTENT_DISPOSITION,
-                attachment(&format!("{name}.json")),
-            )],
-            Json(d),
-        )
-            .into_response(),
-        _ => match read::csv(&series) {
-            Ok(bytes) => (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("text/csv; charset=utf-8"),
-                    ),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        attachment(&format!("{name}.csv")),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response(),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        },
+    let (ct, file) = match form {
+        Form::View => ("application/json", None),
+        Form::Json => ("application/json", Some(format!("{name}.json"))),
+        Form::Csv => ("text/csv; charset=utf-8", Some(format!("{name}.csv"))),
+    };
+    let mut r = super::body::body(chunks).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    if let Some(file) = file {
+        r.headers_mut()
+            .insert(header::CONTENT_DISPOSITION, attachment(&file));
     }
+    r
 }
 
 fn attachment(file: &str) -> HeaderValue {
@@ -352,6 +440,79 @@ mod tests {
 
     use crate::history::db::{self, AnalysisRow, Batch, FlightRow, SnapshotRow};
 
+    /// A flight going on with 5000 analyses and a peak snapshot (its JSON export: 600 KB).
+    fn flight_of_5000(path: &std::path::Path) {
+        let mut conn = db::open(path).unwrap();
+        db::write(
+            &mut conn,
+            &Batch {
+                flight: Some(FlightRow {
+                    stream: "live_drone".into(),
+                    start_ms: 1_000,
+                    last_ms: 5_000,
+                    end_ms: None,
+                    peak: 7.0,
+                    peak_ms: 3_000,
+                }),
+                analyses: (0..5000u64)
+                    .map(|i| AnalysisRow {
+                        t_ms: 1_000 + i,
+                        count: 7.0,
+                        smoothed: 7.0,
+                        band: [6.0, 8.0],
+                        calibrated: false,
+                        state: "live".into(),
+                        zones: "[]".into(),
+                    })
+                    .collect(),
+                snapshots: vec![SnapshotRow::tiny_peak(3_000)],
+                ..Batch::default()
+            },
+        )
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn two_exports_at_once_and_one_more_is_told_when_to_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        flight_of_5000(&path);
+        let app = routes(Some(path));
+        let start = |uri: &'static str| {
+            app.clone()
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        };
+        // Two downloads whose clients read nothing: they stay under way.
+        let first = start("/api/history/flights/1.json").await.unwrap();
+        let second = start("/api/history/flights/1.json").await.unwrap();
+        assert_eq!(
+            (first.status(), second.status()),
+            (StatusCode::OK, StatusCode::OK)
+        );
+        let third = start("/api/history/flights/1.csv").await.unwrap();
+        assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            third.headers().get(header::RETRY_AFTER).unwrap(),
+            &EXPORT_RETRY_S.to_string()
+        );
+        // Not exports: answered.
+        assert_eq!(get(&app, "/api/history/flights/1").await.0, StatusCode::OK);
+        // A client that goes gives its turn back (its writer stops at its next chunk).
+        drop(first);
+        let mut answered = None;
+        for _ in 0..200 {
+            let (s, _, body) = get(&app, "/api/history/flights/1.csv").await;
+            if s == StatusCode::OK {
+                answered = Some(body);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let csv = String::from_utf8(answered.expect("the turn came back within 10 s")).unwrap();
+        assert_eq!(csv.lines().count(), 5001);
+        drop(second);
+    }
+
     async fn get(app: &Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
         let r = app
             .clone()
@@ -379,43 +540,7 @@ mod tests {
             (StatusCode::OK, &br#"{"flights":[]}"#[..])
         );
 
-        let mut conn = db::open(&path).unwrap();
-        db::write(
-            &mut conn,
-            &Batch {
-                flight: Some(FlightRow {
-                    stream: "live_drone".into(),
-                    start_ms: 1_000,
-                    last_ms: 5_000,
-                    end_ms: None,
-                    peak: 7.0,
-                    peak_ms: 3_000,
-                }),
-                analyses: (0..5000u64)
-                    .map(|i| AnalysisRow {
-                        t_ms: 1_000 + i,
-                        count: 7.0,
-                        smoothed: 7.0,
-                        band: [6.0, 8.0],
-                        calibrated: false,
-                        state: "live".into(),
-                        zones: "[]".into(),
-                    })
-                    .collect(),
-                snapshots: vec![SnapshotRow {
-                    peak: true,
-                    t_ms: 3_000,
-                    count: 7.0,
-                    jpeg: vec![0xff, 0xd8, 0xff, 0xd9],
-                    grid_width: 2,
-                    grid_height: 1,
-                    grid_max: 2.0,
-                    grid: vec![0, 255],
-                }],
-                ..Batch::default()
-            },
-        )
-        .unwrap();
+        flight_of_5000(&path);
 
         let (s, _, body) = get(&app, "/api/history/flights").await;
         assert_eq!(s, StatusCode::OK);

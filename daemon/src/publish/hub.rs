@@ -123,10 +123,14 @@ impl Hub {
             Event::MediaMtx(report) => self.set_mediamtx(report),
             Event::Setup(setup) => {
                 self.pass_on(|| Feed::Setup(setup.clone()));
-                if setup.zones != self.setup.read().zones {
+                // Under the setup's lock: an analysis published at the same time either sets
+                // its zones before they are forgotten or sees the new zones (see `publish`).
+                let mut current = self.setup.write();
+                if setup.zones != current.zones {
                     self.metrics.forget_zones();
                 }
-                *self.setup.write() = setup;
+                *current = setup;
+                drop(current);
                 self.status_changed.notify_one();
             }
             Event::Alert(alert) => {
@@ -305,7 +309,17 @@ impl Hub {
             .last_staleness_seconds
             .set(analysis.staleness_ms / 1000.0);
         self.metrics.last_count.set(analysis.count);
-        self.metrics.set_zones(&analysis.zones);
+        {
+            // Only the zones the operator has now: an analysis made with the zones before a
+            // change may finish after it, and must not bring the removed ones back.
+            let setup = self.setup.read();
+            self.metrics.set_zones(
+                analysis
+                    .zones
+                    .iter()
+                    .filter(|z| setup.zones.iter().any(|s| s.name == z.name)),
+            );
+        }
         *self.last_frame.lock() = Some((analysis.seq, frame));
         self.analysis.send_replace(Some(analysis));
     }
@@ -508,6 +522,81 @@ mod tests {
             "analysis 1's frame was replaced by 2's"
         );
         assert!(hub.snapshot_jpeg().is_some());
+    }
+
+    #[test]
+    fn removed_zones_leave_the_metrics_and_a_late_analysis_does_not_bring_them_back() {
+        let hub = Hub::new(
+            "rtmp://x/live/drone".into(),
+            crate::engine::model::report_for(&crate::config::Settings::default().model),
+        );
+        let zones = |names: &[&str]| Setup {
+            zones: names
+                .iter()
+                .map(|n| crate::wire::Zone {
+                    name: n.to_string(),
+                    points: vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]],
+                    limit: None,
+                })
+                .collect(),
+            ..Setup::default()
+        };
+        // An analysis made with these zones' counts.
+        let analysed = |seq: u64, names: &[&str]| Event::Analysed {
+            analysis: Arc::new(Analysis {
+                zones: names
+                    .iter()
+                    .map(|n| crate::wire::ZoneCount {
+                        name: n.to_string(),
+                        count: 311.5,
+                        share: 0.5,
+                        limit: None,
+                        alerting: false,
+                    })
+                    .collect(),
+                ..Analysis::example(seq, seq * 1000, 623.0)
+            }),
+            frame: crate::sample::Frame::packed(16, 8, vec![0; 16 * 8 * 3]),
+        };
+        let exported = |hub: &Hub| -> Vec<String> {
+            hub.metrics
+                .encode()
+                .lines()
+                .filter(|l| l.starts_with("skycount_zone_people{"))
+                .map(str::to_owned)
+                .collect()
+        };
+        hub.apply(Event::Setup(zones(&["old"])));
+        hub.apply(analysed(1, &["old"]));
+        assert_eq!(
+            exported(&hub),
+            [r#"skycount_zone_people{zone="old"} 311.5"#]
+        );
+        // The operator replaces the zones; the analysis under way was made with the old ones
+        // and arrives after the change.
+        hub.apply(Event::Setup(zones(&["new"])));
+        assert!(exported(&hub).is_empty());
+        hub.apply(analysed(2, &["old"]));
+        assert!(exported(&hub).is_empty(), "{:?}", exported(&hub));
+        hub.apply(analysed(3, &["new"]));
+        assert_eq!(
+            exported(&hub),
+            [r#"skycount_zone_people{zone="new"} 311.5"#]
+        );
+        // Fifteen changes later, and then no zones at all: nothing old is left.
+        for i in 0..15 {
+            let name = format!("new{i}");
+            hub.apply(Event::Setup(zones(&[&name])));
+            hub.apply(analysed(4 + i, &["new"]));
+            hub.apply(analysed(4 + i, &[&name]));
+        }
+        assert_eq!(
+            exported(&hub),
+            [r#"skycount_zone_people{zone="new14"} 311.5"#]
+        );
+        hub.apply(Event::Setup(Setup::default()));
+        hub.apply(analysed(30, &["new14"]));
+        assert!(exported(&hub).is_empty(), "{:?}", exported(&hub));
     }
 
     #[test]

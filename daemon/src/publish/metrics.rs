@@ -164,8 +164,9 @@ impl Metrics {
         self.mqtt_dropped.inner().store(report.dropped, Relaxed);
     }
 
-    /// The zones' counts of the latest analysis.
-    pub fn set_zones(&self, zones: &[crate::wire::ZoneCount]) {
+    /// The zones' counts of the latest analysis (those of the zones that exist: the hub's
+    /// choice).
+    pub fn set_zones<'a>(&self, zones: impl IntoIterator<Item = &'a crate::wire::ZoneCount>) {
         for z in zones {
             self.zone_people
                 .get_or_create(&ZoneLabel {
@@ -175,8 +176,8 @@ impl Metrics {
         }
     }
 
-    /// The operator changed the zones: the old ones leave the exposition; the next analysis
-    /// gives the new ones.
+    /// The operator changed the zones: the old ones leave the exposition; the next analysis made
+    /// with the new ones gives them.
     pub fn forget_zones(&self) {
         self.zone_people.clear();
     }

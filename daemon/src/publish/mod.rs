@@ -6,6 +6,7 @@
 //! roles.
 
 pub mod auth;
+pub mod body;
 pub mod conn;
 pub mod history;
 pub mod hub;

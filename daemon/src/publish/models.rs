@@ -30,21 +30,12 @@ struct UploadQuery {
 }
 
 /// A model's name from an upload's `name`: its file name without `.onnx`, in letters, digits,
-/// `-`, `_` and `.`, at most 64 of them.
+/// `-`, `_` and `.`, at most 64 of them (`infer::clean_name`, as a card's name is filtered);
+/// `uploaded` when nothing is left.
 pub fn model_name(given: Option<&str>) -> String {
-    let raw = given.unwrap_or("").trim();
-    let raw = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
-    let raw = raw.strip_suffix(".onnx").unwrap_or(raw);
-    let name: String = raw
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .take(64)
-        .collect();
-    if name.trim_matches('.').is_empty() {
-        "uploaded".into()
-    } else {
-        name
-    }
+    given
+        .and_then(crate::infer::clean_name)
+        .unwrap_or_else(|| "uploaded".into())
 }
 
 fn too_large() -> OpError {
@@ -132,10 +123,7 @@ async fn annotations(State(op): State<Op>) -> Response {
                         .unwrap_or(HeaderValue::from_static("attachment")),
                 ),
             ],
-            axum::body::Body::from_stream(futures_util::stream::unfold(
-                chunks,
-                |mut chunks| async move { chunks.recv().await.map(|c| (c, chunks)) },
-            )),
+            super::body::body(chunks),
         )
             .into_response(),
         Err(e) => e.into_response(),

@@ -23,70 +23,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Auth;
+pub use super::body::Chunks;
 use crate::analyse::calibrate::Request as CalibrationRequest;
 use crate::wire::{Alert, Calibration, Mask, ModelShelfReport, Zone};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// A response body made while it is sent: the chunks a [`BodyWriter`] writes.
-pub type Chunks = tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>;
-
-/// A blocking [`std::io::Write`] whose bytes become an HTTP response body as they are written,
-/// in chunks of [`BodyWriter::CHUNK`]: a large export (the annotated frames) is never held in
-/// memory whole. It waits while the client is slow (a few chunks are buffered) and fails with
-/// `BrokenPipe` once the client has gone. Use it from a blocking thread.
-pub struct BodyWriter {
-    tx: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
-    buf: Vec<u8>,
-}
-
-impl BodyWriter {
-    pub const CHUNK: usize = 64 * 1024;
-
-    /// A writer and the body it feeds.
-    pub fn new() -> (Self, Chunks) {
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let buf = Vec::with_capacity(Self::CHUNK);
-        (Self { tx, buf }, rx)
-    }
-
-    fn send(&mut self, chunk: std::io::Result<Vec<u8>>) -> std::io::Result<()> {
-        self.tx.blocking_send(chunk).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
-    }
-
-    /// Sends what is left: the body ends complete.
-    pub fn finish(mut self) -> std::io::Result<()> {
-        std::io::Write::flush(&mut self)
-    }
-
-    /// Ends the body with an error: the client sees the download fail, not a short file that
-    /// looks whole.
-    pub fn fail(mut self, why: String) {
-        let _ = self.send(Err(std::io::Error::other(why)));
-    }
-}
-
-impl std::io::Write for BodyWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(Self::CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == Self::CHUNK {
-            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::CHUNK));
-            self.send(Ok(chunk))?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::take(&mut self.buf);
-        self.send(Ok(chunk))
-    }
-}
 
 /// Why an operator action was refused, and what the answer's status is.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,7 +152,7 @@ async fn frame(State(op): State<Op>, Path(name): Path<String>) -> Response {
         return OpError::NotFound(format!("no frame {name:?}")).into_response();
     };
     match op.frame(id) {
-        Some(jpeg) => super::snapshot::jpeg_response(jpeg, "private, max-age=3600"),
+        Some(jpeg) => super::snapshot::jpeg_response(jpeg, NO_STORE),
         None => OpError::NotFound(format!("no frame {id:?}: freeze one first")).into_response(),
     }
 }
@@ -221,6 +162,11 @@ async fn calibrate(State(op): State<Op>, body: axum::body::Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    // Cheap before expensive: a request that cannot be a calibration is refused before the
+    // frozen frame is decoded and the model asked.
+    if let Err(e) = crate::analyse::calibrate::check_shape(&req) {
+        return OpError::Bad(e).into_response();
+    }
     match op.calibrate(req).await {
         Ok(c) => Json(c).into_response(),
         Err(e) => e.into_response(),
@@ -267,36 +213,64 @@ async fn acknowledge(State(op): State<Op>, Path(id): Path<String>) -> Response {
     }
 }
 
-/// The host part of a URL's authority (`http://box:8080` → `box:8080`).
-fn origin_host(origin: &str) -> Option<&str> {
-    origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'))
+/// Whether `origin` (an `Origin` header) is the page the box served, reached at `host` (the
+/// `Host` header): the whole origin compared, scheme (`http`: the box serves nothing else),
+/// host and port (the default port written or not). An origin that is not ASCII, not a URL, or
+/// more than scheme, host and port (`null`, a path, a user) is not.
+fn same_origin(origin: &HeaderValue, host: &str) -> bool {
+    let parse = |s: &str| url::Url::parse(s).ok();
+    let (Some(origin), Some(own)) = (
+        origin.to_str().ok().and_then(parse),
+        parse(&format!("http://{host}")),
+    ) else {
+        return false;
+    };
+    let bare = |u: &url::Url| {
+        u.username().is_empty()
+            && u.password().is_none()
+            && u.path() == "/"
+            && u.query().is_none()
+            && u.fragment().is_none()
+    };
+    origin.scheme() == "http"
+        && bare(&origin)
+        && bare(&own)
+        && origin.host().is_some()
+        && origin.host() == own.host()
+        && origin.port_or_known_default() == own.port_or_known_default()
 }
 
 /// A request that changes something and carries an `Origin` must come from the page the box
-/// served (same host and port as `Host`): otherwise the 403 to answer.
+/// served ([`same_origin`]): otherwise the 403 to answer. Tools that send no `Origin` pass (they
+/// are not a browser that another site's page can drive).
 pub fn refuse_foreign(req: &Request) -> Option<Response> {
     let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !mutating {
         return None;
     }
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let origin = header(header::ORIGIN)?;
-    let host = header(header::HOST).unwrap_or_default();
-    (origin_host(origin) != Some(host)).then(|| {
+    let mut origins = req.headers().get_all(header::ORIGIN).iter();
+    let origin = origins.next()?;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if origins.next().is_none() && same_origin(origin, host) {
+        return None;
+    }
+    let shown: String = String::from_utf8_lossy(origin.as_bytes())
+        .chars()
+        .take(80)
+        .collect();
+    Some(
         (
             StatusCode::FORBIDDEN,
             Json(json!({
-                "error": format!("refused: the request comes from {origin}, not from this box's dashboard")
+                "error": format!("refused: the request comes from {shown:?}, not from this box's dashboard")
             })),
         )
-            .into_response()
-    })
+            .into_response(),
+    )
 }
 
 /// The operator gate: see the module docs. A change from another site's page is refused (403),
@@ -311,8 +285,20 @@ pub async fn gate(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Re
     next.run(req).await
 }
 
-/// The `/api/operator/*` routes, behind [`gate`]; without an operator (tests, tools) they answer
-/// 503.
+/// The `Cache-Control` of every operator-only answer: a browser keeps none of it (a frozen frame
+/// stayed in the cache an hour after signing out with `private, max-age=3600`).
+pub const NO_STORE: &str = "no-store";
+
+/// Sets `Cache-Control: no-store` on every answer of the routes it wraps, refusals included.
+pub fn no_store() -> tower_http::set_header::SetResponseHeaderLayer<HeaderValue> {
+    tower_http::set_header::SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(NO_STORE),
+    )
+}
+
+/// The `/api/operator/*` routes, behind [`gate`], none kept by the browser ([`no_store`]);
+/// without an operator (tests, tools) they answer 503.
 pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
     let Some(op) = op else {
         return Router::new().route(
@@ -336,6 +322,7 @@ pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
         // Uploads stream to disk with a cap of their own; behind the gate like the rest.
         .merge(super::models::routes())
         .route_layer(middleware::from_fn_with_state(auth, gate))
+        .layer(no_store())
         .with_state(op)
 }
 
@@ -346,47 +333,6 @@ mod tests {
     use axum::body::Body;
     use tower::ServiceExt as _;
 
-    #[test]
-    fn a_body_writer_sends_bounded_chunks_in_order_and_stops_when_the_client_goes() {
-        let (mut w, mut chunks) = BodyWriter::new();
-        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        let writer = std::thread::spawn(move || {
-            std::io::Write::write_all(&mut w, &data).unwrap();
-            w.finish().unwrap();
-            data
-        });
-        let mut got = Vec::new();
-        while let Some(chunk) = chunks.blocking_recv() {
-            let chunk = chunk.unwrap();
-            assert!(!chunk.is_empty() && chunk.len() <= BodyWriter::CHUNK);
-            got.extend(chunk);
-        }
-        assert_eq!(got, writer.join().unwrap());
-
-        // The client goes after one chunk: the writer fails instead of filling memory.
-        let (mut w, mut chunks) = BodyWriter::new();
-        let writer = std::thread::spawn(move || {
-            let big = vec![7u8; 64 * BodyWriter::CHUNK];
-            std::io::Write::write_all(&mut w, &big)
-        });
-        assert!(chunks.blocking_recv().unwrap().is_ok());
-        drop(chunks);
-        let err = writer.join().unwrap().unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
-
-        // A failure ends the body with an error after what was sent.
-        let (mut w, mut chunks) = BodyWriter::new();
-        std::thread::spawn(move || {
-            std::io::Write::write_all(&mut w, b"half an archive").unwrap();
-            std::io::Write::flush(&mut w).unwrap();
-            w.fail("cannot read 12.jpg".into());
-        });
-        assert_eq!(chunks.blocking_recv().unwrap().unwrap(), b"half an archive");
-        let err = chunks.blocking_recv().unwrap().unwrap_err();
-        assert!(err.to_string().contains("12.jpg"));
-        assert!(chunks.blocking_recv().is_none());
-    }
-
     /// Accepts everything; counts nothing.
     struct Yes;
 
@@ -394,8 +340,8 @@ mod tests {
         fn freeze(&self) -> Result<Frozen, OpError> {
             Err(OpError::Conflict("no frame yet".into()))
         }
-        fn frame(&self, _: &str) -> Option<Vec<u8>> {
-            None
+        fn frame(&self, id: &str) -> Option<Vec<u8>> {
+            (id == "1").then(|| vec![0xff, 0xd8, 0xff, 0xd9])
         }
         fn calibrate(&self, _: CalibrationRequest) -> BoxFuture<Result<Calibration, OpError>> {
             Box::pin(async { Err(OpError::Bad("no".into())) })
@@ -426,6 +372,21 @@ mod tests {
         origin: Option<&str>,
         body: &str,
     ) -> (u16, String) {
+        let origin = origin.map(|o| HeaderValue::from_str(o).unwrap());
+        let (code, _, body) =
+            request(operator, method, path, "192.168.50.1:8080", origin, body).await;
+        (code, body)
+    }
+
+    /// A request with `Host: host` and the given `Origin`: (status, headers, body).
+    async fn request(
+        operator: bool,
+        method: &str,
+        path: &str,
+        host: &str,
+        origin: Option<HeaderValue>,
+        body: &str,
+    ) -> (u16, axum::http::HeaderMap, String) {
         let auth = Arc::new(Auth::for_tests("op-pin-1", HostNames::default()));
         let token = auth
             .login("192.168.50.9".parse().unwrap(), "op-pin-1")
@@ -434,7 +395,7 @@ mod tests {
         let mut req = axum::http::Request::builder()
             .method(method)
             .uri(path)
-            .header(header::HOST, "192.168.50.1:8080");
+            .header(header::HOST, host);
         if let Some(o) = origin {
             req = req.header(header::ORIGIN, o);
         }
@@ -448,10 +409,77 @@ mod tests {
             .await
             .unwrap();
         let code = res.status().as_u16();
+        let headers = res.headers().clone();
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
             .await
             .unwrap();
-        (code, String::from_utf8_lossy(&bytes).into_owned())
+        (code, headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn the_whole_origin_must_be_the_box_s_own() {
+        let masks = r#"{"masks": []}"#;
+        let put = |host: &'static str, origin: HeaderValue| {
+            request(
+                true,
+                "PUT",
+                "/api/operator/masks",
+                host,
+                Some(origin),
+                masks,
+            )
+        };
+        let text = |s: &'static str| HeaderValue::from_static(s);
+        for (host, origin) in [
+            ("192.168.50.1:8080", text("http://192.168.50.1:8080")),
+            ("192.168.50.1", text("http://192.168.50.1")),
+            // The default port, written or not.
+            ("192.168.50.1:80", text("http://192.168.50.1")),
+            ("192.168.50.1", text("http://192.168.50.1:80")),
+            ("SkyCount.LAN:8080", text("http://skycount.lan:8080")),
+            ("[fe80::1]:8080", text("http://[fe80::1]:8080")),
+        ] {
+            let (code, _, body) = put(host, origin.clone()).await;
+            assert_eq!(code, 200, "Host {host}, Origin {origin:?}: {body}");
+        }
+        for origin in [
+            text("evil://192.168.50.1:8080"),
+            text("https://192.168.50.1:8080"),
+            text("http://192.168.50.1:8081"),
+            text("http://192.168.50.1"),
+            text("http://user@192.168.50.1:8080"),
+            text("http://192.168.50.1:8080/path"),
+            text("null"),
+            text(""),
+            // Not ASCII: unreadable as an origin, so foreign.
+            HeaderValue::from_bytes("http://évil.example".as_bytes()).unwrap(),
+            HeaderValue::from_bytes(b"http://192.168.50.1:8080\xff").unwrap(),
+        ] {
+            let (code, _, body) = put("192.168.50.1:8080", origin.clone()).await;
+            assert_eq!(code, 403, "Origin {origin:?}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn operator_answers_are_not_kept_by_the_browser() {
+        for (method, path, body) in [
+            ("GET", "/api/operator/frames/1.jpg", ""),
+            ("PUT", "/api/operator/masks", r#"{"masks": []}"#),
+            ("DELETE", "/api/operator/calibration", ""),
+            ("GET", "/api/operator/frames/2.jpg", ""),
+        ] {
+            for operator in [true, false] {
+                let (code, headers, _) =
+                    request(operator, method, path, "192.168.50.1:8080", None, body).await;
+                assert_eq!(
+                    headers
+                        .get(header::CACHE_CONTROL)
+                        .map(|v| v.to_str().unwrap()),
+                    Some("no-store"),
+                    "{method} {path} ({code})"
+                );
+            }
+        }
     }
 
     #[tokio::test]
@@ -531,6 +559,14 @@ mod tests {
         )
         .await;
         assert_eq!(code, 400, "a zone without points: {body}");
+        // A calibration that cannot be one is refused before the operator is asked.
+        let taps: Vec<[f64; 2]> = (0..1001)
+            .map(|i| [10.0 + f64::from(i % 30), 10.0])
+            .collect();
+        let req = json!({"frame_id": "1", "box": [0, 0, 100, 100], "taps": taps}).to_string();
+        let (code, body) = send("POST", "/api/operator/calibration", None, &req).await;
+        assert_eq!(code, 400, "{body}");
+        assert!(body.contains("1001 taps"), "{body}");
         let (code, body) = send("POST", "/api/operator/alerts/abc/ack", None, "").await;
         assert_eq!(code, 404, "{body}");
         let (code, body) = send("POST", "/api/operator/alerts/17/ack", None, "").await;
@@ -552,12 +588,5 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(res.status().as_u16(), 503);
-    }
-
-    #[test]
-    fn origins_are_compared_by_host_and_port() {
-        assert_eq!(origin_host("http://192.168.50.1"), Some("192.168.50.1"));
-        assert_eq!(origin_host("http://box:8080/"), Some("box:8080"));
-        assert_eq!(origin_host("null"), None);
     }
 }

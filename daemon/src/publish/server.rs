@@ -274,15 +274,25 @@ pub fn csp(webrtc_port: u16) -> String {
     )
 }
 
-/// Refuses a request for a `Host` that is not one of the box's names (see `publish::auth`):
-/// a page of another site that DNS rebinding pointed here, or a forged header, which would end
-/// up in the URLs of `/api/stream/info`. With the hotspot's captive portal on, a browser that
-/// asks for another site is sent to the dashboard instead (every name resolves to the box).
+/// Refuses a request without exactly one `Host` header (400: which one would the URLs of
+/// `/api/stream/info` be built from?), and one for a `Host` that is not one of the box's names
+/// (see `publish::auth`): a page of another site that DNS rebinding pointed here, or a forged
+/// header. With the hotspot's captive portal on, a browser that asks for another site is sent
+/// to the dashboard instead (every name resolves to the box).
 async fn check_host(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .map(|h| h.to_str().unwrap_or("\u{0}"));
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(h), None) => h.to_str().unwrap_or("\u{0}"),
+        (first, _) => {
+            let error = if first.is_none() {
+                "the request has no Host header: send the box's address or name in it (HTTP/1.1 \
+                 requires one)"
+            } else {
+                "the request has more than one Host header: send one"
+            };
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response();
+        }
+    };
     if app.auth.hosts.allows(host) {
         return next.run(req).await;
     }
@@ -291,7 +301,7 @@ async fn check_host(State(app): State<AppState>, req: Request, next: Next) -> Re
             return Redirect::to(portal).into_response();
         }
     }
-    let shown: String = host.unwrap_or_default().chars().take(64).collect();
+    let shown: String = host.chars().take(64).collect();
     (
         StatusCode::MISDIRECTED_REQUEST,
         Json(json!({
@@ -358,9 +368,14 @@ pub fn router(
         .with_state(state.clone())
         .merge(super::operator::routes(operator, auth.clone()))
         .merge(super::history::routes(history.clone()))
-        .merge(super::history::operator_routes(history).route_layer(
-            axum::middleware::from_fn_with_state(auth.clone(), super::operator::gate),
-        ))
+        .merge(
+            super::history::operator_routes(history)
+                .route_layer(axum::middleware::from_fn_with_state(
+                    auth.clone(),
+                    super::operator::gate,
+                ))
+                .layer(super::operator::no_store()),
+        )
         .merge(super::auth::routes(auth));
     let index = web_dir.join("index.html");
     let app = if index.is_file() {

@@ -12,9 +12,11 @@
 //! cannot be read is moved aside (`setup.json.unreadable-<time>`), reported, and the box counts with
 //! no calibration: nothing the operator saved is deleted.
 //!
-//! The frames and taps are training data (manifest + points, like `../shared/testdata`): they are
-//! kept until someone deletes them, and [`export`] packs them into one archive for
-//! `models/finetune.py`. Models the operator uploads are box-wide, not per stream: [`models`]
+//! The frames and taps are training data (manifest + points, like `../shared/testdata`), and
+//! [`export`] packs them into one archive for `models/finetune.py`. At most
+//! `analysis.max_frozen_frames` frames are kept ([`Store::keeping_frames`]): past it, each
+//! freeze deletes the oldest frames never tapped, and only when every kept frame was tapped the
+//! oldest tapped ones (logged: export them before). Models the operator uploads are box-wide, not per stream: [`models`]
 //! keeps them under `<analysis.state_dir>/.models/`.
 
 pub mod export;
@@ -31,7 +33,12 @@ use crate::source::SourceUrl;
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    /// The most frozen frames kept.
+    max_frames: usize,
 }
+
+/// The frozen frames kept when nothing else is said (`analysis.max_frozen_frames`' default).
+pub const DEFAULT_MAX_FRAMES: usize = 200;
 
 /// The store's name for a source: its path, made safe for a file name.
 pub fn stream_key(url: &SourceUrl) -> String {
@@ -71,6 +78,15 @@ impl Store {
     pub fn new(state_dir: &Path, url: &SourceUrl) -> Self {
         Self {
             dir: state_dir.join(stream_key(url)),
+            max_frames: DEFAULT_MAX_FRAMES,
+        }
+    }
+
+    /// The same store keeping at most `n` frozen frames (at least one: the newest).
+    pub fn keeping_frames(self, n: usize) -> Self {
+        Self {
+            max_frames: n.max(1),
+            ..self
         }
     }
 
@@ -140,7 +156,8 @@ impl Store {
             .map_err(|e| format!("cannot write {}: {e}", file.display()))
     }
 
-    /// Keeps a frozen frame; returns its id.
+    /// Keeps a frozen frame, then deletes the oldest beyond the cap ([`Store::keeping_frames`]):
+    /// those never tapped first, then tapped ones; never the new one. Returns its id.
     pub fn save_frame(&self, jpeg: &[u8]) -> Result<String, String> {
         let dir = self.frames();
         self.ensure(&dir)?;
@@ -149,11 +166,51 @@ impl Store {
         while dir.join(format!("{id}.jpg")).exists() {
             id += 1;
         }
-        let id = id.to_string();
         let file = dir.join(format!("{id}.jpg"));
         write_atomically(&file, jpeg, 0o640)
             .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        Ok(id)
+        self.prune_frames(id);
+        Ok(id.to_string())
+    }
+
+    /// Deletes the oldest frames beyond `max_frames`, keeping `newest` (see [`Store::save_frame`]).
+    /// A file that cannot be deleted is logged and left; the freeze still succeeds.
+    fn prune_frames(&self, newest: u64) {
+        let dir = self.frames();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        // (tapped, id) of every frame but the new one: ids are the freeze's time in ms.
+        let mut frames: Vec<(bool, u64)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let id = name.strip_suffix(".jpg").filter(|id| valid_id(id))?;
+                let id: u64 = id.parse().ok()?;
+                let tapped = dir.join(format!("{id}.json")).exists();
+                (id != newest).then_some((tapped, id))
+            })
+            .collect();
+        let excess = (frames.len() + 1).saturating_sub(self.max_frames);
+        // Untapped before tapped, each oldest first.
+        frames.sort_unstable();
+        for &(tapped, id) in &frames[..excess] {
+            if tapped {
+                log::warn!(
+                    "frozen frames: more than {} kept; deleting frame {id} and its taps (training \
+                     data: export it with the annotations first; analysis.max_frozen_frames)",
+                    self.max_frames
+                );
+            }
+            for file in [format!("{id}.jpg"), format!("{id}.json")] {
+                let path = dir.join(file);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => log::warn!("cannot delete {}: {e}", path.display()),
+                }
+            }
+        }
     }
 
     /// A kept frame's JPEG; `None` when there is no such frame.
@@ -248,6 +305,47 @@ mod tests {
             kept.iter().any(|n| n.starts_with("setup.json.unreadable-")),
             "{kept:?}"
         );
+    }
+
+    #[test]
+    fn frozen_frames_are_capped_the_untapped_going_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), &url("rtmp://box/live/drone")).keeping_frames(3);
+        let first = store.save_frame(b"a").unwrap();
+        store
+            .save_taps(
+                &Request {
+                    frame_id: first.clone(),
+                    area: [0.0, 0.0, 10.0, 10.0],
+                    taps: vec![[5.0, 5.0]],
+                },
+                "live/drone",
+            )
+            .unwrap();
+        let ids: Vec<String> = (0..5).map(|_| store.save_frame(b"b").unwrap()).collect();
+        let kept = |s: &Store| {
+            let mut k: Vec<String> = std::fs::read_dir(s.frames())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            k.sort();
+            k
+        };
+        // The tapped frame (training data) and the two newest.
+        assert_eq!(
+            kept(&store),
+            [
+                format!("{first}.jpg"),
+                format!("{first}.json"),
+                format!("{}.jpg", ids[3]),
+                format!("{}.jpg", ids[4]),
+            ]
+        );
+        assert!(store.frame(&ids[2]).is_none());
+        // Every kept frame tapped: the oldest tapped one goes, with its taps.
+        let store = store.keeping_frames(1);
+        let last = store.save_frame(b"c").unwrap();
+        assert_eq!(kept(&store), [format!("{last}.jpg")]);
     }
 
     #[test]

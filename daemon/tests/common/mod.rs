@@ -49,15 +49,93 @@ pub fn onnxruntime() -> PathBuf {
 
 /// A process's resident memory in MiB (NaN when it is gone), for the benches' figures.
 pub fn rss_mib(pid: u32) -> f64 {
+    proc_mib(pid, "VmRSS")
+}
+
+/// A memory figure of `/proc/<pid>/status` in MiB (`VmRSS`, `VmHWM`: the peak since the start,
+/// or since `5` was written to `/proc/<pid>/clear_refs`); NaN when there is none.
+pub fn proc_mib(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
                 .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+/// The first line of an HTTP answer read from `s` (its status line), or "" when none came.
+pub fn status_line(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read as _;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// A recording of `frames` frames of GStreamer's snow at `width`x`height`, 15 fps, H.264 without
+/// B-frames, one key frame a second, in an MP4 file in `dir` (a daemon's looping source).
+pub fn recording(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
+    let clip = dir.join(format!("flight-{width}x{height}.mp4"));
+    gst_launch(&format!(
+        "videotestsrc num-buffers={frames} pattern=snow ! video/x-raw,width={width},height={height},framerate=15/1 ! x264enc bframes=0 key-int-max=15 speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={}",
+        clip.display()
+    ));
+    clip
+}
+
+/// A history database at `path` holding one ended flight of `rows` analyses half a second apart
+/// (a day at two a second is 172800), `zones` zones each as the recorder keeps them.
+pub fn long_flight(path: &Path, rows: u64, zones: usize) {
+    use skycountd::history::db::{self, AnalysisRow, Batch, FlightRow};
+    let mut conn = db::open(path).unwrap();
+    let zones = serde_json::Value::Array(
+        (0..zones)
+            .map(|z| {
+                serde_json::json!({"name": format!("zone number {z}"), "count": 12.25,
+                    "share": 0.0625, "limit": 300, "alerting": false})
+            })
+            .collect(),
+    )
+    .to_string();
+    let t0 = 1_800_000_000_000u64;
+    let flight = FlightRow {
+        stream: "live_drone".into(),
+        start_ms: t0,
+        last_ms: t0 + rows * 500,
+        end_ms: Some(t0 + rows * 500),
+        peak: 250.0,
+        peak_ms: t0,
+    };
+    for first in (0..rows).step_by(10_000) {
+        let batch = Batch {
+            flight: Some(flight.clone()),
+            analyses: (first..(first + 10_000).min(rows))
+                .map(|i| AnalysisRow {
+                    t_ms: t0 + i * 500,
+                    count: 196.0 + (i % 7) as f64,
+                    smoothed: 198.5,
+                    band: [99.25, 397.0],
+                    calibrated: true,
+                    state: "live".into(),
+                    zones: zones.clone(),
+                })
+                .collect(),
+            ..Batch::default()
+        };
+        db::write(&mut conn, &batch).unwrap();
+    }
 }
 
 /// An HTTP client for the tests: 4xx and 5xx answers come back as answers (the tests check
