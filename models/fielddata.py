@@ -6,15 +6,22 @@ A set is a folder (or a `.tar`/`.tar.gz` archive of one) holding
     gt_points.json    {file: [[x, y], ...]}: one point per person, in the image's own pixels
 
 which is the form of `../shared/testdata/*` and of the archive `skycountd` exports from the
-dashboard (`/api/operator/annotations.tar`). The export adds three optional columns:
+dashboard (`/api/operator/annotations.tar`). Optional beside them:
+
+    ignore_regions.json {file: [[x, y, w, h], ...]}: areas nobody annotated (VisDrone's ignored
+                      regions: far crowds, reflections); a person there is not in `gt_count`, so
+                      training gives them no density target and no loss, and eval masks them
+
+The export adds three optional columns:
 
     labelled_box      "x,y,w,h": only this box of the frame was annotated (empty: the whole frame)
     stream            the stream path the frame came from
     group             frames that must stay on the same side of a train/test split (one flight,
                       one sequence): near-duplicate frames of one scene must never be split
 
-Without `group`, frames are grouped by `stream`, else by their file name without its last `_N`
-(`dronecrowd_seq011_4.jpg` -> `dronecrowd_seq011`), which is how the shared sets name sequences.
+Without `group`, frames are grouped by `stream`, else by `clip` (VisDrone's clip id), else by their
+file name without its last `_N` (`dronecrowd_seq011_4.jpg` -> `dronecrowd_seq011`), which is how
+the shared sets name sequences.
 """
 
 import csv
@@ -39,6 +46,8 @@ class Frame:
     height: int = 0
     points: list = field(default_factory=list)  # [[x, y], ...] in the frame's pixels
     box: tuple = None  # (x, y, w, h) labelled region, or None for the whole frame
+    ignore: list = field(default_factory=list)  # [(x, y, w, h), ...] regions nobody annotated
+    set: str = ""  # the set (folder or archive) the frame comes from
 
     def region(self):
         """The labelled region as (x, y, w, h)."""
@@ -46,7 +55,11 @@ class Frame:
 
     def points_in_box(self):
         x, y, w, h = self.region()
-        return [p for p in self.points if x <= p[0] <= x + w and y <= p[1] <= y + h]
+        return [p for p in self.points if x <= p[0] <= x + w and y <= p[1] <= y + h and not self.ignored(p)]
+
+    def ignored(self, p):
+        """Whether the point `p` lies in a region nobody annotated."""
+        return any(x <= p[0] <= x + w and y <= p[1] <= y + h for x, y, w, h in self.ignore)
 
 
 class DataError(SystemExit):
@@ -58,6 +71,8 @@ def _group_of(row, name):
         return row["group"]
     if row.get("stream"):
         return row["stream"]
+    if row.get("clip"):
+        return f"clip{row['clip']}"
     stem = Path(name).stem
     return re.sub(r"_\d+$", "", stem) or stem
 
@@ -74,11 +89,22 @@ def _parse_box(text, name):
     return (x, y, w, h)
 
 
-def _frames(manifest_text, points_text, open_image, origin):
+def _ignore_regions(text, origin):
+    if text is None:
+        return {}
+    try:
+        regions = json.loads(text)
+        return {name: [tuple(float(v) for v in r[:4]) for r in rs] for name, rs in regions.items()}
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as e:
+        raise DataError(f"{origin}: ignore_regions.json is not {{file: [[x, y, w, h], ...]}} ({e})")
+
+
+def _frames(manifest_text, points_text, open_image, origin, ignore_text=None):
     try:
         points = json.loads(points_text)
     except json.JSONDecodeError as e:
         raise DataError(f"{origin}: gt_points.json is not JSON ({e})")
+    ignore = _ignore_regions(ignore_text, origin)
     rows = list(csv.DictReader(io.StringIO(manifest_text)))
     if not rows or "file" not in rows[0]:
         raise DataError(f"{origin}: manifest.csv has no rows or no `file` column")
@@ -96,6 +122,8 @@ def _frames(manifest_text, points_text, open_image, origin):
             height=int(row.get("height") or 0),
             points=pts,
             box=_parse_box(row.get("labelled_box"), name),
+            ignore=ignore.get(name, []),
+            set=str(origin),
         )
         if not f.width or not f.height:
             with f.load() as im:
@@ -104,11 +132,15 @@ def _frames(manifest_text, points_text, open_image, origin):
     return out
 
 
+def set_root(path):
+    """The folder or archive that names a set (`Frame.set`), from what the user gave."""
+    path = Path(path)
+    return path.parent if path.is_file() and path.name == "manifest.csv" else path
+
+
 def load(path):
     """The frames of one set (a folder, a manifest.csv in it, or an archive of one)."""
-    path = Path(path)
-    if path.is_file() and path.name == "manifest.csv":
-        path = path.parent
+    path = set_root(path)
     if path.is_dir():
         m, p = path / "manifest.csv", path / "gt_points.json"
         for f in (m, p):
@@ -118,7 +150,8 @@ def load(path):
         def open_image(name):
             return Image.open(path / name).convert("RGB")
 
-        return _frames(m.read_text(), p.read_text(), open_image, path)
+        ign = path / "ignore_regions.json"
+        return _frames(m.read_text(), p.read_text(), open_image, path, ign.read_text() if ign.is_file() else None)
     if path.is_file() and tarfile.is_tarfile(path):
         if path.stat().st_size > MAX_ARCHIVE_BYTES:
             raise DataError(f"{path}: larger than {MAX_ARCHIVE_BYTES >> 30} GiB")
@@ -134,5 +167,8 @@ def load(path):
                 raise DataError(f"{path}: the archive has no {name}")
             return Image.open(io.BytesIO(blobs[name])).convert("RGB")
 
-        return _frames(blobs["manifest.csv"].decode(), blobs["gt_points.json"].decode(), open_image, path)
+        ign = blobs.get("ignore_regions.json")
+        return _frames(
+            blobs["manifest.csv"].decode(), blobs["gt_points.json"].decode(), open_image, path, ign.decode() if ign else None
+        )
     raise DataError(f"{path}: not a folder with manifest.csv, nor a tar archive of one")

@@ -258,3 +258,26 @@ def test_finetune_uses_the_daemons_calibration_rule():
     for name, py_name in (("SCALE_MIN", "SCALE_MIN"), ("SCALE_MAX", "SCALE_MAX")):
         value = re.search(rf"pub const {name}: f64 = ([0-9.]+);", rust).group(1)
         assert re.search(rf"{py_name}.*= .*{re.escape(value)}", py), (name, value)
+
+
+def test_fielddata_masks_ignored_regions_and_groups_by_clip(tmp_path):
+    """VisDrone's ignored regions (ignore_regions.json) are read with a set: a person inside one is
+    no training target; frames of one clip are one scene (never split between train and test)."""
+    import json
+
+    import fielddata
+    from PIL import Image
+
+    for name in ("a.jpg", "b.jpg"):
+        Image.new("RGB", (100, 50)).save(tmp_path / name)
+    (tmp_path / "manifest.csv").write_text("file,width,height,gt_count,clip\na.jpg,100,50,2,0000007\nb.jpg,100,50,1,0000007\n")
+    (tmp_path / "gt_points.json").write_text(json.dumps({"a.jpg": [[10, 10], [80, 40]], "b.jpg": [[5, 5]]}))
+    (tmp_path / "ignore_regions.json").write_text(json.dumps({"a.jpg": [[70, 30, 30, 20]]}))
+    a, b = fielddata.load(tmp_path / "manifest.csv")
+    assert a.group == b.group == "clip0000007"
+    assert a.ignore == [(70.0, 30.0, 30.0, 20.0)] and b.ignore == []
+    assert a.points_in_box() == [[10.0, 10.0]], "the person in the ignored region is no target"
+    assert a.set == b.set == str(tmp_path)
+    (tmp_path / "ignore_regions.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit, match="ignore_regions.json"):
+        fielddata.load(tmp_path)

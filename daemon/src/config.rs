@@ -239,7 +239,10 @@ impl ExecutionProviderKind {
 pub struct ModelSettings {
     /// The ONNX model: u8 RGB `[1,H,W,3]` in, density `[1,1,H/8,W/8]` out (see models/).
     pub path: PathBuf,
-    /// Frames are scaled to this size in the GStreamer pipeline before the model sees them.
+    /// The default analysis size, as a budget of pixels: a frame is analysed at the size that holds
+    /// `input_width × input_height` pixels with the frame's own aspect (a 16:9 frame at exactly
+    /// this size, a 4:3 or portrait one not squeezed), unless `analysis.scale`, the model's card or
+    /// an operator's calibration says otherwise.
     pub input_width: u32,
     pub input_height: u32,
     /// Tried in this order; the first that works is used and reported.
@@ -281,7 +284,7 @@ pub struct AnalysisSettings {
     pub grid_width: u32,
     pub grid_height: u32,
     /// The analysis size as a fraction of the decoded frame's (1.0: native; above 1: upsampled,
-    /// for people seen from high up). 0: `model.input_width` × `model.input_height`. An operator's
+    /// for people seen from high up). 0: the `model.input_width` × `model.input_height` budget. An operator's
     /// calibration replaces it for its stream path.
     pub scale: f64,
     /// The largest analysis width, whatever the scale asks for (time and memory grow with it).

@@ -51,11 +51,24 @@ pub struct ModelInfo {
     /// The card's name, else the file's name without `.onnx`.
     pub name: String,
     pub analysis_scale: Option<f64>,
+    /// `skycount.uncalibrated_range` ("low,high"): where the truth lies around this model's count
+    /// without calibration, as multiples of it, measured on data it was not trained on.
+    pub uncalibrated_range: Option<(f64, f64)>,
+    /// `skycount.spacing_target_px`: the spacing between neighbouring people, in analysis pixels,
+    /// at which this model counts best (what calibration scales the taps' spacing to).
+    pub spacing_target_px: Option<f64>,
     pub card: Option<serde_json::Value>,
 }
 
 /// The analysis scales a model may ask for (as `analysis.scale` allows).
 pub const MODEL_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.05..=4.0;
+
+/// The spacings a model may ask calibration for, in analysis pixels.
+pub const SPACING_TARGET_RANGE: std::ops::RangeInclusive<f64> = 2.0..=64.0;
+
+/// The uncalibrated range's bounds a model may declare, as multiples of its count.
+pub const UNCALIBRATED_LOW: std::ops::RangeInclusive<f64> = 0.01..=1.0;
+pub const UNCALIBRATED_HIGH: std::ops::RangeInclusive<f64> = 1.0..=100.0;
 
 /// The largest card a model may carry.
 const MAX_CARD_BYTES: usize = 64 * 1024;
@@ -82,6 +95,43 @@ impl ModelInfo {
                 }
             },
         };
+        let short = |v: &str| v.chars().take(40).collect::<String>();
+        let uncalibrated_range = match get("skycount.uncalibrated_range") {
+            None => None,
+            Some(v) => {
+                let parsed = v.split_once(',').and_then(|(lo, hi)| {
+                    Some((
+                        lo.trim().parse::<f64>().ok()?,
+                        hi.trim().parse::<f64>().ok()?,
+                    ))
+                });
+                match parsed {
+                    Some((lo, hi))
+                        if UNCALIBRATED_LOW.contains(&lo) && UNCALIBRATED_HIGH.contains(&hi) =>
+                    {
+                        Some((lo, hi))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "its skycount.uncalibrated_range {:?} is not \"low,high\" with low from 0.01 to 1 and high from 1 to 100",
+                            short(&v)
+                        ))
+                    }
+                }
+            }
+        };
+        let spacing_target_px = match get("skycount.spacing_target_px") {
+            None => None,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(s) if SPACING_TARGET_RANGE.contains(&s) => Some(s),
+                _ => {
+                    return Err(format!(
+                        "its skycount.spacing_target_px {:?} is not a number from 2 to 64",
+                        short(&v)
+                    ))
+                }
+            },
+        };
         let card = match get("skycount.card") {
             None => None,
             Some(v) if v.len() > MAX_CARD_BYTES => {
@@ -104,6 +154,8 @@ impl ModelInfo {
         Ok(Self {
             name,
             analysis_scale,
+            uncalibrated_range,
+            spacing_target_px,
             card,
         })
     }

@@ -78,6 +78,9 @@ enum Command {
         /// JSON lines instead of Markdown
         #[arg(long)]
         json: bool,
+        /// Also count at half and twice the default size and report how much the count moves
+        #[arg(long)]
+        consistency: bool,
         /// The model to use instead of model.path
         #[arg(long, value_name = "PATH")]
         model: Option<PathBuf>,
@@ -176,6 +179,7 @@ fn main() -> ExitCode {
             only,
             max_error,
             json,
+            consistency,
             model,
         } => {
             let settings = with_model(settings, model);
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
                 only,
                 max_error,
                 json,
+                consistency,
             };
             eval::run(&settings, &opts).map(|_| ())
         }

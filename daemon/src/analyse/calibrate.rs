@@ -133,12 +133,19 @@ pub fn spacing(taps: &[[f64; 2]]) -> f64 {
     }
 }
 
-/// The scale at which people `spacing_px` apart in the frame stand [`SPACING_TARGET_PX`] apart.
+/// The scale at which people `spacing_px` apart in the frame stand [`SPACING_TARGET_PX`] apart
+/// (the stock model's target).
 pub fn scale_for(spacing_px: f64) -> f64 {
+    scale_for_target(spacing_px, SPACING_TARGET_PX)
+}
+
+/// The scale at which people `spacing_px` apart in the frame stand `target_px` apart (a model's
+/// own target, from its card).
+pub fn scale_for_target(spacing_px: f64, target_px: f64) -> f64 {
     if !spacing_px.is_finite() || spacing_px <= 0.0 {
         return SCALE_MAX;
     }
-    let s = (SPACING_TARGET_PX / spacing_px).clamp(SCALE_MIN, SCALE_MAX);
+    let s = (target_px / spacing_px).clamp(SCALE_MIN, SCALE_MAX);
     ((s / SCALE_STEP).round() * SCALE_STEP).clamp(SCALE_MIN, SCALE_MAX)
 }
 

@@ -16,7 +16,8 @@
 //! cell", so the count is the map's sum. How many people the map holds depends strongly on the
 //! *analysis size*: the network counts well only when people look about as large as in its training
 //! photos (docs/accuracy.md). So the size is chosen per stream: by the operator's calibration
-//! ([`calibrate`]), else `analysis.scale`, else `model.input_width × input_height`.
+//! ([`calibrate`]), else `analysis.scale`, else the scale the model's card asks for, else the size
+//! that holds `model.input_width × input_height` pixels with the frame's own aspect.
 //!
 //! [`Analyser`] does it all for one frame and is used alike by the daemon's model thread, by
 //! `skycountd analyze` and by `skycountd eval`: what is measured is what runs. It holds no model:
@@ -43,9 +44,43 @@ use smooth::Smoother;
 use tiles::{cells_floor, Plan};
 use zones::Zoner;
 
-/// Where the truth lies without calibration, as multiples of the count, for the band: on the drone
-/// frames at the default size the count was 5 % to 203 % of the truth (docs/accuracy.md).
+/// Where the truth lies without calibration, as multiples of the count, for the band, for a model
+/// whose card does not say (the stock model): on the drone frames at the default size the count was
+/// 5 % to 203 % of the truth (docs/accuracy.md).
 pub const UNCALIBRATED_RANGE: (f64, f64) = (0.5, 2.0);
+
+/// How the model in use is to be used and trusted: what its card says, else the stock model's
+/// figures (docs/accuracy.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelProfile {
+    /// The analysis scale it asks for, when nothing else sets one.
+    pub scale: Option<f64>,
+    /// Where the truth lies around its uncalibrated count, as multiples of it.
+    pub uncalibrated_range: (f64, f64),
+    /// The spacing of neighbouring people, in analysis pixels, calibration scales the taps to.
+    pub spacing_target_px: f64,
+}
+
+impl Default for ModelProfile {
+    fn default() -> Self {
+        Self {
+            scale: None,
+            uncalibrated_range: UNCALIBRATED_RANGE,
+            spacing_target_px: calibrate::SPACING_TARGET_PX,
+        }
+    }
+}
+
+impl From<&crate::infer::ModelInfo> for ModelProfile {
+    fn from(info: &crate::infer::ModelInfo) -> Self {
+        let stock = Self::default();
+        Self {
+            scale: info.analysis_scale,
+            uncalibrated_range: info.uncalibrated_range.unwrap_or(stock.uncalibrated_range),
+            spacing_target_px: info.spacing_target_px.unwrap_or(stock.spacing_target_px),
+        }
+    }
+}
 
 /// Anything that turns packed RGB into a density map: the ONNX Runtime model, or a test's fake.
 pub trait DensityModel {
@@ -118,6 +153,14 @@ pub fn size_at(frame_w: u32, frame_h: u32, scale: f64, max_width: u32) -> (u32, 
     (cells_floor(w), cells_floor(h))
 }
 
+/// The scale at which a `frame_w × frame_h` frame holds as many pixels as `budget` (width × height),
+/// its aspect kept: a 16:9 frame at a 640×360 budget is analysed at 640×360, a 4:3 one at 552×416,
+/// a portrait one at 360×640, never squeezed.
+pub fn budget_scale(frame_w: u32, frame_h: u32, budget: (u32, u32)) -> f64 {
+    let pixels = f64::from(budget.0) * f64::from(budget.1);
+    (pixels / (f64::from(frame_w.max(1)) * f64::from(frame_h.max(1)))).sqrt()
+}
+
 /// A density map for one picture at one size, and what it took.
 #[derive(Debug, Clone)]
 pub struct Density {
@@ -140,8 +183,8 @@ pub struct Analyser {
     zoner: Zoner,
     smoother: Smoother,
     seq: u64,
-    /// The scale the running model asks for (its card), used when nothing else sets one.
-    model_scale: Option<f64>,
+    /// What the running model's card says (its scale, band and calibration target).
+    model: ModelProfile,
 }
 
 impl Analyser {
@@ -156,17 +199,27 @@ impl Analyser {
             tile: Vec::new(),
             mask_weights: None,
             seq: 0,
-            model_scale: None,
+            model: ModelProfile::default(),
         }
     }
 
-    /// The analysis scale the model in use asks for (a fine-tuned model's card); it applies when
-    /// neither a calibration nor `analysis.scale` sets one.
-    pub fn set_model_scale(&mut self, scale: Option<f64>) {
-        if scale != self.model_scale {
+    /// What the model in use says of itself (its card): the analysis scale it asks for (applied
+    /// when neither a calibration nor `analysis.scale` sets one), the band of its uncalibrated
+    /// count, the spacing calibration aims at.
+    pub fn set_model(&mut self, info: &crate::infer::ModelInfo) {
+        self.set_profile(ModelProfile::from(info));
+    }
+
+    pub fn set_profile(&mut self, profile: ModelProfile) {
+        if profile != self.model {
             self.smoother.reset();
         }
-        self.model_scale = scale;
+        self.model = profile;
+    }
+
+    /// Where the truth lies around an uncalibrated count of the model in use, as multiples of it.
+    pub fn uncalibrated_range(&self) -> (f64, f64) {
+        self.model.uncalibrated_range
     }
 
     /// New options (a reload); the smoothing starts again when what is counted changed.
@@ -203,11 +256,15 @@ impl Analyser {
         if o.scale > 0.0 {
             return size_at(frame_w, frame_h, o.scale, o.max_width);
         }
-        if let Some(s) = self.model_scale {
+        if let Some(s) = self.model.scale {
             return size_at(frame_w, frame_h, s, o.max_width);
         }
-        let (w, h) = o.default_size;
-        (cells_floor(w.min(o.max_width)), cells_floor(h))
+        size_at(
+            frame_w,
+            frame_h,
+            budget_scale(frame_w, frame_h, o.default_size),
+            o.max_width,
+        )
     }
 
     /// The model's density map of packed RGB rows resized to `size`, in tiles when configured.
@@ -292,7 +349,10 @@ impl Analyser {
         req: &calibrate::Request,
     ) -> Result<Calibration, String> {
         calibrate::validate(req, width, height)?;
-        let scale = calibrate::scale_for(calibrate::spacing(&req.taps));
+        let scale = calibrate::scale_for_target(
+            calibrate::spacing(&req.taps),
+            self.model.spacing_target_px,
+        );
         let region = calibrate::context_region(req.area, width, height);
         let crop = resize::crop(rgb, width, height, region);
         let size = (
@@ -343,7 +403,7 @@ impl Analyser {
         let raw = map.count();
         let (factor, range) = match &self.setup.calibration {
             Some(c) => (c.factor, (c.range[0], c.range[1])),
-            None => (1.0, UNCALIBRATED_RANGE),
+            None => (1.0, self.model.uncalibrated_range),
         };
         let count = raw * factor;
         let smoothed = self.smoother.add(Instant::now(), count, range);
@@ -504,7 +564,26 @@ mod tests {
     #[test]
     fn the_size_comes_from_calibration_then_scale_then_the_model_size() {
         let mut a = Analyser::new(options(), Setup::default());
-        assert_eq!(a.size_for(1920, 1080), (64, 32));
+        // 64x32 is a budget of 2048 pixels, spent with the frame's own aspect.
+        assert_eq!(a.size_for(1920, 1080), (56, 32));
+        let budget = Options {
+            default_size: (640, 360),
+            ..options()
+        };
+        a.set_options(budget.clone());
+        assert_eq!(a.size_for(1920, 1080), (640, 360), "16:9 as before");
+        assert_eq!(a.size_for(1280, 720), (640, 360));
+        assert_eq!(a.size_for(1440, 1080), (552, 416), "4:3 is not squeezed");
+        assert_eq!(
+            a.size_for(1080, 1920),
+            (360, 640),
+            "nor is a portrait frame"
+        );
+        assert_eq!(
+            a.size_for(320, 180),
+            (640, 360),
+            "a small frame is upsampled to the budget"
+        );
         a.set_options(Options {
             scale: 0.5,
             ..options()
@@ -527,7 +606,10 @@ mod tests {
     fn a_model_that_asks_for_a_scale_gets_it_unless_the_operator_set_one() {
         let mut a = Analyser::new(options(), Setup::default());
         let default = a.size_for(1920, 1080);
-        a.set_model_scale(Some(0.25));
+        a.set_profile(ModelProfile {
+            scale: Some(0.25),
+            ..ModelProfile::default()
+        });
         assert_eq!(a.size_for(1920, 1080), (480, 264));
         a.set_options(Options {
             scale: 0.5,
@@ -541,7 +623,7 @@ mod tests {
         });
         assert_eq!(a.size_for(1920, 1080), (2880, 1616), "a calibration wins");
         a.set_setup(Setup::default());
-        a.set_model_scale(None);
+        a.set_profile(ModelProfile::default());
         assert_eq!(a.size_for(1920, 1080), default);
     }
 

@@ -8,13 +8,26 @@
 //! Each `--mode` is analysed on every image and reported per image and in total (mean absolute
 //! error, mean absolute relative error):
 //!
-//! - `default`: what the daemon does with this configuration and no calibration;
+//! - `default`: what the daemon does with this configuration and no calibration; `default:F` the
+//!   same size times F across (`--consistency` adds `default:0.5` and `default:2` and reports how
+//!   much the count moves between them: a model that counts people, not texture, moves little);
 //! - `scale:S` (a fraction of the image's size), `size:WxH`;
 //! - `calibrated:N`: the operator's calibration replayed from the ground truth. For each image,
 //!   `--boxes` boxes are drawn (seeded): the smallest 16:9 box around a random person that holds
 //!   at least N people; the people in it are the taps. The calibration is made exactly as the
 //!   dashboard's (`Analyser::calibrate`), then the whole image is analysed with it. The error is
 //!   reported on the whole image and outside the box (what the taps did not tell).
+//!
+//! Beside the manifest, an optional `ignore_regions.json` (`{file: [[x, y, w, h], …]}`, the
+//! VisDrone set's regions nobody annotated) is applied as masks: nothing is counted there, as the
+//! operator's masks do on the box.
+//!
+//! Every row carries the band the dashboard would show for that analysis (the model's uncalibrated
+//! range, or the calibration's) and whether it held the truth; the totals give, per set and mode,
+//! the mean absolute error and relative error per image and per scene (a manifest's `clip` or
+//! `group` column, else the file name without its last `_N`: frames of one scene are near
+//! duplicates), the share of images whose band held the truth and the band's median width, and the
+//! same over the images with at least [`MANY_PEOPLE`] people.
 //!
 //! Density maps are cached per image and analysis size within one run, so modes and boxes that
 //! land on the same size cost one model run.
@@ -27,14 +40,15 @@ use rand::{RngExt as _, SeedableRng as _};
 use serde::Serialize;
 
 use crate::analyse::calibrate::Request;
-use crate::analyse::{calibrate, Analyser, Density, Options, Setup};
+use crate::analyse::{calibrate, mask, Analyser, Density, Options, Setup};
 use crate::config::Settings;
 use crate::infer::Model;
 
 /// One way of analysing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
-    Default,
+    /// The default size times this factor across (1: the default).
+    Default(f64),
     Scale(f64),
     Size(u32, u32),
     Calibrated(usize),
@@ -46,13 +60,19 @@ impl std::str::FromStr for Mode {
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
             format!(
-                "{s:?} is not a mode: use default, scale:S (0.05 to 4), size:WxH or calibrated:N ({} to {})",
+                "{s:?} is not a mode: use default, default:F (0.1 to 8), scale:S (0.05 to 4), size:WxH or calibrated:N ({} to {})",
                 calibrate::MIN_TAPS,
                 calibrate::MAX_TAPS
             )
         };
         match s.split_once(':') {
-            None if s == "default" => Ok(Self::Default),
+            None if s == "default" => Ok(Self::Default(1.0)),
+            Some(("default", v)) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|v| (0.1..=8.0).contains(v))
+                .map(Self::Default)
+                .ok_or_else(bad),
             Some(("scale", v)) => v
                 .parse::<f64>()
                 .ok()
@@ -82,7 +102,8 @@ impl std::str::FromStr for Mode {
 impl std::fmt::Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Default => write!(f, "default"),
+            Self::Default(k) if *k == 1.0 => write!(f, "default"),
+            Self::Default(k) => write!(f, "default:{k}"),
             Self::Scale(s) => write!(f, "scale:{s}"),
             Self::Size(w, h) => write!(f, "size:{w}x{h}"),
             Self::Calibrated(n) => write!(f, "calibrated:{n}"),
@@ -103,15 +124,28 @@ pub struct EvalOptions {
     /// Fail when a mode's mean absolute relative error (%) over all images is above this.
     pub max_error: Option<f64>,
     pub json: bool,
+    /// Also analyse at half and twice the default size and report how much the count moves.
+    pub consistency: bool,
 }
+
+/// Images with at least this many people are also totalled apart: on a nearly empty image a
+/// relative error says little (two people counted as three is 50 % off).
+pub const MANY_PEOPLE: f64 = 20.0;
+
+/// The factors across of the default size that `--consistency` compares.
+pub const CONSISTENCY_FACTORS: [f64; 3] = [0.5, 1.0, 2.0];
 
 /// One annotated image.
 struct Item {
     set: String,
+    /// Frames of one scene are near duplicates: totals are also made per scene.
+    scene: String,
     file: String,
     path: PathBuf,
     truth: f64,
     points: Option<Vec<[f64; 2]>>,
+    /// Regions nobody annotated, x, y, w, h in the image's pixels: masked.
+    ignore: Vec<[f64; 4]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,6 +163,11 @@ pub struct Row {
     pub analysis_height: u32,
     /// Calibrated modes: boxes replayed (the row's figures are means over them).
     pub boxes: usize,
+    pub scene: String,
+    /// The band the dashboard would show (calibrated modes: of the first box).
+    pub band: [f64; 2],
+    /// The share of analyses whose band held the truth (0 or 1, or over the boxes).
+    pub covered: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -136,9 +175,16 @@ pub struct Total {
     pub set: String,
     pub mode: String,
     pub images: usize,
+    pub scenes: usize,
     pub mae: f64,
     pub mean_relative_error: f64,
+    /// The mean over scenes of each scene's mean relative error.
+    pub mean_relative_error_per_scene: f64,
     pub mean_outside_relative_error: Option<f64>,
+    /// The share of images whose band held the truth.
+    pub band_coverage: f64,
+    /// The band's median width, (high − low) / count.
+    pub median_band_width: f64,
 }
 
 fn read_manifest(path: &Path) -> anyhow::Result<Vec<Item>> {
@@ -159,6 +205,9 @@ fn read_manifest(path: &Path) -> anyhow::Result<Vec<Item>> {
         })
     };
     let (file_col, count_col) = (col("file")?, col("gt_count")?);
+    let scene_col = ["clip", "group", "stream"]
+        .iter()
+        .find_map(|name| headers.iter().position(|h| h == *name));
     let points: Option<HashMap<String, Vec<[f64; 2]>>> = {
         let p = dir.join("gt_points.json");
         if p.exists() {
@@ -170,6 +219,17 @@ fn read_manifest(path: &Path) -> anyhow::Result<Vec<Item>> {
             )
         } else {
             None
+        }
+    };
+    let ignore: HashMap<String, Vec<[f64; 4]>> = {
+        let p = dir.join("ignore_regions.json");
+        if p.exists() {
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not {{file: [[x, y, w, h], …]}}", p.display()))?
+        } else {
+            HashMap::new()
         }
     };
     let mut items = Vec::new();
@@ -193,8 +253,15 @@ fn read_manifest(path: &Path) -> anyhow::Result<Vec<Item>> {
             Some((sub, _)) => format!("{set}/{sub}"),
             None => set.clone(),
         };
+        let scene = scene_col
+            .and_then(|c| record.get(c))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| scene_of(&file));
         items.push(Item {
             set,
+            scene,
+            ignore: ignore.get(&file).cloned().unwrap_or_default(),
             path: dir.join(&file),
             points: points.as_ref().and_then(|p| p.get(&file).cloned()),
             file,
@@ -202,6 +269,49 @@ fn read_manifest(path: &Path) -> anyhow::Result<Vec<Item>> {
         });
     }
     Ok(items)
+}
+
+/// The scene of a file without a scene column: its name without the extension and a last `_N`
+/// (`dronecrowd_seq011_4.jpg` is scene `dronecrowd_seq011`), as models/fielddata.py groups frames.
+fn scene_of(file: &str) -> String {
+    let stem = Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match stem.rsplit_once('_') {
+        Some((head, tail)) if !head.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => {
+            head.to_string()
+        }
+        _ => stem,
+    }
+}
+
+/// Masks over an image's ignored regions (x, y, w, h in its pixels), as the operator's masks.
+fn ignore_masks(regions: &[[f64; 4]], w: u32, h: u32) -> Vec<crate::wire::Mask> {
+    let (fw, fh) = (f64::from(w), f64::from(h));
+    regions
+        .iter()
+        .enumerate()
+        .map(|(i, [x, y, rw, rh])| {
+            let (x0, y0) = ((x / fw).clamp(0.0, 1.0), (y / fh).clamp(0.0, 1.0));
+            let (x1, y1) = (
+                ((x + rw) / fw).clamp(0.0, 1.0),
+                ((y + rh) / fh).clamp(0.0, 1.0),
+            );
+            crate::wire::Mask {
+                name: format!("ignored {i}"),
+                points: vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+            }
+        })
+        .collect()
+}
+
+/// The band a single analysis of `count` shows with `range` (as the dashboard's smoother).
+fn band(count: f64, range: (f64, f64)) -> [f64; 2] {
+    [
+        (count * range.0.min(1.0)).max(0.0),
+        count * range.1.max(1.0),
+    ]
 }
 
 /// The smallest 16:9 box around `center` that holds at least `n` of `points`, inside the image.
@@ -238,7 +348,9 @@ fn inside(b: [f64; 4], p: [f64; 2]) -> bool {
 struct Evaluator {
     model: Model,
     analyser: Analyser,
+    /// The density maps of the image in hand, per analysis size, masked.
     cache: HashMap<(u32, u32), Density>,
+    masks: Vec<crate::wire::Mask>,
 }
 
 impl Evaluator {
@@ -250,10 +362,29 @@ impl Evaluator {
         size: (u32, u32),
     ) -> anyhow::Result<&Density> {
         if !self.cache.contains_key(&size) {
-            let d = self.analyser.density(&mut self.model, rgb, w, h, size)?;
+            let mut d = self.analyser.density(&mut self.model, rgb, w, h, size)?;
+            if !self.masks.is_empty() {
+                let weights = mask::weights(&self.masks, d.map.width, d.map.height);
+                mask::apply(&mut d.map, &weights);
+            }
             self.cache.insert(size, d);
         }
         Ok(&self.cache[&size])
+    }
+
+    /// The whole image at `mode`'s size (None for calibrated modes).
+    fn size(&self, mode: &Mode, w: u32, h: u32, max_width: u32) -> Option<(u32, u32)> {
+        match mode {
+            Mode::Default(k) if *k == 1.0 => Some(self.analyser.size_for(w, h)),
+            Mode::Default(k) => {
+                let (dw, _) = self.analyser.size_for(w, h);
+                let scale = f64::from(dw) / f64::from(w.max(1)) * k;
+                Some(crate::analyse::size_at(w, h, scale, max_width))
+            }
+            Mode::Scale(s) => Some(crate::analyse::size_at(w, h, *s, u32::MAX)),
+            Mode::Size(sw, sh) => Some((*sw, *sh)),
+            Mode::Calibrated(_) => None,
+        }
     }
 }
 
@@ -269,7 +400,15 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
     if items.is_empty() {
         bail!("no images to evaluate");
     }
-    let needs_points = opts.modes.iter().any(|m| matches!(m, Mode::Calibrated(_)));
+    let mut modes = opts.modes.clone();
+    if opts.consistency {
+        for k in CONSISTENCY_FACTORS {
+            if !modes.contains(&Mode::Default(k)) {
+                modes.push(Mode::Default(k));
+            }
+        }
+    }
+    let needs_points = modes.iter().any(|m| matches!(m, Mode::Calibrated(_)));
     if needs_points {
         if let Some(i) = items.iter().find(|i| i.points.is_none()) {
             bail!(
@@ -280,12 +419,14 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
     }
     let model = Model::load(&settings.model)?;
     let mut analyser = Analyser::new(Options::from_settings(settings), Setup::default());
-    analyser.set_model_scale(model.info().analysis_scale);
+    analyser.set_model(model.info());
     let mut ev = Evaluator {
         model,
         analyser,
         cache: HashMap::new(),
+        masks: Vec::new(),
     };
+    let uncalibrated = ev.analyser.uncalibrated_range();
     let mut rows = Vec::new();
     for item in &items {
         let img = image::ImageReader::open(&item.path)
@@ -302,10 +443,12 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
         let (w, h) = img.dimensions();
         let rgb = img.as_raw();
         ev.cache.clear();
-        for mode in &opts.modes {
+        ev.masks = ignore_masks(&item.ignore, w, h);
+        for mode in &modes {
             let row = |predicted: f64, size: (u32, u32), outside: Option<f64>, boxes: usize| Row {
                 set: item.set.clone(),
                 file: item.file.clone(),
+                scene: item.scene.clone(),
                 mode: mode.to_string(),
                 truth: item.truth,
                 predicted,
@@ -315,16 +458,21 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
                 analysis_width: size.0,
                 analysis_height: size.1,
                 boxes,
+                band: band(predicted, uncalibrated),
+                covered: 0.0,
             };
-            let size = match mode {
-                Mode::Default => Some(ev.analyser.size_for(w, h)),
-                Mode::Scale(s) => Some(crate::analyse::size_at(w, h, *s, u32::MAX)),
-                Mode::Size(sw, sh) => Some((*sw, *sh)),
-                Mode::Calibrated(_) => None,
+            let holds = |b: [f64; 2]| {
+                if b[0] <= item.truth && item.truth <= b[1] {
+                    1.0
+                } else {
+                    0.0
+                }
             };
-            if let Some(size) = size {
+            if let Some(size) = ev.size(mode, w, h, settings.analysis.max_width) {
                 let d = ev.density(rgb, w, h, size)?;
-                rows.push(row(d.map.count(), d.size, None, 0));
+                let mut r = row(d.map.count(), d.size, None, 0);
+                r.covered = holds(r.band);
+                rows.push(r);
                 continue;
             }
             let Mode::Calibrated(n) = mode else { continue };
@@ -337,6 +485,7 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
                         .fold(0u64, |a, b| a.wrapping_mul(31) ^ u64::from(b)),
             );
             let (mut pred, mut rel, mut out_rel, mut sizes) = (0.0, 0.0, 0.0, (0u32, 0u32));
+            let (mut covered, mut first_band) = (0.0, None);
             let mut done = 0;
             for _ in 0..opts.boxes {
                 if points.len() < *n {
@@ -371,6 +520,9 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
                     area,
                 ) * c.factor;
                 let truth_out = points.iter().filter(|p| !inside(area, **p)).count() as f64;
+                let b = band(whole, (c.range[0], c.range[1]));
+                covered += holds(b);
+                first_band.get_or_insert(b);
                 pred += whole;
                 rel += (whole - item.truth).abs() / item.truth.max(1.0);
                 out_rel += ((whole - in_box) - truth_out).abs() / truth_out.max(1.0);
@@ -383,6 +535,8 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
             let k = done as f64;
             let mut r = row(pred / k, sizes, Some(out_rel / k), done);
             r.relative_error = rel / k;
+            r.covered = covered / k;
+            r.band = first_band.unwrap_or(r.band);
             rows.push(r);
         }
         if !opts.json {
@@ -401,6 +555,11 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
         }
     }
     let totals = totals(&rows);
+    let consistency = if opts.consistency {
+        consistency(&rows)
+    } else {
+        Vec::new()
+    };
     if opts.json {
         for r in &rows {
             println!("{}", serde_json::to_string(r)?);
@@ -408,11 +567,14 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
         for t in &totals {
             println!("{}", serde_json::to_string(t)?);
         }
+        for c in &consistency {
+            println!("{}", serde_json::to_string(c)?);
+        }
     } else {
-        print!("{}", markdown(&rows, &totals));
+        print!("{}", markdown(&rows, &totals, &consistency));
     }
     if let Some(max) = opts.max_error {
-        for t in totals.iter().filter(|t| t.set == "all") {
+        for t in totals.iter().filter(|t| t.set == ALL) {
             if t.mean_relative_error * 100.0 > max {
                 bail!(
                     "mode {}: mean absolute relative error {:.1} % is above the limit {max} %",
@@ -425,53 +587,181 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
     Ok(totals)
 }
 
-/// Totals per set and mode, and over all sets ("all").
+/// The label of the totals over all sets, and over its images with many people.
+pub const ALL: &str = "all";
+pub const ALL_MANY: &str = "all, >= 20 people";
+
+/// Totals per set and mode, over all sets ([`ALL`]) and over the images of all sets with at least
+/// [`MANY_PEOPLE`] people ([`ALL_MANY`]).
 pub fn totals(rows: &[Row]) -> Vec<Total> {
     let mut keys: Vec<(String, String)> = Vec::new();
+    let mut add = |k: (String, String)| {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    };
     for r in rows {
-        for set in [r.set.clone(), "all".to_string()] {
-            let k = (set, r.mode.clone());
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
+        add((r.set.clone(), r.mode.clone()));
+    }
+    let mut modes: Vec<&str> = Vec::new();
+    for r in rows {
+        if !modes.contains(&r.mode.as_str()) {
+            modes.push(&r.mode);
+        }
+    }
+    let some_few = rows.iter().any(|r| r.truth < MANY_PEOPLE);
+    let some_many = rows.iter().any(|r| r.truth >= MANY_PEOPLE);
+    for m in modes {
+        add((ALL.into(), m.into()));
+        if some_few && some_many {
+            add((ALL_MANY.into(), m.into()));
         }
     }
     keys.into_iter()
         .map(|(set, mode)| {
             let sel: Vec<&Row> = rows
                 .iter()
-                .filter(|r| r.mode == mode && (set == "all" || r.set == set))
+                .filter(|r| {
+                    r.mode == mode
+                        && match set.as_str() {
+                            ALL => true,
+                            ALL_MANY => r.truth >= MANY_PEOPLE,
+                            s => r.set == s,
+                        }
+                })
                 .collect();
-            let n = sel.len() as f64;
-            let outside: Vec<f64> = sel
-                .iter()
-                .filter_map(|r| r.outside_relative_error)
-                .collect();
-            Total {
-                images: sel.len(),
-                mae: sel.iter().map(|r| r.error.abs()).sum::<f64>() / n,
-                mean_relative_error: sel.iter().map(|r| r.relative_error).sum::<f64>() / n,
-                mean_outside_relative_error: (!outside.is_empty())
-                    .then(|| outside.iter().sum::<f64>() / outside.len() as f64),
-                set,
-                mode,
-            }
+            total(set, mode, &sel)
         })
         .collect()
 }
 
-/// The report as Markdown tables: per image, then totals.
-pub fn markdown(rows: &[Row], totals: &[Total]) -> String {
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    if n == 0 {
+        f64::NAN
+    } else {
+        sum / n as f64
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn total(set: String, mode: String, sel: &[&Row]) -> Total {
+    let mut scenes: Vec<((&str, &str), Vec<f64>)> = Vec::new();
+    for r in sel {
+        let scene = (r.set.as_str(), r.scene.as_str());
+        match scenes.iter_mut().find(|(s, _)| *s == scene) {
+            Some((_, v)) => v.push(r.relative_error),
+            None => scenes.push((scene, vec![r.relative_error])),
+        }
+    }
+    let outside: Vec<f64> = sel
+        .iter()
+        .filter_map(|r| r.outside_relative_error)
+        .collect();
+    Total {
+        images: sel.len(),
+        scenes: scenes.len(),
+        mae: mean(sel.iter().map(|r| r.error.abs())),
+        mean_relative_error: mean(sel.iter().map(|r| r.relative_error)),
+        mean_relative_error_per_scene: mean(scenes.iter().map(|(_, v)| mean(v.iter().copied()))),
+        mean_outside_relative_error: (!outside.is_empty()).then(|| mean(outside.into_iter())),
+        band_coverage: mean(sel.iter().map(|r| r.covered)),
+        median_band_width: median(
+            sel.iter()
+                .map(|r| (r.band[1] - r.band[0]) / r.predicted.max(1e-9))
+                .collect(),
+        ),
+        set,
+        mode,
+    }
+}
+
+/// How much the count moves with the analysis size, per image: the largest of its counts at
+/// [`CONSISTENCY_FACTORS`] of the default size over the smallest (each count taken as at least one
+/// person, so that an empty image does not divide by nothing).
+#[derive(Debug, Clone, Serialize)]
+pub struct Consistency {
+    pub set: String,
+    pub images: usize,
+    pub median_ratio: f64,
+    pub worst_ratio: f64,
+    pub worst_file: String,
+}
+
+pub fn consistency(rows: &[Row]) -> Vec<Consistency> {
+    let modes: Vec<String> = CONSISTENCY_FACTORS
+        .iter()
+        .map(|k| Mode::Default(*k).to_string())
+        .collect();
+    let mut per_image: Vec<(&str, &str, Vec<f64>)> = Vec::new();
+    for r in rows.iter().filter(|r| modes.contains(&r.mode)) {
+        match per_image
+            .iter_mut()
+            .find(|(s, f, _)| *s == r.set && *f == r.file)
+        {
+            Some((_, _, v)) => v.push(r.predicted.max(1.0)),
+            None => per_image.push((&r.set, &r.file, vec![r.predicted.max(1.0)])),
+        }
+    }
+    per_image.retain(|(_, _, v)| v.len() == modes.len());
+    let ratio = |v: &[f64]| {
+        v.iter().copied().fold(f64::MIN, f64::max) / v.iter().copied().fold(f64::MAX, f64::min)
+    };
+    let mut sets: Vec<&str> = per_image.iter().map(|(s, _, _)| *s).collect();
+    sets.dedup();
+    sets.push(ALL);
+    sets.dedup();
+    sets.into_iter()
+        .filter_map(|set| {
+            let sel: Vec<(&str, f64)> = per_image
+                .iter()
+                .filter(|(s, _, _)| set == ALL || *s == set)
+                .map(|(_, f, v)| (*f, ratio(v)))
+                .collect();
+            let worst = sel.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))?;
+            Some(Consistency {
+                set: set.to_string(),
+                images: sel.len(),
+                median_ratio: median(sel.iter().map(|(_, r)| *r).collect()),
+                worst_ratio: worst.1,
+                worst_file: worst.0.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn pct(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.1} %", v * 100.0)
+    } else {
+        "-".into()
+    }
+}
+
+/// The report as Markdown tables: per image, then totals, then (when measured) consistency.
+pub fn markdown(rows: &[Row], totals: &[Total], consistency: &[Consistency]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| set | image | mode | analysis size | truth | predicted | error | relative error | outside the box |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| set | image | mode | analysis size | truth | predicted | error | relative error | band | outside the box |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {}x{} | {:.0} | {:.1} | {:+.1} | {:.0} % | {} |",
+            "| {} | {} | {} | {}x{} | {:.0} | {:.1} | {:+.1} | {:.0} % | {:.0}–{:.0}{} | {} |",
             r.set,
             r.file,
             r.mode,
@@ -481,6 +771,15 @@ pub fn markdown(rows: &[Row], totals: &[Total]) -> String {
             r.predicted,
             r.error,
             r.relative_error * 100.0,
+            r.band[0],
+            r.band[1],
+            if r.covered >= 1.0 {
+                ""
+            } else if r.covered <= 0.0 {
+                " (misses)"
+            } else {
+                " (some miss)"
+            },
             r.outside_relative_error
                 .map(|e| format!("{:.0} %", e * 100.0))
                 .unwrap_or_else(|| "-".into())
@@ -488,21 +787,38 @@ pub fn markdown(rows: &[Row], totals: &[Total]) -> String {
     }
     let _ = writeln!(
         out,
-        "\n| set | mode | images | MAE | mean abs. relative error | outside the box |\n| --- | --- | --- | --- | --- | --- |"
+        "\n| set | mode | images | scenes | MAE | mean abs. relative error | per scene | band holds the truth | band width (median) | outside the box |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for t in totals {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.1} | {:.1} % | {} |",
+            "| {} | {} | {} | {} | {:.1} | {} | {} | {:.0} % | {:.0} % | {} |",
             t.set,
             t.mode,
             t.images,
+            t.scenes,
             t.mae,
-            t.mean_relative_error * 100.0,
+            pct(t.mean_relative_error),
+            pct(t.mean_relative_error_per_scene),
+            t.band_coverage * 100.0,
+            t.median_band_width * 100.0,
             t.mean_outside_relative_error
-                .map(|e| format!("{:.1} %", e * 100.0))
+                .map(pct)
                 .unwrap_or_else(|| "-".into())
         );
+    }
+    if !consistency.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nCount at 0.5x, 1x and 2x the default size: the largest over the smallest, per image.\n\n| set | images | median | worst | worst image |\n| --- | --- | --- | --- | --- |"
+        );
+        for c in consistency {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} | {} |",
+                c.set, c.images, c.median_ratio, c.worst_ratio, c.worst_file
+            );
+        }
     }
     out
 }
@@ -513,11 +829,22 @@ mod tests {
 
     #[test]
     fn modes_parse_and_refuse_nonsense() {
-        assert_eq!("default".parse(), Ok(Mode::Default));
+        assert_eq!("default".parse(), Ok(Mode::Default(1.0)));
+        assert_eq!("default:0.5".parse(), Ok(Mode::Default(0.5)));
+        assert_eq!(Mode::Default(2.0).to_string(), "default:2");
+        assert_eq!(Mode::Default(1.0).to_string(), "default");
         assert_eq!("scale:0.5".parse(), Ok(Mode::Scale(0.5)));
         assert_eq!("size:1280x720".parse(), Ok(Mode::Size(1280, 720)));
         assert_eq!("calibrated:25".parse(), Ok(Mode::Calibrated(25)));
-        for bad in ["scale:9", "size:1x1", "calibrated:2", "auto", "scale:x"] {
+        for bad in [
+            "scale:9",
+            "size:1x1",
+            "calibrated:2",
+            "auto",
+            "scale:x",
+            "default:0",
+            "default:99",
+        ] {
             assert!(bad.parse::<Mode>().is_err(), "{bad}");
         }
     }
@@ -537,11 +864,11 @@ mod tests {
         assert!(b[0] >= 0.0 && b[1] >= 0.0, "{b:?}");
     }
 
-    #[test]
-    fn totals_are_per_set_and_over_all() {
-        let row = |set: &str, truth, predicted| Row {
+    fn row(set: &str, scene: &str, truth: f64, predicted: f64) -> Row {
+        Row {
             set: set.into(),
-            file: "f".into(),
+            file: format!("{scene}_{truth}_{predicted}"),
+            scene: scene.into(),
             mode: "default".into(),
             truth,
             predicted,
@@ -551,12 +878,100 @@ mod tests {
             analysis_width: 8,
             analysis_height: 8,
             boxes: 0,
+            band: band(predicted, (0.5, 2.0)),
+            covered: if predicted * 0.5 <= truth && truth <= predicted * 2.0 {
+                1.0
+            } else {
+                0.0
+            },
+        }
+    }
+
+    #[test]
+    fn totals_are_per_set_per_scene_over_all_and_over_crowded_images() {
+        let rows = [
+            row("a", "s1", 100.0, 150.0),
+            row("a", "s1", 100.0, 150.0),
+            row("a", "s1", 100.0, 150.0),
+            row("b", "s2", 10.0, 9.0),
+        ];
+        let t = totals(&rows);
+        let all = t.iter().find(|t| t.set == ALL).unwrap();
+        assert_eq!((all.images, all.scenes), (4, 2));
+        assert!((all.mae - 151.0 / 4.0).abs() < 1e-9);
+        assert!((all.mean_relative_error - 1.6 / 4.0).abs() < 1e-9);
+        // Three near-identical frames of one scene do not outweigh the other scene.
+        assert!((all.mean_relative_error_per_scene - 0.3).abs() < 1e-9);
+        assert_eq!(all.band_coverage, 1.0);
+        assert!((all.median_band_width - 1.5).abs() < 1e-9);
+        let many = t.iter().find(|t| t.set == ALL_MANY).unwrap();
+        assert_eq!(many.images, 3, "only the images with 20 people or more");
+        assert!((many.mean_relative_error - 0.5).abs() < 1e-9);
+        let md = markdown(&rows, &t, &[]);
+        assert!(
+            md.contains("| all | default | 4 | 2 | 37.8 | 40.0 % | 30.0 % | 100 % | 150 % | - |"),
+            "{md}"
+        );
+        // A band that misses the truth is counted and shown as missing.
+        let t = totals(&[row("a", "s", 100.0, 20.0), row("a", "t", 100.0, 100.0)]);
+        assert_eq!(t[0].band_coverage, 0.5);
+        assert!(markdown(&[row("a", "s", 100.0, 20.0)], &t, &[]).contains("(misses)"));
+    }
+
+    #[test]
+    fn consistency_is_the_spread_of_counts_across_sizes() {
+        let at = |mode: Mode, file: &str, predicted: f64| Row {
+            mode: mode.to_string(),
+            file: file.into(),
+            ..row("a", "s", 100.0, predicted)
         };
-        let t = totals(&[row("a", 100.0, 150.0), row("b", 100.0, 90.0)]);
-        let all = t.iter().find(|t| t.set == "all").unwrap();
-        assert_eq!(all.images, 2);
-        assert!((all.mae - 30.0).abs() < 1e-9);
-        assert!((all.mean_relative_error - 0.3).abs() < 1e-9);
-        assert!(markdown(&[], &t).contains("| all | default | 2 | 30.0 | 30.0 % | - |"));
+        let rows = [
+            at(Mode::Default(0.5), "x", 50.0),
+            at(Mode::Default(1.0), "x", 100.0),
+            at(Mode::Default(2.0), "x", 200.0),
+            at(Mode::Default(0.5), "y", 90.0),
+            at(Mode::Default(1.0), "y", 100.0),
+            at(Mode::Default(2.0), "y", 110.0),
+            // An empty image: counts below one person are taken as one.
+            at(Mode::Default(0.5), "z", 0.0),
+            at(Mode::Default(1.0), "z", 0.2),
+            at(Mode::Default(2.0), "z", 1.5),
+        ];
+        let c = consistency(&rows);
+        let all = c.iter().find(|c| c.set == ALL).unwrap();
+        assert_eq!(all.images, 3);
+        assert!((all.worst_ratio - 4.0).abs() < 1e-9);
+        assert_eq!(all.worst_file, "x");
+        assert!((all.median_ratio - 1.5).abs() < 1e-9, "{all:?}");
+    }
+
+    #[test]
+    fn scenes_come_from_file_names_without_a_scene_column() {
+        assert_eq!(scene_of("dronecrowd_seq011_4.jpg"), "dronecrowd_seq011");
+        assert_eq!(scene_of("sub/IMG_12.jpg"), "IMG");
+        assert_eq!(scene_of("1660114800.jpg"), "1660114800");
+        assert_eq!(scene_of("frame_a.jpg"), "frame_a");
+    }
+
+    #[test]
+    fn ignored_regions_become_masks_that_count_nothing() {
+        let masks = ignore_masks(
+            &[[0.0, 0.0, 50.0, 100.0], [90.0, 90.0, 50.0, 50.0]],
+            100,
+            100,
+        );
+        assert_eq!(masks.len(), 2);
+        assert_eq!(
+            masks[0].points,
+            vec![[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]
+        );
+        assert_eq!(masks[1].points[2], [1.0, 1.0], "clamped to the image");
+        let mut map = crate::infer::DensityMap {
+            width: 4,
+            height: 2,
+            values: vec![1.0; 8],
+        };
+        mask::apply(&mut map, &mask::weights(&masks[..1], 4, 2));
+        assert!((map.count() - 4.0).abs() < 1e-6, "{}", map.count());
     }
 }

@@ -194,8 +194,7 @@ impl Thread<'_> {
 
     fn use_model(&mut self, loaded: Loaded) {
         *self.stage.interrupt.lock() = Some(loaded.model.interrupt_handle());
-        self.analyser
-            .set_model_scale(loaded.model.info().analysis_scale);
+        self.analyser.set_model(loaded.model.info());
         self.stage.events.emit(Event::Model(loaded.report()));
         self.loaded = Some(loaded);
     }
