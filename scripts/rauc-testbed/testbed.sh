@@ -4,6 +4,8 @@
 #
 #   testbed.sh up DIR            keys, slots, system.conf; a private D-Bus bus and the RAUC service,
 #                                booted from the slot the bootloader picks. Writes DIR/env.
+#   testbed.sh prepare DIR       keys, slots and system.conf only, for a RAUC service elsewhere (a
+#                                container binding DIR at the same path: scripts/boot_test.sh)
 #   testbed.sh bundle DIR OUT VERSION [COMPATIBLE] [SIGNER] [PAYLOAD_KB]
 #                                a bundle of a small ext4 root file system (its /etc/os-release
 #                                says VERSION, PAYLOAD_KB of random data make it that large),
@@ -90,15 +92,17 @@ make_signer() {
 }
 
 case "$cmd" in
-up)
+prepare | up)
   [ "$(id -u)" -eq 0 ] || die "needs root: RAUC's service mounts bundles and writes the slots"
   need rauc "rauc rauc-service"; need mksquashfs squashfs-tools; need mkfs.ext4 e2fsprogs
   need openssl openssl; need dbus-daemon dbus; need losetup mount
   [ -e "$dir/env" ] && die "$dir already holds a test bed: testbed.sh down $dir first"
-  mkdir -p "$dir/keys" "$dir/mnt"
+  mkdir -p "$dir/keys" "$dir/mnt" "$dir/rauc-data"
   dir=$(cd "$dir" && pwd)
   make_signer dev
   make_signer stranger
+  # The bootloader script lives in the folder: a container that binds the folder finds it.
+  install -m 0755 "$here/bootloader.sh" "$dir/bootloader.sh"
   # The slots: A holds the "factory" image, B is empty; on loop devices when there are any.
   "$0" bundle "$dir" "$dir/factory.raucb" 1.0.0 >/dev/null
   for s in A B; do truncate -s "${SLOT_MB}M" "$dir/slot-$s.img"; done
@@ -113,8 +117,8 @@ up)
   fi
   cat >"$dir/system.conf" <<EOF
 # The test bed's RAUC system configuration (scripts/rauc-testbed/testbed.sh): the box's
-# (yocto-layer/meta-skycount/recipes-core/rauc/files/*/system.conf) with its slots on loop
-# devices, its bootloader played by bootloader.sh and plain bundles allowed.
+# (yocto-layer/meta-skycount/dynamic-layers/rauc/recipes-core/rauc/files/*/system.conf) with its
+# slots on loop devices, its bootloader played by bootloader.sh and plain bundles allowed.
 [system]
 compatible=$COMPATIBLE
 bootloader=custom
@@ -123,9 +127,10 @@ bundle-formats=plain verity
 
 [keyring]
 path=$dir/keys/dev-ca.cert.pem
+use-bundle-signing-time=true
 
 [handlers]
-bootloader-custom-backend=$here/bootloader.sh
+bootloader-custom-backend=$dir/bootloader.sh
 
 [slot.rootfs.0]
 device=$a
@@ -137,18 +142,23 @@ device=$b
 type=ext4
 bootname=B
 EOF
-  mkdir -p "$dir/rauc-data"
-  dbus-daemon --session --fork --print-address=3 --print-pid=4 3>"$dir/bus.address" 4>"$dir/bus.pid"
   {
     echo "RAUC_TESTBED=$dir"
-    echo "DBUS_STARTER_BUS_TYPE=session"
-    echo "DBUS_SESSION_BUS_ADDRESS=$(cat "$dir/bus.address")"
     echo "RAUC_CONF=$dir/system.conf"
     echo "SLOT_A=$a"
     echo "SLOT_B=$b"
     echo "COMPATIBLE=$COMPATIBLE"
     echo "BOOTED="
   } >"$dir/env"
+  if [ "$cmd" = prepare ]; then
+    echo "testbed: prepared in $dir: slots $a (A) and $b (B)"
+    exit 0
+  fi
+  dbus-daemon --session --fork --print-address=3 --print-pid=4 3>"$dir/bus.address" 4>"$dir/bus.pid"
+  {
+    echo "DBUS_STARTER_BUS_TYPE=session"
+    echo "DBUS_SESSION_BUS_ADDRESS=$(cat "$dir/bus.address")"
+  } >>"$dir/env"
   export RAUC_TESTBED=$dir
   booted=$("$here/bootloader.sh" boot)
   start_service "$booted"
