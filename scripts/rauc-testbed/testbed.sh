@@ -227,6 +227,8 @@ down)
   rm -f "$dir/hold"
   stop_pid "$dir/rauc.pid"
   stop_pid "$dir/bus.pid"
+  # A service killed mid-install leaves its bundle mounted.
+  for m in $(awk -v d="$dir/mnt/" 'index($2, d) == 1 {print $2}' /proc/mounts); do umount -l "$m" 2>/dev/null || true; done
   if [ -f "$dir/loops" ]; then
     for l in $(cat "$dir/loops"); do losetup -d "$l" 2>/dev/null || true; done
     rm -f "$dir/loops"
