@@ -31,8 +31,7 @@ SKYCOUNT_UNITS_OWNERS ?= "skycountd:skycountd* \
                           skycount-update:skycount-usb@* \
                           skycount-update:rauc.service.d \
                           skycount-update:data.mount \
-                          skycount-update:skycount-data.* \
-                          skycount-update:var-lib-*.mount"
+                          skycount-update:skycount-data.*"
 SKYCOUNT_UNITS_DEFAULT_OWNER ?= "skycount-units"
 
 # Appended to whatever the recipe fetches (mediamtx: the release tarball first).

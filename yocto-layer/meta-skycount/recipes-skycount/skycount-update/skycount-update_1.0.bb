@@ -10,7 +10,7 @@ LICENSE = "${SKYCOUNT_LICENSE}"
 LIC_FILES_CHKSUM = "${SKYCOUNT_LIC_FILES_CHKSUM}"
 
 # Its units (skycount-update-confirm.service, skycount-reboot.*, skycount-usb@.service,
-# data.mount, skycount-data.service, var-lib-*.mount, rauc.service.d/) come from the
+# data.mount, skycount-data.service, rauc.service.d/) come from the
 # repository's systemd/ folder; classes/skycount_units.bbclass says which.
 inherit skycount_units
 
