@@ -14,8 +14,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -27,159 +25,6 @@ const PIN: &str = "update-test-pin";
 
 /// One update test at a time: each takes two loop devices and a RAUC service.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn script() -> PathBuf {
-    repo_root().join("scripts/rauc-testbed/testbed.sh")
-}
-
-/// A test bed (`testbed.sh up`), taken down when dropped.
-struct Testbed {
-    dir: tempfile::TempDir,
-    env: BTreeMap<String, String>,
-}
-
-impl Testbed {
-    fn up() -> Self {
-        assert!(
-            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0,
-            "the update tests need root: RAUC's service mounts bundles and writes the slots \
-             (scripts/test.sh runs them as root)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(script())
-            .arg("up")
-            .arg(dir.path())
-            .output()
-            .expect("cannot run scripts/rauc-testbed/testbed.sh");
-        assert!(
-            out.status.success(),
-            "testbed.sh up failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut tb = Self {
-            dir,
-            env: BTreeMap::new(),
-        };
-        tb.read_env();
-        println!("{}", String::from_utf8_lossy(&out.stdout).trim());
-        tb
-    }
-
-    fn read_env(&mut self) {
-        self.env = std::fs::read_to_string(self.dir.path().join("env"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new(script())
-            .args(&args[..1])
-            .arg(self.dir.path())
-            .args(&args[1..])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "testbed.sh {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// A bundle of VERSION signed by `signer` (dev, stranger, none).
-    fn bundle(&self, version: &str, compatible: &str, signer: &str, payload_kb: u32) -> PathBuf {
-        let out = self.path(&format!("{version}-{signer}-{compatible}.raucb"));
-        self.run(&[
-            "bundle",
-            out.to_str().unwrap(),
-            version,
-            compatible,
-            signer,
-            &payload_kb.to_string(),
-        ]);
-        out
-    }
-
-    fn good_bundle(&self, version: &str) -> PathBuf {
-        self.bundle(version, "skycount-testbed", "dev", 256)
-    }
-
-    /// A power cycle: prints the slot the bootloader started.
-    fn reboot(&mut self) -> String {
-        let slot = self.run(&["reboot"]);
-        self.read_env();
-        slot
-    }
-
-    /// The bootloader's state (BOOT_ORDER, BOOT_A_LEFT, BOOT_B_LEFT).
-    fn bootloader(&self) -> BTreeMap<String, String> {
-        std::fs::read_to_string(self.path("bootloader.env"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    /// Every call RAUC (and the test's power-ons) made to the bootloader, in order.
-    fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("bootloader.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    /// The calls that change the bootloader's state.
-    fn writes(&self) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter(|c| c.starts_with("set-"))
-            .collect()
-    }
-
-    /// sha256 of a slot device's first `len` bytes (all of it when `None`).
-    fn slot_sha(&self, slot: &str, len: Option<u64>) -> String {
-        use sha2::Digest as _;
-        let dev = &self.env[&format!("SLOT_{slot}")];
-        let f = std::fs::File::open(dev).unwrap();
-        let mut h = sha2::Sha256::new();
-        let mut r: Box<dyn std::io::Read> = match len {
-            Some(n) => Box::new(f.take(n)),
-            None => Box::new(f),
-        };
-        std::io::copy(&mut r, &mut h).unwrap();
-        format!("{:x}", h.finalize())
-    }
-
-    fn envs(&self) -> Vec<(String, String)> {
-        [
-            "DBUS_STARTER_BUS_TYPE",
-            "DBUS_SESSION_BUS_ADDRESS",
-            "RAUC_TESTBED",
-        ]
-        .iter()
-        .map(|k| (k.to_string(), self.env[*k].clone()))
-        .collect()
-    }
-}
-
-impl Drop for Testbed {
-    fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("down")
-            .arg(self.dir.path())
-            .status();
-    }
-}
 
 fn sha_file(p: &Path) -> String {
     use sha2::Digest as _;
@@ -208,6 +53,15 @@ fn config(tb: &Testbed, url: &str, port: u16, state: &Path, max_mb: u64) -> Stri
     )
 }
 
+/// A test bed, a state folder and the daemon on it (no stream), the operator signed in.
+fn bed(max_mb: u64) -> (Testbed, tempfile::TempDir, Daemon, String) {
+    let tb = Testbed::up();
+    let state = tempfile::tempdir().unwrap();
+    let d = start(&tb, "file:///nonexistent/flight.mp4", state.path(), max_mb);
+    let cookie = sign_in(&d, PIN);
+    (tb, state, d, cookie)
+}
+
 fn start(tb: &Testbed, url: &str, state: &Path, max_mb: u64) -> Daemon {
     let port = free_port();
     let envs = tb.envs();
@@ -216,59 +70,27 @@ fn start(tb: &Testbed, url: &str, state: &Path, max_mb: u64) -> Daemon {
     })
 }
 
-/// PUT a bundle as the operator (`cookie` empty: as a viewer), with its length declared or
-/// (`chunked`) without: (status, JSON answer). The daemon may answer before the body is all
-/// sent (a refusal): the rest is not sent.
-fn put_bundle(d: &Daemon, cookie: &str, name: &str, body: &[u8], chunked: bool) -> (u16, Value) {
-    use std::io::Write as _;
-    let name: String = name.replace(' ', "%20");
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let length = if chunked {
-        "Transfer-Encoding: chunked".to_string()
-    } else {
-        format!("Content-Length: {}", body.len())
-    };
-    let head = format!(
-        "PUT /api/operator/update/bundle?name={name} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {cookie}\r\n{length}\r\nConnection: close\r\n\r\n",
-        d.port
-    );
-    let mut sent = s.write_all(head.as_bytes()).is_ok();
-    for c in body.chunks(256 * 1024) {
-        if !sent {
-            break;
-        }
-        sent = if chunked {
-            write!(s, "{:x}\r\n", c.len()).is_ok()
-                && s.write_all(c).is_ok()
-                && s.write_all(b"\r\n").is_ok()
-        } else {
-            s.write_all(c).is_ok()
-        };
-    }
-    if sent && chunked {
-        let _ = s.write_all(b"0\r\n\r\n");
-    }
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP answer to the upload: {text:?}"));
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    (
-        code,
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
-    )
-}
-
 fn upload(d: &Daemon, cookie: &str, name: &str, body: Vec<u8>) -> (u16, Value) {
     put_bundle(d, cookie, name, &body, false)
+}
+
+/// Uploads a good bundle of `version` as the operator and waits until it is installed.
+fn install(d: &Daemon, cookie: &str, tb: &Testbed, version: &str) -> Value {
+    let bundle = std::fs::read(tb.good_bundle(version)).unwrap();
+    let (code, answer) = upload(d, cookie, &format!("skycount-{version}.raucb"), bundle);
+    assert_eq!(code, 202, "{answer}");
+    follow(d, "installed", Duration::from_secs(120)).0
+}
+
+/// No bundle, whole or partial, is left in update.dir.
+fn assert_no_upload_left(state: &Path) {
+    let left: Vec<_> = std::fs::read_dir(state.join("update"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".raucb"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 fn report(d: &Daemon) -> Value {
@@ -458,20 +280,10 @@ fn an_update_goes_into_the_other_slot_while_counting_and_is_kept_once_healthy() 
 #[test]
 fn a_new_slot_that_is_not_healthy_or_does_not_start_is_left_for_the_old_one() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut tb = Testbed::up();
-    let state = tempfile::tempdir().unwrap();
-    let d = start(&tb, "file:///nonexistent/flight.mp4", state.path(), 64);
-    let cookie = sign_in(&d, PIN);
+    let (mut tb, state, d, cookie) = bed(64);
 
     // 1. Installed, started, never healthy within the limit: marked bad, exit 1 (reboot).
-    let (code, answer) = upload(
-        &d,
-        &cookie,
-        "a.raucb",
-        std::fs::read(tb.good_bundle("3.0.0")).unwrap(),
-    );
-    assert_eq!(code, 202, "{answer}");
-    follow(&d, "installed", Duration::from_secs(120));
+    install(&d, &cookie, &tb, "3.0.0");
     assert_eq!(tb.reboot(), "B");
     let dead = free_port().to_string();
     let listen = format!("127.0.0.1:{dead}");
@@ -496,14 +308,7 @@ fn a_new_slot_that_is_not_healthy_or_does_not_start_is_left_for_the_old_one() {
 
     // 2. Installed, and the new slot never gets as far as confirm-boot (a kernel that panics):
     // the bootloader uses up its three attempts and starts the old slot by itself.
-    let (code, answer) = upload(
-        &d,
-        &cookie,
-        "b.raucb",
-        std::fs::read(tb.good_bundle("4.0.0")).unwrap(),
-    );
-    assert_eq!(code, 202, "{answer}");
-    follow(&d, "installed", Duration::from_secs(120));
+    install(&d, &cookie, &tb, "4.0.0");
     let slots: Vec<String> = (0..4).map(|_| tb.reboot()).collect();
     assert_eq!(slots, ["B", "B", "B", "A"], "three attempts of B, then A");
     let (code, out) = confirm_boot(&d, &tb, &[]);
@@ -526,10 +331,7 @@ fn a_new_slot_that_is_not_healthy_or_does_not_start_is_left_for_the_old_one() {
 #[test]
 fn bad_bundles_are_refused_with_their_reason_and_nothing_is_written() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let tb = Testbed::up();
-    let state = tempfile::tempdir().unwrap();
-    let d = start(&tb, "file:///nonexistent/flight.mp4", state.path(), 2);
-    let cookie = sign_in(&d, PIN);
+    let (tb, state, d, cookie) = bed(2);
     let good = std::fs::read(tb.good_bundle("5.0.0")).unwrap();
     let slots = (tb.slot_sha("A", None), tb.slot_sha("B", None));
     let calls = tb.writes();
@@ -565,13 +367,7 @@ fn bad_bundles_are_refused_with_their_reason_and_nothing_is_written() {
     // Nothing written anywhere, nothing left behind.
     assert_eq!((tb.slot_sha("A", None), tb.slot_sha("B", None)), slots);
     assert_eq!(tb.writes(), calls, "the bootloader was touched");
-    let left: Vec<_> = std::fs::read_dir(state.path().join("update"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".raucb"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_no_upload_left(state.path());
     // And the good one still installs after all that.
     let (code, answer) = upload(&d, &cookie, "good.raucb", good);
     assert_eq!(code, 202, "{answer}");
@@ -631,13 +427,7 @@ fn a_full_data_partition_refuses_the_upload_and_keeps_nothing() {
             .contains("data partition is full"),
         "{answer}"
     );
-    let left: Vec<_> = std::fs::read_dir(state.path().join("update"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".raucb"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_no_upload_left(state.path());
     assert!(tb.writes().is_empty(), "{:?}", tb.writes());
     assert_eq!(report(&d)["activity"]["state"], "idle");
 }
@@ -645,10 +435,7 @@ fn a_full_data_partition_refuses_the_upload_and_keeps_nothing() {
 #[test]
 fn a_power_cut_while_the_boot_order_switches_leaves_the_box_on_its_running_slot() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut tb = Testbed::up();
-    let state = tempfile::tempdir().unwrap();
-    let d = start(&tb, "file:///nonexistent/flight.mp4", state.path(), 64);
-    let cookie = sign_in(&d, PIN);
+    let (mut tb, _state, d, cookie) = bed(64);
     let a_before = tb.slot_sha("A", None);
     // RAUC has written slot B and is switching the boot order when the power goes.
     std::fs::write(tb.path("hold"), "set-primary").unwrap();

@@ -24,7 +24,8 @@
 # DIR/env holds, one KEY=VALUE a line: RAUC_TESTBED, DBUS_STARTER_BUS_TYPE and
 # DBUS_SESSION_BUS_ADDRESS (RAUC's service and its clients use the private bus), RAUC_CONF (the
 # test bed's system.conf for `rauc --conf`), SLOT_A and SLOT_B (the slots' devices), COMPATIBLE
-# and BOOTED. The compatible is skycount-testbed.
+# and BOOTED. The compatible is skycount-testbed. The slots are 32 MB (TESTBED_SLOT_MB: more, for
+# larger bundles).
 #
 # Bundles are in RAUC's `plain` format: the kernel here has no device-mapper, which `verity`
 # bundles (the box's format) need to be mounted. Needs root (RAUC's service mounts bundles and
@@ -37,7 +38,7 @@ dir=${2:-}
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 [ -n "$cmd" ] && [ -n "$dir" ] || usage
 COMPATIBLE=skycount-testbed
-SLOT_MB=32
+SLOT_MB=${TESTBED_SLOT_MB:-32}
 
 die() { echo "testbed: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null || die "$1 is missing (apt-get install $2; scripts/debian-test-packages.txt)"; }
@@ -177,7 +178,7 @@ bundle)
   printf 'NAME="skycount test bed"\nVERSION_ID=%s\nPRETTY_NAME="skycount test bed %s"\n' "$version" "$version" >"$root/etc/os-release"
   head -c "$((payload_kb * 1024))" /dev/urandom >"$root/payload"
   image=$work/rootfs-$version.ext4
-  mkfs.ext4 -q -F -L rootfs -d "$root" "$image" "$((payload_kb + 8192))k" >/dev/null
+  mkfs.ext4 -q -F -b 4096 -N 64 -L rootfs -d "$root" "$image" "$((payload_kb + payload_kb / 16 + 8192))k" >/dev/null
   rm -rf "$root"
   content=$(mktemp -d "$work/content.XXXXXX")
   cp "$image" "$content/rootfs.ext4"

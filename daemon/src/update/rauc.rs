@@ -209,32 +209,20 @@ impl Slots {
 /// of the same class (the root file systems; child slots with a `parent` are left out).
 pub fn parse_status(json: &str) -> Result<Slots, String> {
     let raw: RawStatus = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let slot = |name: &str, s: &RawSlot| Slot {
-        name: name.to_string(),
-        bootname: s.bootname.clone().unwrap_or_default(),
-        good: s.boot_status.as_deref().map(|b| b == "good"),
-        primary: raw.boot_primary.as_deref() == Some(name),
-        version: s
-            .slot_status
-            .as_ref()
-            .and_then(|st| st.bundle.as_ref())
-            .and_then(|b| b.version.clone()),
-        build: s
-            .slot_status
-            .as_ref()
-            .and_then(|st| st.bundle.as_ref())
-            .and_then(|b| b.build.clone()),
-        checksum: s
-            .slot_status
-            .as_ref()
-            .and_then(|st| st.checksum.as_ref())
-            .and_then(|c| c.sha256.clone()),
-        installed_at: s
-            .slot_status
-            .as_ref()
-            .and_then(|st| st.installed.as_ref())
-            .and_then(|i| i.timestamp.clone()),
-        install_status: s.slot_status.as_ref().and_then(|st| st.status.clone()),
+    let slot = |name: &str, s: &RawSlot| {
+        let status = s.slot_status.clone().unwrap_or_default();
+        let bundle = status.bundle.unwrap_or_default();
+        Slot {
+            name: name.to_string(),
+            bootname: s.bootname.clone().unwrap_or_default(),
+            good: s.boot_status.as_deref().map(|b| b == "good"),
+            primary: raw.boot_primary.as_deref() == Some(name),
+            version: bundle.version,
+            build: bundle.build,
+            checksum: status.checksum.and_then(|c| c.sha256),
+            installed_at: status.installed.and_then(|i| i.timestamp),
+            install_status: status.status,
+        }
     };
     let all: Vec<(&String, &RawSlot)> = raw
         .slots
@@ -374,11 +362,9 @@ impl Rauc {
         self.program.display().to_string()
     }
 
-    /// Runs `args` to its end (at most `limit`), collecting its output.
-    fn run(&self, args: &[&str], limit: Duration) -> Result<Finished, RaucError> {
-        let what = format!("{} {}", self.name(), args.join(" "));
-        let mut child = self
-            .command()
+    /// Starts `rauc ARGS…` with its output piped to us.
+    fn spawn(&self, args: &[&std::ffi::OsStr]) -> Result<std::process::Child, RaucError> {
+        self.command()
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -386,7 +372,14 @@ impl Rauc {
             .map_err(|e| RaucError::Missing {
                 program: self.name(),
                 reason: e.to_string(),
-            })?;
+            })
+    }
+
+    /// Runs `args` to its end (at most `limit`), collecting its output.
+    fn run(&self, args: &[&str], limit: Duration) -> Result<Finished, RaucError> {
+        let what = format!("{} {}", self.name(), args.join(" "));
+        let os: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        let mut child = self.spawn(&os)?;
         let out = child.stdout.take().expect("piped");
         let err = child.stderr.take().expect("piped");
         let out = std::thread::spawn(move || read_capped(out, 4 << 20));
@@ -477,17 +470,7 @@ impl Rauc {
         bundle: &Path,
         mut progress: impl FnMut(Progress),
     ) -> Result<(), RaucError> {
-        let mut child = self
-            .command()
-            .arg("install")
-            .arg(bundle)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| RaucError::Missing {
-                program: self.name(),
-                reason: e.to_string(),
-            })?;
+        let mut child = self.spawn(&["install".as_ref(), bundle.as_os_str()])?;
         let pid = child.id();
         let err = child.stderr.take().expect("piped");
         let err = std::thread::spawn(move || read_capped(err, 256 << 10));

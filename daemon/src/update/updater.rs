@@ -921,24 +921,29 @@ impl Upload {
         }
         let f = self.writer.as_mut().expect("open until finished");
         if let Err(e) = f.write_all(chunk).await {
-            let r = if e.raw_os_error() == Some(nix::libc::ENOSPC) {
-                Refusal::NoSpace(format!(
-                    "the data partition is full after {} of the bundle: delete old flights in \
-                     History, then try again",
-                    mb(self.received)
-                ))
-            } else {
-                Refusal::Failed(format!(
-                    "cannot keep the upload in {}: {e}",
-                    self.updater.store.dir().display()
-                ))
-            };
+            let r = self.write_refusal(&e);
             return Err(self.fail(r));
         }
         if let Activity::Receiving { bytes, .. } = &mut *self.updater.activity.lock() {
             *bytes = self.received;
         }
         Ok(())
+    }
+
+    /// A write that failed: the data partition full, or another error of the disk.
+    fn write_refusal(&self, e: &std::io::Error) -> Refusal {
+        if e.raw_os_error() == Some(nix::libc::ENOSPC) {
+            Refusal::NoSpace(format!(
+                "the data partition is full after {} of the bundle: delete old flights in \
+                 History, then try again",
+                mb(self.received)
+            ))
+        } else {
+            Refusal::Failed(format!(
+                "cannot keep the upload in {}: {e}",
+                self.updater.store.dir().display()
+            ))
+        }
     }
 
     fn fail(&mut self, r: Refusal) -> Refusal {
@@ -968,15 +973,7 @@ impl Upload {
         let file = self.file.take().expect("open until finished");
         if let Err(e) = flushed {
             self.updater.set(Activity::Idle);
-            let r = if e.raw_os_error() == Some(nix::libc::ENOSPC) {
-                Refusal::NoSpace(format!(
-                    "the data partition is full after {} of the bundle: delete old flights in \
-                     History, then try again",
-                    mb(self.received)
-                ))
-            } else {
-                Refusal::Failed(format!("cannot keep the upload: {e}"))
-            };
+            let r = self.write_refusal(&e);
             return Err(self.updater.refuse_upload(&self.bundle, r));
         }
         if self.received == 0 {
