@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { useTwoTap } from '../hooks';
 import {
   activityText,
   bundleProblem,
@@ -31,7 +32,7 @@ export function UpdateSection({ onNote }: Props) {
   const [report, setReport] = useState<UpdateReport | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [sent, setSent] = useState<{ done: number; total: number } | null>(null);
-  const [confirm, setConfirm] = useState(false);
+  const confirm = useTwoTap();
   const [rebooting, setRebooting] = useState(false);
   const input = useRef<HTMLInputElement>(null);
 
@@ -48,12 +49,6 @@ export function UpdateSection({ onNote }: Props) {
     const id = setInterval(refresh, busy ? BUSY_MS : IDLE_MS);
     return () => clearInterval(id);
   }, [busy, refresh]);
-
-  useEffect(() => {
-    if (!confirm) return;
-    const id = setTimeout(() => setConfirm(false), 4000);
-    return () => clearTimeout(id);
-  }, [confirm]);
 
   const upload = async (file: File | undefined) => {
     if (!file) return;
@@ -81,11 +76,6 @@ export function UpdateSection({ onNote }: Props) {
   };
 
   const reboot = async () => {
-    if (!confirm) {
-      setConfirm(true);
-      return;
-    }
-    setConfirm(false);
     try {
       await requestReboot();
       setRebooting(true);
@@ -152,8 +142,8 @@ export function UpdateSection({ onNote }: Props) {
               <input ref={input} type="file" accept=".raucb" className="sr-only" disabled={busy} onChange={(e) => upload(e.target.files?.[0])} data-testid="update-file" />
             </label>
             {a.state === 'installed' && report.can_reboot && !rebooting && (
-              <button type="button" onClick={reboot} className={confirm ? 'danger' : 'primary'} data-testid="update-reboot">
-                {confirm ? 'Tap again: the video stops for a minute or two' : `Reboot into ${a.version ?? 'the update'}`}
+              <button type="button" onClick={() => confirm.tap(reboot)} className={confirm.armed ? 'danger' : 'primary'} data-testid="update-reboot">
+                {confirm.armed ? 'Tap again: the video stops for a minute or two' : `Reboot into ${a.version ?? 'the update'}`}
               </button>
             )}
           </div>
