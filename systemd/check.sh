@@ -6,7 +6,8 @@
 #     check-only mode: it is run on the file with no radio; a file it accepts gets as far as
 #     "Failed to initialize driver", one it refuses prints "Line N: …" and "errors found");
 #  4. render-mediamtx end to end (its keys and types are checked by cargo test).
-# Needs: systemd, dnsmasq, hostapd (Debian packages; scripts/debian-test-packages.txt).
+# Needs: systemd, dnsmasq, hostapd, and rauc-service for the drop-in rauc.service.d (Debian
+# packages; scripts/debian-test-packages.txt).
 # Uses $SKYCOUNTD when set, otherwise builds the debug binary.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,12 +34,30 @@ mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd" "$root/usr/lib/sysus
   "$root/usr/bin" "$root/usr/sbin" "$root/bin" "$root/etc"
 cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
 units=()
-for u in "$here"/*.service "$here"/*.target; do
+for u in "$here"/*.service "$here"/*.target "$here"/*.path "$here"/*.mount; do
   cp "$u" "$root/etc/systemd/system/"
-  units+=("$(basename "$u")")
+  name=$(basename "$u")
+  case "$name" in
+  # A template is verified through an instance (a USB stick's partition).
+  *@.service) units+=("${name%@.service}@sda1.service") ;;
+  *) units+=("$name") ;;
+  esac
+done
+# Drop-ins for other packages' units (rauc.service.d): verified with that unit when this
+# machine has it (Debian's rauc-service package).
+for d in "$here"/*.d; do
+  [ -d "$d" ] || continue
+  cp -r "$d" "$root/etc/systemd/system/"
+  unit=$(basename "$d" .d)
+  if [ -e "$root/usr/lib/systemd/system/$unit" ] || [ -e "$here/$unit" ]; then
+    units+=("$unit")
+  else
+    echo "note: $unit (for systemd/$(basename "$d")/) is not installed here: the drop-in is not verified"
+  fi
 done
 for exe in usr/bin/skycountd usr/bin/mediamtx usr/sbin/hostapd usr/sbin/dnsmasq \
-  usr/bin/networkctl bin/kill bin/rm; do
+  usr/bin/networkctl usr/bin/mount usr/bin/umount usr/bin/mkdir usr/bin/chmod usr/bin/systemctl \
+  usr/bin/rauc bin/kill bin/rm; do
   printf '#!/bin/sh\nexit 0\n' >"$root/$exe"
   chmod +x "$root/$exe"
 done

@@ -18,7 +18,7 @@
 //! ([`SourceSpec`], [`SourceUrl`]), the hotspot's network ([`Ipv4Net`], [`DhcpRange`]), tracks
 //! ([`Track`]), the log level ([`LogLevel`]); durations stay `*_ms` integers. A value that does
 //! not parse is reported like any other mistake, with its key; the checks of the values' own
-//! rules live beside their types in the submodules ([`history`], [`hotspot`], [`mqtt`], [`stream`], [`track`]), so that
+//! rules live beside their types in the submodules ([`history`], [`hotspot`], [`mqtt`], [`stream`], [`track`], [`update`]), so that
 //! this module depends on none of the parts that use it.
 //!
 //! No input is trusted to be small or sane: every number has a range (`model.threads = 10^8`
@@ -34,6 +34,7 @@ pub mod operator;
 pub mod printable;
 pub mod stream;
 pub mod track;
+pub mod update;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -48,6 +49,7 @@ pub use self::mqtt::MqttSettings;
 pub use self::operator::OperatorSettings;
 pub use self::stream::{check_path_name, check_stream_key};
 pub use self::track::{Codec, Track};
+pub use self::update::UpdateSettings;
 pub use crate::source::{SourceUrl, SourceUrlError};
 pub use ipnet::Ipv4Net;
 
@@ -71,6 +73,7 @@ pub struct Settings {
     pub operator: OperatorSettings,
     pub mqtt: MqttSettings,
     pub history: HistorySettings,
+    pub update: UpdateSettings,
     pub log: LogSettings,
 }
 
@@ -1327,6 +1330,9 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
     }
     for (key, problem) in history::check(&s.history) {
         bad(&format!("history.{key}"), problem);
+    }
+    for (key, problem) in update::check(&s.update) {
+        bad(&format!("update.{key}"), problem);
     }
     let decoder = s.decode.decoder.trim();
     if decoder.is_empty() {

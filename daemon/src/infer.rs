@@ -20,6 +20,8 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::config::{ExecutionProviderKind, ModelSettings};
 
+pub mod cache;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("ONNX Runtime could not be loaded ({tried}): {reason}\n  install it (scripts/setup.sh takes libonnxruntime.so from the PyPI onnxruntime wheel) and set model.onnxruntime_library or ORT_DYLIB_PATH to its path")]
@@ -362,13 +364,27 @@ impl Model {
                         "this ONNX Runtime build has no TensorRT provider".into(),
                     ));
                 }
+                // One folder per model and runtime: an update that changes either builds anew.
+                let runtime = format!(
+                    "ONNX Runtime: {}\nTensorRT: {}",
+                    ort::info(),
+                    cache::tensorrt_libraries().join(", ")
+                );
+                let engines = cache::engine_dir(&settings.cache_dir, &settings.path, &runtime)
+                    .unwrap_or_else(|e| {
+                        log::warn!(
+                            "{e}; TensorRT's engines go to {}",
+                            settings.cache_dir.display()
+                        );
+                        settings.cache_dir.clone()
+                    });
                 builder
                     .with_execution_providers([ep::TensorRT::default()
                         .with_fp16(settings.tensorrt_fp16)
                         .with_engine_cache(true)
-                        .with_engine_cache_path(settings.cache_dir.display())
+                        .with_engine_cache_path(engines.display())
                         .with_timing_cache(true)
-                        .with_timing_cache_path(settings.cache_dir.display())
+                        .with_timing_cache_path(engines.display())
                         .build()
                         .error_on_failure()])
                     .map_err(provider_err)?

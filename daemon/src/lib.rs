@@ -28,6 +28,7 @@
 //! - [`hotspot`]: the Wi-Fi hotspot's rendered hostapd, dnsmasq and networkd files.
 //! - [`secret`]: the stream key and hotspot passphrase generated once and kept.
 //! - [`store`]: what the operator set (calibration, masks, tapped frames), kept per stream path.
+//! - [`update`]: software updates of the whole box with RAUC (A/B slots, fallback).
 //! - [`commands`]: `run` and `analyze`, thin callers of the engine; [`service`]: life under
 //!   systemd.
 //!
@@ -53,4 +54,5 @@ pub mod secret;
 pub mod service;
 pub mod source;
 pub mod store;
+pub mod update;
 pub mod wire;

@@ -48,6 +48,10 @@ enum Command {
     },
     /// Exit 0 when [hotspot] is enabled, 1 when not (for systemd's ExecCondition=)
     HotspotEnabled,
+    /// After a boot: wait for skycountd to be healthy, then mark the running slot good; a freshly
+    /// updated slot that is not healthy in time is marked bad and the command exits 1 (its unit
+    /// reboots into the other slot). See docs/update.md.
+    ConfirmBoot,
     /// Print the RTMP URL the pilot publishes to, key included
     PilotUrl {
         /// The box's address as the pilot's phone reaches it [default: the hotspot's]
@@ -171,6 +175,16 @@ fn main() -> ExitCode {
             };
         }
         Command::PilotUrl { host } => pilot_url(&settings, host),
+        Command::ConfirmBoot => {
+            return match skycountd::update::confirm::run(&settings) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("skycountd: confirm-boot: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Eval {
             manifests,
             modes,

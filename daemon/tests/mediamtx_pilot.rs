@@ -36,7 +36,15 @@ async fn start(access: StreamAccess) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     let hosts = HostNames::exactly(&["skycount.lan"], &["192.168.50.1".parse().unwrap()]);
     let auth = std::sync::Arc::new(Auth::for_tests(PIN, hosts));
-    let (app, io) = server::router(hub(), access, "/nonexistent/web".into(), None, auth, None);
+    let (app, io) = server::router(
+        hub(),
+        access,
+        "/nonexistent/web".into(),
+        None,
+        auth,
+        None,
+        None,
+    );
     tokio::spawn(server::serve(listener, app, io, std::future::pending()));
     addr
 }

@@ -1,6 +1,28 @@
 import { useEffect, useRef, useState, type RefObject } from 'react';
 import { WhepPlayer, type WhepStatus } from './lib/whep';
 
+/**
+ * A button that acts on its second tap: `tap(act)` arms it the first time and runs `act` the
+ * second; `armed` says which (for the label); it disarms by itself after `ms`.
+ */
+export function useTwoTap(ms = 4000): { armed: boolean; tap: (act: () => void) => void } {
+  const [armed, setArmed] = useState(false);
+  useEffect(() => {
+    if (!armed) return;
+    const id = setTimeout(() => setArmed(false), ms);
+    return () => clearTimeout(id);
+  }, [armed, ms]);
+  const tap = (act: () => void) => {
+    if (!armed) {
+      setArmed(true);
+      return;
+    }
+    setArmed(false);
+    act();
+  };
+  return { armed, tap };
+}
+
 /** Date.now(), refreshed every `intervalMs`. */
 export function useNow(intervalMs: number): number {
   const [now, setNow] = useState(() => Date.now());

@@ -17,7 +17,9 @@
 # (skycountd check-config on each board's skycount.toml; MediaMTX's recipe
 # version against skycountd's pinned one, and its sha256 set; hotspot is skipped, and config's check-config, without a skycountd
 # build), readme (what yocto-check-layer asks of the layer's README and
-# SECURITY files).
+# SECURITY files), rauc (each board's RAUC system.conf against the bundle recipe,
+# the card's layout and the backend; the development keys; a verity bundle signed
+# with them checked by Debian's rauc against their keyring).
 #
 # Python: $PYTHON when set (e.g. the repository's .venv/bin/python); else
 # .venv/bin/python at the repository's top, created when missing. The PyPI

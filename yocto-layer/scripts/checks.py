@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -296,7 +297,7 @@ UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".path", ".mount")
 # recipes, the recipes they depend on, busybox (oe-core's defconfig) and
 # systemd. usrmerge is on (/bin, /sbin and /lib are links into /usr).
 IMAGE_EXECUTABLES = {
-    "/usr/bin": """skycountd mediamtx dnsmasq dhcp_release dhcp_lease_time
+    "/usr/bin": """skycountd mediamtx rauc dnsmasq dhcp_release dhcp_lease_time
         systemctl systemd-notify systemd-run systemd-tmpfiles systemd-sysusers systemd-cat
         journalctl networkctl resolvectl busctl udevadm loginctl hostnamectl timedatectl
         sh ash cat chmod chown cp cut date dd df dirname basename echo env expr false grep
@@ -350,7 +351,7 @@ def run_class_install(root: Path, entries: list[str]) -> list[str]:
     body = (m.group(1)
             .replace("${S}", str(src))
             .replace("${D}", str(root))
-            .replace("${SKYCOUNT_UNITS}", " ".join(entries))
+            .replace("${SKYCOUNT_UNITS}", " ".join(shlex.quote(e) for e in entries))
             .replace("${systemd_system_unitdir}", "/usr/lib/systemd/system")
             .replace("${nonarch_libdir}", "/usr/lib"))
     if "${" in body:
@@ -476,7 +477,7 @@ def check_units() -> bool:
             if path.is_file():
                 texts[path.relative_to(UNITS_DIR).as_posix()] = path.read_text()
         for text in texts.values():
-            for m in re.finditer(r"^\s*(Wants|Requires|Requisite|BindsTo|Upholds|Also)\s*=\s*(.*)$", text, re.M):
+            for m in re.finditer(r"^\s*(Wants|Requires|Requisite|BindsTo|Upholds|Also|Unit)\s*=\s*(.*)$", text, re.M):
                 pulled.update(m.group(2).split())
         for name, text in texts.items():
             if "/" in name or not name.endswith(UNIT_SUFFIXES) or name.split(".")[0].endswith("@"):
@@ -788,6 +789,124 @@ def check_readme() -> bool:
     return ok
 
 
+# ------------------------------------------------------------------- rauc
+
+RAUC_FILES = LAYER / "dynamic-layers/rauc/recipes-core/rauc/files"
+RAUC_KEYS = LAYER / "files/rauc-development"
+BUNDLE_RECIPE = LAYER / "dynamic-layers/rauc/recipes-core/bundles/skycount-bundle_1.0.bb"
+RPI_WKS = LAYER / "wic/skycount-rpi-ab.wks.in"
+TEGRA_BACKEND = LAYER / "recipes-skycount/skycount-update/files/rauc-tegra-bootloader"
+UPDATE_RECIPE = LAYER / "recipes-skycount/skycount-update/skycount-update_1.0.bb"
+
+
+def check_rauc() -> bool:
+    """Each board's RAUC system.conf against what the rest of the layer says (the bundle's
+    compatible, the card's layout, the backend the recipe installs), the development keys, and
+    a real verity bundle signed by them checked with RAUC against that keyring."""
+    import configparser
+    say("rauc: each board's system.conf, the development keys, a verity bundle checked by RAUC")
+    ok = True
+
+    def bad(msg: str) -> None:
+        nonlocal ok
+        ok = False
+        say(f"  {msg}")
+
+    bundle = BUNDLE_RECIPE.read_text()
+    if 'RAUC_BUNDLE_COMPATIBLE = "skycount-${MACHINE}"' not in bundle:
+        bad(f"{BUNDLE_RECIPE.name}: RAUC_BUNDLE_COMPATIBLE is not skycount-${{MACHINE}}")
+    if 'RAUC_BUNDLE_FORMAT = "verity"' not in bundle:
+        bad(f"{BUNDLE_RECIPE.name}: the bundles are not in the verity format the boxes ask for")
+    # The Raspberry Pis' card: boot, slot A, slot B, data (wic numbers them 1 to 4).
+    wks = [line.split() for line in RPI_WKS.read_text().splitlines() if line.startswith("part")]
+    labels = [p[p.index("--label") + 1] for p in wks if "--label" in p]
+    if labels != ["boot", "rootfs_a", "rootfs_b", "skycount-data"]:
+        bad(f"{RPI_WKS.name}: partitions {labels}, expected boot, rootfs_a, rootfs_b, skycount-data")
+    data_mount = (UNITS_DIR / "data.mount").read_text()
+    if "What=/dev/disk/by-label/skycount-data" not in data_mount:
+        bad("systemd/data.mount does not mount the partition labelled skycount-data")
+    for machine in MACHINES:
+        path = RAUC_FILES / machine / "system.conf"
+        if not path.is_file():
+            bad(f"no {path.relative_to(LAYER)}")
+            continue
+        conf = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=None)
+        conf.read(path)
+        where = path.relative_to(LAYER)
+        system = conf["system"] if conf.has_section("system") else {}
+        want = {"compatible": f"skycount-{machine}", "data-directory": "/data/rauc",
+                "bundle-formats": "-plain"}
+        for key, value in want.items():
+            if system.get(key) != value:
+                bad(f"{where}: [system] {key} = {system.get(key)!r}, expected {value!r}")
+        keyring = conf["keyring"] if conf.has_section("keyring") else {}
+        if keyring.get("path") != "skycount-keyring.pem":
+            bad(f"{where}: [keyring] path is not skycount-keyring.pem (what rauc-conf installs)")
+        if keyring.get("use-bundle-signing-time") != "true":
+            bad(f"{where}: [keyring] use-bundle-signing-time is not true (the box has no trusted clock)")
+        slots = {s: conf[s] for s in conf.sections() if s.startswith("slot.rootfs.")}
+        if sorted(v.get("bootname") for v in slots.values()) != ["A", "B"]:
+            bad(f"{where}: the rootfs slots' bootnames are not A and B")
+        devices = [slots[s].get("device") for s in sorted(slots)]
+        if machine.startswith("raspberrypi"):
+            if system.get("bootloader") != "uboot":
+                bad(f"{where}: bootloader is not uboot")
+            if devices != ["/dev/mmcblk0p2", "/dev/mmcblk0p3"]:
+                bad(f"{where}: slots {devices}, but the card's slots are its partitions 2 and 3")
+        else:
+            backend = conf["handlers"].get("bootloader-custom-backend") if conf.has_section("handlers") else None
+            if system.get("bootloader") != "custom" or backend != "/usr/libexec/skycount/rauc-tegra-bootloader":
+                bad(f"{where}: not the custom backend skycount-update installs")
+            if devices != ["/dev/disk/by-partlabel/APP", "/dev/disk/by-partlabel/APP_b"]:
+                bad(f"{where}: slots {devices}, but NVIDIA's redundant layout has APP and APP_b")
+        if ok:
+            say(f"  {where}: compatible skycount-{machine}, slots {', '.join(devices)}, "
+                f"bootloader {system.get('bootloader')}")
+    if "rauc-tegra-bootloader" not in UPDATE_RECIPE.read_text():
+        bad(f"{UPDATE_RECIPE.name} does not install rauc-tegra-bootloader")
+    for script in (TEGRA_BACKEND, LAYER / "recipes-skycount/skycount-update/files/data-format",
+                   LAYER / "dynamic-layers/rauc/recipes-core/bundles/files/skycount-hook.sh"):
+        proc = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            bad(f"{script.name}: not valid sh: {proc.stderr.strip()}")
+    # The development keys: the certificate is issued by the keyring's CA.
+    keyring, cert, key = (RAUC_KEYS / n for n in ("skycount-keyring.pem", "development-1.cert.pem",
+                                                   "development-1.key.pem"))
+    proc = subprocess.run(["openssl", "verify", "-CAfile", str(keyring), str(cert)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        bad(f"the development certificate does not verify against the keyring: {proc.stdout}{proc.stderr}")
+    rauc = shutil.which("rauc")
+    mksquashfs = shutil.which("mksquashfs") or shutil.which("mksquashfs", path="/usr/sbin:/sbin")
+    if not rauc or not mksquashfs:
+        say("  rauc or mksquashfs not installed (apt-get install rauc squashfs-tools): no bundle made")
+        return ok if ok else False
+    with tempfile.TemporaryDirectory(prefix="skycount-bundle-") as tmp:
+        content = Path(tmp) / "content"
+        content.mkdir()
+        # A slot image of random bytes (the bundle's squashfs must be larger than 4 KiB).
+        (content / "rootfs.ext4").write_bytes(os.urandom(64 * 1024))
+        (content / "manifest.raucm").write_text(
+            "[update]\ncompatible=skycount-raspberrypi5\nversion=0.0.0\n\n[bundle]\nformat=verity\n\n"
+            "[image.rootfs]\nfilename=rootfs.ext4\n")
+        out = Path(tmp) / "check.raucb"
+        env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+        proc = subprocess.run([rauc, "bundle", f"--cert={cert}", f"--key={key}", str(content), str(out)],
+                              capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            bad(f"rauc bundle with the development key failed: {proc.stderr.strip()}")
+            return False
+        proc = subprocess.run([rauc, "info", f"--keyring={keyring}", "--output-format=json", str(out)],
+                              capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            bad(f"rauc info refused the development-signed bundle: {proc.stderr.strip()}")
+        else:
+            info = json.loads(proc.stdout)
+            say(f"  a verity bundle signed with the development key passes rauc info against the "
+                f"development keyring (compatible {info['compatible']})")
+    return ok
+
+
 CHECKS = {
     "oelint": check_oelint,
     "kas": check_kas,
@@ -797,6 +916,7 @@ CHECKS = {
     "hotspot": check_hotspot,
     "config": check_config,
     "readme": check_readme,
+    "rauc": check_rauc,
 }
 
 

@@ -7,6 +7,7 @@
 //!                                          │        ├─ feed() ─▶ history recorder ─▶ SQLite
 //!                                          │        └─ feed() ─▶ MQTT publisher (when [mqtt] is on)
 //!                                          └─ PublisherChanged ─▶ engine.reattach()
+//!   updater (software updates: uploads, USB sticks, RAUC) ─▶ /api/update, /api/operator/update/*
 //! ```
 //!
 //! One [`CancellationToken`] stops everything that is async (the server, the watch, the event
@@ -92,6 +93,12 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         settings.source_url().redacted(),
         shelf,
     );
+    // Software updates (RAUC): asks for RAUC's presence once, off the async workers.
+    let updater = {
+        let u = settings.update.clone();
+        tokio::task::spawn_blocking(move || crate::update::Updater::new(u)).await?
+    };
+    tokio::spawn(updater.clone().watch_usb(stop.clone()));
     let (app, io) = server::router(
         hub.clone(),
         StreamAccess::from_settings(&settings, key),
@@ -102,6 +109,7 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
             .history
             .enabled
             .then(|| settings.history.db_path(&settings.analysis.state_dir)),
+        Some(updater),
     );
     let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone()));
     tokio::spawn(server::broadcast(hub.clone(), io.clone()));

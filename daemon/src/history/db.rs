@@ -9,6 +9,18 @@
 //! [`MIGRATIONS`] the file has not had yet, each in its own transaction. Add a migration at the
 //! end, never edit one that shipped.
 //!
+//! The file lives on the data partition, which a software update leaves alone, and an update
+//! that does not come up healthy rolls back to the slot before (docs/update.md): so a file a
+//! newer skycountd migrated is opened again by an older one. Migrations therefore only add (a
+//! table, a column that may be NULL or has a DEFAULT, an index): an older skycountd names its
+//! columns and keeps reading and writing such a file. A migration that an older skycountd cannot
+//! live with (a column renamed, dropped or given a new meaning) must, in the same step, raise
+//! the oldest schema that may still write the file: `CREATE TABLE IF NOT EXISTS schema_compat
+//! (min_writer INTEGER NOT NULL); DELETE FROM schema_compat; INSERT INTO schema_compat VALUES
+//! (<its version>)`. An older skycountd that meets it refuses to open the file for writing
+//! ([`open`] fails saying why): the history pauses, counting goes on, and nothing in the file is
+//! changed until the newer version runs again. Readers (the HTTP routes) never migrate.
+//!
 //! `auto_vacuum = INCREMENTAL` (set before the first table) lets pruning give pages back to the
 //! file system, so the size cap is a cap on the file, not only on the rows.
 
@@ -127,6 +139,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if done > known {
+        return newer_schema(conn, done, known);
+    }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(done as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(step)?;
@@ -134,6 +150,41 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// A file a newer skycountd migrated (schema `done`, this one knows `known`): fine when every
+/// step it had was additive; refused when one raised `schema_compat.min_writer` past `known`.
+fn newer_schema(conn: &Connection, done: i64, known: i64) -> rusqlite::Result<()> {
+    let has_compat: bool = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_compat'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    let min_writer: Option<i64> = if has_compat {
+        conn.query_row("SELECT max(min_writer) FROM schema_compat", [], |r| {
+            r.get(0)
+        })?
+    } else {
+        None
+    };
+    match min_writer {
+        Some(m) if m > known => Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!(
+                "the history was written by a newer skycountd (schema {done}; this one knows \
+                 schemas up to {known}, and the file needs {m} or newer to be written): it is \
+                 left as it is; the box records again once it runs the newer version (was an \
+                 update rolled back? see the Software update section)"
+            )),
+        )),
+        _ => {
+            log::warn!(
+                "the history was written by a newer skycountd (schema {done}; this one knows \
+                 up to {known}); its changes are additive, so it is read and written as it is"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// The flight as the recorder holds it in memory; written (inserted or updated) at each commit.
@@ -533,6 +584,88 @@ mod tests {
         drop(conn);
         // Opening again runs nothing (a CREATE TABLE would fail).
         open(&p).unwrap();
+    }
+
+    /// After an update rolled back: this skycountd opens a file a newer one migrated.
+    #[test]
+    fn a_file_from_a_newer_skycountd_is_used_when_its_changes_are_additive_and_left_alone_when_not()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.sqlite");
+        let known = MIGRATIONS.len();
+        let mut conn = open(&p).unwrap();
+        write(
+            &mut conn,
+            &Batch {
+                flight: Some(flight(1000)),
+                analyses: vec![analysis(1000)],
+                ..Batch::default()
+            },
+        )
+        .unwrap();
+        // A newer skycountd added a column and a table: this one reads and writes the file.
+        conn.execute_batch(&format!(
+            "ALTER TABLE analyses ADD COLUMN heading REAL; CREATE TABLE weather (t_ms INTEGER);
+             PRAGMA user_version = {}",
+            known + 1
+        ))
+        .unwrap();
+        drop(conn);
+        let mut conn = open(&p).expect("an additive newer schema is used");
+        write(
+            &mut conn,
+            &Batch {
+                flight: Some(flight(1000)),
+                analyses: vec![analysis(2000)],
+                ..Batch::default()
+            },
+        )
+        .unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM analyses", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2);
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, known + 1, "not migrated back");
+        // A later one changed something this one cannot live with, and said so.
+        conn.execute_batch(&format!(
+            "CREATE TABLE schema_compat (min_writer INTEGER NOT NULL);
+             INSERT INTO schema_compat VALUES ({0}); PRAGMA user_version = {0}",
+            known + 2
+        ))
+        .unwrap();
+        drop(conn);
+        let contents = |c: &Connection| -> (i64, String, i64) {
+            c.query_row(
+                "SELECT (SELECT group_concat(sql, ';') FROM sqlite_master),
+                        (SELECT count(*) FROM analyses)",
+                [],
+                |r| {
+                    Ok((
+                        c.pragma_query_value(None, "user_version", |v| v.get(0))?,
+                        r.get(0)?,
+                        r.get(1)?,
+                    ))
+                },
+            )
+            .unwrap()
+        };
+        let before = contents(&open_read(&p).unwrap());
+        let e = open(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("written by a newer skycountd")
+                && e.contains(&format!("needs {} or newer", known + 2)),
+            "{e}"
+        );
+        // Nothing in it was changed, and the dashboard still reads it.
+        let r = open_read(&p).unwrap();
+        assert_eq!(contents(&r), before);
+        let n: i64 = r
+            .query_row("SELECT count(*) FROM flights", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
     }
 
     #[test]

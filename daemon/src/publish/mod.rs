@@ -2,7 +2,7 @@
 //!
 //! [`hub`] holds the latest of everything; [`server`] serves it over the connections [`conn`]
 //! keeps in bounds; [`auth`] says who is the operator, and [`operator`] is what the operator may
-//! do. [`mqtt`] follows the hub too, and publishes to an MQTT broker. See `docs/api.md` for the contract the dashboard relies on, `docs/security.md` for the
+//! do. [`update`] serves software updates (`crate::update`). [`mqtt`] follows the hub too, and publishes to an MQTT broker. See `docs/api.md` for the contract the dashboard relies on, `docs/security.md` for the
 //! roles.
 
 pub mod auth;
@@ -16,3 +16,4 @@ pub mod mqtt;
 pub mod operator;
 pub mod server;
 pub mod snapshot;
+pub mod update;

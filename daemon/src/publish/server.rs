@@ -320,6 +320,7 @@ pub fn router(
     operator: Option<Arc<dyn super::operator::Operator>>,
     auth: Arc<Auth>,
     history: Option<PathBuf>,
+    update: Option<Arc<crate::update::Updater>>,
 ) -> (Router, SocketIo) {
     let access: StreamAccess = access.into();
     let (layer, io) = SocketIo::builder().build_layer();
@@ -370,6 +371,15 @@ pub fn router(
         .merge(super::history::routes(history.clone()))
         .merge(
             super::history::operator_routes(history)
+                .route_layer(axum::middleware::from_fn_with_state(
+                    auth.clone(),
+                    super::operator::gate,
+                ))
+                .layer(super::operator::no_store()),
+        )
+        .merge(super::update::routes(update.clone()))
+        .merge(
+            super::update::operator_routes(update)
                 .route_layer(axum::middleware::from_fn_with_state(
                     auth.clone(),
                     super::operator::gate,

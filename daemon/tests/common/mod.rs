@@ -6,11 +6,14 @@
 //! When something is missing they fail and say what to run, rather than pass without testing.
 #![allow(dead_code)]
 
-use std::io::Write as _;
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -175,6 +178,14 @@ pub fn sign_in(d: &Daemon, passphrase: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .expect("a session cookie");
     cookie.split(';').next().unwrap().to_string()
+}
+
+/// The environment variable `name` parsed, or `default` (the benches' settings).
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 pub fn free_port() -> u16 {
@@ -488,4 +499,229 @@ pub fn rtsp_server(media: Option<&str>) -> (Proc, String) {
     })
     .expect("the RTSP server did not start");
     (server, format!("rtsp://127.0.0.1:{port}/live/drone"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Software updates: the RAUC test bed (scripts/rauc-testbed) and uploads of bundles.
+
+pub fn testbed_script() -> PathBuf {
+    repo_root().join("scripts/rauc-testbed/testbed.sh")
+}
+
+/// A test bed (`testbed.sh up`), taken down when dropped.
+pub struct Testbed {
+    pub dir: tempfile::TempDir,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Testbed {
+    pub fn up() -> Self {
+        Self::up_with(&[])
+    }
+
+    /// [`Testbed::up`] with environment variables for testbed.sh (TESTBED_SLOT_MB).
+    pub fn up_with(env: &[(&str, &str)]) -> Self {
+        assert!(
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0,
+            "the update tests need root: RAUC's service mounts bundles and writes the slots \
+             (scripts/test.sh runs them as root)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(testbed_script())
+            .arg("up")
+            .arg(dir.path())
+            .envs(env.iter().copied())
+            .output()
+            .expect("cannot run scripts/rauc-testbed/testbed.sh");
+        assert!(
+            out.status.success(),
+            "testbed.sh up failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut tb = Self {
+            dir,
+            env: BTreeMap::new(),
+        };
+        tb.read_env();
+        println!("{}", String::from_utf8_lossy(&out.stdout).trim());
+        tb
+    }
+
+    pub fn read_env(&mut self) {
+        self.env = std::fs::read_to_string(self.dir.path().join("env"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new(testbed_script())
+            .args(&args[..1])
+            .arg(self.dir.path())
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "testbed.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A bundle of VERSION signed by `signer` (dev, stranger, none).
+    pub fn bundle(
+        &self,
+        version: &str,
+        compatible: &str,
+        signer: &str,
+        payload_kb: u32,
+    ) -> PathBuf {
+        let out = self.path(&format!("{version}-{signer}-{compatible}.raucb"));
+        self.run(&[
+            "bundle",
+            out.to_str().unwrap(),
+            version,
+            compatible,
+            signer,
+            &payload_kb.to_string(),
+        ]);
+        out
+    }
+
+    pub fn good_bundle(&self, version: &str) -> PathBuf {
+        self.bundle(version, "skycount-testbed", "dev", 256)
+    }
+
+    /// A power cycle: prints the slot the bootloader started.
+    pub fn reboot(&mut self) -> String {
+        let slot = self.run(&["reboot"]);
+        self.read_env();
+        slot
+    }
+
+    /// The bootloader's state (BOOT_ORDER, BOOT_A_LEFT, BOOT_B_LEFT).
+    pub fn bootloader(&self) -> BTreeMap<String, String> {
+        std::fs::read_to_string(self.path("bootloader.env"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Every call RAUC (and the test's power-ons) made to the bootloader, in order.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("bootloader.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// The calls that change the bootloader's state.
+    pub fn writes(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.starts_with("set-"))
+            .collect()
+    }
+
+    /// sha256 of a slot device's first `len` bytes (all of it when `None`).
+    pub fn slot_sha(&self, slot: &str, len: Option<u64>) -> String {
+        use sha2::Digest as _;
+        let dev = &self.env[&format!("SLOT_{slot}")];
+        let f = std::fs::File::open(dev).unwrap();
+        let mut h = sha2::Sha256::new();
+        let mut r: Box<dyn std::io::Read> = match len {
+            Some(n) => Box::new(f.take(n)),
+            None => Box::new(f),
+        };
+        std::io::copy(&mut r, &mut h).unwrap();
+        format!("{:x}", h.finalize())
+    }
+
+    pub fn envs(&self) -> Vec<(String, String)> {
+        [
+            "DBUS_STARTER_BUS_TYPE",
+            "DBUS_SESSION_BUS_ADDRESS",
+            "RAUC_TESTBED",
+        ]
+        .iter()
+        .map(|k| (k.to_string(), self.env[*k].clone()))
+        .collect()
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        let _ = Command::new(testbed_script())
+            .arg("down")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// PUT a bundle as the operator (`cookie` empty: as a viewer), with its length declared or
+/// (`chunked`) without: (status, JSON answer). The daemon may answer before the body is all
+/// sent (a refusal): the rest is not sent.
+pub fn put_bundle(
+    d: &Daemon,
+    cookie: &str,
+    name: &str,
+    body: &[u8],
+    chunked: bool,
+) -> (u16, Value) {
+    use std::io::Write as _;
+    let name: String = name.replace(' ', "%20");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let length = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {}", body.len())
+    };
+    let head = format!(
+        "PUT /api/operator/update/bundle?name={name} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {cookie}\r\n{length}\r\nConnection: close\r\n\r\n",
+        d.port
+    );
+    let mut sent = s.write_all(head.as_bytes()).is_ok();
+    for c in body.chunks(256 * 1024) {
+        if !sent {
+            break;
+        }
+        sent = if chunked {
+            write!(s, "{:x}\r\n", c.len()).is_ok()
+                && s.write_all(c).is_ok()
+                && s.write_all(b"\r\n").is_ok()
+        } else {
+            s.write_all(c).is_ok()
+        };
+    }
+    if sent && chunked {
+        let _ = s.write_all(b"0\r\n\r\n");
+    }
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer to the upload: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    (
+        code,
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
+    )
 }

@@ -5,6 +5,7 @@ import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate } from '../lib/form
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
 import { boxText, mqttText, streamText, type Health, type Level } from '../lib/health';
+import { SoftwareRow } from './SoftwareRow';
 
 
 interface Props {
@@ -145,6 +146,7 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
             <code className="rtmp">{info.rtmp_url ?? DASH}</code>
           </Row>
         )}
+        <SoftwareRow />
       </dl>
       {status && (
         <p className="muted small">

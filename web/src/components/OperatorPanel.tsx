@@ -3,6 +3,7 @@ import type { Calibration, Mask, StreamInfo, Zone } from '../lib/api';
 import type { Session } from '../lib/auth';
 import { AccountSection, PilotSection, SignInForm } from './OperatorAccess';
 import { ModelSection } from './ModelSection';
+import { UpdateSection } from './UpdateSection';
 import { maskProblems, MASKS, masksBody, MAX_MASKS, type MaskEditor } from '../lib/masks';
 import { MIN_POINTS, removeShape, startEditing, updateShape } from '../lib/shapes';
 import type { ZoneEditor } from '../lib/zones';
@@ -196,6 +197,7 @@ export function OperatorPanel(p: Props) {
           )}
           <ZoneSection zones={p.zones} editor={p.zoneEditor} setEditor={p.setZoneEditor} onSaved={p.onZonesSaved} onNote={p.onNote} />
           <ModelSection onNote={p.onNote} />
+          <UpdateSection onNote={p.onNote} />
           <AccountSection session={p.session} onSignedOut={p.onSession} onNote={p.onNote} />
           </>
           )}

@@ -25,7 +25,13 @@ SKYCOUNT_UNITS_OWNERS ?= "skycountd:skycountd* \
                           skycountd:skycount.sysusers \
                           mediamtx:mediamtx* \
                           skycount-hotspot:skycount-hotspot* \
-                          skycount-hotspot:skycount-dnsmasq*"
+                          skycount-hotspot:skycount-dnsmasq* \
+                          skycount-update:skycount-update-* \
+                          skycount-update:skycount-reboot.* \
+                          skycount-update:skycount-usb@* \
+                          skycount-update:rauc.service.d \
+                          skycount-update:data.mount \
+                          skycount-update:skycount-data.*"
 SKYCOUNT_UNITS_DEFAULT_OWNER ?= "skycount-units"
 
 # Appended to whatever the recipe fetches (mediamtx: the release tarball first).
@@ -60,17 +66,20 @@ def skycount_unit_owner(name, d):
     return d.getVar('SKYCOUNT_UNITS_DEFAULT_OWNER')
 
 def skycount_units_mine(d):
-    """This recipe's entries of systemd/."""
+    """This recipe's entries of systemd/, quoted for the shell: a mount unit's name carries
+    systemd's escapes (var-lib-skycount\\x2dhotspot.mount)."""
+    import shlex
     pn = d.getVar('PN')
-    return ' '.join(n for n in skycount_unit_entries(d) if skycount_unit_owner(n, d) == pn)
+    return ' '.join(shlex.quote(n) for n in skycount_unit_entries(d) if skycount_unit_owner(n, d) == pn)
 
 def skycount_units_enable(d):
     """This recipe's units that have an [Install] section, for SYSTEMD_SERVICE."""
     import os
+    import shlex
     top = os.path.join(d.getVar('SKYCOUNT_SRC_DIR'), 'systemd')
     unit_suffixes = ('.service', '.socket', '.target', '.timer', '.path', '.mount')
     enable = []
-    for name in (d.getVar('SKYCOUNT_UNITS') or '').split():
+    for name in shlex.split(d.getVar('SKYCOUNT_UNITS') or ''):
         path = os.path.join(top, name)
         if not name.endswith(unit_suffixes) or not os.path.isfile(path):
             continue
@@ -79,6 +88,10 @@ def skycount_units_enable(d):
             continue
         with open(path) as f:
             if any(line.strip() == '[Install]' for line in f):
+                # The systemd class enables them by name in a shell: none may need quoting.
+                if shlex.quote(name) != name:
+                    bb.fatal("systemd/%s has an [Install] section and a name the systemd class "
+                             "cannot enable: pull it in from another unit (Wants=)" % name)
                 enable.append(name)
     return ' '.join(enable)
 

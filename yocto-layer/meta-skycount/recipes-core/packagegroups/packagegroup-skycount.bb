@@ -1,7 +1,7 @@
 SUMMARY = "skycount field box: everything the box runs"
 DESCRIPTION = "MediaMTX, skycountd with its model, dashboard and configuration, the \
 board's H.264 decoder and ONNX Runtime, the Wi-Fi hotspot (hostapd, systemd-networkd, \
-dnsmasq) and the systemd units that tie them together."
+dnsmasq), software updates with RAUC and the systemd units that tie them together."
 HOMEPAGE = "https://github.com/skycount/skycount"
 SECTION = "base"
 LICENSE = "MIT"
@@ -21,6 +21,7 @@ RDEPENDS:${PN} = "${SKYCOUNT_GST_DECODER} \
                   skycount-hotspot \
                   skycount-model-csrnet \
                   skycount-units \
+                  skycount-update \
                   skycount-web \
                   skycountd"
 
