@@ -9,10 +9,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 drone=${SHARED:-$root/../shared/testdata}/drone
 [ -f "$drone/manifest.csv" ] || { echo "no $drone: the drone frames of ../shared are needed" >&2; exit 1; }
-# PyTorch and its CUDA libraries are several GB from PyPI: retry a failed download (pip keeps
-# what it fetched in its cache) before giving up, and say so.
+# PyTorch and its CUDA libraries are several GB from PyPI: retry a failed download before giving
+# up, and say so. No pip cache: it would hold a second copy of those gigabytes.
 for try in 1 2 3; do
-  .venv/bin/pip install -q --disable-pip-version-check --retries 10 --timeout 60 \
+  .venv/bin/pip install -q --no-cache-dir --disable-pip-version-check --retries 10 --timeout 60 \
     -r models/requirements-train.txt && break
   [ "$try" -lt 3 ] || { echo "finetune: installing models/requirements-train.txt from PyPI failed 3 times" >&2; exit 1; }
   echo "finetune: installing PyTorch failed (try $try of 3); trying again in 10 s" >&2

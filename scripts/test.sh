@@ -9,6 +9,10 @@ cd "$root"
 extra=$(grep -v '^\s*#' scripts/debian-test-packages.txt | grep -v '^\s*$' | tr '\n' ' ')
 EXTRA_DEBIAN_PACKAGES="$extra" BUILD_PROFILE=dev scripts/setup.sh || { echo "set-up failed"; exit 1; }
 
+# A run from a clean clone builds each crate once: incremental compilation's caches (gigabytes)
+# would only cost disk.
+export CARGO_INCREMENTAL=0
+
 ORT_DYLIB_PATH=$(.venv/bin/python models/ort_lib.py) || exit 1
 export ORT_DYLIB_PATH
 mkdir -p artifacts
