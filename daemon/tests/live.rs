@@ -79,11 +79,13 @@ fn live_stream_analyses_survive_the_drone_dropping_out() {
         assert!(got.get(key).is_some(), "analysis lacks {key}: {got}");
     }
     assert!(got["count"].as_f64().unwrap() >= 0.0);
-    assert_eq!(got["input_width"], 320);
+    // The configured 320x176 is a pixel budget (analyse::budget_scale): a 1280x720 frame, its
+    // aspect kept, is analysed at 312x176 (multiples of 8, within the budget).
+    assert_eq!(got["input_width"], 312);
     assert_eq!(got["input_height"], 176);
     let d = &got["density"];
     let (w, h) = (d["width"].as_u64().unwrap(), d["height"].as_u64().unwrap());
-    assert_eq!((w, h), (40, 22));
+    assert_eq!((w, h), (39, 22));
     use base64::Engine as _;
     let data = base64::engine::general_purpose::STANDARD
         .decode(d["data"].as_str().unwrap())
@@ -164,12 +166,23 @@ fn live_stream_analyses_survive_the_drone_dropping_out() {
     // Let it fail to attach a few times first (backoff reaches its cap).
     std::thread::sleep(Duration::from_secs(3));
 
-    // The drone comes back: analyses resume within 2 s.
+    // The drone comes back: analyses resume within the daemon's own timers, the 1 s backoff cap
+    // and the wait for the next key frame (1 s GOP), plus the first analysis: on a quiet machine
+    // about 1.25 s at the median and 2.4 s at worst (docs/reliability.md); 5 s leaves room for a
+    // CI machine at load 10+ (2.2 s measured so) and still fails a backoff that does not stop at
+    // its cap (the next wait would be 1.6 s, then 3.2 s, ...) or a reader stuck in a longer wait.
     let last_seq = seen.lock().unwrap().analyses.last().unwrap().1["seq"]
         .as_u64()
         .unwrap();
-    let returned = Instant::now();
+    // Timed from the moment the stream reaches the server again: starting the publisher (x264
+    // in a new process) takes seconds of its own on a busy machine, and is not the daemon's.
+    let published = rtmp.publishes();
     let _publisher = publish(&url, 1280, 720, 30);
+    wait_for(Duration::from_secs(30), || {
+        (rtmp.publishes() > published).then_some(())
+    })
+    .expect("the publisher did not reach the RTMP server within 30 s");
+    let returned = Instant::now();
     let resumed = wait_for(Duration::from_secs(20), || {
         let s = seen.lock().unwrap();
         s.analyses
@@ -179,12 +192,12 @@ fn live_stream_analyses_survive_the_drone_dropping_out() {
     })
     .expect("analyses did not resume");
     eprintln!(
-        "analyses resumed {} ms after the publisher was started again",
+        "analyses resumed {} ms after the stream reached the server again",
         resumed.as_millis()
     );
     assert!(
-        resumed <= Duration::from_secs(2),
-        "analyses resumed after {} ms, expected within 2 s",
+        resumed <= Duration::from_secs(5),
+        "analyses resumed after {} ms, expected within 5 s",
         resumed.as_millis()
     );
     assert_eq!(daemon.status()["state"], "live");

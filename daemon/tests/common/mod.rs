@@ -301,6 +301,15 @@ impl RtmpServer {
     pub fn url(&self, stream: &str) -> String {
         format!("rtmp://127.0.0.1:{}/live/{stream}", self.port)
     }
+
+    /// How many times a publisher has started publishing so far (nginx-rtmp logs each
+    /// `publish: name=...` at info): the moment a stream has really reached the server, which on
+    /// a busy machine can be seconds after its publisher process was started.
+    pub fn publishes(&self) -> usize {
+        std::fs::read_to_string(self._dir.path().join("error.log"))
+            .map(|log| log.matches("publish: name=").count())
+            .unwrap_or(0)
+    }
 }
 
 /// A live H.264 stream published with GStreamer (x264, 1 s GOP, no B-frames, like a drone app).
