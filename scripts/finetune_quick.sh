@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The CI's end-to-end check of models/finetune.py: a tiny fine-tuning run on two real drone frames
+# The CI's end-to-end checks of the two trainers, on two real drone frames. models/finetune.py
 # (--quick: small scale, 4 steps) must write a model with the daemon's contract and its card, and
-# skycountd must load it, take its analysis scale and count with it. About 2 minutes, most of it
-# installing PyTorch (models/requirements-train.txt). The real figures come from
-# `models/finetune.py --loso` (docs/accuracy.md), not from here.
+# skycountd must load it, take its analysis scale and count with it; models/train.py (--quick) must
+# write a model that models/build_csrnet.py rebuilds byte for byte from its trained layers (below).
+# About 3 minutes, most of it installing PyTorch (models/requirements-train.txt). The real figures
+# come from `models/finetune.py --loso` and `models/train.py --hold-out` (docs/accuracy.md,
+# models/README.md), not from here.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -56,3 +58,23 @@ printf '[model]\npath = "%s"\nthreads = 0\nexecution_providers = ["cpu"]\n' "$mo
 "$bin" --config "$cfg" eval "$drone/manifest.csv" --only seq001_1.jpg --mode default --json | tee "$out/eval.jsonl"
 grep -q '"analysis_width":536' "$out/eval.jsonl" || { echo "skycountd did not analyse at the card's scale (0.28125 of 1920: 536 wide)" >&2; exit 1; }
 echo "finetune quick: $(( $(date +%s) - start )) s"
+
+# models/train.py end to end (--quick: 2 frames, 2 small sizes, 6 steps): it writes the model, its
+# trained layers and its card; build_csrnet.py rebuilds the very same bytes from the stock weights
+# plus those two files (what models/make.sh will do for a shipped drone model); the NumPy
+# reference agrees with ONNX Runtime on the rebuilt graph; skycountd loads it and counts.
+start=$(date +%s)
+train=$out/train
+.venv/bin/python models/train.py --data "$drone" --quick --name ci-train --out "$train" --cache "$train/cache" --threads 2
+for f in csrnet-ci-train.onnx csrnet-ci-train.layers.npz csrnet-ci-train.card.json; do
+  [ -f "$train/$f" ] || { echo "train.py --quick wrote no $f" >&2; exit 1; }
+done
+.venv/bin/python models/build_csrnet.py --layers "$train/csrnet-ci-train.layers.npz" \
+  --card "$train/csrnet-ci-train.card.json" --out "$train/rebuilt.onnx"
+cmp "$train/rebuilt.onnx" "$train/csrnet-ci-train.onnx" \
+  || { echo "build_csrnet.py --layers/--card did not rebuild the bytes train.py wrote" >&2; exit 1; }
+.venv/bin/python models/check_csrnet.py "$train/rebuilt.onnx" --layers "$train/csrnet-ci-train.layers.npz"
+printf '[model]\npath = "%s"\nthreads = 0\nexecution_providers = ["cpu"]\n' "$train/rebuilt.onnx" > "$cfg"
+"$bin" --config "$cfg" eval "$drone/manifest.csv" --only seq001_1.jpg --mode default --json | tee "$out/train-eval.jsonl"
+grep -q '"predicted":[0-9]' "$out/train-eval.jsonl" || { echo "skycountd gave no count with the trained model" >&2; exit 1; }
+echo "train quick: $(( $(date +%s) - start )) s"
