@@ -107,7 +107,7 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
 ) {
     let lost = Arc::new(AtomicU64::new(0));
     let (to_writer, batches) = mpsc::sync_channel::<Batch>(2);
-    let (resumed_tx, resumed_rx) = tokio::sync::oneshot::channel();
+    let (resumed_tx, resumed_rx) = tokio::sync::oneshot::channel::<Option<Resumed>>();
     let writer = {
         let hub = hub.clone();
         let opts = opts.clone();
@@ -128,7 +128,7 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
     };
     // The flight a restart (or a crash) interrupted goes on if the drone is still up.
     let resumed = resumed_rx.await.ok().flatten();
-    let mut rec = Recording::new(&opts, resumed);
+    let mut rec = Recording::new(&opts, resumed, now_ms());
     let mut tick = tokio::time::interval(COMMIT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -173,6 +173,7 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
     }
     rec.tick(now_ms());
     rec.batch.flight = rec.flights.current().cloned();
+    rec.batch.alive_ms = Some(now_ms());
     let last = std::mem::take(&mut rec.batch);
     let _ = tokio::task::spawn_blocking(move || {
         if !last.is_empty() {
@@ -216,11 +217,15 @@ struct Recording {
     last_peak_shot_ms: Option<u64>,
 }
 
+/// A flight a restart interrupted, to go on with: the flight, and how long it had gone without
+/// an analysis while the skycountd before was recording.
+type Resumed = (db::FlightRow, u64);
+
 impl Recording {
-    fn new(opts: &Options, resumed: Option<db::FlightRow>) -> Self {
+    fn new(opts: &Options, resumed: Option<Resumed>, now: u64) -> Self {
         let mut flights = Flights::new(opts.stream.clone(), opts.flight_gap_ms);
-        if let Some(f) = resumed {
-            flights.resume(f);
+        if let Some((f, quiet)) = resumed {
+            flights.resume(f, quiet, now);
         }
         Self {
             flights,
@@ -343,6 +348,7 @@ impl Recording {
     /// Gives the batch to the writer, or keeps it (bounded) while the writer is busy.
     fn hand_over(&mut self, to_writer: &mpsc::SyncSender<Batch>, lost: &AtomicU64) {
         self.batch.flight = self.flights.current().cloned();
+        self.batch.alive_ms = Some(now_ms());
         if self.batch.is_empty() {
             return;
         }
@@ -404,7 +410,7 @@ impl<R: Fn(HistoryReport)> Writer<R> {
     fn run(
         mut self,
         batches: mpsc::Receiver<Batch>,
-        resumed: tokio::sync::oneshot::Sender<Option<db::FlightRow>>,
+        resumed: tokio::sync::oneshot::Sender<Option<Resumed>>,
     ) {
         let _ = resumed.send(self.open());
         self.publish();
@@ -413,8 +419,10 @@ impl<R: Fn(HistoryReport)> Writer<R> {
         }
     }
 
-    /// Opens the database; gives the flight left open if it may go on, and ends the others.
-    fn open(&mut self) -> Option<db::FlightRow> {
+    /// Opens the database; gives the flight left open if it may go on (skycountd is back within
+    /// `flight_gap_s` of when it last recorded it, and it had not been quiet that long before),
+    /// and ends the others.
+    fn open(&mut self) -> Option<Resumed> {
         let result = (|| {
             let conn = db::open(&self.opts.path)?;
             let open = db::open_flight(&conn)?;
@@ -427,11 +435,19 @@ impl<R: Fn(HistoryReport)> Writer<R> {
                 self.resumed();
                 self.prune();
                 log::info!("history: recording to {}", self.opts.path.display());
-                let fresh =
-                    open.filter(|f| now_ms().saturating_sub(f.last_ms) < self.opts.flight_gap_ms);
-                fresh.map(|mut f| {
-                    f.end_ms = None;
-                    f
+                let gap = self.opts.flight_gap_ms;
+                open.and_then(|(mut f, alive)| {
+                    let quiet = alive - f.last_ms;
+                    let down = now_ms().saturating_sub(alive);
+                    (quiet < gap && down < gap).then(|| {
+                        f.end_ms = None;
+                        log::info!(
+                            "history: the flight begun at {} goes on (skycountd was down {} s)",
+                            f.start_ms,
+                            down / 1000
+                        );
+                        (f, quiet)
+                    })
                 })
             }
             Err(e) => {
@@ -671,7 +687,7 @@ mod tests {
     #[test]
     fn a_snapshot_is_never_of_another_frame_than_its_analysis() {
         let dir = tempfile::tempdir().unwrap();
-        let mut rec = Recording::new(&opts(dir.path()), None);
+        let mut rec = Recording::new(&opts(dir.path()), None, 0);
         let mut report = StreamReport::waiting("rtmp://x/live/drone".into());
         report.state = StreamState::Live;
         rec.other(Item::Stream(report), 0);
@@ -736,6 +752,60 @@ mod tests {
             .query_row("SELECT count(*) FROM analyses", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 4);
+    }
+
+    #[test]
+    fn a_restart_goes_on_with_the_flight_and_its_downtime_is_no_gap() {
+        // flight_gap_s = 30 (opts: 60 s; here 30 s). The last analysis 35 s ago, skycountd last
+        // recorded 20 s ago (15 s after it: a slow box, a link that stalled), and is back now:
+        // 35 s since the last analysis, but 15 s of it watched.
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options {
+            flight_gap_ms: 30_000,
+            ..opts(dir.path())
+        };
+        let now = now_ms();
+        let flight = db::FlightRow {
+            stream: "live_drone".into(),
+            start_ms: now - 100_000,
+            last_ms: now - 35_000,
+            end_ms: None,
+            peak: 9.0,
+            peak_ms: now - 50_000,
+        };
+        let write = |alive: u64| {
+            let mut conn = db::open(&o.path).unwrap();
+            db::write(
+                &mut conn,
+                &Batch {
+                    flight: Some(flight.clone()),
+                    alive_ms: Some(alive),
+                    ..Batch::default()
+                },
+            )
+            .unwrap();
+        };
+        write(now - 20_000);
+        let mut w = Writer::new(o.clone(), Arc::new(AtomicU64::new(0)), |_| {});
+        let (resumed, quiet) = w.open().expect("the flight goes on");
+        assert_eq!((resumed.start_ms, resumed.end_ms), (flight.start_ms, None));
+        assert_eq!(quiet, 15_000);
+        let mut rec = Recording::new(&o, Some((resumed, quiet)), now);
+        assert!(rec.flights.tick(now + 14_999).is_none(), "15 s of the gap left");
+        let a = analysis(1, now + 5_000, 3.0);
+        rec.analysis(&a);
+        assert!(rec.batch.ended.is_empty(), "the same flight");
+        assert_eq!(rec.flights.current().unwrap().start_ms, flight.start_ms);
+        drop(w);
+        // Down longer than the gap: the flight ended at its last analysis.
+        write(now - 31_000);
+        let mut w = Writer::new(o.clone(), Arc::new(AtomicU64::new(0)), |_| {});
+        assert!(w.open().is_none());
+        let end: Option<i64> = db::open_read(&o.path)
+            .unwrap()
+            .query_row("SELECT end_ms FROM flights", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(end, Some(flight.last_ms as i64));
     }
 
     #[test]
