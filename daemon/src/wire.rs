@@ -183,6 +183,64 @@ pub struct Calibration {
     /// The frame and the taps, kept as training data (the frame's id).
     pub frame_id: String,
     pub message: String,
+    /// What the box check says of it, with the reason and what to do (null for a calibration
+    /// kept before verdicts were).
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+}
+
+/// How far a calibration can be trusted (`analyse::calibrate::judge`, docs/accuracy.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictLevel {
+    /// The model agrees with the taps in the box, and enough people were tapped.
+    Good,
+    /// It may be applied, but the count will be less sure (a wider band, or few taps).
+    Doubtful,
+    /// Its band would be wider than the uncalibrated one: it cannot be applied.
+    Refused,
+}
+
+/// The verdict on a calibration: a level, why, and what to do, in the operator's words.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Verdict {
+    pub level: VerdictLevel,
+    pub reason: String,
+    pub advice: String,
+}
+
+/// What the whole frozen frame counts now and with a proposed calibration (one model run at
+/// each size, masks applied), for the operator to see before applying it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationPreview {
+    /// The count at the analysis size in use now, and where its truth lies.
+    pub now: FrameCount,
+    /// The count at the proposed calibration's size, and where its truth lies.
+    pub proposed: FrameCount,
+}
+
+/// One frame's count at one analysis size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameCount {
+    pub count: f64,
+    /// `count` times the range the truth is expected in (the calibration's, or uncalibrated).
+    pub band: [f64; 2],
+    pub width: u32,
+    pub height: u32,
+    /// The count is called calibrated (a calibration whose band is no wider than the
+    /// uncalibrated one of the model in use).
+    pub calibrated: bool,
+}
+
+/// `POST /api/operator/calibration`'s answer: a calibration computed, not yet applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationProposal {
+    /// Applied by `POST /api/operator/calibration/<id>/apply`.
+    pub id: String,
+    pub calibration: Calibration,
+    pub preview: CalibrationPreview,
+    /// How long it can be applied for.
+    pub expires_in_s: u64,
 }
 
 /// The range of a calibration kept before ranges were: as wide as without calibration.

@@ -29,7 +29,7 @@ use crate::config::ModelSettings;
 use crate::event::{Event, EventSink};
 use crate::infer::{Interrupt, Model, ModelError};
 use crate::sample::LatestFrame;
-use crate::wire::{unix_ms, Alert, Calibration, ModelReport};
+use crate::wire::{unix_ms, Alert, Calibration, CalibrationPreview, ModelReport};
 
 /// How long to wait before trying a model that failed to load again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
@@ -45,13 +45,14 @@ pub struct ModelOptions {
     pub alerts: analyse::alerts::Options,
 }
 
-/// A frozen frame to calibrate on, and where the answer goes.
+/// A frozen frame to calibrate on, and where the answer goes: the calibration (not applied) and
+/// what the whole frame counts now and with it.
 pub struct CalibrationJob {
     pub rgb: Vec<u8>,
     pub width: u32,
     pub height: u32,
     pub request: analyse::calibrate::Request,
-    pub reply: tokio::sync::oneshot::Sender<Result<Calibration, String>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<(Calibration, CalibrationPreview), String>>,
 }
 
 /// Where the answer to an acknowledgement goes: the alert as it is now, or why not.
@@ -297,13 +298,18 @@ impl Thread<'_> {
                     self.stage
                         .progress
                         .model_beat(Instant::now(), ModelPhase::Running);
-                    self.analyser.calibrate(
-                        &mut l.model,
-                        &job.rgb,
-                        job.width,
-                        job.height,
-                        &job.request,
-                    )
+                    self.analyser
+                        .calibrate(&mut l.model, &job.rgb, job.width, job.height, &job.request)
+                        .and_then(|c| {
+                            self.stage
+                                .progress
+                                .model_beat(Instant::now(), ModelPhase::Running);
+                            let p = self
+                                .analyser
+                                .preview(&mut l.model, &job.rgb, job.width, job.height, &c)
+                                .map_err(|e| e.to_string())?;
+                            Ok((c, p))
+                        })
                 }
             };
             let _ = job.reply.send(answer);
