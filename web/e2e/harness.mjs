@@ -386,6 +386,7 @@ export const operatorToml = (env) => `[operator]
 passphrase = "${OPERATOR_PASSPHRASE}"
 hash_file = "${env.tmp}/operator.phc"
 banner_file = "${env.tmp}/operator.issue"
+sessions_file = "${env.tmp}/operator.sessions"
 `;
 
 /** The `[model]` section every e2e daemon runs with: the tiny CSRNet on one CPU thread. */

@@ -84,8 +84,8 @@ impl Flights {
 
     /// The clock read `now_ms`: ends the flight (and gives it) when its gap has passed.
     pub fn tick(&mut self, now_ms: u64) -> Option<FlightRow> {
-        let over = self.current.is_some()
-            && now_ms.saturating_sub(self.quiet_since_ms) >= self.gap_ms;
+        let over =
+            self.current.is_some() && now_ms.saturating_sub(self.quiet_since_ms) >= self.gap_ms;
         if !over {
             return None;
         }

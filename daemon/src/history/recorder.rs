@@ -791,7 +791,10 @@ mod tests {
         assert_eq!((resumed.start_ms, resumed.end_ms), (flight.start_ms, None));
         assert_eq!(quiet, 15_000);
         let mut rec = Recording::new(&o, Some((resumed, quiet)), now);
-        assert!(rec.flights.tick(now + 14_999).is_none(), "15 s of the gap left");
+        assert!(
+            rec.flights.tick(now + 14_999).is_none(),
+            "15 s of the gap left"
+        );
         let a = analysis(1, now + 5_000, 3.0);
         rec.analysis(&a);
         assert!(rec.batch.ended.is_empty(), "the same flight");

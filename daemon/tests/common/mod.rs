@@ -151,7 +151,7 @@ pub fn agent() -> ureq::Agent {
 /// `[operator]` for a test: `passphrase`, its hash and banner kept in `state`.
 pub fn operator_section(passphrase: &str, state: &Path) -> String {
     format!(
-        "[operator]\npassphrase = \"{passphrase}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\n",
+        "[operator]\npassphrase = \"{passphrase}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\nsessions_file = \"{0}/operator.sessions\"\n",
         state.display()
     )
 }
