@@ -33,7 +33,7 @@ suite rust-format cargo fmt --all --check
 suite rust-modules python3 scripts/module_graph.py
 suite rust-lint cargo clippy --locked --all-targets --all-features -- -D warnings
 suite rust-unit cargo test --locked
-suite rust-integration cargo test --locked --features integration --test live --test bad_input --test service --test model --test upload --test zones --test mqtt --test history --test hostile
+suite rust-integration cargo test --locked --features integration --test live --test bad_input --test service --test model --test upload --test zones --test mqtt --test history --test hostile --test motion
 suite accuracy scripts/accuracy_guard.sh
 suite models .venv/bin/python -m pytest -q models
 # Fine-tuning end to end on two real frames (installs PyTorch from PyPI first).

@@ -66,6 +66,8 @@ pub struct Analysis {
     pub density: DensityGrid,
     /// Per-zone counts, in the order of the stream's zones (empty without zones).
     pub zones: Vec<ZoneCount>,
+    /// Whether the camera moves, and whether zones are paused for it (`analyse::motion`).
+    pub camera: Camera,
 }
 
 #[cfg(test)]
@@ -90,6 +92,7 @@ impl Analysis {
             calibrated: false,
             demo: false,
             zones: Vec::new(),
+            camera: Camera::UNKNOWN,
             density: DensityGrid {
                 width: 2,
                 height: 1,
@@ -98,6 +101,37 @@ impl Analysis {
             },
         }
     }
+}
+
+/// What the camera did, for one analysis (`analysis.camera`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Camera {
+    /// The picture had enough texture to tell; when false, nothing below is known (and nothing
+    /// is paused).
+    pub judged: bool,
+    /// The camera is moving (or has not been still for `analyse::motion::SETTLE` yet).
+    pub moving: bool,
+    /// The view is not the one the zones were set on.
+    pub away: bool,
+    /// Zones are paused: `moving` or `away`.
+    pub zones_paused: bool,
+    /// Frame widths per second the picture moved, over the last second or so.
+    pub speed: f64,
+    /// How far the picture is from the zones' view, in fractions of the frame's width and
+    /// height (null when it does not match it at all, or before the zones' view is known).
+    pub offset: Option<[f64; 2]>,
+}
+
+impl Camera {
+    /// Not judged: nothing paused.
+    pub const UNKNOWN: Camera = Camera {
+        judged: false,
+        moving: false,
+        away: false,
+        zones_paused: false,
+        speed: 0.0,
+        offset: None,
+    };
 }
 
 /// An area the operator counts on its own (the stage front, an exit): a polygon in fractions of

@@ -27,6 +27,7 @@ pub mod alerts;
 pub mod calibrate;
 pub mod grid;
 pub mod mask;
+pub mod motion;
 pub mod polygon;
 pub mod resize;
 pub mod smooth;
@@ -185,6 +186,10 @@ pub struct Analyser {
     seq: u64,
     /// What the running model's card says (its scale, band and calibration target).
     model: ModelProfile,
+    /// Whether the camera moves (zones are paused while it does).
+    motion: motion::Tracker,
+    /// The last frame's size and whether it was the demo's: a change is a new scene.
+    scene: Option<(u32, u32, bool)>,
 }
 
 impl Analyser {
@@ -200,6 +205,8 @@ impl Analyser {
             mask_weights: None,
             seq: 0,
             model: ModelProfile::default(),
+            motion: motion::Tracker::new(),
+            scene: None,
         }
     }
 
@@ -243,6 +250,8 @@ impl Analyser {
         }
         if setup.zones != self.setup.zones {
             self.zoner = Zoner::new(setup.zones.clone());
+            // The zones are for the view the camera has now.
+            self.motion.zones_changed();
         }
         self.setup = setup;
     }
@@ -446,10 +455,22 @@ impl Analyser {
         frame: &Frame,
     ) -> Result<Analysis, ModelError> {
         let size = self.size_for(frame.width, frame.height);
+        // Another stream (its size) or the demo recording coming or going: a new scene, whose
+        // first still view is the one the zones are taken to be drawn on.
+        let scene = (frame.width, frame.height, frame.demo);
+        if self.scene.replace(scene).is_some_and(|s| s != scene) {
+            self.motion.reset();
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let result = {
+        let (result, camera) = {
             let rgb = frame.packed_rgb(&mut scratch);
-            self.density(model, rgb, frame.width, frame.height, size)
+            let camera = self
+                .motion
+                .observe(rgb, frame.width, frame.height, Instant::now());
+            (
+                self.density(model, rgb, frame.width, frame.height, size),
+                camera,
+            )
         };
         self.scratch = scratch;
         let Density {
@@ -482,6 +503,7 @@ impl Analyser {
             zones: self.zoner.count(&map, factor, count),
             calibrated,
             demo: frame.demo,
+            camera,
             density: map.to_grid(self.opts.grid.0, self.opts.grid.1),
         })
     }

@@ -7,7 +7,8 @@
 //! Each analysis goes through the zones' alert states ([`analyse::alerts`]) before it is sent,
 //! so its zones say whether they are alerting, and every raised, cleared or acknowledged alert
 //! follows as an `Event::Alert` right after the analysis that changed it. Analyses of the demo
-//! recording (no drone streaming) are not judged: a recording is no crowd to alert on.
+//! recording (no drone streaming) are not judged: a recording is no crowd to alert on; nor are
+//! the zones while the camera moves (`analysis.camera.zones_paused`): their alerts are held.
 //!
 //! Reloads are looked at before every frame, so a change reaches the very next analysis even on a
 //! live stream. A new model (another path, size, provider or thread count, or the same file
@@ -355,7 +356,11 @@ impl Thread<'_> {
                     progress
                         .model_ran(now, Duration::from_secs_f64(analysis.inference_ms / 1000.0));
                     // The demo recording stands in while no drone streams: not a crowd to alert on.
+                    // While the camera moves the zones cover other ground: their alerts are held.
                     let changed = if analysis.demo {
+                        Vec::new()
+                    } else if analysis.camera.zones_paused {
+                        self.alerts.hold(&mut analysis.zones);
                         Vec::new()
                     } else {
                         self.alerts

@@ -215,6 +215,8 @@ struct Recording {
     /// A peak not yet pictured, and when the last peak picture was taken.
     peak_due: bool,
     last_peak_shot_ms: Option<u64>,
+    /// The zones were paused (the camera moving) at the last analysis.
+    zones_paused: bool,
 }
 
 /// A flight a restart interrupted, to go on with: the flight, and how long it had gone without
@@ -235,6 +237,7 @@ impl Recording {
             last_periodic_ms: None,
             peak_due: false,
             last_peak_shot_ms: None,
+            zones_paused: false,
         }
     }
 
@@ -248,6 +251,19 @@ impl Recording {
         if let Some(ended) = step.ended {
             self.flight_ended(ended);
         }
+        // While the camera moves the zones cover other ground: no zone counts are kept (the
+        // total is the count of what is in view, and is kept), and the change is an event.
+        let paused = a.camera.zones_paused;
+        if paused != self.zones_paused {
+            self.zones_paused = paused;
+            let detail = serde_json::json!({
+                "zones_paused": paused,
+                "moving": a.camera.moving,
+                "away": a.camera.away,
+            });
+            self.batch.events.push((t, "camera", detail.to_string()));
+        }
+        let zones: &[crate::wire::ZoneCount] = if paused { &[] } else { &a.zones };
         self.batch.analyses.push(AnalysisRow {
             t_ms: t,
             count: a.count,
@@ -255,7 +271,7 @@ impl Recording {
             band: a.band,
             calibrated: a.calibrated,
             state: self.state.clone(),
-            zones: serde_json::to_string(&a.zones).unwrap_or_else(|_| "[]".into()),
+            zones: serde_json::to_string(zones).unwrap_or_else(|_| "[]".into()),
         });
         self.peak_due |= step.new_peak;
         if self.peak_due
@@ -718,6 +734,58 @@ mod tests {
             kept,
             vec![(1_100, 9.0, 2)],
             "analysis 2's time, count and frame"
+        );
+    }
+
+    #[test]
+    fn while_the_camera_moves_no_zone_counts_are_kept_and_the_change_is_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = Recording::new(&opts(dir.path()), None, 0);
+        let zoned = |seq: u64, t: u64, paused: bool| {
+            let mut a = Analysis::example(seq, t, 10.0);
+            a.zones = vec![crate::wire::ZoneCount {
+                name: "stage".into(),
+                count: 4.0,
+                share: 0.4,
+                limit: None,
+                alerting: false,
+            }];
+            a.camera.judged = true;
+            a.camera.moving = paused;
+            a.camera.zones_paused = paused;
+            Arc::new(a)
+        };
+        for (seq, paused) in [(1, false), (2, true), (3, true), (4, false)] {
+            rec.analysis(&zoned(seq, seq * 1000, paused));
+        }
+        let zones: Vec<&str> = rec
+            .batch
+            .analyses
+            .iter()
+            .map(|r| r.zones.as_str())
+            .collect();
+        assert!(
+            zones[0].contains("stage") && zones[3].contains("stage"),
+            "{zones:?}"
+        );
+        assert_eq!(
+            &zones[1..3],
+            ["[]", "[]"],
+            "no zone counts while the camera moves"
+        );
+        assert_eq!(rec.batch.analyses.len(), 4, "the total is kept all along");
+        let events: Vec<(u64, &str, serde_json::Value)> = rec
+            .batch
+            .events
+            .iter()
+            .map(|(t, k, d)| (*t, *k, serde_json::from_str(d).unwrap()))
+            .collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!((events[0].0, events[0].1), (2000, "camera"));
+        assert_eq!(events[0].2["zones_paused"], true);
+        assert_eq!(
+            (events[1].0, events[1].2["zones_paused"].as_bool()),
+            (4000, Some(false))
         );
     }
 

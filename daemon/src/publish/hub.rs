@@ -312,7 +312,9 @@ impl Hub {
             .last_staleness_seconds
             .set(analysis.staleness_ms / 1000.0);
         self.metrics.last_count.set(analysis.count);
-        {
+        // While the camera moves the zones cover other ground: their gauges keep what they
+        // counted last.
+        if !analysis.camera.zones_paused {
             // Only the zones the operator has now: an analysis made with the zones before a
             // change may finish after it, and must not bring the removed ones back.
             let setup = self.setup.read();
