@@ -339,7 +339,7 @@ impl Recording {
             Item::Setup(s) => {
                 let detail = serde_json::json!({
                     "calibration": s.calibration,
-                    "masks": s.masks.len(),
+                    "masks": s.masks,
                     "zones": s.zones,
                 });
                 self.batch.events.push((now, "setup", detail.to_string()));
