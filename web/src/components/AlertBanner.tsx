@@ -29,19 +29,22 @@ interface Props {
  */
 export function AlertBanner({ alerts, operator, onAcknowledge, zoneCounts = [], camera = null, fresh = null, hidden = false, inDialog = false }: Props) {
   const sounded = useRef(new Set<number>());
-  const [soundOn, setSoundOn] = useState(false);
+  // on already when this page was touched before (another view of it, e.g. History and back)
+  const [soundOn, setSoundOn] = useState(() => audio !== null);
   const [busy, setBusy] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  // The first gesture anywhere allows sound.
+  // The first gesture anywhere allows sound. On the click, not the pointerdown: the banner loses
+  // its sound button then, and a page that moved between pointerdown and pointerup would send the
+  // click that began on a link or button somewhere else.
   useEffect(() => {
     const unlock = () => {
       if (resumeAudio()) setSoundOn(true);
     };
-    window.addEventListener('pointerdown', unlock, { once: true });
+    window.addEventListener('click', unlock, { once: true });
     window.addEventListener('keydown', unlock, { once: true });
     return () => {
-      window.removeEventListener('pointerdown', unlock);
+      window.removeEventListener('click', unlock);
       window.removeEventListener('keydown', unlock);
     };
   }, []);
