@@ -182,7 +182,7 @@ step('a low limit raises the alert banner on every dashboard; the operator ackno
     assert.equal(alert.zone, 'stage front');
     assert.equal(alert.limit, limit);
     assert.ok(alertEvents.some((e) => e.id === alert.id), 'the alert event reached Node');
-    assert.match(await env.page.textContent(testid('alert-banner')), /Zone “stage front”: \d+ people, limit \d+/);
+    assert.match(await env.page.textContent(testid('alert-banner')), /Zone “stage front”: over its limit of \d+ since \d\d:\d\d:\d\d \(\d+ when raised\)/);
     assert.equal(await viewer.locator(testid('alert-ack')).count(), 0, 'a viewer cannot acknowledge');
     assert.equal(await viewer.locator(testid('alert-sound')).count(), 1, 'no gesture yet: the banner offers the sound');
     await viewer.click(testid('alert-sound'));
