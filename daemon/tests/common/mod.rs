@@ -89,17 +89,39 @@ pub fn status_line(s: &mut std::net::TcpStream) -> String {
 /// never looks like the frame before: to the motion estimate the camera is never still, and zones
 /// stay paused; [`still_recording`] is a hovering camera.
 pub fn recording(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
-    recording_of(dir, "snow", width, height, frames)
+    recording_of(
+        dir,
+        "snow",
+        &format!("flight-{width}x{height}"),
+        width,
+        height,
+        frames,
+    )
 }
 
 /// As [`recording`], of GStreamer's "ball" (a ball moving over a still background): the view of a
 /// hovering drone, under which zones count and alert.
 pub fn still_recording(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
-    recording_of(dir, "ball", width, height, frames)
+    recording_of(
+        dir,
+        "ball",
+        &format!("hover-{width}x{height}"),
+        width,
+        height,
+        frames,
+    )
 }
 
-fn recording_of(dir: &Path, pattern: &str, width: u32, height: u32, frames: u32) -> PathBuf {
-    let clip = dir.join(format!("flight-{pattern}-{width}x{height}.mp4"));
+/// The file's name (`name`.mp4) names the stream path, and so its folder in `analysis.state_dir`.
+fn recording_of(
+    dir: &Path,
+    pattern: &str,
+    name: &str,
+    width: u32,
+    height: u32,
+    frames: u32,
+) -> PathBuf {
+    let clip = dir.join(format!("{name}.mp4"));
     gst_launch(&format!(
         "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,width={width},height={height},framerate=15/1 ! x264enc bframes=0 key-int-max=15 speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={}",
         clip.display()
