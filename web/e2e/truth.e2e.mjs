@@ -526,6 +526,7 @@ step('3: skycountd killed: every figure says it is the last known one, and nothi
     for (const id of ['inference-ms', 'staleness-ms', 'analyses-per-second']) assert.equal(await page.getAttribute(testid(id), 'data-stale'), 'true', `${who}: ${id} not marked stale`);
     assert.equal(await page.getAttribute(testid('count-panel'), 'data-lost'), 'true');
     assert.match(await page.getAttribute(testid('zone-counts'), 'class'), /stale/);
+    assert.equal(await text('trend', page), 'trend: not known while the box is not answering', `${who}: the trend`);
     await page.waitForSelector(testid('stage-lost'));
     assert.match(await text('alert', page), /last known \d+/);
     t.diagnostic(`${who}: ${lastKnown}; ${await text('stream-state', page)}`);

@@ -67,7 +67,7 @@ export function CountPanel({ analysis, calibration, trend, version, now, windowM
           <span className="arrow" aria-hidden="true">
             {ARROW[dir]}
           </span>
-          <span className="word">{WORD[dir]}</span>
+          <span className="word">{fresh.lost ? 'trend: not known while the box is not answering' : WORD[dir]}</span>
           {slope && dir !== 'unknown' && <span className="slope">{fmtSlope(slope.perMinute)}</span>}
         </div>
       </div>
