@@ -66,6 +66,8 @@ pub struct Analysis {
     pub density: DensityGrid,
     /// Per-zone counts, in the order of the stream's zones (empty without zones).
     pub zones: Vec<ZoneCount>,
+    /// Whether the camera moves, and whether zones are paused for it (`analyse::motion`).
+    pub camera: Camera,
 }
 
 #[cfg(test)]
@@ -90,6 +92,7 @@ impl Analysis {
             calibrated: false,
             demo: false,
             zones: Vec::new(),
+            camera: Camera::UNKNOWN,
             density: DensityGrid {
                 width: 2,
                 height: 1,
@@ -98,6 +101,37 @@ impl Analysis {
             },
         }
     }
+}
+
+/// What the camera did, for one analysis (`analysis.camera`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Camera {
+    /// The picture had enough texture to tell; when false, nothing below is known (and nothing
+    /// is paused).
+    pub judged: bool,
+    /// The camera is moving (or has not been still for `analyse::motion::SETTLE` yet).
+    pub moving: bool,
+    /// The view is not the one the zones were set on.
+    pub away: bool,
+    /// Zones are paused: `moving` or `away`.
+    pub zones_paused: bool,
+    /// Frame widths per second the picture moved, over the last second or so.
+    pub speed: f64,
+    /// How far the picture is from the zones' view, in fractions of the frame's width and
+    /// height (null when it does not match it at all, or before the zones' view is known).
+    pub offset: Option<[f64; 2]>,
+}
+
+impl Camera {
+    /// Not judged: nothing paused.
+    pub const UNKNOWN: Camera = Camera {
+        judged: false,
+        moving: false,
+        away: false,
+        zones_paused: false,
+        speed: 0.0,
+        offset: None,
+    };
 }
 
 /// An area the operator counts on its own (the stage front, an exit): a polygon in fractions of
@@ -183,6 +217,64 @@ pub struct Calibration {
     /// The frame and the taps, kept as training data (the frame's id).
     pub frame_id: String,
     pub message: String,
+    /// What the box check says of it, with the reason and what to do (null for a calibration
+    /// kept before verdicts were).
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+}
+
+/// How far a calibration can be trusted (`analyse::calibrate::judge`, docs/accuracy.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictLevel {
+    /// The model agrees with the taps in the box, and enough people were tapped.
+    Good,
+    /// It may be applied, but the count will be less sure (a wider band, or few taps).
+    Doubtful,
+    /// Its band would be wider than the uncalibrated one: it cannot be applied.
+    Refused,
+}
+
+/// The verdict on a calibration: a level, why, and what to do, in the operator's words.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Verdict {
+    pub level: VerdictLevel,
+    pub reason: String,
+    pub advice: String,
+}
+
+/// What the whole frozen frame counts now and with a proposed calibration (one model run at
+/// each size, masks applied), for the operator to see before applying it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationPreview {
+    /// The count at the analysis size in use now, and where its truth lies.
+    pub now: FrameCount,
+    /// The count at the proposed calibration's size, and where its truth lies.
+    pub proposed: FrameCount,
+}
+
+/// One frame's count at one analysis size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameCount {
+    pub count: f64,
+    /// `count` times the range the truth is expected in (the calibration's, or uncalibrated).
+    pub band: [f64; 2],
+    pub width: u32,
+    pub height: u32,
+    /// The count is called calibrated (a calibration whose band is no wider than the
+    /// uncalibrated one of the model in use).
+    pub calibrated: bool,
+}
+
+/// `POST /api/operator/calibration`'s answer: a calibration computed, not yet applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationProposal {
+    /// Applied by `POST /api/operator/calibration/<id>/apply`.
+    pub id: String,
+    pub calibration: Calibration,
+    pub preview: CalibrationPreview,
+    /// How long it can be applied for.
+    pub expires_in_s: u64,
 }
 
 /// The range of a calibration kept before ranges were: as wide as without calibration.

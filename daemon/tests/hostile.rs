@@ -180,6 +180,39 @@ fn a_bad_calibration_is_refused_before_any_work_and_frozen_frames_are_capped() {
         &request(grid(25), area),
     );
     assert_eq!(code, 200, "{body}");
+    // A proposal; applied, its frame and taps are kept (training data). Snow is dense to the
+    // model: 25 taps in that box are refused (many people not tapped), so the taps go in a box
+    // the model counts about 25 in, which can be applied.
+    let mut proposal: serde_json::Value = serde_json::from_str(&body).unwrap();
+    if proposal["calibration"]["verdict"]["level"] == "refused" {
+        let per_px =
+            proposal["calibration"]["model_in_box"].as_f64().unwrap() / (area[2] * area[3]);
+        let side = (25.0 / per_px).sqrt().clamp(16.0, 300.0).round();
+        let small = [400.0, 300.0, side, side];
+        let taps: Vec<[f64; 2]> = (0..25)
+            .map(|i| {
+                let (c, r) = (f64::from(i % 5), f64::from(i / 5));
+                [
+                    400.0 + side * (c + 0.5) / 5.0,
+                    300.0 + side * (r + 0.5) / 5.0,
+                ]
+            })
+            .collect();
+        let (code, body, _) = timed(
+            &d,
+            &cookie,
+            "/api/operator/calibration",
+            &request(taps, small),
+        );
+        assert_eq!(code, 200, "{body}");
+        proposal = serde_json::from_str(&body).unwrap();
+    }
+    let apply = format!(
+        "/api/operator/calibration/{}/apply",
+        proposal["id"].as_str().unwrap()
+    );
+    let (code, body, _) = timed(&d, &cookie, &apply, "");
+    assert_eq!(code, 200, "{body} (the proposal: {proposal})");
     // Refused for their shape alone: no decoding, no model.
     for (what, req) in [
         ("1001 taps", request(grid(1001), area)),

@@ -266,6 +266,13 @@ fn annotated_frames_are_exported_for_fine_tuning() {
         body.to_string().as_bytes(),
     );
     assert_eq!(code, 200, "{answer}");
+    // A proposal; applied, its frame and taps are kept (training data).
+    let apply = format!(
+        "/api/operator/calibration/{}/apply",
+        answer["id"].as_str().unwrap()
+    );
+    let (code, applied) = send(&d, &op, "POST", &apply, b"");
+    assert_eq!(code, 200, "{applied} (the proposal: {answer})");
 
     assert_eq!(d.get("/api/operator/annotations.tar").unwrap().0, 401);
     let (code, tar) = get(&d, &op, "/api/operator/annotations.tar");

@@ -24,6 +24,9 @@ export const ARTIFACTS = path.join(REPO, 'artifacts', 'e2e');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const DEFAULT_BIN = path.join(REPO, 'target', 'debug', 'skycountd');
 export const BIN = process.env.SKYCOUNTD_BIN ?? DEFAULT_BIN;
+/** The dashboard the daemons serve: web/dist, or SKYCOUNT_WEB_DIST (another build, e.g. an older
+ * one to see a new test fail against it). */
+export const WEB_DIST = process.env.SKYCOUNT_WEB_DIST ?? path.join(WEB, 'dist');
 export const MODEL = path.join(REPO, 'models', 'out', 'csrnet-tiny.onnx');
 export const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 export const CHROMIUM_ARGS = [
@@ -225,6 +228,7 @@ export function newest(p) {
 
 /** web/dist from the current sources: built when missing or older than them. */
 export function ensureDist(t) {
+  if (process.env.SKYCOUNT_WEB_DIST) return;
   const index = path.join(WEB, 'dist', 'index.html');
   const sources = ['src', 'index.html', 'vite.config.ts', 'package.json'].map((n) => path.join(WEB, n));
   if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= Math.max(...sources.map(newest))) return;
@@ -386,6 +390,7 @@ export const operatorToml = (env) => `[operator]
 passphrase = "${OPERATOR_PASSPHRASE}"
 hash_file = "${env.tmp}/operator.phc"
 banner_file = "${env.tmp}/operator.issue"
+sessions_file = "${env.tmp}/operator.sessions"
 `;
 
 /** The `[model]` section every e2e daemon runs with: the tiny CSRNet on one CPU thread. */
@@ -415,7 +420,7 @@ state_dir = "${env.stateDir}"
 ${analysis}
 [server]
 listen = "127.0.0.1:${env.httpPort}"
-web_dir = "${path.join(WEB, 'dist')}"
+web_dir = "${WEB_DIST}"
 
 [stream]
 key_file = "${env.tmp}/stream-key"
@@ -489,4 +494,62 @@ export function pageHelpers(env) {
     return file;
   }
   return { evalIn, attr, text, screenshot };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a page says, measured in it.
+
+/**
+ * Every visible text of `page` under `root` whose contrast with what is behind it is under
+ * `min` (WCAG: 4.5 for body text): [{ text, ratio, fg, bg }]. The background is the nearest
+ * ancestor's opaque colour, semi-transparent ones composited over it (`window.__skycount`'s own
+ * `parseColor`, `over` and `contrastRatio`). Text over a picture or canvas (the stage) is left
+ * out: its background is the video.
+ */
+export function lowContrast(page, root = 'body', min = 4.5) {
+  return page.evaluate(
+    ({ root, min }) => {
+      const { parseColor, over, contrastRatio } = window.__skycount;
+      const out = [];
+      const background = (el) => {
+        const layers = [];
+        for (let e = el; e; e = e.parentElement) {
+          const c = parseColor(getComputedStyle(e).backgroundColor);
+          if (c && c[3] > 0) {
+            layers.push(c);
+            if (c[3] >= 1) break;
+          }
+        }
+        let bg = [255, 255, 255, 1];
+        for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
+        return bg;
+      };
+      const walker = document.createTreeWalker(document.querySelector(root) ?? document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement;
+        if (!el || !n.textContent.trim() || el.closest('.stage, svg, .vh, .sr-only, [aria-hidden="true"]')) continue;
+        const st = getComputedStyle(el);
+        const r = el.getBoundingClientRect();
+        if (st.visibility !== 'visible' || st.display === 'none' || r.width === 0 || r.height === 0 || Number(st.opacity) === 0) continue;
+        const fg = parseColor(st.color);
+        if (!fg) continue;
+        const bg = background(el);
+        const ratio = contrastRatio(over(fg, bg), bg);
+        if (ratio < min) out.push({ text: n.textContent.trim().slice(0, 60), ratio: Math.round(ratio * 100) / 100, fg: st.color, bg: `rgb(${bg.slice(0, 3).map(Math.round).join(', ')})` });
+      }
+      return out;
+    },
+    { root, min },
+  );
+}
+
+/** The text of every live region of `page` (aria-live, and the roles and elements that are
+ * live by themselves: status, alert, log, timer, marquee, <output>), by a path that names it. */
+export function liveRegions(page) {
+  return page.evaluate(() => {
+    const live = [...document.querySelectorAll('[aria-live], [role="status"], [role="alert"], [role="log"], [role="timer"], [role="marquee"], output')];
+    return live
+      .filter((el) => el.getAttribute('aria-live') !== 'off')
+      .map((el) => ({ who: el.dataset.testid ?? `${el.tagName.toLowerCase()}.${el.className}`, text: el.textContent.trim() }));
+  });
 }

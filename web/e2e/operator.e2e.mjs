@@ -187,7 +187,7 @@ step('analyses and status carry the new fields; the count panel is honest before
   assert.ok(s.analysis && s.analysis.from === 'default', `status.analysis ${JSON.stringify(s.analysis)}`);
   assert.equal(s.calibration, null);
   assert.deepEqual(s.masks, []);
-  await waitFor('the honest count', async () => /^≈ \d+, not calibrated: tap Calibrate$/.test(await text('honest-count')));
+  await waitFor('the honest count', async () => /^≈ \d+ \(\d+–\d+\), not calibrated by the operator Calibrate$/.test(await text('honest-count')));
   await waitFor('the analysis row', async () => /^analysing \d+x\d+ \(scale [\d.]+, from default\)/.test(await text('analysis-scale')));
   // the raw count keeps its meaning for dashboard.e2e.mjs: the UI's formatting of `count`
   const shown = await evalIn(() => {
@@ -287,9 +287,16 @@ step('calibrate in the page with a mouse: box and taps arrive in frame pixels', 
   const before = lastSeen()?.a;
   assert.ok(before && !before.calibrated, 'uncalibrated analyses before the submit');
   await env.page.click(testid('calibrate-submit'));
+  // Check: a verdict and a preview, nothing applied; Apply applies it.
+  await env.page.waitForSelector(testid('calibrate-verdict'), { timeout: 60_000 });
+  const level = await env.page.getAttribute(testid('calibrate-verdict'), 'data-level');
+  t.diagnostic(`verdict ${level}: ${await text('verdict-reason')}`);
+  assert.equal((await http('GET', '/api/status')).json.calibration, null, 'checked, not applied');
+  assert.notEqual(level, 'refused', 'these taps make a calibration that can be applied');
+  await env.page.click(testid('calibrate-apply'));
   await env.page.waitForSelector(testid('calibrate-dialog'), { state: 'detached', timeout: 15_000 });
   const cal = (await http('GET', '/api/status')).json.calibration;
-  assert.ok(cal, 'status.calibration after the submit');
+  assert.ok(cal, 'status.calibration after Apply');
   t.diagnostic(`daemon: ${JSON.stringify(cal)}`);
   assert.equal(cal.taps, TAPS.length);
   assert.deepEqual([cal.frame_width, cal.frame_height], [FRAME.w, FRAME.h]);
@@ -305,7 +312,7 @@ step('calibrate in the page with a mouse: box and taps arrive in frame pixels', 
     assert.notEqual(after.count.toFixed(3), before.count.toFixed(3), `the count changed: ${before.count} → ${after.count}`);
   }
   await waitFor('status.analysis from calibration', () => lastStatus()?.analysis?.from === 'calibration', { timeout: 20_000 });
-  await waitFor('the calibrated count', async () => /^≈ \d+ (\(\d+–\d+\))?, calibrated$/.test(await text('honest-count')), { timeout: 20_000 });
+  await waitFor('the calibrated count', async () => /^≈ \d+ (\(\d+–\d+\))?, calibrated(, doubtful)?$/.test(await text('honest-count')), { timeout: 20_000 });
   await waitFor('the analysis row', async () => /from calibration/.test(await text('analysis-scale')));
   await screenshot('operator-03-calibrated-1440x900.png');
 });
@@ -421,14 +428,16 @@ step('skycountd restarts: calibration and masks survive', async () => {
 
 step('reset calibration and clear the masks from the page', async () => {
   await waitFor('the link back', async () => (await attr('link-state', 'data-value')) === 'connected', { timeout: 30_000 });
-  // The restart ended the page's session (sessions live in memory): a reload shows the sign-in.
+  // Sessions survive a restart (operator.sessions_file): after a reload the page is still signed in.
   await env.page.reload();
-  await signInPage(env.page);
+  const toggle = env.page.locator(testid('operator-toggle'));
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  await env.page.waitForSelector(testid('sign-out'), { timeout: 15_000 });
   await env.page.click(testid('calibration-reset'));
   await env.page.click(testid('calibration-reset')); // the second tap confirms
   await waitFor('status.calibration null', async () => (await http('GET', '/api/status')).json.calibration === null);
   await waitFor('uncalibrated analyses', () => lastSeen()?.a.calibrated === false, { timeout: 20_000 });
-  await waitFor('the count says not calibrated', async () => /not calibrated: tap Calibrate$/.test(await text('honest-count')), { timeout: 20_000 });
+  await waitFor('the count says not calibrated', async () => /, not calibrated by the operator Calibrate$/.test(await text('honest-count')), { timeout: 20_000 });
   await env.page.click(testid('masks-edit'));
   await env.page.click(testid('mask-delete'));
   await env.page.click(testid('masks-save'));

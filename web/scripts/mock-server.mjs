@@ -10,7 +10,8 @@
 //
 // The operator's actions work too (docs/api.md, "Operator actions"): POST /api/operator/freeze
 // keeps the crowd as it is and serves it as a 1920×1080 picture of people (a BMP; browsers sniff
-// it) at /api/operator/frames/<id>.jpg; POST / DELETE /api/operator/calibration and
+// it) at /api/operator/frames/<id>.jpg; POST / DELETE /api/operator/calibration (a proposal with a verdict), POST
+// /api/operator/calibration/<id>/apply and
 // PUT /api/operator/masks are validated with the API's limits and then change the analyses (the
 // calibration's factor and scale, masked cells emptied) and `status.analysis`, `calibration`,
 // `masks`. Analyses carry frame_width/height, tiles, raw_count, smoothed, band and calibrated.
@@ -318,7 +319,7 @@ export async function startMockServer(opts = {}) {
   let latest = null; // { analysis, density }
   let seq = 0;
   // What the operator set (kept for as long as the mock runs).
-  const op = { calibration: null, masks: [], frames: new Map(), nextFrame: 1, recent: [] };
+  const op = { calibration: null, masks: [], frames: new Map(), nextFrame: 1, recent: [], proposals: new Map(), camera: null };
   const analysisReport = () => {
     const cal = op.calibration;
     const live = state === 'live';
@@ -382,9 +383,21 @@ export async function startMockServer(opts = {}) {
       const taps = body.taps.length;
       const factor = Math.min(3, Math.max(0.33, taps / modelInBox));
       const agreement = Math.max(0, 1 - Math.abs(modelInBox - taps) / taps);
+      // The verdict the daemon's analyse::calibrate::judge gives (its thresholds: the box check
+      // 0.67 to 1.5, 10 taps for good), with a band from the same ratio: wider than the mock
+      // model's uncalibrated 0.5 to 2 is refused.
+      const q = modelInBox / taps;
+      const range = q < 0.67 ? [0.8, Math.min(6, 1 / q)] : q > 1.5 ? [Math.max(0.2, 1 / q), 1.2] : taps < 10 ? [0.7, 1.4] : [0.8, 1.2];
+      const refused = range[1] / range[0] > 4 + 1e-9;
+      const level = refused ? 'refused' : q < 0.67 || q > 1.5 || taps < 10 ? 'doubtful' : 'good';
+      const verdict = {
+        level,
+        reason: `The model counts ${Math.round(modelInBox)} people in your box, where you tapped ${taps} (${Math.round(agreement * 100)} % agreement): the truth is expected between ${range[0]}× and ${range[1]}× the count.`,
+        advice: level === 'good' ? 'Apply it.' : q > 1.5 ? 'Tap every person inside the box.' : taps < 10 ? 'Tap more people: 10 or more.' : 'Check that every tap is on a person.',
+      };
       const d = new Date();
       const hhmm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
-      op.calibration = {
+      const calibration = {
         at_ms: Date.now(),
         scale: 0.667,
         factor: Math.round(factor * 100) / 100,
@@ -395,8 +408,32 @@ export async function startMockServer(opts = {}) {
         model_in_box: Math.round(modelInBox * 10) / 10,
         agreement: Math.round(agreement * 100) / 100,
         expected_error: 0.25,
+        range,
         message: `calibrated ${hhmm}: scale 1280x720, factor ${factor.toFixed(2)}, agreement in your box ${Math.round(agreement * 100)} %`,
+        verdict,
       };
+      const id = `${Date.now()}-${op.nextFrame++}`;
+      op.proposals.set(id, calibration);
+      const now = f.people.length * 0.9;
+      const proposed = now * factor;
+      return json(res, 200, {
+        id,
+        calibration,
+        preview: {
+          now: { count: now, band: [now * 0.5, now * 2], width: 640, height: 360, calibrated: false },
+          proposed: { count: proposed, band: [proposed * range[0], proposed * range[1]], width: 853, height: 480, calibrated: !refused },
+        },
+        expires_in_s: 600,
+      });
+    }
+    const am = /^\/api\/operator\/calibration\/([^/]+)\/apply$/.exec(p);
+    if (am && m === 'POST') {
+      const id = decodeURIComponent(am[1]);
+      const c = op.proposals.get(id);
+      if (!c) return json(res, 404, { error: 'no such calibration to apply: it expired or was applied already; check again' });
+      if (c.verdict.level === 'refused') return json(res, 422, { error: `this calibration was refused: ${c.verdict.reason}` });
+      op.proposals.delete(id);
+      op.calibration = { ...c, at_ms: Date.now() };
       op.recent = [];
       io?.emit('status', status());
       return json(res, 200, op.calibration);
@@ -509,6 +546,7 @@ export async function startMockServer(opts = {}) {
           smoothed,
           band,
           calibrated: cal !== null,
+          camera: op.camera,
           density: { width: GRID_W, height: GRID_H, max: g.max, data: g.data },
         },
       };
@@ -544,6 +582,10 @@ export async function startMockServer(opts = {}) {
     setState: (s) => {
       state = s;
       io?.emit('status', status());
+    },
+    /** `analysis.camera` from the next analysis on (null: an older daemon's, none). */
+    setCamera: (c) => {
+      op.camera = c;
     },
     close: () =>
       new Promise((resolve) => {

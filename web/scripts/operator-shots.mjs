@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Walks the operator's flows against the mock in Debian's Chromium and saves screenshots to
 // ../artifacts/ui/: the honest count, the operator panel, calibration (box, zoom, taps, a refused
-// tap, the answer) and masks (drawn on the video, named, saved, shown to every viewer), at
+// tap, the verdict and its preview, Apply), masks (drawn on the video, named, saved, shown to every viewer), at
 // 1440×900 with a mouse and at 390×844 with touch (one-finger drags and taps, two-finger pinch,
-// through the DevTools protocol so the page gets real touch pointer events).
+// through the DevTools protocol so the page gets real touch pointer events); then, for a viewer,
+// the camera moving (zones paused) and the box not answering (every figure "last known").
+// web/e2e/truth.e2e.mjs shoots the other states of issue 23 against the real daemon.
 //
 //   npm run build && node scripts/operator-shots.mjs [--chromium /usr/bin/chromium]
 
@@ -84,7 +86,7 @@ async function run(label, viewport, mobile) {
   await page.waitForSelector('[data-testid="honest-count"][data-calibrated]', { timeout: 15_000 });
   await page.waitForSelector('[data-testid="snapshot"]');
   const honest = await page.textContent('[data-testid="honest-count"]');
-  check(/^≈ \d+, not calibrated: tap Calibrate$/.test(honest.trim()), `${label}: uncalibrated count reads "${honest.trim()}"`);
+  check(/^≈ \d+ \(\d+–\d+\), not calibrated by the operator Calibrate$/.test(honest.replace(/\s+/g, ' ').trim()), `${label}: uncalibrated count reads "${honest.trim()}"`);
   const scaleRow = await page.textContent('[data-testid="analysis-scale"]');
   check(/analysing 640x360 \(scale 0\.33, from default\)/.test(scaleRow), `${label}: analysis row "${scaleRow}"`);
   await shot('01-count-uncalibrated', { fullPage: true });
@@ -162,12 +164,17 @@ async function run(label, viewport, mobile) {
   check(Number(await page.getAttribute('[data-testid="tap-count"]', 'data-value')) === n - 1, `${label}: undo removes one tap`);
   await tapAt(await toScreen(inBox[inBox.length - 1][0], inBox[inBox.length - 1][1]));
 
-  // Submit: the dialog closes and the operator panel says what the daemon answered.
+  // Check: the verdict and the preview, nothing applied yet; then Apply.
   await page.click('[data-testid="calibrate-submit"]');
+  await page.waitForSelector('[data-testid="calibrate-verdict"]', { timeout: 10_000 });
+  const level = await page.getAttribute('[data-testid="calibrate-verdict"]', 'data-level');
+  check(level === 'good' && mock.op.calibration === null, `${label}: verdict ${level}, nothing applied before Apply`);
+  await shot('05-calibrate-step3-verdict');
+  await page.click('[data-testid="calibrate-apply"]');
   await page.waitForSelector('[data-testid="calibrate-dialog"]', { state: 'detached', timeout: 10_000 });
   const note = await page.textContent('[data-testid="operator-note"]');
   const message = await page.textContent('[data-testid="calibration-message"]');
-  check(/^Calibration saved/.test(note) && /^calibrated \d\d:\d\d: scale 1280x720, factor/.test(message), `${label}: the answer: "${note}" / "${message}"`);
+  check(/^Calibration applied/.test(note) && /^calibrated \d\d:\d\d: scale 1280x720, factor/.test(message), `${label}: the answer: "${note}" / "${message}"`);
   const sent = mock.op.calibration;
   check(sent?.taps === inBox.length, `${label}: the mock got ${sent?.taps} taps in box ${JSON.stringify(sent?.box)}`);
   const bx = sent.box;
@@ -177,7 +184,7 @@ async function run(label, viewport, mobile) {
   check(/^≈ \d+ \(\d+–\d+\), calibrated$/.test(honest2), `${label}: calibrated count reads "${honest2}"`);
   await page.waitForFunction(() => /from calibration/.test(document.querySelector('[data-testid="analysis-scale"]')?.textContent ?? ''), null, { timeout: 10_000 });
   await page.locator('[data-testid="operator"]').scrollIntoViewIfNeeded();
-  await shot('05-calibrated-panel', { fullPage: !mobile });
+  await shot('06-calibrated-panel', { fullPage: !mobile });
 
   // Masks: edit, four corners on the video, close on the first one, rename, save.
   await page.click('[data-testid="masks-edit"]');
@@ -203,12 +210,12 @@ async function run(label, viewport, mobile) {
     [0.05, 0.3],
   ];
   for (const [u, v] of corners) await tapAt(at(u, v));
-  await shot('06-masks-drawing');
+  await shot('07-masks-drawing');
   await tapAt(at(corners[0][0] + 0.005, corners[0][1])); // the first corner closes it
   check((await page.locator('[data-testid="mask-name"]').count()) === 1, `${label}: the area was closed and listed`);
   await page.fill('[data-testid="mask-name"]', 'stage roof');
   await page.locator('[data-testid="operator"]').scrollIntoViewIfNeeded();
-  await shot('07-masks-named', { fullPage: !mobile });
+  await shot('08-masks-named', { fullPage: !mobile });
   await page.click('[data-testid="masks-save"]');
   await page.waitForSelector('[data-testid="mask-toolbar"]', { state: 'detached' });
   const kept = mock.op.masks;
@@ -218,7 +225,7 @@ async function run(label, viewport, mobile) {
   await page.waitForSelector('[data-testid="mask"][data-name="stage roof"]');
   await page.locator('.stage').scrollIntoViewIfNeeded();
   await sleep(1200);
-  await shot('08-masks-shown', { fullPage: mobile });
+  await shot('09-masks-shown', { fullPage: mobile });
 
   // Back to how it was, for the next run: reset (two taps) and no masks.
   await page.locator('[data-testid="calibration-reset"]').click();
@@ -234,12 +241,42 @@ async function run(label, viewport, mobile) {
   await ctx.close();
 }
 
+/** The states a viewer must not be misled in (issue 23): the camera moving, then the box gone. */
+async function states(pages) {
+  mock.setCamera({ judged: true, moving: true, away: false, zones_paused: true, speed: 0.08 });
+  for (const [label, page] of pages) {
+    await page.waitForSelector('[data-testid="camera-state"]', { timeout: 10_000 });
+    check(/^Camera moving: zones paused$/.test((await page.textContent('[data-testid="camera-state"]')).trim()), `${label}: camera moving said`);
+    await page.screenshot({ path: path.join(OUT, `10-camera-moving-${label}.png`) });
+  }
+  mock.setCamera(null);
+  await mock.close();
+  closed = true;
+  for (const [label, page] of pages) {
+    await page.waitForSelector('[data-testid="count-last-known"]', { timeout: 20_000 });
+    const said = (await page.textContent('[data-testid="count-last-known"]')).trim();
+    check(/last known at \d\d:\d\d:\d\d$/.test(said), `${label}: "${said}"`);
+    check(!/drone video arriving/.test(await page.evaluate(() => document.body.innerText)), `${label}: nothing says the drone's video arrives`);
+    await page.screenshot({ path: path.join(OUT, `11-box-not-answering-${label}.png`) });
+  }
+}
+
+let closed = false;
 try {
   await run('1440x900', { width: 1440, height: 900 }, false);
   await run('390x844', { width: 390, height: 844 }, true);
+  const pages = [];
+  for (const [label, viewport, mobile] of [['1440x900', { width: 1440, height: 900 }, false], ['390x844', { width: 390, height: 844 }, true]]) {
+    const ctx = await browser.newContext({ viewport, hasTouch: mobile, isMobile: mobile, deviceScaleFactor: mobile ? 2 : 1 });
+    const page = await ctx.newPage();
+    await page.goto(mock.url);
+    await page.waitForSelector('[data-testid="snapshot"]');
+    pages.push([label, page]);
+  }
+  await states(pages);
 } finally {
   await browser.close();
-  await mock.close();
+  if (!closed) await mock.close();
 }
 console.log(problems.length ? `operator-shots: ${problems.length} FAILED` : `operator-shots: ok (screenshots in ${OUT})`);
 process.exit(problems.length ? 1 : 0);

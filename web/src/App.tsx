@@ -4,9 +4,11 @@ import type { Rect } from './lib/align';
 import { sameMasks, type MaskEditor } from './lib/masks';
 import { tapPoint } from './lib/shapes';
 import { mergeAlert, sameZones, type ZoneEditor } from './lib/zones';
-import { acknowledgeAlert, preferRecent } from './lib/operator';
+import { acknowledgeAlert, preferRecent, SESSION_ENDED_TEXT, sessionEvents } from './lib/operator';
 import { clockOffset, stateAgeMs } from './lib/clock';
+import { freshness } from './lib/freshness';
 import { openLink, type LinkInfo } from './lib/link';
+import { RecentAnalyses } from './lib/pairing';
 import { loadSettings, saveSettings, type Settings } from './lib/settings';
 import { TrendWindow } from './lib/trend';
 import { backoffDelay } from './lib/whep';
@@ -25,6 +27,8 @@ import { CalibrationDialog } from './components/CalibrationDialog';
 const RETAIN_MS = 15 * 60_000;
 const STATUS_POLL_MS = 5000;
 const HEALTH_POLL_MS = 10_000;
+/** The operator's session is checked this often (and whenever the link comes back). */
+const SESSION_CHECK_MS = 60_000;
 
 export function App() {
   const [settings, setSettings] = useState<Settings>(loadSettings);
@@ -37,9 +41,13 @@ export function App() {
   }, []);
 
   const trend = useRef(new TrendWindow(RETAIN_MS)).current;
+  // the analyses received lately, by seq: the overlay drawn over a picture is the picture's own
+  const recent = useRef(new RecentAnalyses()).current;
   const [trendVersion, setTrendVersion] = useState(0);
   const [shown, setShown] = useState<{ a: Analysis; receivedAt: number } | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
+  // when the newest analysis or status arrived (this browser's clock)
+  const [lastReceivedAt, setLastReceivedAt] = useState<number | null>(null);
   const [link, setLink] = useState<LinkInfo>({ state: 'connecting', detail: null, attempt: 0 });
   const [info, setInfo] = useState<StreamInfo | null>(null);
   const [health, setHealth] = useState<Health | null>(null);
@@ -91,6 +99,27 @@ export function App() {
     setAlerts((open) => mergeAlert(open, a));
   }, []);
 
+  // The operator's session is gone (the box refused an operator action, or said so when asked):
+  // what only the operator may see goes at once, and the sign-in is offered in its place.
+  const sessionRef = useRef(session);
+  sessionRef.current = session;
+  const sessionGone = useCallback(() => {
+    if (!sessionRef.current.operator) return;
+    sessionRef.current = { ...sessionRef.current, operator: false, expiresInS: null };
+    setSession(sessionRef.current);
+    setCalibrating(false);
+    setMaskEditor(null);
+    setZoneEditor(null);
+    setOperatorOpen(true);
+    setOpNote({ text: SESSION_ENDED_TEXT, error: true });
+    setSessionVersion((v) => v + 1);
+  }, []);
+  useEffect(() => {
+    const on = () => sessionGone();
+    sessionEvents.addEventListener('ended', on);
+    return () => sessionEvents.removeEventListener('ended', on);
+  }, [sessionGone]);
+
   useLayoutEffect(() => {
     performance.mark?.('skycount:first-render');
   }, []);
@@ -107,28 +136,46 @@ export function App() {
         onStatus: (s) => {
           setStatus(s);
           setAlerts(s.alerts);
+          setLastReceivedAt(Date.now());
         },
         onAlert: (a) => setAlerts((open) => mergeAlert(open, a)),
         onAnalysis: (a) => {
           const t = Date.now();
-          if (trend.push(a.seq, t, a.count)) setTrendVersion((v) => v + 1);
-          setShown({ a, receivedAt: t });
+          if (trend.push(a.seq, t, a.count, a.smoothed)) setTrendVersion((v) => v + 1);
+          setShown((prev) => {
+            // a new daemon numbers its analyses from 1 again: the old ones pair with nothing
+            if (prev && a.seq < prev.a.seq) recent.clear();
+            return { a, receivedAt: t };
+          });
+          recent.add(a, t);
+          setLastReceivedAt(t);
         },
       }),
-    [trend],
+    [trend, recent],
   );
 
-  // Who this browser is: a viewer, or the signed-in operator (the cookie is the browser's).
+  // Who this browser is: a viewer, or the signed-in operator (the cookie is the browser's). Asked
+  // again whenever the link to the box comes back (it may have restarted) and every minute.
+  const linkUp = link.state === 'connected';
   useEffect(() => {
     let gone = false;
-    fetchSession().then(
-      (s) => !gone && setSession(s),
-      () => !gone && setSession(VIEWER),
-    );
+    const check = () =>
+      fetchSession().then(
+        (s) => {
+          if (gone) return;
+          // signed in here, not any more on the box: say so, rather than quietly turn viewer
+          if (sessionRef.current.operator && !s.operator) sessionGone();
+          else setSession(s);
+        },
+        () => undefined,
+      );
+    void check();
+    const id = setInterval(check, SESSION_CHECK_MS);
     return () => {
       gone = true;
+      clearInterval(id);
     };
-  }, [sessionVersion]);
+  }, [sessionVersion, linkUp, sessionGone]);
 
   // Where to play the video and where the pilot publishes (the operator's only); retried until
   // the daemon answers, and read again when the session changes.
@@ -150,7 +197,6 @@ export function App() {
   }, [sessionVersion]);
 
   // Status over HTTP at start and whenever the Socket.IO link is down.
-  const linkUp = link.state === 'connected';
   useEffect(() => {
     if (linkUp) return;
     const ac = new AbortController();
@@ -198,17 +244,19 @@ export function App() {
 
   const analysis = shown?.a ?? null;
   const offset = shown ? clockOffset(shown.a.wall_time_ms, shown.receivedAt) : 0;
-  const stateAge = status ? stateAgeMs(status.state_since_ms, status.uptime_s, now, offset) : null;
-  const stale = !linkUp || (streamState !== null && streamState !== 'live');
+  const fresh = freshness(link.state, lastReceivedAt);
+  const stateAge = status && !fresh.lost ? stateAgeMs(status.state_since_ms, status.uptime_s, now, offset) : null;
+  const stale = fresh.lost || (streamState !== null && streamState !== 'live');
   const calibration = preferRecent(status?.calibration ?? null, recentCal, (a, b) => (a === null) === (b === null) && a?.at_ms === b?.at_ms, now);
   const masks = preferRecent<readonly Mask[]>(status?.masks ?? [], recentMasks, sameMasks, now);
   const zones = preferRecent<readonly Zone[]>(status?.zones ?? [], recentZones, sameZones, now);
+  const lookup = useCallback((seq: number) => recent.get(seq), [recent]);
 
   return (
     <div className="app">
       <header className="topbar">
         <h1>skycount</h1>
-        <span className={`pill link-${link.state}`} title={link.detail ?? undefined}>
+        <span className={`pill link-${link.state}`} title={link.detail ?? undefined} data-testid="link-pill">
           <span className="dot" aria-hidden="true" />
           {link.state === 'connected' ? 'connected' : link.state === 'connecting' ? 'connecting…' : 'reconnecting…'}
         </span>
@@ -217,14 +265,19 @@ export function App() {
           className="theme"
           onClick={() => update({ theme: settings.theme === 'sun' ? 'night' : 'sun' })}
           aria-label={`Switch to ${settings.theme === 'sun' ? 'night' : 'sun'} colours`}
+          data-testid="theme-toggle"
         >
           {settings.theme === 'sun' ? '☾ Night' : '☀ Sun'}
         </button>
-        <a className="history-link" href="#/history">
+        <a className="history-link" href="#/history" data-testid="history-link">
           History
         </a>
       </header>
-      <AlertBanner alerts={alerts} operator={isOperator} onAcknowledge={onAcknowledge} />
+      {/* The one live region that is not an alert: the link to the box lost or back. */}
+      <p className="sr-only" role="status" data-testid="link-announce">
+        {fresh.lost && lastReceivedAt !== null ? 'The box is not answering: the figures shown are the last known ones.' : ''}
+      </p>
+      <AlertBanner alerts={alerts} operator={isOperator} onAcknowledge={onAcknowledge} zoneCounts={analysis?.zones ?? []} camera={analysis?.camera ?? null} fresh={fresh} hidden={calibrating} />
       <main className="layout">
         <div className="viewer">
           <Stage
@@ -232,10 +285,11 @@ export function App() {
             whep={whep}
             onVideoStall={onVideoStall}
             analysis={analysis}
+            lookup={lookup}
             receivedAt={shown?.receivedAt ?? null}
             info={info}
             streamState={streamState}
-            linkUp={linkUp}
+            fresh={fresh}
             heatmapOn={settings.heatmapOn}
             opacity={settings.opacity}
             masks={maskEditor ? maskEditor.shapes : masks}
@@ -268,6 +322,7 @@ export function App() {
         <aside className="side">
           <CountPanel
             analysis={analysis}
+            calibration={calibration}
             trend={trend}
             version={trendVersion}
             now={now}
@@ -275,19 +330,11 @@ export function App() {
             onWindow={(windowMin) => update({ windowMin })}
             theme={settings.theme}
             stale={stale}
+            fresh={fresh}
+            operator={isOperator}
             onCalibrate={startCalibration}
           />
-          <HealthPanel
-            status={status}
-            analysis={analysis}
-            link={link}
-            whep={whep}
-            info={info}
-            health={health}
-            stateAgeMs={stateAge}
-            measuredRate={trend.rate(now)}
-          />
-          <div ref={operatorRef}>
+          <div ref={operatorRef} className="operator-slot">
             <OperatorPanel
               open={operatorOpen}
               onToggle={() => setOperatorOpen((o) => !o)}
@@ -307,18 +354,37 @@ export function App() {
               onZonesSaved={(kept) => setRecentZones({ value: kept, at: Date.now() })}
               session={session}
               onSession={onSession}
+              onSignedOut={() => {
+                sessionRef.current = VIEWER;
+                setSession(VIEWER);
+                setOpNote(null);
+                onSession();
+              }}
               info={info}
               waiting={streamState !== 'live'}
             />
           </div>
+          <HealthPanel
+            status={status}
+            analysis={analysis}
+            link={link}
+            whep={whep}
+            info={info}
+            health={health}
+            stateAgeMs={stateAge}
+            measuredRate={fresh.lost ? null : trend.rate(now)}
+            fresh={fresh}
+          />
         </aside>
       </main>
       {calibrating && (
         <CalibrationDialog
+          alerts={alerts}
+          onAcknowledge={onAcknowledge}
           onClose={() => setCalibrating(false)}
-          onDone={(c) => {
+          onApplied={(c: Calibration) => {
             setRecentCal({ value: c, at: Date.now() });
-            setOpNote({ text: `Calibration saved (${c.taps ?? '?'} people in your box), applied from the next analysis.`, error: false });
+            setOpNote({ text: `Calibration applied (${c.taps ?? '?'} people in your box): counted with it from the next analysis.`, error: false });
             setCalibrating(false);
             requestAnimationFrame(() => operatorRef.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' }));
           }}

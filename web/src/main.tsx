@@ -7,6 +7,7 @@ import { cellCentre, contentRect } from './lib/align';
 import { fmtCount } from './lib/format';
 import { encodeBase64 } from './lib/density';
 import { LUT } from './lib/colormap';
+import { contrastRatio, over, parseColor } from './lib/contrast';
 import './styles.css';
 
 // Hooks for the budget script and end-to-end tests: the same code the dashboard draws with.
@@ -20,10 +21,13 @@ declare global {
       fmtCount: typeof fmtCount;
       encodeBase64: typeof encodeBase64;
       LUT: typeof LUT;
+      contrastRatio: typeof contrastRatio;
+      parseColor: typeof parseColor;
+      over: typeof over;
     };
   }
 }
-window.__skycount = { HeatmapRenderer, heatmapBackingSize, contentRect, cellCentre, fmtCount, encodeBase64, LUT };
+window.__skycount = { HeatmapRenderer, heatmapBackingSize, contentRect, cellCentre, fmtCount, encodeBase64, LUT, contrastRatio, parseColor, over };
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -165,6 +165,22 @@ impl Alerts {
         changed
     }
 
+    /// The camera moves (zones are paused, `analyse::motion`): nothing is judged, the zones' counts
+    /// are not fed to their smoothed counts, a raised alert stays raised and one about to be
+    /// raised or cleared starts its hold again once the camera is still. Marks the zones that
+    /// are alerting.
+    pub fn hold(&mut self, zones: &mut [ZoneCount]) {
+        for w in &mut self.watches {
+            w.past_since = None;
+        }
+        for z in zones.iter_mut() {
+            z.alerting = self
+                .watches
+                .iter()
+                .any(|w| w.zone == z.name && w.raised.is_some());
+        }
+    }
+
     /// Marks a raised alert cleared; keeps it open until it is acknowledged too.
     fn clear(&mut self, mut alert: Alert, wall_ms: u64) -> Alert {
         alert.cleared_ms = Some(wall_ms);
@@ -346,6 +362,35 @@ mod tests {
         // A zone removed altogether.
         let gone = a.observe(t0 + Duration::from_secs(3), 8, &mut []);
         assert_eq!(gone[0].cleared_ms, Some(8));
+    }
+
+    #[test]
+    fn while_the_camera_moves_nothing_is_raised_or_cleared() {
+        let t0 = Instant::now();
+        let mut a = Alerts::new(options());
+        assert!(run(&mut a, t0, 0, &[5.0; 5], Some(10)).is_empty());
+        // The camera pans over a dense crowd: 60 in the zone for 20 s, held.
+        for _ in 5..25 {
+            let mut zones = [zone("stage", 60.0, Some(10))];
+            a.hold(&mut zones);
+            assert!(!zones[0].alerting);
+        }
+        // Back and still at 5: nothing was raised, and the pan's counts are not in the median.
+        assert!(run(&mut a, t0, 25, &[5.0; 5], Some(10)).is_empty());
+        // A raised alert stays raised while the camera moves, whatever the counts say.
+        let up = run(&mut a, t0, 30, &[20.0; 6], Some(10));
+        assert_eq!(up.len(), 1);
+        for _ in 0..20 {
+            let mut zones = [zone("stage", 0.0, Some(10))];
+            a.hold(&mut zones);
+            assert!(zones[0].alerting, "held raised");
+        }
+        // Still again: the clearing needs its own hold after the camera stopped.
+        let mut zones = [zone("stage", 0.0, Some(10))];
+        assert!(a
+            .observe(t0 + Duration::from_secs(60), 0, &mut zones)
+            .is_empty());
+        assert!(zones[0].alerting);
     }
 
     #[test]

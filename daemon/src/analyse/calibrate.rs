@@ -10,9 +10,15 @@
 //! the alternatives: matching the model's count in the box to the taps (the box's scene rarely
 //! stands for the whole frame: worse), and multiplying by taps / model count (worse still). So no
 //! factor is applied (`factor` stays 1); the model's count in the box at the chosen scale is
-//! reported as the agreement, for the operator to judge.
+//! reported as the agreement.
+//!
+//! Nothing is applied by computing it: the operator gets a [`judge`]ment first (good, doubtful or
+//! refused, with the reason and what to do, from the replay's figures) and a preview of the whole
+//! frame's count, then applies it or not. A calibration whose band would be wider than the
+//! uncalibrated band of the model in use says less than no calibration: it is refused, and one
+//! kept from before (or made for another model) is applied without being called calibrated.
 
-use crate::wire::Calibration;
+use crate::wire::{Calibration, Verdict, VerdictLevel};
 
 /// Analysis pixels between neighbouring people at which the stock CSRNet counts best on drone
 /// footage (fitted leave-one-sequence-out on shared/testdata/drone: docs/accuracy.md).
@@ -27,6 +33,115 @@ pub const CALIBRATED_ERROR: f64 = 0.3;
 /// divided by the ratio (replayed on the drone frames: 93 % of the truths fell in that band).
 pub const CHECK_RATIO: (f64, f64) = (0.67, 1.5);
 pub const CHECKED_ERROR: f64 = 0.2;
+
+/// Fewer taps than this make a calibration doubtful: the replay of docs/accuracy.md measured
+/// boxes of 10, 25 and 40 people (35 %, 31 % and 29 % whole-frame error; the box check passed
+/// with 16 % at N = 10), none smaller, and the dashboard asks for 10 to 40.
+pub const GOOD_TAPS: usize = 10;
+
+/// How wide a range is, as the ratio of its ends: a band of 0.5 to 2 times the count is 4
+/// times wide, ±20 % is 1.5.
+pub fn width(range: (f64, f64)) -> f64 {
+    if range.0 <= 0.0 {
+        return f64::INFINITY;
+    }
+    range.1 / range.0
+}
+
+/// Whether a calibration's `range` says less than no calibration: wider than `uncalibrated`.
+pub fn wider_than(range: [f64; 2], uncalibrated: (f64, f64)) -> bool {
+    width((range[0], range[1])) > width(uncalibrated) + 1e-9
+}
+
+/// The verdict on a calibration of `taps` people of which the model counts `model_in_box`, whose
+/// band is `range` (from [`range_for`]), for a model whose uncalibrated band is `uncalibrated`
+/// (docs/accuracy.md, "Operator calibration"):
+/// - **refused** when `range` is wider than `uncalibrated`: the box check says the calibration
+///   knows less than the model alone;
+/// - **doubtful** when the box check fails (the model counts under 0.67 or over 1.5 times the
+///   taps: whole-frame errors of 31 to 60 % in the replay, the band widened to hold the truth) or
+///   fewer than [`GOOD_TAPS`] people were tapped;
+/// - **good** otherwise (7 % mean whole-frame error at N = 40, 16 % at N = 10; the band ±20 %).
+pub fn judge(taps: usize, model_in_box: f64, range: [f64; 2], uncalibrated: (f64, f64)) -> Verdict {
+    let n = taps;
+    let m = model_in_box.max(0.0);
+    let q = m / (taps.max(1) as f64);
+    let times = |v: f64| {
+        let digits = if v < 0.095 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.1}")
+        };
+        format!("{}×", digits.trim_end_matches(".0"))
+    };
+    let spread = format!(
+        "between {} and {} the count",
+        times(range[0]),
+        times(range[1])
+    );
+    if wider_than(range, uncalibrated) {
+        let (reason, advice) = if q < 1.0 {
+            (
+                if m < 0.5 {
+                    format!("The model sees nobody in your box, where you tapped {n} people.")
+                } else {
+                    format!("The model finds only {m:.0} people in your box, where you tapped {n}: most taps are not on people it can see.")
+                },
+                "Tap only people (zoom in to see them), in a part of the crowd where they are clear. If every tap was on a person, the people here are too small for the model: keep counting uncalibrated.".to_string(),
+            )
+        } else {
+            (
+                format!("The model counts {m:.0} people in your box, but you tapped {n}: many people in it are not tapped."),
+                "Tap every person inside the box (zoom in), or draw a smaller box.".to_string(),
+            )
+        };
+        return Verdict {
+            level: VerdictLevel::Refused,
+            reason: format!(
+                "{reason} The truth would be expected {spread}: no surer than without calibration ({} to {}).",
+                times(uncalibrated.0),
+                times(uncalibrated.1)
+            ),
+            advice,
+        };
+    }
+    let agreement = (1.0 - (m - n as f64).abs() / n.max(1) as f64).max(0.0);
+    if !(CHECK_RATIO.0..=CHECK_RATIO.1).contains(&q) {
+        let (reason, advice) = if q < 1.0 {
+            (
+                format!("The model finds {m:.0} of the {n} people you tapped ({:.0} % agreement).", agreement * 100.0),
+                "Check that every tap is on a person; a box where people are clearer agrees better.",
+            )
+        } else {
+            (
+                format!("The model counts {m:.0} people in your box, where you tapped {n} ({:.0} % agreement).", agreement * 100.0),
+                "Tap every person inside the box.",
+            )
+        };
+        return Verdict {
+            level: VerdictLevel::Doubtful,
+            reason: format!("{reason} The count will be uncertain: the truth {spread}."),
+            advice: advice.into(),
+        };
+    }
+    if n < GOOD_TAPS {
+        return Verdict {
+            level: VerdictLevel::Doubtful,
+            reason: format!(
+                "Only {n} people tapped: the box holds too few people to set the scale well (10 to 40 are best)."
+            ),
+            advice: "Tap more people: draw the box over a denser part of the crowd.".into(),
+        };
+    }
+    Verdict {
+        level: VerdictLevel::Good,
+        reason: format!(
+            "The model counts {m:.0} people in your box, where you tapped {n} ({:.0} % agreement): the truth is expected {spread}.",
+            agreement * 100.0
+        ),
+        advice: "Apply it.".into(),
+    }
+}
 
 /// Where the truth is expected, as multiples of the count, from the box check `q` (the model's
 /// count in the box over the taps).
@@ -191,18 +306,20 @@ pub fn sum_in_box(
 }
 
 /// The calibration from a validated request and the model's count in the box at the chosen
-/// scale (made by the caller, who holds the model).
+/// scale (made by the caller, who holds the model), judged for a model whose uncalibrated band
+/// is `uncalibrated`.
 pub fn finish(
     req: &Request,
-    frame_w: u32,
-    frame_h: u32,
+    (frame_w, frame_h): (u32, u32),
     scale: f64,
     model_in_box: f64,
+    uncalibrated: (f64, f64),
     at_ms: u64,
 ) -> Calibration {
     let taps = req.taps.len() as f64;
     let agreement = (1.0 - (model_in_box - taps).abs() / taps).max(0.0);
     let (w, h) = super::size_at(frame_w, frame_h, scale, u32::MAX);
+    let range = range_for(model_in_box / taps);
     Calibration {
         at_ms,
         scale,
@@ -215,7 +332,8 @@ pub fn finish(
         model_in_box,
         agreement,
         expected_error: CALIBRATED_ERROR,
-        range: range_for(model_in_box / taps),
+        range,
+        verdict: Some(judge(req.taps.len(), model_in_box, range, uncalibrated)),
         frame_id: req.frame_id.clone(),
         message: format!(
             "scale {w}x{h}, factor 1.00, agreement in your box {:.0} % ({:.0} counted, {} tapped)",
@@ -335,12 +453,82 @@ mod tests {
             area: [0.0, 0.0, 100.0, 100.0],
             taps: grid_taps(10.0, 10.0, 10.0, 20),
         };
-        let c = finish(&req, 1920, 1080, 0.5, 19.0, 7);
+        let c = finish(&req, (1920, 1080), 0.5, 19.0, (0.5, 2.0), 7);
         assert_eq!(c.agreement, 0.95);
         assert_eq!(c.factor, 1.0);
         assert!(c
             .message
             .starts_with("scale 960x536, factor 1.00, agreement in your box 95 %"));
         assert_eq!(c.area, [0, 0, 100, 100]);
+        assert_eq!(c.verdict.unwrap().level, VerdictLevel::Good);
+    }
+
+    /// The cases of issue 23, judged against the stock model's uncalibrated band (0.5 to 2).
+    #[test]
+    fn the_verdict_follows_the_box_check_and_the_taps() {
+        let judged = |taps: usize, m: f64| {
+            let range = range_for(m / taps as f64);
+            judge(taps, m, range, (0.5, 2.0))
+        };
+        // Twelve careless taps, mostly on pavement: the model counts 2. Its band (0.8 to 6
+        // times the count) is wider than uncalibrated (0.5 to 2): refused, and why.
+        let careless = judged(12, 2.0);
+        assert_eq!(careless.level, VerdictLevel::Refused, "{careless:?}");
+        assert!(
+            careless
+                .reason
+                .contains("only 2 people in your box, where you tapped 12"),
+            "{}",
+            careless.reason
+        );
+        assert!(
+            careless.advice.contains("Tap only people"),
+            "{}",
+            careless.advice
+        );
+        // A careful 15-tap calibration with 77 % agreement: good, ±20 %.
+        let careful = judged(15, 15.0 * 0.77);
+        assert_eq!(careful.level, VerdictLevel::Good, "{careful:?}");
+        assert!(
+            careful.reason.contains("between 0.8× and 1.2× the count"),
+            "{}",
+            careful.reason
+        );
+        // Few taps that agree: doubtful, "tap more".
+        let few = judged(6, 6.0);
+        assert_eq!(few.level, VerdictLevel::Doubtful);
+        assert!(few.advice.starts_with("Tap more people"), "{}", few.advice);
+        // The box check fails but the band stays narrower than uncalibrated: doubtful.
+        let half = judged(20, 10.0);
+        assert_eq!(half.level, VerdictLevel::Doubtful);
+        assert!(
+            half.reason.contains("between 0.8× and 2× the count"),
+            "{}",
+            half.reason
+        );
+        // Many people not tapped: the model counts 4 times the taps.
+        let untapped = judged(10, 40.0);
+        assert_eq!(untapped.level, VerdictLevel::Refused);
+        assert!(
+            untapped.advice.starts_with("Tap every person"),
+            "{}",
+            untapped.advice
+        );
+        assert_eq!(judged(10, 0.0).level, VerdictLevel::Refused);
+        // Multiples under 0.1 keep two digits (not "0×").
+        let tiny = judge(10, 40.0, [0.05, 1.2], (0.5, 2.0));
+        assert!(
+            tiny.reason.contains("between 0.05× and 1.2× the count"),
+            "{}",
+            tiny.reason
+        );
+        // The edges: a band exactly as wide as uncalibrated is not wider.
+        assert!(!wider_than([0.5, 2.0], (0.5, 2.0)));
+        assert!(wider_than([0.8, 4.0], (0.5, 2.0)));
+        // A model whose card declares a narrower uncalibrated band refuses sooner.
+        assert_eq!(
+            judge(20, 10.0, range_for(0.5), (0.8, 1.25)).level,
+            VerdictLevel::Refused
+        );
     }
 }

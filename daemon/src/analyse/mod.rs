@@ -27,6 +27,7 @@ pub mod alerts;
 pub mod calibrate;
 pub mod grid;
 pub mod mask;
+pub mod motion;
 pub mod polygon;
 pub mod resize;
 pub mod smooth;
@@ -39,7 +40,7 @@ use fast_image_resize::Resizer;
 
 use crate::infer::{DensityMap, ModelError};
 use crate::sample::Frame;
-use crate::wire::{unix_ms, Analysis, Calibration, Mask};
+use crate::wire::{unix_ms, Analysis, Calibration, CalibrationPreview, FrameCount, Mask};
 use smooth::Smoother;
 use tiles::{cells_floor, Plan};
 use zones::Zoner;
@@ -185,6 +186,10 @@ pub struct Analyser {
     seq: u64,
     /// What the running model's card says (its scale, band and calibration target).
     model: ModelProfile,
+    /// Whether the camera moves (zones are paused while it does).
+    motion: motion::Tracker,
+    /// The last frame's size and whether it was the demo's: a change is a new scene.
+    scene: Option<(u32, u32, bool)>,
 }
 
 impl Analyser {
@@ -200,6 +205,8 @@ impl Analyser {
             mask_weights: None,
             seq: 0,
             model: ModelProfile::default(),
+            motion: motion::Tracker::new(),
+            scene: None,
         }
     }
 
@@ -243,6 +250,8 @@ impl Analyser {
         }
         if setup.zones != self.setup.zones {
             self.zoner = Zoner::new(setup.zones.clone());
+            // The zones are for the view the camera has now.
+            self.motion.zones_changed();
         }
         self.setup = setup;
     }
@@ -372,12 +381,71 @@ impl Analyser {
         );
         Ok(calibrate::finish(
             req,
-            width,
-            height,
+            (width, height),
             scale,
             in_box,
+            self.model.uncalibrated_range,
             unix_ms(SystemTime::now()),
         ))
+    }
+
+    /// What the whole frame (packed RGB at its native size) counts at the analysis size in use
+    /// now and at `proposed`'s, masks applied: one model run at each size.
+    pub fn preview(
+        &mut self,
+        model: &mut dyn DensityModel,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        proposed: &Calibration,
+    ) -> Result<CalibrationPreview, ModelError> {
+        let now = self.size_for(width, height);
+        let (factor, range, calibrated) = self.trust(self.setup.calibration.as_ref());
+        let now = self.frame_count(model, rgb, (width, height), now, factor, range, calibrated)?;
+        let size = size_at(width, height, proposed.scale, self.opts.max_width);
+        let (factor, range, calibrated) = self.trust(Some(proposed));
+        let proposed =
+            self.frame_count(model, rgb, (width, height), size, factor, range, calibrated)?;
+        Ok(CalibrationPreview { now, proposed })
+    }
+
+    /// One frame counted at `size`, masks and `factor` applied, its band `range` times the count.
+    #[allow(clippy::too_many_arguments)]
+    fn frame_count(
+        &mut self,
+        model: &mut dyn DensityModel,
+        rgb: &[u8],
+        (width, height): (u32, u32),
+        size: (u32, u32),
+        factor: f64,
+        range: (f64, f64),
+        calibrated: bool,
+    ) -> Result<FrameCount, ModelError> {
+        let mut d = self.density(model, rgb, width, height, size)?;
+        self.mask(&mut d.map);
+        let count = d.map.count() * factor;
+        Ok(FrameCount {
+            count,
+            band: [count * range.0.min(1.0), count * range.1.max(1.0)],
+            width: d.size.0,
+            height: d.size.1,
+            calibrated,
+        })
+    }
+
+    /// How a count made with `calibration` is to be read: its factor, the range its truth lies
+    /// in, and whether it may be called calibrated (a calibration whose band is wider than the
+    /// uncalibrated one of the model in use is applied, but not called calibrated).
+    fn trust(&self, calibration: Option<&Calibration>) -> (f64, (f64, f64), bool) {
+        let uncalibrated = self.model.uncalibrated_range;
+        match calibration {
+            Some(c) => (
+                c.factor,
+                (c.range[0], c.range[1]),
+                !calibrate::wider_than(c.range, uncalibrated),
+            ),
+            None => (1.0, uncalibrated, false),
+        }
     }
 
     /// One frame, analysed: the `analysis` event.
@@ -387,10 +455,22 @@ impl Analyser {
         frame: &Frame,
     ) -> Result<Analysis, ModelError> {
         let size = self.size_for(frame.width, frame.height);
+        // Another stream (its size) or the demo recording coming or going: a new scene, whose
+        // first still view is the one the zones are taken to be drawn on.
+        let scene = (frame.width, frame.height, frame.demo);
+        if self.scene.replace(scene).is_some_and(|s| s != scene) {
+            self.motion.reset();
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let result = {
+        let (result, camera) = {
             let rgb = frame.packed_rgb(&mut scratch);
-            self.density(model, rgb, frame.width, frame.height, size)
+            let camera = self
+                .motion
+                .observe(rgb, frame.width, frame.height, Instant::now());
+            (
+                self.density(model, rgb, frame.width, frame.height, size),
+                camera,
+            )
         };
         self.scratch = scratch;
         let Density {
@@ -401,10 +481,7 @@ impl Analyser {
         } = result?;
         self.mask(&mut map);
         let raw = map.count();
-        let (factor, range) = match &self.setup.calibration {
-            Some(c) => (c.factor, (c.range[0], c.range[1])),
-            None => (1.0, self.model.uncalibrated_range),
-        };
+        let (factor, range, calibrated) = self.trust(self.setup.calibration.as_ref());
         let count = raw * factor;
         let smoothed = self.smoother.add(Instant::now(), count, range);
         self.seq += 1;
@@ -424,8 +501,9 @@ impl Analyser {
             smoothed: smoothed.median,
             band: [smoothed.band.0, smoothed.band.1],
             zones: self.zoner.count(&map, factor, count),
-            calibrated: self.setup.calibration.is_some(),
+            calibrated,
             demo: frame.demo,
+            camera,
             density: map.to_grid(self.opts.grid.0, self.opts.grid.1),
         })
     }
@@ -507,6 +585,7 @@ mod tests {
             range: [0.8, 1.2],
             frame_id: "f".into(),
             message: String::new(),
+            verdict: None,
         }
     }
 
@@ -559,6 +638,72 @@ mod tests {
             ..req
         };
         assert!(a.calibrate(&mut m, &rgb, w, h, &bad).is_err());
+    }
+
+    #[test]
+    fn a_calibration_wider_than_uncalibrated_is_not_called_calibrated_and_a_preview_counts_both() {
+        let f = frame(256, 128, (0, 0, 128));
+        let mut a = Analyser::new(
+            Options {
+                scale: 1.0,
+                ..options()
+            },
+            Setup::default(),
+        );
+        let mut m = Redness { runs: vec![] };
+        // The box check of a careless calibration: 0.8 to 6 times the count, wider than the
+        // stock model's 0.5 to 2.
+        let careless = Calibration {
+            range: [0.8, 6.0],
+            ..calibration(0.5, 1.0)
+        };
+        a.set_setup(Setup {
+            calibration: Some(careless.clone()),
+            ..Setup::default()
+        });
+        let x = a.analyse(&mut m, &f).unwrap();
+        assert!(!x.calibrated, "applied, but not called calibrated");
+        assert_eq!(
+            (x.input_width, x.input_height),
+            (128, 64),
+            "its scale applies"
+        );
+        assert!(
+            (x.band[1] / x.count - 6.0).abs() < 1e-6,
+            "its band is honest: {:?}",
+            x.band
+        );
+        let good = calibration(0.25, 1.0);
+        a.set_setup(Setup {
+            calibration: Some(good.clone()),
+            ..Setup::default()
+        });
+        assert!(a.analyse(&mut m, &f).unwrap().calibrated);
+        // A model whose card declares a narrower uncalibrated band than 0.8 to 1.2: the same
+        // calibration is no longer called calibrated.
+        a.set_profile(ModelProfile {
+            uncalibrated_range: (0.9, 1.1),
+            ..ModelProfile::default()
+        });
+        assert!(!a.analyse(&mut m, &f).unwrap().calibrated);
+        a.set_profile(ModelProfile::default());
+        // The preview: the whole frame now (the good calibration, 64x32) and at the careless
+        // one's scale (128x64), each with its band.
+        let rgb = f.packed_rgb(&mut Vec::new()).to_vec();
+        let p = a.preview(&mut m, &rgb, 256, 128, &careless).unwrap();
+        assert_eq!(
+            (p.now.width, p.now.height, p.now.calibrated),
+            (64, 32, true)
+        );
+        assert_eq!((p.proposed.width, p.proposed.height), (128, 64));
+        assert!(!p.proposed.calibrated);
+        assert!((p.proposed.band[1] - 6.0 * p.proposed.count).abs() < 1e-6);
+        assert!((p.now.band[0] - 0.8 * p.now.count).abs() < 1e-6);
+        // What the fake counts scales with the area: a quarter at half the size.
+        assert!(
+            (p.now.count - p.proposed.count / 4.0).abs() < 0.05 * p.now.count + 1e-6,
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -3,8 +3,13 @@
 //! One [`BoxOperator`] per daemon. It holds the setup (calibration, masks and zones) of the stream path
 //! being analysed: every change is written to the store first and handed to the engine only once it
 //! is kept, so what the box counts with is always what survives a restart.
+//!
+//! A calibration is computed and judged first (a *proposal*, kept in memory for
+//! [`PROPOSAL_TTL`]), and applied only when the operator applies it; its frame and taps become
+//! training data then.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -20,7 +25,22 @@ use crate::publish::operator::{BoxFuture, Frozen, OpError, Operator};
 use crate::publish::snapshot;
 use crate::store::models::{ModelShelf, Shelf};
 use crate::store::{export, Store};
-use crate::wire::{Alert, Calibration, Mask, ModelShelfReport, Zone};
+use crate::wire::{
+    unix_ms, Alert, Calibration, CalibrationProposal, Mask, ModelShelfReport, VerdictLevel, Zone,
+};
+
+/// How long a calibration can be applied after it was computed.
+pub const PROPOSAL_TTL: Duration = Duration::from_secs(600);
+/// Proposals kept at once; the oldest goes first.
+const MAX_PROPOSALS: usize = 8;
+
+/// A calibration computed and judged, not yet applied.
+struct Proposal {
+    id: String,
+    made: Instant,
+    calibration: Calibration,
+    request: Request,
+}
 
 pub struct BoxOperator {
     engine: Arc<Engine>,
@@ -34,6 +54,8 @@ pub struct BoxOperator {
     shelf: ModelShelf,
     /// One model change at a time (an upload or a rollback).
     switching: tokio::sync::Mutex<()>,
+    /// Calibrations computed and not yet applied, oldest first.
+    proposals: Mutex<Vec<Proposal>>,
 }
 
 impl BoxOperator {
@@ -68,6 +90,7 @@ impl BoxOperator {
             setup: Mutex::new(setup),
             shelf,
             switching: tokio::sync::Mutex::new(()),
+            proposals: Mutex::new(Vec::new()),
         })
     }
 
@@ -126,7 +149,7 @@ impl Operator for Arc<BoxOperator> {
         self.store.frame(id)
     }
 
-    fn calibrate(&self, req: Request) -> BoxFuture<Result<Calibration, OpError>> {
+    fn calibrate(&self, req: Request) -> BoxFuture<Result<CalibrationProposal, OpError>> {
         let me = self.clone();
         Box::pin(async move {
             let jpeg = me.store.frame(&req.frame_id).ok_or_else(|| {
@@ -149,14 +172,75 @@ impl Operator for Arc<BoxOperator> {
             .map_err(|e| OpError::Failed(e.to_string()))?
             .map_err(|e| OpError::Failed(format!("the kept frame cannot be read: {e}")))?;
             let (w, h) = img.dimensions();
-            let calibration = me
+            let (calibration, preview) = me
                 .engine
                 .calibrate(img.into_raw(), w, h, req.clone())
                 .await
                 .map_err(OpError::Bad)?;
+            let id = format!("{}-{}", calibration.at_ms, req.taps.len());
+            let verdict = calibration
+                .verdict
+                .as_ref()
+                .map(|v| format!("{:?}", v.level).to_lowercase())
+                .unwrap_or_default();
+            log::info!(
+                "calibration proposed for {} ({verdict}, not applied): {}",
+                me.stream,
+                calibration.message
+            );
+            let mut proposals = me.proposals.lock();
+            proposals.retain(|p| p.made.elapsed() < PROPOSAL_TTL && p.id != id);
+            if proposals.len() >= MAX_PROPOSALS {
+                proposals.remove(0);
+            }
+            proposals.push(Proposal {
+                id: id.clone(),
+                made: Instant::now(),
+                calibration: calibration.clone(),
+                request: req,
+            });
+            Ok(CalibrationProposal {
+                id,
+                calibration,
+                preview,
+                expires_in_s: PROPOSAL_TTL.as_secs(),
+            })
+        })
+    }
+
+    fn apply_calibration(&self, id: String) -> BoxFuture<Result<Calibration, OpError>> {
+        let me = self.clone();
+        Box::pin(async move {
+            let found = {
+                let mut proposals = me.proposals.lock();
+                proposals.retain(|p| p.made.elapsed() < PROPOSAL_TTL);
+                let i = proposals.iter().position(|p| p.id == id).ok_or_else(|| {
+                    OpError::NotFound(format!(
+                        "no calibration {id:?} to apply: it expired ({} min after it was made) or was applied already; calibrate again",
+                        PROPOSAL_TTL.as_secs() / 60
+                    ))
+                })?;
+                if let Some(v) = proposals[i]
+                    .calibration
+                    .verdict
+                    .as_ref()
+                    .filter(|v| v.level == VerdictLevel::Refused)
+                {
+                    return Err(OpError::Unusable(format!(
+                        "this calibration was refused: {} {}",
+                        v.reason, v.advice
+                    )));
+                }
+                proposals.remove(i)
+            };
             me.store
-                .save_taps(&req, &me.stream)
+                .save_taps(&found.request, &me.stream)
                 .map_err(OpError::Failed)?;
+            // Applied now: the time in force is the apply's.
+            let calibration = Calibration {
+                at_ms: unix_ms(std::time::SystemTime::now()),
+                ..found.calibration
+            };
             me.change(|s| s.calibration = Some(calibration.clone()))?;
             log::info!("calibrated {}: {}", me.stream, calibration.message);
             Ok(calibration)

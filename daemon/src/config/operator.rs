@@ -29,6 +29,9 @@ pub struct OperatorSettings {
     pub hash_file: PathBuf,
     /// The console banner that shows a generated passphrase (linked from /etc/issue.d).
     pub banner_file: PathBuf,
+    /// The open sessions, kept as SHA-256 hashes of their tokens with their expiry, so that a
+    /// restart of skycountd signs nobody out.
+    pub sessions_file: PathBuf,
     /// How long a sign-in lasts, in minutes (1 to 10080, a week).
     pub session_minutes: u32,
     /// More names the box answers to (a DNS name given to it on a LAN), besides its addresses,
@@ -42,6 +45,7 @@ impl Default for OperatorSettings {
             passphrase: String::new(),
             hash_file: "/var/lib/skycount/operator.phc".into(),
             banner_file: "/var/lib/skycount/operator.issue".into(),
+            sessions_file: "/var/lib/skycount/operator.sessions".into(),
             session_minutes: 720,
             host_names: Vec::new(),
         }
@@ -104,7 +108,11 @@ pub fn check(o: &OperatorSettings) -> Vec<(&'static str, String)> {
             problems.push(("host_names", e));
         }
     }
-    for (key, path) in [("hash_file", &o.hash_file), ("banner_file", &o.banner_file)] {
+    for (key, path) in [
+        ("hash_file", &o.hash_file),
+        ("banner_file", &o.banner_file),
+        ("sessions_file", &o.sessions_file),
+    ] {
         if path.as_os_str().is_empty() || path.file_name().is_none() {
             problems.push((key, format!("{} is not a file's path", path.display())));
         }

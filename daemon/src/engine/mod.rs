@@ -32,7 +32,7 @@ use crate::decode::{self, Control, DecodeOptions};
 use crate::event::EventSink;
 use crate::infer::Interrupt;
 use crate::sample::LatestFrame;
-use crate::wire::Calibration;
+use crate::wire::{Calibration, CalibrationPreview};
 pub use model::ModelOptions;
 use progress::{Limits, Progress};
 
@@ -236,14 +236,15 @@ impl Engine {
     }
 
     /// Calibrates on a frozen frame (packed RGB at its native size), on the model thread between
-    /// two analyses. Fails when the request does not fit the frame or no model is loaded.
+    /// two analyses: the calibration (judged, not applied) and what the whole frame counts now
+    /// and with it. Fails when the request does not fit the frame or no model is loaded.
     pub async fn calibrate(
         &self,
         rgb: Vec<u8>,
         width: u32,
         height: u32,
         request: Request,
-    ) -> Result<Calibration, String> {
+    ) -> Result<(Calibration, CalibrationPreview), String> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.requests.calibrate(model::CalibrationJob {
             rgb,

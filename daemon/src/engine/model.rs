@@ -7,7 +7,8 @@
 //! Each analysis goes through the zones' alert states ([`analyse::alerts`]) before it is sent,
 //! so its zones say whether they are alerting, and every raised, cleared or acknowledged alert
 //! follows as an `Event::Alert` right after the analysis that changed it. Analyses of the demo
-//! recording (no drone streaming) are not judged: a recording is no crowd to alert on.
+//! recording (no drone streaming) are not judged: a recording is no crowd to alert on; nor are
+//! the zones while the camera moves (`analysis.camera.zones_paused`): their alerts are held.
 //!
 //! Reloads are looked at before every frame, so a change reaches the very next analysis even on a
 //! live stream. A new model (another path, size, provider or thread count, or the same file
@@ -29,7 +30,7 @@ use crate::config::ModelSettings;
 use crate::event::{Event, EventSink};
 use crate::infer::{Interrupt, Model, ModelError};
 use crate::sample::LatestFrame;
-use crate::wire::{unix_ms, Alert, Calibration, ModelReport};
+use crate::wire::{unix_ms, Alert, Calibration, CalibrationPreview, ModelReport};
 
 /// How long to wait before trying a model that failed to load again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
@@ -45,13 +46,14 @@ pub struct ModelOptions {
     pub alerts: analyse::alerts::Options,
 }
 
-/// A frozen frame to calibrate on, and where the answer goes.
+/// A frozen frame to calibrate on, and where the answer goes: the calibration (not applied) and
+/// what the whole frame counts now and with it.
 pub struct CalibrationJob {
     pub rgb: Vec<u8>,
     pub width: u32,
     pub height: u32,
     pub request: analyse::calibrate::Request,
-    pub reply: tokio::sync::oneshot::Sender<Result<Calibration, String>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<(Calibration, CalibrationPreview), String>>,
 }
 
 /// Where the answer to an acknowledgement goes: the alert as it is now, or why not.
@@ -297,13 +299,18 @@ impl Thread<'_> {
                     self.stage
                         .progress
                         .model_beat(Instant::now(), ModelPhase::Running);
-                    self.analyser.calibrate(
-                        &mut l.model,
-                        &job.rgb,
-                        job.width,
-                        job.height,
-                        &job.request,
-                    )
+                    self.analyser
+                        .calibrate(&mut l.model, &job.rgb, job.width, job.height, &job.request)
+                        .and_then(|c| {
+                            self.stage
+                                .progress
+                                .model_beat(Instant::now(), ModelPhase::Running);
+                            let p = self
+                                .analyser
+                                .preview(&mut l.model, &job.rgb, job.width, job.height, &c)
+                                .map_err(|e| e.to_string())?;
+                            Ok((c, p))
+                        })
                 }
             };
             let _ = job.reply.send(answer);
@@ -349,7 +356,11 @@ impl Thread<'_> {
                     progress
                         .model_ran(now, Duration::from_secs_f64(analysis.inference_ms / 1000.0));
                     // The demo recording stands in while no drone streams: not a crowd to alert on.
+                    // While the camera moves the zones cover other ground: their alerts are held.
                     let changed = if analysis.demo {
+                        Vec::new()
+                    } else if analysis.camera.zones_paused {
+                        self.alerts.hold(&mut analysis.zones);
                         Vec::new()
                     } else {
                         self.alerts

@@ -93,6 +93,9 @@ const MIGRATIONS: &[&str] = &[
         grid BLOB NOT NULL
      );
      CREATE INDEX snapshots_by_flight ON snapshots (flight_id, kind);",
+    // 2: when skycountd was last seen recording a flight (its last commit): a restart within
+    // flight_gap_s of it goes on with the flight, and its downtime does not count as a gap.
+    "ALTER TABLE flights ADD COLUMN alive_ms INTEGER;",
 ];
 
 /// Opens (creating it and its folder when missing) and migrates the database for writing.
@@ -254,6 +257,9 @@ pub struct Batch {
     pub events: Vec<(u64, &'static str, String)>,
     /// Flights that ended since the last commit, written before `flight`.
     pub ended: Vec<FlightRow>,
+    /// When this batch was handed over: kept as `flight`'s `alive_ms` (skycountd was recording
+    /// it then).
+    pub alive_ms: Option<u64>,
 }
 
 impl Batch {
@@ -298,6 +304,12 @@ pub fn write(conn: &mut Connection, batch: &Batch) -> rusqlite::Result<()> {
         Some(f) => Some(upsert_flight(&tx, f)?),
         None => None,
     };
+    if let (Some(id), Some(alive)) = (flight_id, batch.alive_ms) {
+        tx.execute(
+            "UPDATE flights SET alive_ms = ?2 WHERE id = ?1",
+            params![id, alive as i64],
+        )?;
+    }
     if let Some(id) = flight_id {
         let mut insert = tx.prepare_cached(
             "INSERT INTO analyses (flight_id, t_ms, count, smoothed, band_lo, band_hi, calibrated,
@@ -375,21 +387,26 @@ pub fn write(conn: &mut Connection, batch: &Batch) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// The newest flight left open (by a restart, a crash or a power cut), if any.
-pub fn open_flight(conn: &Connection) -> rusqlite::Result<Option<FlightRow>> {
+/// The newest flight left open (by a restart, a crash or a power cut), if any, and when
+/// skycountd was last seen recording it (its last commit; its last analysis for a flight
+/// written before that was kept).
+pub fn open_flight(conn: &Connection) -> rusqlite::Result<Option<(FlightRow, u64)>> {
     conn.query_row(
-        "SELECT stream, start_ms, last_ms, peak, peak_ms FROM flights WHERE end_ms IS NULL
-         ORDER BY start_ms DESC LIMIT 1",
+        "SELECT stream, start_ms, last_ms, peak, peak_ms, alive_ms FROM flights
+         WHERE end_ms IS NULL ORDER BY start_ms DESC LIMIT 1",
         [],
         |r| {
-            Ok(FlightRow {
+            let f = FlightRow {
                 stream: r.get(0)?,
                 start_ms: r.get::<_, i64>(1)? as u64,
                 last_ms: r.get::<_, i64>(2)? as u64,
                 end_ms: None,
                 peak: r.get(3)?,
                 peak_ms: r.get::<_, i64>(4)? as u64,
-            })
+            };
+            let alive = r.get::<_, Option<i64>>(5)?.map_or(f.last_ms, |a| a as u64);
+            let alive = alive.max(f.last_ms);
+            Ok((f, alive))
         },
     )
     .optional()

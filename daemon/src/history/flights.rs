@@ -1,9 +1,12 @@
 //! Flights: cutting the stream of analyses into the drone's flights, from timestamps alone.
 //!
 //! A flight begins with the first analysis of the drone's stream and ends once none has come
-//! for `gap_ms` (the drone landed, or its link is gone for good). It keeps its peak: the highest
-//! *smoothed* count (the median of the last `analysis.smooth_ms`), so that one noisy frame is
-//! not a flight's peak. The demo recording, analysed while no drone streams, is no flight.
+//! for `gap_ms` *while skycountd was watching* (the drone landed, or its link is gone for good).
+//! The time skycountd itself was down (a restart, a reboot) does not count: it says nothing about
+//! the drone, so a flight a restart interrupted goes on with the quiet time it had before
+//! ([`Flights::resume`]). It keeps its peak: the highest *smoothed* count (the median of the last
+//! `analysis.smooth_ms`), so that one noisy frame is not a flight's peak. The demo recording,
+//! analysed while no drone streams, is no flight.
 //!
 //! [`Flights`] is plain data driven by the times it is given ([`Flights::analysis`],
 //! [`Flights::tick`]); the recorder feeds it the analyses' wall-clock times and the clock, and
@@ -26,6 +29,9 @@ pub struct Flights {
     stream: String,
     gap_ms: u64,
     current: Option<FlightRow>,
+    /// Since when the flight going on has had no analysis, as the watched time goes: its last
+    /// analysis's time, or later after a restart (the time skycountd was down is left out).
+    quiet_since_ms: u64,
 }
 
 impl Flights {
@@ -34,6 +40,7 @@ impl Flights {
             stream,
             gap_ms,
             current: None,
+            quiet_since_ms: 0,
         }
     }
 
@@ -45,6 +52,9 @@ impl Flights {
     /// Takes in an analysis made at `t_ms` with this smoothed count.
     pub fn analysis(&mut self, t_ms: u64, smoothed: f64) -> Step {
         let ended = self.tick(t_ms);
+        if self.current.is_none() {
+            self.quiet_since_ms = t_ms;
+        }
         let f = self.current.get_or_insert_with(|| FlightRow {
             stream: self.stream.clone(),
             start_ms: t_ms,
@@ -55,6 +65,7 @@ impl Flights {
         });
         // Clocks may step back (NTP on a box that booted without one): never before the start.
         f.last_ms = f.last_ms.max(t_ms);
+        self.quiet_since_ms = self.quiet_since_ms.max(t_ms);
         let new_peak = smoothed > f.peak || (f.start_ms == t_ms && f.peak_ms == t_ms);
         if smoothed > f.peak {
             f.peak = smoothed;
@@ -63,17 +74,18 @@ impl Flights {
         Step { ended, new_peak }
     }
 
-    /// Goes on with a flight a restart interrupted (the database's open one).
-    pub fn resume(&mut self, flight: FlightRow) {
+    /// Goes on with a flight a restart interrupted (the database's open one) at `now_ms`: it had
+    /// gone `quiet_ms` without an analysis while the skycountd before watched; the time between
+    /// is not counted against the gap.
+    pub fn resume(&mut self, flight: FlightRow, quiet_ms: u64, now_ms: u64) {
+        self.quiet_since_ms = now_ms.saturating_sub(quiet_ms);
         self.current = Some(flight);
     }
 
     /// The clock read `now_ms`: ends the flight (and gives it) when its gap has passed.
     pub fn tick(&mut self, now_ms: u64) -> Option<FlightRow> {
-        let over = self
-            .current
-            .as_ref()
-            .is_some_and(|f| now_ms.saturating_sub(f.last_ms) >= self.gap_ms);
+        let over =
+            self.current.is_some() && now_ms.saturating_sub(self.quiet_since_ms) >= self.gap_ms;
         if !over {
             return None;
         }
@@ -141,6 +153,32 @@ mod tests {
         let cur = f.current().unwrap();
         assert_eq!((cur.start_ms, cur.peak, cur.peak_ms), (20_000, 0.5, 20_000));
         assert!(s.new_peak);
+    }
+
+    #[test]
+    fn a_restart_shorter_than_the_gap_is_the_same_flight() {
+        // flight_gap_s = 30: the last analysis at 10 s, skycountd stopped at 16 s (6 s without an
+        // analysis, a slow box), back at 31 s, its first analysis at 40 s: 30 s after the last
+        // one, but only 6 + 9 = 15 s watched without an analysis.
+        let mut f = Flights::new("s".into(), 30_000);
+        f.analysis(0, 5.0);
+        f.analysis(10_000, 7.0);
+        let open = f.current().cloned().unwrap();
+        let mut again = Flights::new("s".into(), 30_000);
+        again.resume(open, 16_000 - 10_000, 31_000);
+        assert!(again.tick(39_999).is_none());
+        let s = again.analysis(40_000, 6.0);
+        assert_eq!(s.ended, None, "one flight across the restart");
+        let cur = again.current().unwrap();
+        assert_eq!((cur.start_ms, cur.last_ms, cur.peak), (0, 40_000, 7.0));
+        // Watched time still ends it: 30 s without an analysis after the restart's first one.
+        assert!(again.tick(69_999).is_none());
+        assert_eq!(again.tick(70_000).unwrap().end_ms, Some(40_000));
+        // A flight resumed with 25 s quiet already: 5 s more of watching end it.
+        let mut late = Flights::new("s".into(), 30_000);
+        late.resume(f.current().cloned().unwrap(), 25_000, 100_000);
+        assert!(late.tick(104_999).is_none());
+        assert_eq!(late.tick(105_000).unwrap().end_ms, Some(10_000));
     }
 
     #[test]

@@ -388,6 +388,25 @@ pub fn write_json(
     });
     out.write_all(b"],\"peak_snapshot\":")?;
     serde_json::to_writer(&mut *out, &peak)?;
+    // The analysis at the peak: its band and whether it was calibrated, for the report.
+    let at_peak = conn
+        .query_row(
+            "SELECT t_ms, smoothed, band_lo, band_hi, calibrated FROM analyses
+             WHERE flight_id = ?1 AND t_ms = ?2 ORDER BY id LIMIT 1",
+            params![id, flight.peak_ms as i64],
+            |r| {
+                Ok(serde_json::json!({
+                    "t_ms": r.get::<_, i64>(0)?,
+                    "smoothed": r.get::<_, f64>(1)?,
+                    "band": [r.get::<_, f64>(2)?, r.get::<_, f64>(3)?],
+                    "calibrated": r.get::<_, bool>(4)?,
+                }))
+            },
+        )
+        .optional()
+        .map_err(sql)?;
+    out.write_all(b",\"peak_analysis\":")?;
+    serde_json::to_writer(&mut *out, &at_peak)?;
     out.write_all(b",\"box\":")?;
     serde_json::to_writer(&mut *out, &stamp.host)?;
     out.write_all(b",\"version\":")?;
@@ -637,11 +656,17 @@ mod tests {
                 "box",
                 "events",
                 "flight",
+                "peak_analysis",
                 "peak_snapshot",
                 "series",
                 "step",
                 "version"
             ]
+        );
+        assert_eq!(
+            v["peak_analysis"],
+            Value::Null,
+            "no analysis at the peak's time"
         );
         assert_eq!(
             v["flight"],
@@ -673,6 +698,14 @@ mod tests {
         assert_eq!(
             (v["box"].clone(), v["version"].clone()),
             (Value::Null, "9.9.9".into())
+        );
+        // The analysis at the peak, with its band, for the report.
+        conn.execute("UPDATE flights SET peak_ms = 1099", [])
+            .unwrap();
+        let v = json_of(&conn, 2000);
+        assert_eq!(
+            v["peak_analysis"],
+            serde_json::json!({"t_ms": 1099, "smoothed": 1.0, "band": [0.0, 1.0], "calibrated": false})
         );
     }
 

@@ -107,7 +107,7 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
 ) {
     let lost = Arc::new(AtomicU64::new(0));
     let (to_writer, batches) = mpsc::sync_channel::<Batch>(2);
-    let (resumed_tx, resumed_rx) = tokio::sync::oneshot::channel();
+    let (resumed_tx, resumed_rx) = tokio::sync::oneshot::channel::<Option<Resumed>>();
     let writer = {
         let hub = hub.clone();
         let opts = opts.clone();
@@ -128,7 +128,7 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
     };
     // The flight a restart (or a crash) interrupted goes on if the drone is still up.
     let resumed = resumed_rx.await.ok().flatten();
-    let mut rec = Recording::new(&opts, resumed);
+    let mut rec = Recording::new(&opts, resumed, now_ms());
     let mut tick = tokio::time::interval(COMMIT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -173,6 +173,7 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
     }
     rec.tick(now_ms());
     rec.batch.flight = rec.flights.current().cloned();
+    rec.batch.alive_ms = Some(now_ms());
     let last = std::mem::take(&mut rec.batch);
     let _ = tokio::task::spawn_blocking(move || {
         if !last.is_empty() {
@@ -214,13 +215,19 @@ struct Recording {
     /// A peak not yet pictured, and when the last peak picture was taken.
     peak_due: bool,
     last_peak_shot_ms: Option<u64>,
+    /// The zones were paused (the camera moving) at the last analysis.
+    zones_paused: bool,
 }
 
+/// A flight a restart interrupted, to go on with: the flight, and how long it had gone without
+/// an analysis while the skycountd before was recording.
+type Resumed = (db::FlightRow, u64);
+
 impl Recording {
-    fn new(opts: &Options, resumed: Option<db::FlightRow>) -> Self {
+    fn new(opts: &Options, resumed: Option<Resumed>, now: u64) -> Self {
         let mut flights = Flights::new(opts.stream.clone(), opts.flight_gap_ms);
-        if let Some(f) = resumed {
-            flights.resume(f);
+        if let Some((f, quiet)) = resumed {
+            flights.resume(f, quiet, now);
         }
         Self {
             flights,
@@ -230,6 +237,7 @@ impl Recording {
             last_periodic_ms: None,
             peak_due: false,
             last_peak_shot_ms: None,
+            zones_paused: false,
         }
     }
 
@@ -243,6 +251,19 @@ impl Recording {
         if let Some(ended) = step.ended {
             self.flight_ended(ended);
         }
+        // While the camera moves the zones cover other ground: no zone counts are kept (the
+        // total is the count of what is in view, and is kept), and the change is an event.
+        let paused = a.camera.zones_paused;
+        if paused != self.zones_paused {
+            self.zones_paused = paused;
+            let detail = serde_json::json!({
+                "zones_paused": paused,
+                "moving": a.camera.moving,
+                "away": a.camera.away,
+            });
+            self.batch.events.push((t, "camera", detail.to_string()));
+        }
+        let zones: &[crate::wire::ZoneCount] = if paused { &[] } else { &a.zones };
         self.batch.analyses.push(AnalysisRow {
             t_ms: t,
             count: a.count,
@@ -250,7 +271,7 @@ impl Recording {
             band: a.band,
             calibrated: a.calibrated,
             state: self.state.clone(),
-            zones: serde_json::to_string(&a.zones).unwrap_or_else(|_| "[]".into()),
+            zones: serde_json::to_string(zones).unwrap_or_else(|_| "[]".into()),
         });
         self.peak_due |= step.new_peak;
         if self.peak_due
@@ -318,7 +339,7 @@ impl Recording {
             Item::Setup(s) => {
                 let detail = serde_json::json!({
                     "calibration": s.calibration,
-                    "masks": s.masks.len(),
+                    "masks": s.masks,
                     "zones": s.zones,
                 });
                 self.batch.events.push((now, "setup", detail.to_string()));
@@ -343,6 +364,7 @@ impl Recording {
     /// Gives the batch to the writer, or keeps it (bounded) while the writer is busy.
     fn hand_over(&mut self, to_writer: &mpsc::SyncSender<Batch>, lost: &AtomicU64) {
         self.batch.flight = self.flights.current().cloned();
+        self.batch.alive_ms = Some(now_ms());
         if self.batch.is_empty() {
             return;
         }
@@ -404,7 +426,7 @@ impl<R: Fn(HistoryReport)> Writer<R> {
     fn run(
         mut self,
         batches: mpsc::Receiver<Batch>,
-        resumed: tokio::sync::oneshot::Sender<Option<db::FlightRow>>,
+        resumed: tokio::sync::oneshot::Sender<Option<Resumed>>,
     ) {
         let _ = resumed.send(self.open());
         self.publish();
@@ -413,8 +435,10 @@ impl<R: Fn(HistoryReport)> Writer<R> {
         }
     }
 
-    /// Opens the database; gives the flight left open if it may go on, and ends the others.
-    fn open(&mut self) -> Option<db::FlightRow> {
+    /// Opens the database; gives the flight left open if it may go on (skycountd is back within
+    /// `flight_gap_s` of when it last recorded it, and it had not been quiet that long before),
+    /// and ends the others.
+    fn open(&mut self) -> Option<Resumed> {
         let result = (|| {
             let conn = db::open(&self.opts.path)?;
             let open = db::open_flight(&conn)?;
@@ -427,11 +451,19 @@ impl<R: Fn(HistoryReport)> Writer<R> {
                 self.resumed();
                 self.prune();
                 log::info!("history: recording to {}", self.opts.path.display());
-                let fresh =
-                    open.filter(|f| now_ms().saturating_sub(f.last_ms) < self.opts.flight_gap_ms);
-                fresh.map(|mut f| {
-                    f.end_ms = None;
-                    f
+                let gap = self.opts.flight_gap_ms;
+                open.and_then(|(mut f, alive)| {
+                    let quiet = alive - f.last_ms;
+                    let down = now_ms().saturating_sub(alive);
+                    (quiet < gap && down < gap).then(|| {
+                        f.end_ms = None;
+                        log::info!(
+                            "history: the flight begun at {} goes on (skycountd was down {} s)",
+                            f.start_ms,
+                            down / 1000
+                        );
+                        (f, quiet)
+                    })
                 })
             }
             Err(e) => {
@@ -671,7 +703,7 @@ mod tests {
     #[test]
     fn a_snapshot_is_never_of_another_frame_than_its_analysis() {
         let dir = tempfile::tempdir().unwrap();
-        let mut rec = Recording::new(&opts(dir.path()), None);
+        let mut rec = Recording::new(&opts(dir.path()), None, 0);
         let mut report = StreamReport::waiting("rtmp://x/live/drone".into());
         report.state = StreamState::Live;
         rec.other(Item::Stream(report), 0);
@@ -702,6 +734,58 @@ mod tests {
             kept,
             vec![(1_100, 9.0, 2)],
             "analysis 2's time, count and frame"
+        );
+    }
+
+    #[test]
+    fn while_the_camera_moves_no_zone_counts_are_kept_and_the_change_is_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = Recording::new(&opts(dir.path()), None, 0);
+        let zoned = |seq: u64, t: u64, paused: bool| {
+            let mut a = Analysis::example(seq, t, 10.0);
+            a.zones = vec![crate::wire::ZoneCount {
+                name: "stage".into(),
+                count: 4.0,
+                share: 0.4,
+                limit: None,
+                alerting: false,
+            }];
+            a.camera.judged = true;
+            a.camera.moving = paused;
+            a.camera.zones_paused = paused;
+            Arc::new(a)
+        };
+        for (seq, paused) in [(1, false), (2, true), (3, true), (4, false)] {
+            rec.analysis(&zoned(seq, seq * 1000, paused));
+        }
+        let zones: Vec<&str> = rec
+            .batch
+            .analyses
+            .iter()
+            .map(|r| r.zones.as_str())
+            .collect();
+        assert!(
+            zones[0].contains("stage") && zones[3].contains("stage"),
+            "{zones:?}"
+        );
+        assert_eq!(
+            &zones[1..3],
+            ["[]", "[]"],
+            "no zone counts while the camera moves"
+        );
+        assert_eq!(rec.batch.analyses.len(), 4, "the total is kept all along");
+        let events: Vec<(u64, &str, serde_json::Value)> = rec
+            .batch
+            .events
+            .iter()
+            .map(|(t, k, d)| (*t, *k, serde_json::from_str(d).unwrap()))
+            .collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!((events[0].0, events[0].1), (2000, "camera"));
+        assert_eq!(events[0].2["zones_paused"], true);
+        assert_eq!(
+            (events[1].0, events[1].2["zones_paused"].as_bool()),
+            (4000, Some(false))
         );
     }
 
@@ -736,6 +820,63 @@ mod tests {
             .query_row("SELECT count(*) FROM analyses", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 4);
+    }
+
+    #[test]
+    fn a_restart_goes_on_with_the_flight_and_its_downtime_is_no_gap() {
+        // flight_gap_s = 30 (opts: 60 s; here 30 s). The last analysis 35 s ago, skycountd last
+        // recorded 20 s ago (15 s after it: a slow box, a link that stalled), and is back now:
+        // 35 s since the last analysis, but 15 s of it watched.
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options {
+            flight_gap_ms: 30_000,
+            ..opts(dir.path())
+        };
+        let now = now_ms();
+        let flight = db::FlightRow {
+            stream: "live_drone".into(),
+            start_ms: now - 100_000,
+            last_ms: now - 35_000,
+            end_ms: None,
+            peak: 9.0,
+            peak_ms: now - 50_000,
+        };
+        let write = |alive: u64| {
+            let mut conn = db::open(&o.path).unwrap();
+            db::write(
+                &mut conn,
+                &Batch {
+                    flight: Some(flight.clone()),
+                    alive_ms: Some(alive),
+                    ..Batch::default()
+                },
+            )
+            .unwrap();
+        };
+        write(now - 20_000);
+        let mut w = Writer::new(o.clone(), Arc::new(AtomicU64::new(0)), |_| {});
+        let (resumed, quiet) = w.open().expect("the flight goes on");
+        assert_eq!((resumed.start_ms, resumed.end_ms), (flight.start_ms, None));
+        assert_eq!(quiet, 15_000);
+        let mut rec = Recording::new(&o, Some((resumed, quiet)), now);
+        assert!(
+            rec.flights.tick(now + 14_999).is_none(),
+            "15 s of the gap left"
+        );
+        let a = analysis(1, now + 5_000, 3.0);
+        rec.analysis(&a);
+        assert!(rec.batch.ended.is_empty(), "the same flight");
+        assert_eq!(rec.flights.current().unwrap().start_ms, flight.start_ms);
+        drop(w);
+        // Down longer than the gap: the flight ended at its last analysis.
+        write(now - 31_000);
+        let mut w = Writer::new(o.clone(), Arc::new(AtomicU64::new(0)), |_| {});
+        assert!(w.open().is_none());
+        let end: Option<i64> = db::open_read(&o.path)
+            .unwrap()
+            .query_row("SELECT end_ms FROM flights", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(end, Some(flight.last_ms as i64));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   generates one, shows it on the console banner (`operator.banner_file`) and keeps its hash.
 //! - Signing in (`POST /api/auth/login`) answers a random session token in an `HttpOnly`,
 //!   `SameSite=Strict` cookie that expires after `operator.session_minutes` ([`Sessions`]).
-//!   Sessions live in memory: a restart signs everyone out.
+//!   Only the token's SHA-256 is kept, with its expiry, in memory and in
+//!   `operator.sessions_file`: a restart of skycountd signs nobody out.
 //! - Every attempt counts as a failure until the passphrase proves right, and each failure makes
 //!   the next attempt wait longer, per client address and over all clients ([`Limiter`]), so
 //!   guessing is slow whichever way it is spread. Hashing runs one at a time, off the async
@@ -303,39 +304,143 @@ impl Limiter {
 // ---------------------------------------------------------------------------------------------
 // Sessions.
 
-/// Signed-in operators' sessions, in memory, by token.
+/// Signed-in operators' sessions, by the SHA-256 of their tokens: neither memory nor disk holds a
+/// token, only its hash and when it ends. With a file ([`Sessions::kept_in`]) every change is
+/// written to it atomically (mode 0600), and a restart of skycountd takes the sessions back up.
 #[derive(Debug, Default)]
 pub struct Sessions {
-    by_token: HashMap<String, Instant>,
+    by_hash: HashMap<String, End>,
+    file: Option<PathBuf>,
+}
+
+/// When a session ends: on the monotonic clock (what is checked), and on the wall clock (what
+/// is kept, since a restart loses the monotonic one).
+#[derive(Debug, Clone, Copy)]
+struct End {
+    at: Instant,
+    wall_ms: u64,
+}
+
+/// A token's hash as kept: its SHA-256 in lower-case hex.
+fn token_hash(token: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn wall_ms() -> u64 {
+    crate::wire::unix_ms(std::time::SystemTime::now())
 }
 
 impl Sessions {
+    /// Sessions kept in `file`: the ones still open there are taken back up. A session never
+    /// lasts longer than `ttl` from now, whatever the file says (a clock set back while
+    /// skycountd was down); an unreadable line is skipped, an unreadable file starts empty.
+    pub fn kept_in(file: PathBuf, ttl: Duration, now: Instant) -> Self {
+        let wall = wall_ms();
+        let mut by_hash = HashMap::new();
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                for line in text.lines() {
+                    let mut parts = line.split_whitespace();
+                    let (Some(hash), Some(end)) = (parts.next(), parts.next()) else {
+                        continue;
+                    };
+                    let Ok(end) = end.parse::<u64>() else {
+                        continue;
+                    };
+                    let valid = hash.len() == 64
+                        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                        && end > wall;
+                    if valid && by_hash.len() < MAX_SESSIONS {
+                        let left = Duration::from_millis(end - wall).min(ttl);
+                        by_hash.insert(
+                            hash.to_ascii_lowercase(),
+                            End {
+                                at: now + left,
+                                wall_ms: end,
+                            },
+                        );
+                    }
+                }
+                if !by_hash.is_empty() {
+                    log::info!(
+                        "{} operator session(s) taken back up from {}",
+                        by_hash.len(),
+                        file.display()
+                    );
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => log::warn!(
+                "{}: cannot read the operator's sessions ({e}): everyone signs in again",
+                file.display()
+            ),
+        }
+        Self {
+            by_hash,
+            file: Some(file),
+        }
+    }
+
+    /// Writes the sessions to the file, if any; a failure is logged (the sessions then do not
+    /// survive a restart), never fatal.
+    fn keep(&self) {
+        let Some(file) = &self.file else { return };
+        let mut text = String::new();
+        for (hash, end) in &self.by_hash {
+            text.push_str(&format!("{hash} {}\n", end.wall_ms));
+        }
+        if let Err(e) = secret::write_atomically(file, text.as_bytes(), 0o600) {
+            log::warn!(
+                "{}: cannot keep the operator's sessions ({e}): a restart will sign them out",
+                file.display()
+            );
+        }
+    }
+
     /// A new session that ends at `now + ttl`.
     pub fn open(&mut self, ttl: Duration, now: Instant) -> Result<String, String> {
-        self.by_token.retain(|_, end| *end > now);
-        if self.by_token.len() >= MAX_SESSIONS {
-            if let Some(first) = self.by_token.iter().min_by_key(|(_, e)| **e) {
+        self.by_hash.retain(|_, end| end.at > now);
+        if self.by_hash.len() >= MAX_SESSIONS {
+            if let Some(first) = self.by_hash.iter().min_by_key(|(_, e)| e.at) {
                 let first = first.0.clone();
-                self.by_token.remove(&first);
+                self.by_hash.remove(&first);
             }
         }
         let token = secret::generate(TOKEN_ALPHABET, TOKEN_LEN)?;
-        self.by_token.insert(token.clone(), now + ttl);
+        self.by_hash.insert(
+            token_hash(&token),
+            End {
+                at: now + ttl,
+                wall_ms: wall_ms() + ttl.as_millis() as u64,
+            },
+        );
+        self.keep();
         Ok(token)
     }
 
     /// When the session `token` ends, if it is open at `now`.
     pub fn valid(&self, token: &str, now: Instant) -> Option<Instant> {
-        self.by_token.get(token).copied().filter(|end| *end > now)
+        self.by_hash
+            .get(&token_hash(token))
+            .map(|e| e.at)
+            .filter(|end| *end > now)
     }
 
     pub fn close(&mut self, token: &str) {
-        self.by_token.remove(token);
+        if self.by_hash.remove(&token_hash(token)).is_some() {
+            self.keep();
+        }
     }
 
     /// Closes every session but `keep`.
     pub fn close_others(&mut self, keep: Option<&str>) {
-        self.by_token.retain(|t, _| Some(t.as_str()) == keep);
+        let kept = keep.map(token_hash);
+        self.by_hash.retain(|h, _| Some(h) == kept.as_ref());
+        self.keep();
     }
 }
 
@@ -534,9 +639,20 @@ impl Auth {
         cost: Params,
         hosts: HostNames,
     ) -> Self {
+        Self::with_sessions(credential, Sessions::default(), session_ttl, cost, hosts)
+    }
+
+    /// [`Auth::new`] with the sessions kept so far (`Sessions::kept_in`).
+    pub fn with_sessions(
+        credential: Credential,
+        sessions: Sessions,
+        session_ttl: Duration,
+        cost: Params,
+        hosts: HostNames,
+    ) -> Self {
         Self {
             credential: Mutex::new(credential),
-            sessions: Mutex::new(Sessions::default()),
+            sessions: Mutex::new(sessions),
             limiter: Mutex::new(Limiter::new(PER_CLIENT, GLOBAL, Instant::now())),
             hashing: tokio::sync::Semaphore::new(1),
             session_ttl,
@@ -552,9 +668,11 @@ impl Auth {
         if let Credential::Missing(why) = &credential {
             log::warn!("operator sign-in is unavailable: {why}");
         }
-        Self::new(
+        let ttl = Duration::from_secs(u64::from(s.operator.session_minutes) * 60);
+        Self::with_sessions(
             credential,
-            Duration::from_secs(u64::from(s.operator.session_minutes) * 60),
+            Sessions::kept_in(s.operator.sessions_file.clone(), ttl, Instant::now()),
+            ttl,
             cost,
             HostNames::from_settings(s),
         )
@@ -585,7 +703,7 @@ impl Auth {
         } else {
             Err(refuse(
                 StatusCode::UNAUTHORIZED,
-                "sign in as the operator first (POST /api/auth/login), or your session has expired",
+                "sign in as the operator first: you are not signed in, or your session has ended",
             ))
         }
     }
@@ -915,7 +1033,59 @@ mod tests {
         for i in 0..(MAX_SESSIONS + 5) {
             s.open(Duration::from_secs(100 + i as u64), t0).unwrap();
         }
-        assert_eq!(s.by_token.len(), MAX_SESSIONS);
+        assert_eq!(s.by_hash.len(), MAX_SESSIONS);
+    }
+
+    #[test]
+    fn sessions_survive_a_restart_as_hashes_and_end_when_they_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("operator.sessions");
+        let ttl = Duration::from_secs(600);
+        let t0 = Instant::now();
+        let mut s = Sessions::kept_in(file.clone(), ttl, t0);
+        let a = s.open(ttl, t0).unwrap();
+        let b = s.open(Duration::from_secs(1), t0).unwrap();
+        let kept = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !kept.contains(&a) && !kept.contains(&b),
+            "no token on disk: {kept}"
+        );
+        assert!(kept.contains(&token_hash(&a)), "{kept}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // skycountd restarts: a new Sessions from the file, on a new monotonic clock.
+        std::thread::sleep(Duration::from_millis(1100));
+        let t1 = Instant::now();
+        let mut again = Sessions::kept_in(file.clone(), ttl, t1);
+        let end = again.valid(&a, t1).expect("signed in across the restart");
+        assert!(end <= t1 + ttl && end > t1 + Duration::from_secs(590));
+        assert!(
+            again.valid(&b, t1).is_none(),
+            "the one that ended while down is gone"
+        );
+        assert!(again.valid("forged", t1).is_none());
+        // Signing out is kept too.
+        again.close(&a);
+        assert!(Sessions::kept_in(file.clone(), ttl, t1)
+            .valid(&a, t1)
+            .is_none());
+        // A file promising more than the ttl (a clock set back) is capped; garbage is skipped.
+        let far = wall_ms() + 10 * 86_400_000;
+        std::fs::write(
+            &file,
+            format!("{} {far}\nnot a line\nzz {far}\n", token_hash("tok")),
+        )
+        .unwrap();
+        let capped = Sessions::kept_in(file.clone(), ttl, t1);
+        assert_eq!(capped.valid("tok", t1), Some(t1 + ttl));
+        assert_eq!(capped.by_hash.len(), 1);
+        // No file to write to: sessions still work, in memory.
+        let mut nowhere = Sessions::kept_in(dir.path().join("no/such/dir/s"), ttl, t1);
+        let c = nowhere.open(ttl, t1).unwrap();
+        assert!(nowhere.valid(&c, t1).is_some());
     }
 
     #[test]

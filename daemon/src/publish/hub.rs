@@ -34,6 +34,9 @@ pub const FEED_CAPACITY: usize = 512;
 /// Open alerts kept for the status; beyond it the oldest is dropped.
 pub const MAX_OPEN_ALERTS: usize = 64;
 
+/// The last analysed frame as JPEG, or why it could not be encoded.
+pub type SnapshotJpeg = Result<Arc<Vec<u8>>, String>;
+
 /// What the hub passes on, in the order it took it in.
 #[derive(Debug, Clone)]
 pub enum Feed {
@@ -309,7 +312,9 @@ impl Hub {
             .last_staleness_seconds
             .set(analysis.staleness_ms / 1000.0);
         self.metrics.last_count.set(analysis.count);
-        {
+        // While the camera moves the zones cover other ground: their gauges keep what they
+        // counted last.
+        if !analysis.camera.zones_paused {
             // Only the zones the operator has now: an analysis made with the zones before a
             // change may finish after it, and must not bring the removed ones back.
             let setup = self.setup.read();
@@ -332,14 +337,20 @@ impl Hub {
         self.analysis.subscribe()
     }
 
-    /// The last analysed frame as JPEG, encoded once per analysis and only when asked for.
-    pub fn snapshot_jpeg(&self) -> Option<Result<Arc<Vec<u8>>, String>> {
-        self.snapshot_jpeg_of(None)
+    /// The last analysed frame as JPEG, encoded once per analysis and only when asked for, with
+    /// the seq of the analysis made from it (a viewer draws that analysis over it, no other).
+    pub fn snapshot_jpeg(&self) -> Option<(u64, SnapshotJpeg)> {
+        let seq = self.last_frame.lock().as_ref().map(|(s, _)| *s)?;
+        // The frame may be replaced in between: then the next one's seq and JPEG, together.
+        match self.snapshot_jpeg_of(Some(seq)) {
+            Some(jpeg) => Some((seq, jpeg)),
+            None => self.snapshot_jpeg(),
+        }
     }
 
     /// The frame analysis `seq` was made from as JPEG, if it is still the last analysed frame
     /// (`None` for `seq`: whichever is).
-    pub fn snapshot_jpeg_of(&self, seq: Option<u64>) -> Option<Result<Arc<Vec<u8>>, String>> {
+    pub fn snapshot_jpeg_of(&self, seq: Option<u64>) -> Option<SnapshotJpeg> {
         let (last, frame) = self.last_frame.lock().clone()?;
         if seq.is_some_and(|s| s != last) {
             return None;
@@ -521,7 +532,11 @@ mod tests {
             hub.snapshot_jpeg_of(Some(1)).is_none(),
             "analysis 1's frame was replaced by 2's"
         );
-        assert!(hub.snapshot_jpeg().is_some());
+        assert_eq!(
+            hub.snapshot_jpeg().map(|(seq, _)| seq),
+            Some(2),
+            "with its seq"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Operator actions over HTTP: freeze a frame, calibrate, reset, set masks and zones, acknowledge
-//! alerts (`/api/operator/*`).
+//! Operator actions over HTTP: freeze a frame, calibrate (a proposal with its verdict and
+//! preview, then an explicit apply), reset, set masks and zones, acknowledge alerts
+//! (`/api/operator/*`).
 //!
 //! This is the one place where requests change what the box counts, and so the one place the
 //! operator role protects: [`gate`] refuses requests that come from another site's page (a
@@ -25,7 +26,7 @@ use serde_json::json;
 use super::auth::Auth;
 pub use super::body::Chunks;
 use crate::analyse::calibrate::Request as CalibrationRequest;
-use crate::wire::{Alert, Calibration, Mask, ModelShelfReport, Zone};
+use crate::wire::{Alert, Calibration, CalibrationProposal, Mask, ModelShelfReport, Zone};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -74,7 +75,11 @@ pub trait Operator: Send + Sync {
     fn freeze(&self) -> Result<Frozen, OpError>;
     /// A kept frame's JPEG.
     fn frame(&self, id: &str) -> Option<Vec<u8>>;
-    fn calibrate(&self, req: CalibrationRequest) -> BoxFuture<Result<Calibration, OpError>>;
+    /// Computes a calibration and judges it, without applying it: the proposal to apply.
+    fn calibrate(&self, req: CalibrationRequest)
+        -> BoxFuture<Result<CalibrationProposal, OpError>>;
+    /// Applies a proposal (not a refused one): the calibration as kept.
+    fn apply_calibration(&self, id: String) -> BoxFuture<Result<Calibration, OpError>>;
     fn reset_calibration(&self) -> Result<(), OpError>;
     fn set_masks(&self, masks: Vec<Mask>) -> Result<Vec<Mask>, OpError>;
     /// Keeps and applies the zones (checked: `Unusable` says what is wrong with which).
@@ -168,6 +173,13 @@ async fn calibrate(State(op): State<Op>, body: axum::body::Bytes) -> Response {
         return OpError::Bad(e).into_response();
     }
     match op.calibrate(req).await {
+        Ok(c) => Json(c).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn apply_calibration(State(op): State<Op>, Path(id): Path<String>) -> Response {
+    match op.apply_calibration(id).await {
         Ok(c) => Json(c).into_response(),
         Err(e) => e.into_response(),
     }
@@ -315,6 +327,10 @@ pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
         .route("/api/operator/freeze", post(freeze))
         .route("/api/operator/frames/{name}", get(frame))
         .route("/api/operator/calibration", post(calibrate).delete(reset))
+        .route(
+            "/api/operator/calibration/{id}/apply",
+            post(apply_calibration),
+        )
         .route("/api/operator/masks", put(masks))
         .route("/api/operator/zones", put(zones))
         .route("/api/operator/alerts/{id}/ack", post(acknowledge))
@@ -343,8 +359,14 @@ mod tests {
         fn frame(&self, id: &str) -> Option<Vec<u8>> {
             (id == "1").then(|| vec![0xff, 0xd8, 0xff, 0xd9])
         }
-        fn calibrate(&self, _: CalibrationRequest) -> BoxFuture<Result<Calibration, OpError>> {
+        fn calibrate(
+            &self,
+            _: CalibrationRequest,
+        ) -> BoxFuture<Result<CalibrationProposal, OpError>> {
             Box::pin(async { Err(OpError::Bad("no".into())) })
+        }
+        fn apply_calibration(&self, id: String) -> BoxFuture<Result<Calibration, OpError>> {
+            Box::pin(async move { Err(OpError::NotFound(format!("no proposal {id}"))) })
         }
         fn reset_calibration(&self) -> Result<(), OpError> {
             Ok(())
@@ -491,6 +513,7 @@ mod tests {
             ("POST", "/api/operator/freeze", ""),
             ("DELETE", "/api/operator/calibration", ""),
             ("POST", "/api/operator/calibration", "{}"),
+            ("POST", "/api/operator/calibration/p1/apply", ""),
             ("GET", "/api/operator/frames/f1.jpg", ""),
         ] {
             let (code, answer) = send_as(false, method, path, None, body).await;

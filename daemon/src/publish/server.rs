@@ -216,20 +216,27 @@ async fn get_metrics(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The header of `/api/snapshot.jpg` that names the analysis (its `seq`) made from the frame: the
+/// dashboard draws that analysis's heatmap and zone counts over it, and no other.
+pub const SEQ_HEADER: &str = "x-skycount-seq";
+
 async fn get_snapshot(State(app): State<AppState>) -> Response {
     let hub = app.hub.clone();
     // Encoding takes a few milliseconds: keep it off the async workers.
     let jpeg = tokio::task::spawn_blocking(move || hub.snapshot_jpeg()).await;
     match jpeg {
-        Ok(Some(Ok(bytes))) => {
-            super::snapshot::jpeg_response(super::snapshot::shared_body(bytes), "no-store")
+        Ok(Some((seq, Ok(bytes)))) => {
+            let mut r =
+                super::snapshot::jpeg_response(super::snapshot::shared_body(bytes), "no-store");
+            r.headers_mut().insert(SEQ_HEADER, HeaderValue::from(seq));
+            r
         }
         Ok(None) => (
             StatusCode::NOT_FOUND,
             Json(json!({"error": "no frame has been analysed yet"})),
         )
             .into_response(),
-        Ok(Some(Err(e))) => (
+        Ok(Some((_, Err(e)))) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({ "error": e })),
         )

@@ -88,11 +88,45 @@ pub fn status_line(s: &mut std::net::TcpStream) -> String {
 }
 
 /// A recording of `frames` frames of GStreamer's snow at `width`x`height`, 15 fps, H.264 without
-/// B-frames, one key frame a second, in an MP4 file in `dir` (a daemon's looping source).
+/// B-frames, one key frame a second, in an MP4 file in `dir` (a daemon's looping source). Snow
+/// never looks like the frame before: to the motion estimate the camera is never still, and zones
+/// stay paused; [`still_recording`] is a hovering camera.
 pub fn recording(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
-    let clip = dir.join(format!("flight-{width}x{height}.mp4"));
+    recording_of(
+        dir,
+        "snow",
+        &format!("flight-{width}x{height}"),
+        width,
+        height,
+        frames,
+    )
+}
+
+/// As [`recording`], of GStreamer's "ball" (a ball moving over a still background): the view of a
+/// hovering drone, under which zones count and alert.
+pub fn still_recording(dir: &Path, width: u32, height: u32, frames: u32) -> PathBuf {
+    recording_of(
+        dir,
+        "ball",
+        &format!("hover-{width}x{height}"),
+        width,
+        height,
+        frames,
+    )
+}
+
+/// The file's name (`name`.mp4) names the stream path, and so its folder in `analysis.state_dir`.
+fn recording_of(
+    dir: &Path,
+    pattern: &str,
+    name: &str,
+    width: u32,
+    height: u32,
+    frames: u32,
+) -> PathBuf {
+    let clip = dir.join(format!("{name}.mp4"));
     gst_launch(&format!(
-        "videotestsrc num-buffers={frames} pattern=snow ! video/x-raw,width={width},height={height},framerate=15/1 ! x264enc bframes=0 key-int-max=15 speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={}",
+        "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,width={width},height={height},framerate=15/1 ! x264enc bframes=0 key-int-max=15 speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={}",
         clip.display()
     ));
     clip
@@ -154,7 +188,7 @@ pub fn agent() -> ureq::Agent {
 /// `[operator]` for a test: `passphrase`, its hash and banner kept in `state`.
 pub fn operator_section(passphrase: &str, state: &Path) -> String {
     format!(
-        "[operator]\npassphrase = \"{passphrase}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\n",
+        "[operator]\npassphrase = \"{passphrase}\"\nhash_file = \"{0}/operator.phc\"\nbanner_file = \"{0}/operator.issue\"\nsessions_file = \"{0}/operator.sessions\"\n",
         state.display()
     )
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
-import type { Alert } from '../lib/api';
+import type { Alert, CameraState, ZoneCount } from '../lib/api';
+import type { Freshness } from '../lib/freshness';
 import { alertText, unsounded } from '../lib/zones';
 
 interface Props {
@@ -8,6 +9,16 @@ interface Props {
   /** the signed-in operator may acknowledge */
   operator: boolean;
   onAcknowledge: (id: number) => Promise<void>;
+  /** the zones' counts in the newest analysis: what each alerting zone holds now */
+  zoneCounts?: readonly ZoneCount[];
+  /** whether zones are paused (the camera moves) */
+  camera?: CameraState | null;
+  /** whether the box is reachable (else the counts are the last known ones) */
+  fresh?: Freshness | null;
+  /** a dialog covers the page and shows the alerts itself: nothing shown here (sound goes on) */
+  hidden?: boolean;
+  /** inside a dialog: a compact strip, silent (the page's banner beeps) */
+  inDialog?: boolean;
 }
 
 /**
@@ -16,43 +27,62 @@ interface Props {
  * person has touched it: the first tap or key anywhere turns the sound on, and until then the
  * banner offers a button that does.
  */
-export function AlertBanner({ alerts, operator, onAcknowledge }: Props) {
+export function AlertBanner({ alerts, operator, onAcknowledge, zoneCounts = [], camera = null, fresh = null, hidden = false, inDialog = false }: Props) {
   const sounded = useRef(new Set<number>());
-  const [soundOn, setSoundOn] = useState(false);
+  // on already when this page was touched before (another view of it, e.g. History and back)
+  const [soundOn, setSoundOn] = useState(() => audio !== null);
   const [busy, setBusy] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  // The first gesture anywhere allows sound.
+  // The first gesture anywhere allows sound. On the click, not the pointerdown: the banner loses
+  // its sound button then, and a page that moved between pointerdown and pointerup would send the
+  // click that began on a link or button somewhere else.
   useEffect(() => {
     const unlock = () => {
       if (resumeAudio()) setSoundOn(true);
     };
-    window.addEventListener('pointerdown', unlock, { once: true });
+    window.addEventListener('click', unlock, { once: true });
     window.addEventListener('keydown', unlock, { once: true });
     return () => {
-      window.removeEventListener('pointerdown', unlock);
+      window.removeEventListener('click', unlock);
       window.removeEventListener('keydown', unlock);
     };
   }, []);
 
   useEffect(() => {
-    const fresh = unsounded(alerts, sounded.current);
-    if (fresh.length === 0) return;
-    fresh.forEach((a) => sounded.current.add(a.id));
+    if (inDialog) return;
+    const unheard = unsounded(alerts, sounded.current);
+    if (unheard.length === 0) return;
+    unheard.forEach((a) => sounded.current.add(a.id));
     if (soundOn) beep();
-  }, [alerts, soundOn]);
+  }, [alerts, soundOn, inDialog]);
 
-  if (alerts.length === 0) return null;
+  if (alerts.length === 0 || hidden) return null;
   const raised = alerts.some((a) => a.cleared_ms === null);
+  const now = (zone: string) => {
+    const z = zoneCounts.find((c) => c.name === zone);
+    return { count: z ? z.count : null, paused: camera?.zones_paused === true, lastKnown: fresh?.lost === true };
+  };
   return (
-    <section className={raised ? 'alert-banner raised' : 'alert-banner'} role="alert" aria-label="Zone alerts" data-testid="alert-banner">
+    <section
+      className={`alert-banner${raised ? ' raised' : ''}${inDialog ? ' in-dialog' : ''}`}
+      aria-label="Zone alerts"
+      data-testid={inDialog ? 'dialog-alerts' : 'alert-banner'}
+    >
+      {/* Announced when an alert is raised, cleared or acknowledged; the zones' counts beside
+          them change with every analysis and are not announced. */}
+      {!inDialog && (
+        <p className="sr-only" role="alert" data-testid="alert-announce">
+          {alerts.map((a) => alertText(a)).join(' ')}
+        </p>
+      )}
       <ul>
         {alerts.map((a) => (
           <li key={a.id} data-testid="alert" data-id={a.id} data-zone={a.zone} data-acknowledged={String(a.acknowledged_ms !== null)} data-cleared={String(a.cleared_ms !== null)}>
             <span className="alert-icon" aria-hidden="true">
               {a.cleared_ms === null ? '⚠' : '✓'}
             </span>
-            <span className="alert-text">{alertText(a)}</span>
+            <span className="alert-text">{alertText(a, now(a.zone))}</span>
             {operator && a.acknowledged_ms === null && (
               <button
                 type="button"
@@ -78,7 +108,7 @@ export function AlertBanner({ alerts, operator, onAcknowledge }: Props) {
         ))}
       </ul>
       {error && <p className="alert-error">{error}</p>}
-      {!soundOn && (
+      {!soundOn && !inDialog && (
         <button
           type="button"
           className="alert-sound"

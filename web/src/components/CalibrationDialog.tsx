@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
-import type { Calibration } from '../lib/api';
+import type { Alert, Calibration, CalibrationProposal, FrameCount } from '../lib/api';
+import { AlertBanner } from './AlertBanner';
+import { fmtHonest } from '../lib/format';
 import {
   addTap,
   boxFromCorners,
@@ -16,17 +18,20 @@ import {
   undoTap,
   type CalibState,
 } from '../lib/calibration';
-import { freezeFrame, submitCalibration, type FrozenFrame } from '../lib/operator';
-import { clampView, fitView, frameToView, panBy, pinchView, viewToFrame, wheelFactor, zoomAt, type Pt, type View } from '../lib/viewport';
+import { applyCalibration, freezeFrame, proposeCalibration, type FrozenFrame } from '../lib/operator';
+import { clampView, fitRect, fitView, frameToView, panBy, pinchView, viewToFrame, wheelFactor, zoomAt, type Pt, type View } from '../lib/viewport';
 import { useElementSize } from '../hooks';
 
 interface Props {
   onClose: () => void;
-  /** the daemon accepted the calibration */
-  onDone: (c: Calibration) => void;
+  /** the operator applied a calibration: the daemon's answer */
+  onApplied: (c: Calibration) => void;
+  /** the open alerts: shown inside the dialog, which covers the page's banner */
+  alerts: readonly Alert[];
+  onAcknowledge: (id: number) => Promise<void>;
 }
 
-type Step = 'box' | 'taps';
+type Step = 'box' | 'taps' | 'verdict';
 
 /** A pointer that moved less than this (CSS px) was a tap, not a drag. */
 const TAP_SLOP = 8;
@@ -45,7 +50,7 @@ type Gesture =
  * zoom, two fingers / drag to pan), then 1. a box dragged over part of the crowd, 2. a tap on each
  * person inside it. Sent in frame pixels; the daemon answers with its verdict.
  */
-export function CalibrationDialog({ onClose, onDone }: Props) {
+export function CalibrationDialog({ onClose, onApplied, alerts, onAcknowledge }: Props) {
   const [frame, setFrame] = useState<FrozenFrame | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [cal, setCal] = useState<CalibState | null>(null);
@@ -53,6 +58,7 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
   const [hint, setHint] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
   const [sendError, setSendError] = useState<string | null>(null);
+  const [proposal, setProposal] = useState<CalibrationProposal | null>(null);
   const [view, setView] = useState<View | null>(null);
   const [dragBox, setDragBox] = useState<{ a: Pt; b: Pt } | null>(null);
   const viewRef = useRef<HTMLDivElement>(null);
@@ -212,6 +218,13 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
 
   const zoomButton = (factor: number) => view && apply(zoomAt(view, factor, { x: size.w / 2, y: size.h / 2 }));
 
+  // Step 2 taps inside the box: the whole box in view, away from the toolbar (taps under it were
+  // lost), as large as it fits.
+  const toTaps = () => {
+    setStep('taps');
+    if (cal?.box && frameSize && size.w > 0) apply(fitRect(cal.box, size));
+  };
+
   const submit = async () => {
     if (!frame || !cal) return;
     const problem = calibrationProblem(cal);
@@ -222,8 +235,21 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
     setSending(true);
     setSendError(null);
     try {
-      const c = await submitCalibration(calibrationBody(frame.frame_id, cal));
-      onDone(c);
+      setProposal(await proposeCalibration(calibrationBody(frame.frame_id, cal)));
+      setStep('verdict');
+    } catch (e) {
+      setSendError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setSending(false);
+    }
+  };
+
+  const applyProposal = async () => {
+    if (!proposal) return;
+    setSending(true);
+    setSendError(null);
+    try {
+      onApplied(await applyCalibration(proposal.id));
     } catch (e) {
       setSendError(e instanceof Error ? e.message : String(e));
     } finally {
@@ -250,12 +276,14 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
             <ol className="steps" aria-label="Steps">
               <li aria-current={step === 'box' ? 'step' : undefined}>1 Box</li>
               <li aria-current={step === 'taps' ? 'step' : undefined}>2 People</li>
+              <li aria-current={step === 'verdict' ? 'step' : undefined}>3 Check, apply</li>
             </ol>
           )}
           <button type="button" className="close" onClick={onClose} aria-label="Close calibration" data-testid="calibrate-close">
             ✕
           </button>
         </header>
+        {alerts.length > 0 && <AlertBanner alerts={alerts} operator onAcknowledge={onAcknowledge} inDialog />}
         <div
           className={`zoom-view step-${step}`}
           ref={viewRef}
@@ -301,6 +329,7 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
               {loadError ? <strong>Cannot freeze a frame: {loadError}</strong> : 'Freezing the newest frame…'}
             </div>
           )}
+          {step === 'verdict' && proposal && <VerdictView proposal={proposal} />}
         </div>
         {frame && cal && (
           <footer className="dialog-foot">
@@ -309,6 +338,11 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
                 <>
                   <strong>Drag a box over part of the crowd</strong> where you can tell people apart.{' '}
                   <span className="muted">Zoom: pinch or wheel · move: two fingers{' '}or right-drag.</span>
+                </>
+              ) : step === 'verdict' ? (
+                <>
+                  <strong>Check the verdict, then apply it or go back.</strong>{' '}
+                  <span className="muted">Nothing changes for the viewers until you apply.</span>
                 </>
               ) : (
                 <>
@@ -323,6 +357,7 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
               </p>
             )}
             <div className="dialog-actions">
+              {step !== 'verdict' && (
               <div className="zoom-buttons" role="group" aria-label="Zoom">
                 <button type="button" onClick={() => zoomButton(1 / 1.6)} aria-label="Zoom out">
                   −
@@ -334,6 +369,7 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
                   +
                 </button>
               </div>
+              )}
               {step === 'box' ? (
                 <>
                   <button
@@ -344,8 +380,23 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
                   >
                     Whole frame
                   </button>
-                  <button type="button" className="primary" disabled={!box} onClick={() => setStep('taps')} data-testid="calibrate-next">
+                  <button type="button" className="primary" disabled={!box} onClick={toTaps} data-testid="calibrate-next">
                     Next: tap people
+                  </button>
+                </>
+              ) : step === 'verdict' ? (
+                <>
+                  <button type="button" onClick={() => (setStep('taps'), setSendError(null))} data-testid="calibrate-back-to-taps">
+                    Back to the taps
+                  </button>
+                  <button
+                    type="button"
+                    className="primary"
+                    onClick={applyProposal}
+                    disabled={sending || proposal?.calibration.verdict?.level === 'refused'}
+                    data-testid="calibrate-apply"
+                  >
+                    {sending ? 'Applying…' : proposal?.calibration.verdict?.level === 'refused' ? 'Cannot apply' : 'Apply for every viewer'}
                   </button>
                 </>
               ) : (
@@ -365,7 +416,7 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
                     Box
                   </button>
                   <button type="button" className="primary" onClick={submit} disabled={sending || n < MIN_TAPS} data-testid="calibrate-submit">
-                    {sending ? 'Sending…' : 'Submit'}
+                    {sending ? 'Checking…' : 'Check'}
                   </button>
                 </>
               )}
@@ -382,6 +433,59 @@ export function CalibrationDialog({ onClose, onDone }: Props) {
           </footer>
         )}
       </div>
+    </div>
+  );
+}
+
+const LEVEL_TEXT = { good: 'Good', doubtful: 'Doubtful', refused: 'Refused' } as const;
+
+/** One frame count, as the count panel shows it: "≈ 190 (150–230)". */
+function frameCountText(c: FrameCount | null): string {
+  if (!c) return '—';
+  const h = fmtHonest(c.count, c.band);
+  return h.band ? `${h.value} (${h.band})` : h.value;
+}
+
+/** Step 3: the box check's verdict, why and what to do, and what the whole frame counts now and
+ * with it. Nothing is applied until the operator applies it. */
+function VerdictView({ proposal }: { proposal: CalibrationProposal }) {
+  const v = proposal.calibration.verdict;
+  const level = v?.level ?? 'doubtful';
+  const { now, proposed } = proposal.preview;
+  return (
+    // Over the frozen frame (which stays as it was for going back to the taps); its own clicks are
+    // not taps or pans.
+    <div className="verdict-view" data-testid="calibrate-verdict" data-level={level} onPointerDown={(e) => e.stopPropagation()}>
+      <p className={`verdict verdict-${level}`} role="status">
+        <strong data-testid="verdict-level">{LEVEL_TEXT[level]}</strong>
+        <span data-testid="verdict-reason"> {v?.reason ?? proposal.calibration.message ?? ''}</span>
+      </p>
+      {v?.advice && (
+        <p className="verdict-advice" data-testid="verdict-advice">
+          {v.advice}
+        </p>
+      )}
+      <table className="preview" data-testid="calibrate-preview">
+        <caption>The whole frozen frame</caption>
+        <tbody>
+          <tr>
+            <th scope="row">Now</th>
+            <td data-testid="preview-now">{frameCountText(now)}</td>
+            <td className="muted small">{now ? `${now.calibrated ? 'calibrated' : 'not calibrated'}, analysed at ${now.width}x${now.height}` : ''}</td>
+          </tr>
+          <tr>
+            <th scope="row">With this calibration</th>
+            <td data-testid="preview-proposed">{frameCountText(proposed)}</td>
+            <td className="muted small">
+              {proposed ? `${proposed.calibrated ? 'calibrated' : 'not called calibrated: its band is wider than without'}, analysed at ${proposed.width}x${proposed.height}` : ''}
+            </td>
+          </tr>
+        </tbody>
+      </table>
+      <p className="muted small">
+        {proposal.calibration.taps ?? '?'} people tapped; the model counts {Math.round(proposal.calibration.model_in_box ?? 0)} in your box
+        {proposal.expiresInS ? `. This check can be applied for ${Math.round(proposal.expiresInS / 60)} minutes.` : '.'}
+      </p>
     </div>
   );
 }

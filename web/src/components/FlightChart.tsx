@@ -13,9 +13,11 @@ interface Props {
   width?: number;
   /** black on white whatever the dashboard's theme (the printed report) */
   paper?: boolean;
+  /** times to mark with a dashed line (where the calibration changed) */
+  marks?: readonly { t_ms: number; label: string }[];
 }
 
-const PAPER: Record<string, string> = { '--fg': '#000', '--grid': 'rgba(0,0,0,0.16)', '--accent': '#0047b3', '--bad': '#b3001b' };
+const PAPER: Record<string, string> = { '--fg': '#000', '--grid': 'rgba(0,0,0,0.16)', '--accent': '#0047b3', '--bad': '#b3001b', '--muted': '#555', '--mark': '#6b2fb3' };
 
 const ZONE_COLOURS = ['#b35c00', '#007a5a', '#8f2fb3', '#b3002d', '#0077a8', '#5c6b00'];
 
@@ -25,7 +27,9 @@ function cssVar(name: string, fallback: string): string {
 }
 
 /** A flight's count, smoothed count and zone counts over time, with its alerts as red lines. */
-export function FlightChart({ series, alerts, height = 220, width, paper = false }: Props) {
+const NO_MARKS: readonly { t_ms: number; label: string }[] = [];
+
+export function FlightChart({ series, alerts, height = 220, width, paper = false, marks = NO_MARKS }: Props) {
   const wrap = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const size = useElementSize(wrap);
@@ -39,8 +43,11 @@ export function FlightChart({ series, alerts, height = 220, width, paper = false
     const grid = colour('--grid');
     const accent = colour('--accent');
     const bad = colour('--bad');
+    const muted = colour('--muted');
+    const mark = colour('--mark');
     const font = '600 12px system-ui, sans-serif';
     const raised = alerts.map((a) => a.raised_ms / 1000);
+    const marked = marks.map((m) => m.t_ms / 1000);
     const u = new uPlot(
       {
         width: width ?? Math.max(240, el.clientWidth),
@@ -50,7 +57,8 @@ export function FlightChart({ series, alerts, height = 220, width, paper = false
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(10, Math.ceil((max || 0) * 1.1))] } },
         series: [
           {},
-          { label: 'count', stroke: accent, width: 1, alpha: 0.5, points: { show: false } },
+          // each analysis's count thin and grey, the smoothed one thick: two swatches, not one
+          { label: 'count', stroke: muted, width: 1, points: { show: false } },
           { label: 'smoothed', stroke: accent, width: 2.5, points: { show: false } },
           ...data.zones.map((z, i) => ({
             label: z.name,
@@ -71,16 +79,11 @@ export function FlightChart({ series, alerts, height = 220, width, paper = false
             (p: uPlot) => {
               const ctx = p.ctx;
               ctx.save();
-              ctx.strokeStyle = bad;
               ctx.lineWidth = 2 * devicePixelRatio;
-              for (const t of raised) {
-                const x = p.valToPos(t, 'x', true);
-                if (x < p.bbox.left || x > p.bbox.left + p.bbox.width) continue;
-                ctx.beginPath();
-                ctx.moveTo(x, p.bbox.top);
-                ctx.lineTo(x, p.bbox.top + p.bbox.height);
-                ctx.stroke();
-              }
+              verticalLines(p, raised, bad);
+              // Where the calibration changed: dashed, in its own colour.
+              ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+              verticalLines(p, marked, mark);
               ctx.restore();
             },
           ],
@@ -94,11 +97,25 @@ export function FlightChart({ series, alerts, height = 220, width, paper = false
       u.destroy();
       plot.current = null;
     };
-  }, [series, alerts, height, width, paper]);
+  }, [series, alerts, height, width, paper, marks]);
 
   useEffect(() => {
     if (width === undefined && size.w > 0) plot.current?.setSize({ width: size.w, height });
   }, [size.w, width, height]);
 
-  return <div className="chart flight-chart" ref={wrap} data-testid="flight-chart" role="img" aria-label="People over the flight" />;
+  return <div className="chart flight-chart" ref={wrap} data-testid="flight-chart" data-marks={marks.length} role="img" aria-label="People over the flight" />;
+}
+
+/** A line across the plot at each time `ts` (seconds) inside it, in `colour`. */
+function verticalLines(p: uPlot, ts: readonly number[], colour: string) {
+  const ctx = p.ctx;
+  ctx.strokeStyle = colour;
+  for (const t of ts) {
+    const x = p.valToPos(t, 'x', true);
+    if (x < p.bbox.left || x > p.bbox.left + p.bbox.width) continue;
+    ctx.beginPath();
+    ctx.moveTo(x, p.bbox.top);
+    ctx.lineTo(x, p.bbox.top + p.bbox.height);
+    ctx.stroke();
+  }
 }

@@ -1,10 +1,11 @@
 import type { ReactNode } from 'react';
 import type { Analysis, MediamtxReport, Status, StreamInfo } from '../lib/api';
 import { historyLine } from '../lib/history';
-import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate } from '../lib/format';
+import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate, lastKnownOnly } from '../lib/format';
+import { lastKnownText, type Freshness } from '../lib/freshness';
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
-import { boxText, mqttText, streamText, type Health, type Level } from '../lib/health';
+import { boxText, mqttText, pastStreamText, streamText, type Health, type Level } from '../lib/health';
 import { SoftwareRow } from './SoftwareRow';
 
 
@@ -19,6 +20,8 @@ interface Props {
   stateAgeMs: number | null;
   /** analyses per second measured from received events */
   measuredRate: number | null;
+  /** whether the box is reachable: when not, its figures are the last known ones */
+  fresh: Freshness;
 }
 
 const STREAM_LEVEL: Record<string, Level> = { live: 'ok', waiting: 'idle', stalled: 'bad', reconnecting: 'warn' };
@@ -42,12 +45,29 @@ const WHEP_LEVEL: Record<string, Level> = {
   stopped: 'idle',
 };
 
-function Row({ label, testid, value, level, children }: { label: string; testid: string; value?: string | number | null; level?: Level; children: ReactNode }) {
+function Row({
+  label,
+  testid,
+  value,
+  level,
+  stale,
+  children,
+}: {
+  label: string;
+  testid: string;
+  value?: string | number | null;
+  level?: Level;
+  /** the last known figure of a box that does not answer: greyed, no colour */
+  stale?: boolean;
+  children: ReactNode;
+}) {
+  const cls = [stale ? 'stale' : null, !stale && level ? `lvl lvl-${level}` : null].filter(Boolean).join(' ');
   return (
     <>
       <dt>{label}</dt>
-      <dd data-testid={testid} data-value={value ?? undefined} className={level ? `lvl lvl-${level}` : undefined}>
+      <dd data-testid={testid} data-value={value ?? undefined} data-stale={stale ? 'true' : undefined} className={cls || undefined}>
         {children}
+        {stale && <small> ({lastKnownOnly})</small>}
       </dd>
     </>
   );
@@ -65,8 +85,9 @@ function mediamtxLevel(m: MediamtxReport): Level | undefined {
   return undefined;
 }
 
-export function HealthPanel({ status, analysis, link, whep, info, health, stateAgeMs, measuredRate }: Props) {
+export function HealthPanel({ status, analysis, link, whep, info, health, stateAgeMs, measuredRate, fresh }: Props) {
   const state = status?.state ?? null;
+  const lost = fresh.lost;
   const inference = analysis?.inference_ms ?? status?.last_inference_ms ?? null;
   const staleness = analysis?.staleness_ms ?? status?.last_staleness_ms ?? null;
   const rate = status?.rates?.analysed_fps ?? measuredRate;
@@ -77,18 +98,31 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
     <section className="panel health" aria-label="Box health">
       <h2>Box health</h2>
       <dl>
-        <Row label="Drone" testid="stream-state" value={state} level={state ? (STREAM_LEVEL[state] ?? 'warn') : undefined}>
-          {streamText(state)}
-          {stateAgeMs !== null && <small> for {fmtDuration(stateAgeMs / 1000)}</small>}
-          {status?.demo && <small> · demo recording analysed</small>}
-        </Row>
+        {lost ? (
+          // The box does not answer: whatever the drone does is not known here.
+          <Row label="Drone" testid="stream-state" value="unknown" level="idle">
+            unknown: the box is not answering
+            {state && (
+              <small>
+                {' '}
+                ({lastKnownText(fresh)}, {pastStreamText(state)})
+              </small>
+            )}
+          </Row>
+        ) : (
+          <Row label="Drone" testid="stream-state" value={state} level={state ? (STREAM_LEVEL[state] ?? 'warn') : undefined}>
+            {streamText(state)}
+            {stateAgeMs !== null && <small> for {fmtDuration(stateAgeMs / 1000)}</small>}
+            {status?.demo && <small> · demo recording analysed</small>}
+          </Row>
+        )}
         {status?.error && (
-          <Row label="Stream error" testid="stream-error" value={status.error} level="bad">
+          <Row label="Stream error" testid="stream-error" value={status.error} level="bad" stale={lost}>
             {status.error}
           </Row>
         )}
         {mediamtx?.message && (
-          <Row label="Media server" testid="mediamtx" value={mediamtx.message} level={mediamtxLevel(mediamtx)}>
+          <Row label="Media server" testid="mediamtx" value={mediamtx.message} level={mediamtxLevel(mediamtx)} stale={lost}>
             {mediamtx.message}
           </Row>
         )}
@@ -101,25 +135,31 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
           {WHEP_TEXT[whep.state] ?? whep.state}
           {whep.attempt > 0 && whep.state !== 'connected' && <small> (try {whep.attempt + 1})</small>}
         </Row>
-        <Row label="Decoder" testid="decoder" value={status?.decoder}>
+        <Row label="Decoder" testid="decoder" value={status?.decoder} stale={lost}>
           {status?.decoder ?? DASH}
           {status?.codec && <small> ({status.codec})</small>}
         </Row>
-        <Row label="Runs on" testid="execution-provider" value={status?.execution_provider} level={status?.execution_provider === 'cpu' ? 'warn' : status?.execution_provider ? 'ok' : undefined}>
+        <Row
+          label="Runs on"
+          testid="execution-provider"
+          value={status?.execution_provider}
+          level={status?.execution_provider === 'cpu' ? 'warn' : status?.execution_provider ? 'ok' : undefined}
+          stale={lost}
+        >
           {status?.execution_provider ?? DASH}
         </Row>
-        <Row label="Inference" testid="inference-ms" value={inference} level={msLevel(inference, 1500, 5000)}>
+        <Row label="Inference" testid="inference-ms" value={inference} level={msLevel(inference, 1500, 5000)} stale={lost}>
           {fmtMs(inference)}
         </Row>
-        <Row label="Staleness" testid="staleness-ms" value={staleness} level={msLevel(staleness, 2000, 10_000)}>
+        <Row label="Staleness" testid="staleness-ms" value={staleness} level={msLevel(staleness, 2000, 10_000)} stale={lost}>
           {fmtMs(staleness)}
         </Row>
-        <Row label="Analyses" testid="analyses-per-second" value={rate}>
+        <Row label="Analyses" testid="analyses-per-second" value={rate} stale={lost}>
           {fmtRate(rate)}
           {status?.rates?.analysed_fps != null && measuredRate !== null && <small> (received {fmtRate(measuredRate)})</small>}
         </Row>
         {status?.analysis && (
-          <Row label="Analysis" testid="analysis-scale" value={status.analysis.scale} level={status.analysis.from === 'calibration' ? 'ok' : undefined}>
+          <Row label="Analysis" testid="analysis-scale" value={status.analysis.scale} level={status.analysis.from === 'calibration' ? 'ok' : undefined} stale={lost}>
             {fmtAnalysisScale(status.analysis)}
           </Row>
         )}
@@ -131,13 +171,13 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
           {box.text}
         </Row>
         {mqtt && (
-          <Row label="MQTT" testid="mqtt" value={status?.mqtt?.connected ? 'connected' : 'disconnected'} level={mqtt.level}>
+          <Row label="MQTT" testid="mqtt" value={status?.mqtt?.connected ? 'connected' : 'disconnected'} level={mqtt.level} stale={lost}>
             {mqtt.text}
             {mqtt.detail && <small>{mqtt.detail}</small>}
           </Row>
         )}
         {status?.history && (
-          <Row label="History" testid="history-state" value={status.history.state} level={historyLine(status.history).level}>
+          <Row label="History" testid="history-state" value={status.history.state} level={historyLine(status.history).level} stale={lost}>
             {historyLine(status.history).text}
           </Row>
         )}
@@ -146,12 +186,12 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
             <code className="rtmp">{info.rtmp_url ?? DASH}</code>
           </Row>
         )}
-        <SoftwareRow />
+        <SoftwareRow stale={lost} />
       </dl>
       {status && (
         <p className="muted small">
-          skycountd {status.version ?? '?'} · up {fmtDuration(status.uptime_s)}
-          {status.rates?.decoded_fps != null && <> · decoding {fmtRate(status.rates.decoded_fps)}</>}
+          skycountd {status.version ?? '?'} · {lost ? 'not answering' : `up ${fmtDuration(status.uptime_s)}`}
+          {!lost && status.rates?.decoded_fps != null && <> · decoding {fmtRate(status.rates.decoded_fps)}</>}
         </p>
       )}
     </section>

@@ -1,19 +1,24 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
+import { fetchStatus, type Alert } from '../lib/api';
 import { fetchSession } from '../lib/auth';
 import {
-  calibrationOf,
+  calibrationChanges,
+  calibrationLine,
   deleteFlight,
   exportUrl,
   fetchFlight,
   fetchFlights,
   fmtDateTime,
   routeHash,
+  setupAt,
+  setups,
   zonePeaks,
   type FlightDetail,
   type FlightSummary,
   type HistoryRoute,
 } from '../lib/history';
-import { fmtClock, fmtCount, fmtDuration } from '../lib/format';
+import { fmtClock, fmtCount, fmtDuration, fmtHonest } from '../lib/format';
+import { AlertBanner } from './AlertBanner';
 import { FlightChart } from './FlightChart';
 import { PeakSnapshot } from './PeakSnapshot';
 import '../history.css';
@@ -35,8 +40,32 @@ function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, key: unknown): Lo
   return got;
 }
 
+const ALERTS_POLL_MS = 5000;
+
+/** The open alerts, from the box's status every few seconds (the history pages keep no link). */
+function useOpenAlerts(): Alert[] {
+  const [alerts, setAlerts] = useState<Alert[]>([]);
+  useEffect(() => {
+    const ac = new AbortController();
+    // A new list only when it changed: the flight's page is not drawn again every few seconds.
+    const poll = () =>
+      fetchStatus(ac.signal).then(
+        (s) => setAlerts((prev) => (JSON.stringify(prev) === JSON.stringify(s.alerts) ? prev : s.alerts)),
+        () => undefined,
+      );
+    void poll();
+    const id = setInterval(poll, ALERTS_POLL_MS);
+    return () => {
+      ac.abort();
+      clearInterval(id);
+    };
+  }, []);
+  return alerts;
+}
+
 /** The history pages: the list of flights, one flight, its printable report. */
 export function HistoryView({ route }: { route: Exclude<HistoryRoute, { view: 'live' }> }) {
+  const alerts = useOpenAlerts();
   if (route.view === 'report') return <FlightReport id={route.id} />;
   return (
     <div className="app history">
@@ -46,6 +75,13 @@ export function HistoryView({ route }: { route: Exclude<HistoryRoute, { view: 'l
           ← Live
         </a>
       </header>
+      {/* An alert open now is not history: it is shown here too, and acknowledged on the live page. */}
+      <AlertBanner alerts={alerts} operator={false} onAcknowledge={async () => undefined} />
+      {alerts.some((a) => a.acknowledged_ms === null) && (
+        <p className="history-alert-hint">
+          <a href={routeHash({ view: 'live' })}>Go to the live page</a> to see the zone and acknowledge the alert.
+        </p>
+      )}
       <main className="history-main">{route.view === 'list' ? <FlightList /> : <FlightView id={route.id} />}</main>
     </div>
   );
@@ -147,6 +183,11 @@ function FlightView({ id }: { id: number }) {
   if (got.state === 'loading') return <p className="muted">Loading flight {id}…</p>;
   if (got.state === 'error') return <p className="error">{got.error}</p>;
   const d = got.value;
+  return <FlightPage d={d} id={id} />;
+}
+
+function FlightPage({ d, id }: { d: FlightDetail; id: number }) {
+  const marks = useMemo(() => calibrationMarks(d), [d]);
   return (
     <div className="flight" data-testid="flight">
       <p>
@@ -171,7 +212,8 @@ function FlightView({ id }: { id: number }) {
       <section className="panel">
         <h2>People over the flight</h2>
         {d.step > 1 && <p className="muted small">Every {d.step}th analysis shown; the exports have them all.</p>}
-        <FlightChart series={d.series} alerts={d.alerts} />
+        <FlightChart series={d.series} alerts={d.alerts} marks={marks} />
+        <ChartKey d={d} />
       </section>
       {d.peak && (
         <section className="panel">
@@ -226,6 +268,21 @@ function DeleteFlight({ id }: { id: number }) {
   );
 }
 
+/** Where the calibration changed during the flight, for the chart. */
+function calibrationMarks(d: FlightDetail): { t_ms: number; label: string }[] {
+  return calibrationChanges(setups(d.events), d.flight.start_ms).map((s) => ({ t_ms: s.t_ms, label: s.calibration ? 'calibrated' : 'calibration reset' }));
+}
+
+function ChartKey({ d, paper = false }: { d: FlightDetail; paper?: boolean }) {
+  const changes = calibrationMarks(d).length;
+  return (
+    <p className="small chart-key" data-testid="chart-key">
+      Thin grey line: the count of each analysis; thick line: the smoothed count{d.series.some((p) => p.zones.length) ? '; dashed: zones' : ''}; red
+      lines: alerts raised{changes ? `; dashed ${paper ? 'purple' : 'violet'} lines: the calibration changed (${changes})` : ''}.
+    </p>
+  );
+}
+
 /** The printable report: what a safety officer files after the event. */
 function FlightReport({ id }: { id: number }) {
   const got = useLoad((s) => fetchFlight(id, s), id);
@@ -234,9 +291,18 @@ function FlightReport({ id }: { id: number }) {
   }, [id]);
   if (got.state === 'loading') return <p className="muted">Loading flight {id}…</p>;
   if (got.state === 'error') return <p className="error">{got.error}</p>;
-  const d = got.value;
-  const cal = calibrationOf(d.events);
+  return <Report d={got.value} id={id} />;
+}
+
+function Report({ d, id }: { d: FlightDetail; id: number }) {
+  const marks = useMemo(() => calibrationMarks(d), [d]);
+  const all = setups(d.events);
+  const changes = calibrationChanges(all, d.flight.start_ms);
+  const atStart = setupAt(all, d.flight.start_ms);
+  const atPeak = setupAt(all, d.flight.peak_ms);
   const zones = zonePeaks(d.series);
+  const pa = d.peakAnalysis;
+  const peakText = pa ? fmtHonest(pa.smoothed, pa.band) : null;
   return (
     <article className="report" data-testid="report">
       <p className="no-print">
@@ -250,9 +316,21 @@ function FlightReport({ id }: { id: number }) {
         Box <strong>{d.box ?? 'unknown'}</strong> · skycount {d.version ?? '?'} · printed {fmtDateTime(Date.now())}
       </p>
       <FlightFacts f={d.flight} />
+      <p data-testid="report-peak">
+        At the peak ({fmtClock(d.flight.peak_ms)}):{' '}
+        {peakText ? (
+          <>
+            <strong>{peakText.value}</strong>
+            {peakText.band && <> (between {peakText.band})</>}, {pa?.calibrated ? 'calibrated' : 'not calibrated'}
+          </>
+        ) : (
+          <>{fmtCount(d.flight.peak)} people (smoothed; its band is no longer kept)</>
+        )}
+        .
+      </p>
       <h2>People over the flight</h2>
-      <FlightChart series={d.series} alerts={d.alerts} width={680} height={240} paper />
-      <p className="small">Thin line: the count of each analysis; thick line: the smoothed count; dashed: zones; red lines: alerts raised.</p>
+      <FlightChart series={d.series} alerts={d.alerts} width={680} height={240} paper marks={marks} />
+      <ChartKey d={d} paper />
       {d.peak && (
         <>
           <h2>At the peak</h2>
@@ -285,12 +363,29 @@ function FlightReport({ id }: { id: number }) {
       <h2>Alerts</h2>
       <AlertTable d={d} />
       <h2>Calibration</h2>
-      <p>
-        {cal
-          ? typeof cal.message === 'string'
-            ? cal.message
-            : 'Calibrated by the operator.'
-          : 'Not calibrated: counts are the model’s own (see the box’s accuracy notes for their typical error).'}
+      <ul className="report-calibration" data-testid="report-calibration">
+        <li>
+          At the start ({fmtClock(d.flight.start_ms)}): {calibrationLine(atStart?.calibration ?? null)}.
+        </li>
+        {changes.map((c) => (
+          <li key={c.t_ms}>
+            {fmtClock(c.t_ms)}: {c.calibration ? 'calibrated: ' : 'reset: '}
+            {calibrationLine(c.calibration)}.
+          </li>
+        ))}
+        <li>
+          <strong>At the peak</strong> ({fmtClock(d.flight.peak_ms)}): {calibrationLine(atPeak?.calibration ?? null)}.
+        </li>
+      </ul>
+      <h2>Areas not counted</h2>
+      <p data-testid="report-masks">
+        {atPeak === null
+          ? 'Not known for this flight.'
+          : atPeak.maskCount === 0
+            ? 'None at the peak: the whole picture was counted.'
+            : atPeak.masks
+              ? `At the peak: ${atPeak.masks.map((m) => `“${m}”`).join(', ')} (not counted).`
+              : `At the peak: ${atPeak.maskCount} area${atPeak.maskCount === 1 ? '' : 's'} not counted.`}
       </p>
     </article>
   );

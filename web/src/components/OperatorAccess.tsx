@@ -1,6 +1,7 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { qrUrlOf, type StreamInfo } from '../lib/api';
 import { changePassphrase, signIn, signOut, type Session } from '../lib/auth';
+import { copyText } from '../lib/clipboard';
 import { useQr } from '../hooks';
 
 /** The operator's sign-in: the passphrase shown on the box's console (or set in skycount.toml). */
@@ -8,6 +9,11 @@ export function SignInForm({ session, onSignedIn }: { session: Session; onSigned
   const [passphrase, setPassphrase] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const errorRef = useRef<HTMLParagraphElement>(null);
+  // A refusal is read where it is: in view (the side column scrolls on its own on a laptop).
+  useEffect(() => {
+    if (error) errorRef.current?.scrollIntoView({ block: 'nearest' });
+  }, [error]);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!passphrase || busy) return;
@@ -51,7 +57,7 @@ export function SignInForm({ session, onSignedIn }: { session: Session; onSigned
         </button>
       </div>
       {error && (
-        <p className="op-note error" role="alert" data-testid="sign-in-error">
+        <p className="op-note error" role="alert" data-testid="sign-in-error" ref={errorRef}>
           {error}
         </p>
       )}
@@ -85,6 +91,7 @@ export function PilotSection({ info, waiting }: { info: StreamInfo | null; waiti
           <code className="rtmp" data-testid="pilot-rtmp-url">
             {info?.rtmp_url ?? '—'}
           </code>
+          {info?.rtmp_url && <CopyButton text={info.rtmp_url} />}
           {info?.key_error && <small className="key-error">No stream key: {info.key_error}</small>}
         </div>
       )}
@@ -145,5 +152,29 @@ export function AccountSection({ session, onSignedOut, onNote }: { session: Sess
         </button>
       </div>
     </div>
+  );
+}
+
+/** Copies the pilot's URL (to paste into a message or the drone app on this device). */
+function CopyButton({ text }: { text: string }) {
+  const [said, setSaid] = useState<string | null>(null);
+  useEffect(() => {
+    if (!said) return;
+    const id = setTimeout(() => setSaid(null), 4000);
+    return () => clearTimeout(id);
+  }, [said]);
+  return (
+    <span className="copy">
+      <button
+        type="button"
+        data-testid="copy-rtmp-url"
+        onClick={async () => setSaid((await copyText(text)) ? 'Copied.' : 'This browser would not copy it: select the address and copy it by hand.')}
+      >
+        Copy address
+      </button>
+      <span role="status" className="small" data-testid="copy-result">
+        {said}
+      </span>
+    </span>
   );
 }

@@ -1,11 +1,11 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { Calibration, Mask, StreamInfo, Zone } from '../lib/api';
 import type { Session } from '../lib/auth';
 import { AccountSection, PilotSection, SignInForm } from './OperatorAccess';
 import { ModelSection } from './ModelSection';
 import { UpdateSection } from './UpdateSection';
 import { maskProblems, MASKS, masksBody, MAX_MASKS, type MaskEditor } from '../lib/masks';
-import { MIN_POINTS, removeShape, startEditing, updateShape } from '../lib/shapes';
+import { MAX_NAME, MIN_POINTS, removeShape, startEditing, updateShape } from '../lib/shapes';
 import type { ZoneEditor } from '../lib/zones';
 import { ZoneSection } from './ZoneSection';
 import { calibrationText, resetCalibration, saveMasks } from '../lib/operator';
@@ -36,8 +36,10 @@ interface Props {
   onZonesSaved: (zones: Zone[]) => void;
   /** who this browser is: a viewer, or the signed-in operator */
   session: Session;
-  /** the session changed (signed in or out): read it and the stream info again */
+  /** the session changed (signed in): read it and the stream info again */
   onSession: () => void;
+  /** the operator signed out here */
+  onSignedOut: () => void;
   /** the stream info, with the pilot's URL for the operator */
   info: StreamInfo | null;
   /** no drone streams: the pilot's section opens by itself */
@@ -52,6 +54,19 @@ interface Props {
 export function OperatorPanel(p: Props) {
   const [confirmReset, setConfirmReset] = useState(false);
   const [busy, setBusy] = useState<null | 'reset' | 'masks'>(null);
+  const panel = useRef<HTMLElement>(null);
+
+  // Opened (by its toggle, by Calibrate, or because the session ended): in view, in whatever
+  // scrolls it (the side column on a laptop, the page on a phone).
+  useEffect(() => {
+    if (p.open) panel.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }, [p.open]);
+
+  // An outcome to read: in view.
+  const noteRef = useRef<HTMLParagraphElement>(null);
+  useEffect(() => {
+    if (p.note) noteRef.current?.scrollIntoView({ block: 'nearest' });
+  }, [p.note]);
 
   useEffect(() => {
     if (!confirmReset) return;
@@ -97,7 +112,7 @@ export function OperatorPanel(p: Props) {
   const shownMasks = ed ? ed.shapes : p.masks;
 
   return (
-    <section className={p.open ? 'panel operator open' : 'panel operator'} aria-label="Operator" data-testid="operator">
+    <section className={p.open ? 'panel operator open' : 'panel operator'} aria-label="Operator" data-testid="operator" ref={panel}>
       <h2>
         <button type="button" className="operator-toggle" aria-expanded={p.open} aria-controls="operator-body" onClick={p.onToggle} data-testid="operator-toggle">
           <span className="operator-tag">Operator</span>
@@ -110,14 +125,27 @@ export function OperatorPanel(p: Props) {
       {p.open && (
         <div id="operator-body" className="operator-body">
           {!p.session.operator ? (
-            <SignInForm session={p.session} onSignedIn={p.onSession} />
+            <>
+              {p.note && (
+                <p className={p.note.error ? 'op-note error' : 'op-note'} role={p.note.error ? 'alert' : 'status'} data-testid="operator-note" ref={noteRef}>
+                  {p.note.text}
+                </p>
+              )}
+              <SignInForm
+                session={p.session}
+                onSignedIn={() => {
+                  p.onNote(null);
+                  p.onSession();
+                }}
+              />
+            </>
           ) : (
           <>
           <PilotSection info={p.info} waiting={p.waiting} />
           <p className="muted small operator-warning">Changes here apply to what the box counts, for every viewer.</p>
           {!p.supported && <p className="small lvl-warn">This box’s daemon does not report calibration or masks: it may be older than this dashboard.</p>}
           {p.note && (
-            <p className={p.note.error ? 'op-note error' : 'op-note'} role={p.note.error ? 'alert' : 'status'} data-testid="operator-note">
+            <p className={p.note.error ? 'op-note error' : 'op-note'} role={p.note.error ? 'alert' : 'status'} data-testid="operator-note" ref={noteRef}>
               {p.note.text}
             </p>
           )}
@@ -149,8 +177,7 @@ export function OperatorPanel(p: Props) {
                       <input
                         type="text"
                         value={m.name}
-                        aria-label={`Name of area ${i + 1}`}
-                        maxLength={40}
+                        aria-label={`Name of area ${i + 1} (at most ${MAX_NAME} characters)`}
                         onChange={(e) => p.setEditor((x) => x && updateShape(x, i, { name: e.target.value }))}
                         data-testid="mask-name"
                       />
@@ -165,6 +192,11 @@ export function OperatorPanel(p: Props) {
                 </li>
               ))}
             </ul>
+          )}
+          {ed?.hint?.startsWith('Names are at most') && (
+            <p className="hint" role="status" data-testid="mask-name-cut">
+              {ed.hint}
+            </p>
           )}
           {ed && problems.length > 0 && (
             <ul className="problems" role="alert" data-testid="mask-problems">
@@ -198,7 +230,7 @@ export function OperatorPanel(p: Props) {
           <ZoneSection zones={p.zones} editor={p.zoneEditor} setEditor={p.setZoneEditor} onSaved={p.onZonesSaved} onNote={p.onNote} />
           <ModelSection onNote={p.onNote} />
           <UpdateSection onNote={p.onNote} />
-          <AccountSection session={p.session} onSignedOut={p.onSession} onNote={p.onNote} />
+          <AccountSection session={p.session} onSignedOut={p.onSignedOut} onNote={p.onNote} />
           </>
           )}
         </div>

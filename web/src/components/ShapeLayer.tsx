@@ -1,6 +1,6 @@
 import type { Mask, Point, Zone, ZoneCount } from '../lib/api';
 import { boxPointToFraction, fractionToBoxPoint, type Rect } from '../lib/align';
-import { labelPoint, MIN_POINTS, svgPoints, type Shape, type ShapeEditor } from '../lib/shapes';
+import { labelPoint, MIN_POINTS, shortName, svgPoints, type Shape, type ShapeEditor } from '../lib/shapes';
 import { zoneCountText } from '../lib/zones';
 
 interface Props {
@@ -13,8 +13,10 @@ interface Props {
   masks: readonly Mask[];
   /** the zones: the daemon's, or the operator's draft while editing them */
   zones: readonly Zone[];
-  /** the zones' counts in the latest analysis (matched by name) */
+  /** the zones' counts in the analysis the overlay is drawn from (matched by name) */
   zoneCounts: readonly ZoneCount[];
+  /** the camera moves: the zones cover other ground, their counts are not shown */
+  zonesPaused?: boolean;
   /** set while the operator draws masks or zones: taps then add corners */
   editor: ShapeEditor<Shape> | null;
   onTap: (p: Point, rect: Rect) => void;
@@ -26,7 +28,7 @@ interface Props {
  * being drawn and a tap target covering the whole stage (taps on the bars land on the picture's
  * edge).
  */
-export function ShapeLayer({ rect, boxW, boxH, masks, zones, zoneCounts, editor, onTap }: Props) {
+export function ShapeLayer({ rect, boxW, boxH, masks, zones, zoneCounts, zonesPaused = false, editor, onTap }: Props) {
   if (rect.w <= 0 || (!editor && masks.length === 0 && zones.length === 0)) return null;
   const drawing = editor?.drawing ?? null;
   const id = editor?.kind.id ?? 'mask';
@@ -65,7 +67,8 @@ export function ShapeLayer({ rect, boxW, boxH, masks, zones, zoneCounts, editor,
           <g key={`${i}-${m.name}`} data-testid="mask" data-name={m.name}>
             <polygon className="mask-area" points={svgPoints(m.points, rect)} fill="url(#mask-hatch)" />
             <text className="shape-label" x={l.x} y={l.y} textAnchor="middle" dominantBaseline="middle">
-              {m.name}
+              <title>{m.name}</title>
+              {shortName(m.name)}
             </text>
           </g>
         );
@@ -77,11 +80,12 @@ export function ShapeLayer({ rect, boxW, boxH, masks, zones, zoneCounts, editor,
           <g key={`${i}-${z.name}`} className={c?.alerting ? 'zone alerting' : 'zone'} data-testid="zone" data-name={z.name} data-count={c?.count} data-alerting={c ? String(c.alerting) : undefined}>
             <polygon className="zone-area" points={svgPoints(z.points, rect)} />
             <text className="shape-label" x={l.x} y={l.y} textAnchor="middle" dominantBaseline="middle">
+              <title>{z.name}</title>
               <tspan x={l.x} dy="-0.6em">
-                {z.name}
+                {shortName(z.name)}
               </tspan>
               <tspan x={l.x} dy="1.2em" className="zone-count" data-testid="zone-count-on-video">
-                {c ? zoneCountText(c) : '–'}
+                {zonesPaused ? 'paused' : c ? zoneCountText(c) : '–'}
               </tspan>
             </text>
           </g>

@@ -4,8 +4,10 @@ import { cellCentre, contentRect, type Rect } from '../lib/align';
 import type { Shape, ShapeEditor } from '../lib/shapes';
 import { ShapeLayer } from './ShapeLayer';
 import { densestCell } from '../lib/density';
-import { DEMO_TEXT, fmtDensity, fmtMs } from '../lib/format';
+import { DEMO_TEXT, fmtClock, fmtDensity, fmtMs } from '../lib/format';
+import { lastKnownText, type Freshness } from '../lib/freshness';
 import { HeatmapRenderer, heatmapBackingSize } from '../lib/heatmap';
+import { overlayLagMs, snapshotSeq } from '../lib/pairing';
 import type { WhepStatus } from '../lib/whep';
 import { useElementSize, useNow } from '../hooks';
 
@@ -14,11 +16,16 @@ export interface StageProps {
   whep: WhepStatus;
   /** the video stopped advancing: the caller restarts the WHEP session */
   onVideoStall: (reason: string) => void;
+  /** the newest analysis */
   analysis: Analysis | null;
+  /** an analysis received lately, by seq (the one a snapshot's picture is of), with when it
+   * arrived */
+  lookup: (seq: number) => { a: Analysis; receivedAt: number } | null;
   receivedAt: number | null;
   info: StreamInfo | null;
   streamState: string | null;
-  linkUp: boolean;
+  /** whether the box is reachable, and when the newest figure arrived */
+  fresh: Freshness;
   heatmapOn: boolean;
   opacity: number;
   /** areas not counted (the daemon's, or the operator's draft while editing) */
@@ -54,7 +61,12 @@ export function Stage(p: StageProps) {
 
   const videoLive = p.whep.state === 'connected' && p.stream !== null && videoPlaying;
   const showSnapshot = !videoLive;
-  const snap = useSnapshot(showSnapshot, p.info?.snapshot_url ?? '/api/snapshot.jpg', p.analysis?.seq ?? null, p.linkUp);
+  const linkUp = !p.fresh.lost;
+  const snap = useSnapshot(showSnapshot, p.info?.snapshot_url ?? '/api/snapshot.jpg', p.analysis?.seq ?? null, linkUp, p.lookup);
+  // What the overlay (heatmap, densest spot, zone counts) is drawn from: over live video the
+  // newest analysis (its age said in a badge); over the last analysed frame, that frame's own
+  // analysis, shown together with its picture or not at all.
+  const overlay = videoLive ? p.analysis : snap.analysis;
 
   // The received media goes into the native <video>, muted so autoplay is allowed everywhere.
   useEffect(() => {
@@ -124,8 +136,8 @@ export function Stage(p: StageProps) {
     ? videoSize
     : snap.w > 0
       ? { w: snap.w, h: snap.h }
-      : p.analysis
-        ? { w: p.analysis.input_width, h: p.analysis.input_height }
+      : overlay
+        ? { w: overlay.input_width, h: overlay.input_height }
         : { w: 16, h: 9 };
   const rect = contentRect(pic.w, pic.h, box.w, box.h);
 
@@ -149,97 +161,121 @@ export function Stage(p: StageProps) {
 
   useEffect(() => {
     const r = renderer.current;
-    if (!r || !p.analysis) return;
+    const c = canvasRef.current;
+    if (!r || !c) return;
+    if (!overlay) {
+      r.clear();
+      c.dataset.seq = '';
+      setDensest(null);
+      return;
+    }
     try {
-      const d = r.update(p.analysis.density);
+      const d = r.update(overlay.density);
+      c.dataset.seq = String(overlay.seq);
       const cell = densestCell(d);
       setDensest(cell ? { ...cell, gw: d.width, gh: d.height } : null);
     } catch (e) {
       console.warn('skycount: bad density grid', e);
     }
-  }, [p.analysis]);
+  }, [overlay]);
 
   const waiting =
-    !videoLive && (p.streamState === 'waiting' || (p.whep.state === 'no-stream' && p.streamState !== 'live'));
+    !p.fresh.lost && !videoLive && (p.streamState === 'waiting' || (p.whep.state === 'no-stream' && p.streamState !== 'live'));
   const videoState = videoLive ? 'live' : snap.src ? 'snapshot' : 'none';
   const demo = p.analysis?.demo === true;
   const marker = densest && p.heatmapOn && rect.w > 0 ? cellCentre(densest.col, densest.row, rect, densest.gw, densest.gh) : null;
+  const camera = p.analysis?.camera ?? null;
+  const paused = camera?.zones_paused === true && !p.fresh.lost;
 
   return (
-    <div className={`stage${waiting ? ' stage-waiting' : ''}${p.editor ? ' stage-editing' : ''}`} ref={boxRef}>
-      <video
-        ref={videoRef}
-        data-testid="video"
-        className={videoLive ? 'media' : 'media hidden'}
-        autoPlay
-        muted
-        playsInline
-        disablePictureInPicture
-      />
-      {showSnapshot && snap.src && (
-        <img
-          data-testid="snapshot"
-          data-seq={snap.seq ?? undefined}
-          className="media"
-          src={snap.src}
-          alt="Last analysed frame"
-          onLoad={snap.onLoad}
-        />
-      )}
-      <canvas
-        ref={canvasRef}
-        data-testid="heatmap"
-        className="heatmap"
-        aria-label="Crowd density heatmap"
-        role="img"
-        style={{ opacity: p.heatmapOn ? p.opacity : 0, visibility: p.heatmapOn ? 'visible' : 'hidden' }}
-      />
-      {marker && (
-        <div
-          className="densest"
-          data-testid="densest"
-          style={{ transform: `translate(${marker.x}px, ${marker.y}px)` }}
-          title={`Densest spot: ${fmtDensity(densest?.value)} people per cell`}
-        />
-      )}
-      <ShapeLayer
-        rect={rect}
-        boxW={box.w}
-        boxH={box.h}
-        masks={p.masks}
-        zones={p.zones}
-        zoneCounts={p.analysis?.zones ?? []}
-        editor={p.editor}
-        onTap={p.onShapeTap}
-      />
-      <div className="badges">
+    <section className="stage-area" aria-label="The drone's picture">
+      <div className="stage-bar" data-testid="stage-bar">
         {demo && (
-          <span className="demo-badge demo-banner" data-testid="demo-badge" role="status">
+          <span className="demo-badge demo-banner" data-testid="demo-badge" role="note">
             {DEMO_TEXT}
           </span>
         )}
         <span className={`badge video-${videoState}`} data-testid="video-state" data-state={videoState}>
-          {videoState === 'live' ? 'LIVE video' : videoState === 'snapshot' ? 'Last analysed frame' : 'No picture'}
+          {videoState === 'live' ? 'LIVE video' : videoState === 'snapshot' ? `Last analysed frame${snap.at ? `, ${fmtClock(snap.at)}` : ''}` : 'No picture'}
         </span>
-        {p.analysis && p.receivedAt !== null && p.heatmapOn && (
-          <AnalysisAge receivedAt={p.receivedAt} stalenessMs={p.analysis.staleness_ms} />
+        {overlay && p.heatmapOn && (
+          <OverlayAge live={videoLive} analysis={overlay} receivedAt={videoLive ? p.receivedAt : snap.at} />
+        )}
+        {paused && (
+          <span className="badge camera-moving" data-testid="camera-state" data-state={camera.moving ? 'moving' : 'away'}>
+            {camera.moving ? 'Camera moving: zones paused' : 'Camera away from the zones’ view: zones paused'}
+          </span>
         )}
       </div>
-      {waiting ? (
-        <div className="notice notice-compact waiting" data-testid="waiting" role="status">
-          <div className="waiting-text">
-            <strong>Waiting for the drone</strong>
-            <span>The operator shows the pilot where to stream (Operator panel).</span>
+      <div className={`stage${waiting ? ' stage-waiting' : ''}${p.editor ? ' stage-editing' : ''}${p.fresh.lost ? ' stage-lost' : ''}`} ref={boxRef}>
+        <video
+          ref={videoRef}
+          data-testid="video"
+          className={videoLive ? 'media' : 'media hidden'}
+          autoPlay
+          muted
+          playsInline
+          disablePictureInPicture
+        />
+        {showSnapshot && snap.src && (
+          <img
+            data-testid="snapshot"
+            data-seq={snap.seq ?? undefined}
+            className="media"
+            src={snap.src}
+            alt="Last analysed frame"
+            onLoad={snap.onLoad}
+          />
+        )}
+        <canvas
+          ref={canvasRef}
+          data-testid="heatmap"
+          className="heatmap"
+          aria-label="Crowd density heatmap"
+          role="img"
+          style={{ opacity: p.heatmapOn ? p.opacity : 0, visibility: p.heatmapOn ? 'visible' : 'hidden' }}
+        />
+        {marker && (
+          <div
+            className="densest"
+            data-testid="densest"
+            style={{ transform: `translate(${marker.x}px, ${marker.y}px)` }}
+            title={`Densest spot: ${fmtDensity(densest?.value)} people per cell`}
+          />
+        )}
+        <ShapeLayer
+          rect={rect}
+          boxW={box.w}
+          boxH={box.h}
+          masks={p.masks}
+          zones={p.zones}
+          zoneCounts={overlay?.zones ?? []}
+          zonesPaused={overlay?.camera?.zones_paused === true}
+          editor={p.editor}
+          onTap={p.onShapeTap}
+        />
+        {p.fresh.lost ? (
+          <div className="notice notice-compact lost" data-testid="stage-lost">
+            <span>
+              <strong>The box is not answering</strong> · what is shown is the {lastKnownText(p.fresh)}
+            </span>
           </div>
-        </div>
-      ) : (
-        !videoLive && (
-          <div className="notice notice-compact" data-testid="video-notice" role="status" title={p.whep.detail ?? undefined}>
-            <span>{videoNotice(p.whep)}</span>
+        ) : waiting ? (
+          <div className="notice notice-compact waiting" data-testid="waiting" role="status">
+            <div className="waiting-text">
+              <strong>Waiting for the drone</strong>
+              <span>The operator shows the pilot where to stream (Operator panel).</span>
+            </div>
           </div>
-        )
-      )}
-    </div>
+        ) : (
+          !videoLive && (
+            <div className="notice notice-compact" data-testid="video-notice">
+              <span>{videoNotice(p.whep)}</span>
+            </div>
+          )
+        )}
+      </div>
+    </section>
   );
 }
 
@@ -261,35 +297,62 @@ function videoNotice(w: WhepStatus): string {
   }
 }
 
-function AnalysisAge({ receivedAt, stalenessMs }: { receivedAt: number; stalenessMs: number }) {
+/**
+ * How old the overlay is. Over live video: how far the analysed frame is behind the picture (its
+ * age when its result was ready, plus the time since it arrived). Over the last analysed frame:
+ * picture and overlay are one frame; how old that frame is.
+ */
+function OverlayAge({ live, analysis, receivedAt }: { live: boolean; analysis: Analysis; receivedAt: number | null }) {
   const now = useNow(250);
-  // Age of the analysed picture: time since the result arrived plus its age when it was ready.
-  const age = Math.max(0, now - receivedAt) + (Number.isFinite(stalenessMs) ? stalenessMs : 0);
+  if (receivedAt === null) return null;
+  const age = overlayLagMs(analysis, receivedAt, now);
   const level = age > 30_000 ? 'bad' : age > 5000 ? 'warn' : 'ok';
   return (
-    <span className={`badge age-${level}`} data-testid="heatmap-age" data-age-ms={Math.round(age)}>
-      Heatmap {fmtMs(age)} old
+    <span className={`badge age-${level}`} data-testid="heatmap-age" data-age-ms={Math.round(age)} data-live={String(live)}>
+      {live ? `Heatmap ${fmtMs(age)} behind the video` : `Heatmap of this frame, ${fmtMs(age)} old`}
     </span>
   );
 }
 
 interface Snapshot {
   src: string | null;
+  /** the analysis the shown picture is of */
   seq: number | null;
   w: number;
   h: number;
+  /** that analysis: what the overlay over the picture is drawn from */
+  analysis: Analysis | null;
+  /** when that analysis arrived (this browser's clock) */
+  at: number | null;
   onLoad: (e: React.SyntheticEvent<HTMLImageElement>) => void;
+}
+
+interface Picture {
+  src: string;
+  seq: number;
+  w: number;
+  h: number;
 }
 
 /**
  * The last analysed frame, while live video is not playing: fetched once per analysis (and
  * every few seconds while the Socket.IO link is down), one request at a time, shown from a
- * blob URL so the picture only changes once the new one is complete.
+ * blob URL so the picture only changes once the new one is complete. The answer says which
+ * analysis the frame is of (`X-Skycount-Seq`): the picture is shown only together with that
+ * analysis (it may arrive before it over Socket.IO, or after), so that the overlay drawn over it
+ * is its own. From a daemon that does not say, the newest analysis when the fetch began.
  */
-function useSnapshot(active: boolean, base: string, seq: number | null, linkUp: boolean): Snapshot {
-  const [state, setState] = useState<{ src: string | null; seq: number | null; w: number; h: number }>({
-    src: null,
-    seq: null,
+function useSnapshot(
+  active: boolean,
+  base: string,
+  seq: number | null,
+  linkUp: boolean,
+  lookup: (seq: number) => { a: Analysis; receivedAt: number } | null,
+): Snapshot {
+  const [state, setState] = useState<{ pic: Picture | null; analysis: Analysis | null; at: number | null; w: number; h: number }>({
+    pic: null,
+    analysis: null,
+    at: null,
     w: 0,
     h: 0,
   });
@@ -297,14 +360,29 @@ function useSnapshot(active: boolean, base: string, seq: number | null, linkUp: 
   const inFlight = useRef(false);
   const wanted = useRef(0);
   const urls = useRef<string[]>([]);
-  const live = useRef({ active, base, seq, mounted: true });
-  live.current = { active, base, seq, mounted: true };
+  // a picture whose analysis has not arrived yet
+  const pending = useRef<Picture | null>(null);
+  const live = useRef({ active, base, seq, mounted: true, lookup });
+  live.current = { active, base, seq, mounted: true, lookup };
+
+  /** Shows the pending picture once its analysis is in hand. */
+  const pair = () => {
+    const p = pending.current;
+    if (!p) return;
+    const found = live.current.lookup(p.seq);
+    if (!found) return;
+    pending.current = null;
+    setState((st) => ({ ...st, pic: p, analysis: found.a, at: found.receivedAt, w: p.w, h: p.h }));
+  };
 
   useEffect(() => {
     if (!active || linkUp) return;
     const id = setInterval(() => setTick((t) => t + 1), SNAPSHOT_POLL_MS);
     return () => clearInterval(id);
   }, [active, linkUp]);
+
+  // A new analysis may be the one a pending picture waits for.
+  useEffect(pair, [seq]);
 
   useEffect(() => {
     if (!active) return;
@@ -316,11 +394,12 @@ function useSnapshot(active: boolean, base: string, seq: number | null, linkUp: 
       try {
         while (live.current.mounted && live.current.active && done !== wanted.current) {
           done = wanted.current;
-          const { base: b, seq: s } = live.current;
+          const { base: b, seq: newest } = live.current;
           const res = await fetch(`${b}${b.includes('?') ? '&' : '?'}t=${Date.now()}`, { cache: 'no-store' });
           if (!res.ok) continue; // 404 before the first analysis
+          const of = snapshotSeq(res.headers) ?? newest;
           const blob = await res.blob();
-          if (!live.current.mounted) break;
+          if (!live.current.mounted || of === null) break;
           const obj = URL.createObjectURL(blob);
           // Decoded before it is shown: the <img> then swaps pictures within one frame instead of
           // showing nothing (naturalWidth 0) while the new one decodes, and the overlay gets the
@@ -338,9 +417,8 @@ function useSnapshot(active: boolean, base: string, seq: number | null, linkUp: 
             break;
           }
           urls.current.push(obj);
-          const w = pre.naturalWidth;
-          const h = pre.naturalHeight;
-          setState((st) => ({ ...st, src: obj, seq: s, w, h }));
+          pending.current = { src: obj, seq: of, w: pre.naturalWidth, h: pre.naturalHeight };
+          pair();
         }
       } catch {
         /* daemon unreachable: keep the last picture */
@@ -350,7 +428,7 @@ function useSnapshot(active: boolean, base: string, seq: number | null, linkUp: 
     })();
   }, [active, base, seq, tick]);
 
-  // Free the blob URLs of pictures older than the one now shown.
+  // Free the blob URLs of pictures older than the one now shown (pending ones are newer).
   const onLoad = (e: React.SyntheticEvent<HTMLImageElement>) => {
     const img = e.currentTarget;
     const at = urls.current.indexOf(img.getAttribute('src') ?? '');
@@ -372,5 +450,5 @@ function useSnapshot(active: boolean, base: string, seq: number | null, linkUp: 
     };
   }, []);
 
-  return { ...state, onLoad };
+  return { src: state.pic?.src ?? null, seq: state.pic?.seq ?? null, w: state.w, h: state.h, analysis: state.analysis, at: state.at, onLoad };
 }

@@ -32,8 +32,8 @@ export function TrendChart({ trend, version, windowMin, theme }: Props) {
   const refresh = () => {
     const u = plot.current;
     if (!u) return;
-    const [xs, ys] = trend.series(Date.now(), windowS.current * 1000);
-    u.setData([xs as unknown as number[], ys as unknown as number[]]);
+    const [xs, ys, ss] = trend.series(Date.now(), windowS.current * 1000);
+    u.setData([xs as unknown as number[], ys as unknown as number[], ss as unknown as number[]]);
   };
 
   useEffect(() => {
@@ -43,6 +43,7 @@ export function TrendChart({ trend, version, windowMin, theme }: Props) {
     const grid = cssVar('--grid', 'rgba(0,0,0,0.15)');
     const line = cssVar('--accent', '#0a58ca');
     const fill = cssVar('--accent-fill', 'rgba(10,88,202,0.18)');
+    const thin = cssVar('--muted', '#3d3d3d');
     const font = '600 13px system-ui, sans-serif';
     const u = new uPlot(
       {
@@ -62,14 +63,16 @@ export function TrendChart({ trend, version, windowMin, theme }: Props) {
         },
         series: [
           {},
-          { label: 'people', stroke: line, width: 2.5, fill, points: { show: false }, spanGaps: false },
+          // each analysis's own count: thin and grey; the smoothed count the big number shows: thick
+          { label: 'this frame', stroke: thin, width: 1, points: { show: false }, spanGaps: false },
+          { label: 'smoothed', stroke: line, width: 2.5, fill, points: { show: false }, spanGaps: false },
         ],
         axes: [
           { stroke: fg, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, space: 70, values: (_u, splits) => timeAxisLabels(splits) },
           { stroke: fg, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 44, space: 30 },
         ],
       },
-      [[], []],
+      [[], [], []],
       el,
     );
     plot.current = u;
@@ -89,5 +92,13 @@ export function TrendChart({ trend, version, windowMin, theme }: Props) {
     if (size.w > 0) plot.current?.setSize({ width: size.w, height: HEIGHT });
   }, [size.w]);
 
-  return <div className="chart" ref={wrap} data-testid="trend-chart" aria-label={`People over the last ${windowMin} minutes`} role="img" />;
+  return (
+    <div
+      className="chart"
+      ref={wrap}
+      data-testid="trend-chart"
+      aria-label={`People over the last ${windowMin} minutes: the smoothed count (thick) and each analysis's own (thin)`}
+      role="img"
+    />
+  );
 }

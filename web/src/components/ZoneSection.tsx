@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { Zone } from '../lib/api';
-import { MIN_POINTS, removeShape, startEditing, updateShape } from '../lib/shapes';
+import { MAX_NAME, MIN_POINTS, removeShape, startEditing, updateShape } from '../lib/shapes';
 import { MAX_ZONES, parseLimit, zoneProblems, ZONES, zonesBody, type ZoneEditor } from '../lib/zones';
 import { saveZones } from '../lib/operator';
 
@@ -52,8 +52,7 @@ export function ZoneSection({ zones, editor: ed, setEditor, onSaved, onNote }: P
                   <input
                     type="text"
                     value={z.name}
-                    aria-label={`Name of zone ${i + 1}`}
-                    maxLength={40}
+                    aria-label={`Name of zone ${i + 1} (at most ${MAX_NAME} characters)`}
                     onChange={(e) => setEditor((x) => x && updateShape(x, i, { name: e.target.value }))}
                     data-testid="zone-name"
                   />
@@ -86,13 +85,20 @@ export function ZoneSection({ zones, editor: ed, setEditor, onSaved, onNote }: P
                 </>
               ) : (
                 <>
-                  <span className="shape-name">{z.name}</span>
+                  <span className="shape-name" title={z.name}>
+                    {z.name}
+                  </span>
                   <span className="muted small">{z.limit === null ? 'no limit' : `limit ${z.limit}`}</span>
                 </>
               )}
             </li>
           ))}
         </ul>
+      )}
+      {ed?.hint?.startsWith('Names are at most') && (
+        <p className="hint" role="status" data-testid="zone-name-cut">
+          {ed.hint}
+        </p>
       )}
       {ed && problems.length > 0 && (
         <ul className="problems" role="alert" data-testid="zone-problems">

@@ -44,6 +44,21 @@ export interface Analysis {
   calibrated: boolean;
   /** per-zone counts, in the order of the stream's zones ([] when absent) */
   zones: ZoneCount[];
+  /** whether the drone's camera moves (zones are paused while it does); null from an older
+   * daemon */
+  camera: CameraState | null;
+}
+
+/** `analysis.camera`: whether the camera moves, and whether zones are paused for it. */
+export interface CameraState {
+  /** the picture had texture enough to tell */
+  judged: boolean;
+  moving: boolean;
+  /** the view is not the one the zones were set on */
+  away: boolean;
+  zones_paused: boolean;
+  /** frame widths per second */
+  speed: number | null;
 }
 
 /** A point: frame pixels or fractions of the frame, depending on where it is used. */
@@ -114,7 +129,37 @@ export interface Calibration {
   model_in_box: number | null;
   agreement: number | null;
   expected_error: number | null;
+  /** where the truth is expected, as multiples of the count */
+  range: [number, number] | null;
   message: string | null;
+  /** the box check's verdict; null from an older daemon or a calibration kept before */
+  verdict: Verdict | null;
+}
+
+export type VerdictLevel = 'good' | 'doubtful' | 'refused';
+
+/** How far a calibration can be trusted, why, and what to do (docs/accuracy.md). */
+export interface Verdict {
+  level: VerdictLevel;
+  reason: string;
+  advice: string;
+}
+
+/** One frame's count at one analysis size (a calibration's preview). */
+export interface FrameCount {
+  count: number;
+  band: [number, number] | null;
+  width: number | null;
+  height: number | null;
+  calibrated: boolean;
+}
+
+/** `POST /api/operator/calibration`'s answer: a calibration computed, not yet applied. */
+export interface CalibrationProposal {
+  id: string;
+  calibration: Calibration;
+  preview: { now: FrameCount | null; proposed: FrameCount | null };
+  expiresInS: number | null;
 }
 
 /** What MediaMTX (the media server beside skycountd) says about the drone's stream. Every field
@@ -241,6 +286,18 @@ export function parseAnalysis(v: unknown): Analysis | null {
     band: parseBand(v.band),
     calibrated: v.calibrated === true,
     zones: parseZoneCounts(v.zones),
+    camera: parseCamera(v.camera),
+  };
+}
+
+export function parseCamera(v: unknown): CameraState | null {
+  if (!isObj(v)) return null;
+  return {
+    judged: v.judged === true,
+    moving: v.moving === true,
+    away: v.away === true,
+    zones_paused: v.zones_paused === true,
+    speed: num(v.speed),
   };
 }
 
@@ -345,7 +402,37 @@ export function parseCalibration(v: unknown): Calibration | null {
     model_in_box: num(v.model_in_box),
     agreement: num(v.agreement),
     expected_error: num(v.expected_error),
+    range: parseBand(v.range),
     message: str(v.message),
+    verdict: parseVerdict(v.verdict),
+  };
+}
+
+export function parseVerdict(v: unknown): Verdict | null {
+  if (!isObj(v)) return null;
+  const level = v.level;
+  if (level !== 'good' && level !== 'doubtful' && level !== 'refused') return null;
+  return { level, reason: str(v.reason) ?? '', advice: str(v.advice) ?? '' };
+}
+
+function parseFrameCount(v: unknown): FrameCount | null {
+  if (!isObj(v)) return null;
+  const count = num(v.count);
+  if (count === null) return null;
+  return { count, band: parseBand(v.band), width: num(v.width), height: num(v.height), calibrated: v.calibrated === true };
+}
+
+export function parseProposal(v: unknown): CalibrationProposal | null {
+  if (!isObj(v)) return null;
+  const id = str(v.id);
+  const calibration = parseCalibration(v.calibration);
+  if (id === null || id === '' || calibration === null) return null;
+  const p = isObj(v.preview) ? v.preview : {};
+  return {
+    id,
+    calibration,
+    preview: { now: parseFrameCount(p.now), proposed: parseFrameCount(p.proposed) },
+    expiresInS: num(v.expires_in_s),
   };
 }
 

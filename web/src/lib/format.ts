@@ -3,6 +3,9 @@
 export const DASH = '—';
 
 /** What the demo badges say, over the picture and beside the count. */
+/** Beside a figure of a box that does not answer (the health panel's rows). */
+export const lastKnownOnly = 'last known';
+
 export const DEMO_TEXT = 'DEMO — no drone streaming; showing a recorded sample';
 
 const ok = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -119,3 +122,24 @@ export function fmtAnalysisScale(a: {
   const tiles = ok(a.tiles) && a.tiles > 1 ? ` in ${a.tiles} tiles` : '';
   return `analysing ${size}${how ? ` (${how})` : ''}${tiles} · ${fmtRate(a.analysed_fps)}`;
 }
+
+/** How the big count is to be read, in words: whether an operator's calibration makes it
+ * trustworthy (docs/accuracy.md). */
+export type CountState = 'calibrated' | 'calibrated-doubtful' | 'untrusted' | 'not-calibrated';
+
+export function countState(
+  analysisCalibrated: boolean,
+  calibration: { verdict: { level: string } | null } | null,
+): CountState {
+  if (analysisCalibrated) return calibration?.verdict?.level === 'doubtful' ? 'calibrated-doubtful' : 'calibrated';
+  // A calibration is applied but its band is wider than uncalibrated: it is not called calibrated.
+  if (calibration) return 'untrusted';
+  return 'not-calibrated';
+}
+
+export const COUNT_STATE_TEXT: Record<CountState, string> = {
+  calibrated: 'calibrated',
+  'calibrated-doubtful': 'calibrated, doubtful',
+  untrusted: 'calibration too uncertain to trust',
+  'not-calibrated': 'not calibrated by the operator',
+};

@@ -46,3 +46,16 @@ export function streamText(state: string | null): string {
   if (state === null) return '—';
   return STREAM_TEXT[state] ?? state;
 }
+
+const PAST_STREAM_TEXT: Record<string, string> = {
+  live: 'the drone’s video was arriving then',
+  waiting: 'no drone was streaming then',
+  stalled: 'the drone’s video had stopped arriving then',
+  reconnecting: 'it was reconnecting to the drone then',
+};
+
+/** The drone's stream as last known, in the past tense: what the box said before it stopped
+ * answering (never to be read as now). */
+export function pastStreamText(state: string): string {
+  return PAST_STREAM_TEXT[state] ?? `${state} then`;
+}

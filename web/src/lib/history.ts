@@ -56,6 +56,14 @@ export interface PeakSnapshot {
   density: DensityGrid | null;
 }
 
+/** The analysis at a flight's peak: its band, and whether it was calibrated. */
+export interface PeakAnalysis {
+  t_ms: number;
+  smoothed: number;
+  band: [number, number] | null;
+  calibrated: boolean;
+}
+
 export interface FlightDetail {
   flight: FlightSummary;
   step: number;
@@ -63,6 +71,8 @@ export interface FlightDetail {
   alerts: HistoryAlert[];
   events: HistoryEvent[];
   peak: PeakSnapshot | null;
+  /** null when no longer kept (or from an older daemon) */
+  peakAnalysis: PeakAnalysis | null;
   box: string | null;
   version: string | null;
 }
@@ -165,9 +175,76 @@ export function parseFlightDetail(v: unknown): FlightDetail | null {
       return [{ t_ms: num(e.t_ms)!, kind: str(e.kind)!, detail: isObj(e.detail) ? e.detail : null }];
     }),
     peak,
+    peakAnalysis: parsePeakAnalysis(v.peak_analysis),
     box: str(v.box),
     version: str(v.version),
   };
+}
+
+function parsePeakAnalysis(v: unknown): PeakAnalysis | null {
+  if (!isObj(v)) return null;
+  const t = num(v.t_ms);
+  const smoothed = num(v.smoothed);
+  if (t === null || smoothed === null) return null;
+  const b = arr(v.band).map(num);
+  const band: [number, number] | null = b.length === 2 && b[0] !== null && b[1] !== null && b[0] <= b[1] ? [b[0], b[1]] : null;
+  return { t_ms: t, smoothed, band, calibrated: v.calibrated === true };
+}
+
+/** What the operator had set at one time: from a `setup` event of the history. */
+export interface SetupAt {
+  t_ms: number;
+  /** the calibration as the status gave it, or null (none) */
+  calibration: Record<string, unknown> | null;
+  /** the masks' names (null: the event, recorded before issue 23, kept only how many) */
+  masks: string[] | null;
+  maskCount: number;
+}
+
+/** The setups of a flight, in time order: the one it began with, then each change. */
+export function setups(events: readonly HistoryEvent[]): SetupAt[] {
+  const out: SetupAt[] = [];
+  for (const e of events) {
+    if (e.kind !== 'setup' || !e.detail) continue;
+    const c = e.detail.calibration;
+    const m = e.detail.masks;
+    const names = Array.isArray(m) ? m.flatMap((x) => (isObj(x) && typeof x.name === 'string' ? [x.name] : [])) : null;
+    out.push({ t_ms: e.t_ms, calibration: isObj(c) ? c : null, masks: names, maskCount: names ? names.length : (num(m) ?? 0) });
+  }
+  return out;
+}
+
+/** The setup in force at `t` (the last one at or before it), or null. */
+export function setupAt(all: readonly SetupAt[], t: number): SetupAt | null {
+  let found: SetupAt | null = null;
+  for (const s of all) if (s.t_ms <= t) found = s;
+  return found;
+}
+
+/** A calibration's identity across setup events (its time made, or none). */
+const calKey = (c: Record<string, unknown> | null): string => (c ? String(c.at_ms ?? JSON.stringify(c)) : 'none');
+
+/** The times during the flight when the calibration changed (applied, replaced or reset). */
+export function calibrationChanges(all: readonly SetupAt[], startMs: number): SetupAt[] {
+  const out: SetupAt[] = [];
+  let prev: string | null = null;
+  for (const s of all) {
+    const k = calKey(s.calibration);
+    if (prev !== null && k !== prev && s.t_ms >= startMs) out.push(s);
+    prev = k;
+  }
+  return out;
+}
+
+/** One sentence for a calibration kept in the history. */
+export function calibrationLine(c: Record<string, unknown> | null): string {
+  if (!c) return 'not calibrated by the operator (the model’s own count, with its uncalibrated band)';
+  const v = isObj(c.verdict) ? c.verdict : null;
+  const level = v && typeof v.level === 'string' ? `${v.level}: ` : '';
+  const range = arr(c.range).map(num);
+  const band = range.length === 2 && range[0] !== null && range[1] !== null ? `, truth within ${range[0]}× to ${range[1]}× the count` : '';
+  const msg = typeof c.message === 'string' ? c.message : 'calibrated by the operator';
+  return `${level}${msg}${band}`;
 }
 
 /** The chart's data: time in seconds, the count, the smoothed count, then one series per zone

@@ -101,7 +101,11 @@ describe('masks: drawing a polygon', () => {
     expect(ed.dirty).toBe(false);
     ed = updateShape(ed, 0, { name: 'stage roof' });
     expect(ed.shapes[0].name).toBe('stage roof');
-    expect(updateShape(ed, 0, { name: 'x'.repeat(100) }).shapes[0].name).toHaveLength(40);
+    // Names are cut at the daemon's 64 characters, and the editor says so.
+    const long = updateShape(ed, 0, { name: 'x'.repeat(100) });
+    expect(long.shapes[0].name).toHaveLength(64);
+    expect(long.hint).toMatch(/^Names are at most 64 characters: cut to/);
+    expect(updateShape(ed, 0, { name: 'y'.repeat(64) }).shapes[0].name).toHaveLength(64);
     expect(removeShape(ed, 0).shapes).toEqual([]);
   });
 

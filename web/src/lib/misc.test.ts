@@ -46,6 +46,7 @@ describe('api parsers', () => {
       band: null,
       calibrated: false,
       zones: [],
+      camera: null,
     });
   });
 

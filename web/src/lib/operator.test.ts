@@ -1,7 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { parseAnalysis, parseStatus } from './api';
 import { fmtAnalysisScale, fmtHonest, honestStep } from './format';
-import { acknowledgeAlert, calibrationText, freezeFrame, OperatorError, parseFrozenFrame, preferRecent, resetCalibration, saveMasks, saveZones, submitCalibration } from './operator';
+import {
+  acknowledgeAlert,
+  applyCalibration,
+  calibrationText,
+  freezeFrame,
+  OperatorError,
+  parseFrozenFrame,
+  preferRecent,
+  proposeCalibration,
+  resetCalibration,
+  saveMasks,
+  saveZones,
+  SESSION_ENDED_TEXT,
+  sessionEnded,
+  sessionEvents,
+} from './operator';
 
 // The examples of docs/api.md.
 const CALIBRATION = {
@@ -69,7 +84,7 @@ describe('api: the new analysis and status fields', () => {
       masks: [{ name: 'roof', points: [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]] }],
     })!;
     expect(s.analysis).toEqual({ width: 1280, height: 720, scale: 0.667, from: 'calibration', tiles: 1, analysed_fps: 0.8 });
-    expect(s.calibration).toEqual(CALIBRATION);
+    expect(s.calibration).toEqual({ ...CALIBRATION, range: null, verdict: null });
     expect(s.masks).toEqual([{ name: 'roof', points: [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]] }]);
   });
 
@@ -138,22 +153,62 @@ describe('operator requests', () => {
     expect(parseFrozenFrame({ frame_id: 'a', width: 0, height: 360 })).toBeNull();
   });
 
-  it('calibration: POST of the body as JSON; the answer parsed; a 400 carries the daemon’s sentence', async () => {
+  it('calibration: POST of the body as JSON answers a proposal (verdict, preview); apply is a second call', async () => {
     const calls: Call[] = [];
     const body = { frame_id: 'f7', box: [820, 400, 360, 202] as [number, number, number, number], taps: [[830, 410], [840, 420]] as [number, number][] };
-    const c = await submitCalibration(body, fakeFetch(200, CALIBRATION, calls));
-    expect(c.message).toBe(CALIBRATION.message);
+    const verdict = { level: 'refused', reason: 'The model finds only 2 people in your box, where you tapped 12.', advice: 'Tap only people.' };
+    const answer = {
+      id: '1764050000123-12',
+      calibration: { ...CALIBRATION, range: [0.8, 6.0], verdict },
+      preview: {
+        now: { count: 160.2, band: [80.1, 320.4], width: 640, height: 360, calibrated: false },
+        proposed: { count: 200.0, band: [160.0, 1200.0], width: 240, height: 128, calibrated: false },
+      },
+      expires_in_s: 600,
+    };
+    const p = await proposeCalibration(body, fakeFetch(200, answer, calls));
     expect(calls[0]).toMatchObject({ url: '/api/operator/calibration', method: 'POST', body });
     expect(calls[0].headers['Content-Type']).toBe('application/json');
-    const err = await submitCalibration(body, fakeFetch(400, { error: 'tap at least 5 people' })).catch((e) => e);
+    expect(p.id).toBe('1764050000123-12');
+    expect(p.calibration.verdict).toEqual(verdict);
+    expect(p.calibration.range).toEqual([0.8, 6.0]);
+    expect(p.preview.now).toEqual(answer.preview.now);
+    expect(p.preview.proposed?.band).toEqual([160, 1200]);
+    expect(p.expiresInS).toBe(600);
+    // An older daemon answers the calibration itself: not a proposal, said so.
+    await expect(proposeCalibration(body, fakeFetch(200, CALIBRATION))).rejects.toThrow(/older than this dashboard/);
+    const err = (await proposeCalibration(body, fakeFetch(400, { error: 'tap at least 5 people' })).catch((e: unknown) => e)) as OperatorError;
     expect(err).toBeInstanceOf(OperatorError);
     expect(err.message).toBe('tap at least 5 people');
     expect(err.status).toBe(400);
-    await expect(submitCalibration(body, fakeFetch(500, undefined))).rejects.toThrow('POST /api/operator/calibration: HTTP 500');
+    await expect(proposeCalibration(body, fakeFetch(500, undefined))).rejects.toThrow('The box refused (HTTP 500).');
     const down = (async () => {
       throw new TypeError('Failed to fetch');
     }) as unknown as typeof fetch;
-    await expect(submitCalibration(body, down)).rejects.toThrow('The box did not answer (Failed to fetch).');
+    await expect(proposeCalibration(body, down)).rejects.toThrow('The box did not answer (Failed to fetch).');
+    const applied: Call[] = [];
+    const c = await applyCalibration('1764050000123-12', fakeFetch(200, CALIBRATION, applied));
+    expect(applied[0]).toMatchObject({ url: '/api/operator/calibration/1764050000123-12/apply', method: 'POST', body: undefined });
+    expect(c.message).toBe(CALIBRATION.message);
+    await expect(applyCalibration('x', fakeFetch(422, { error: 'this calibration was refused: …' }))).rejects.toThrow('this calibration was refused');
+  });
+
+  it('a 401 is the session ended: said without an API path, and told to the page', async () => {
+    let told = 0;
+    const on = () => told++;
+    sessionEvents.addEventListener('ended', on);
+    try {
+      const e = await resetCalibration(fakeFetch(401, { error: 'sign in as the operator first: …' })).catch((x: unknown) => x);
+      expect(sessionEnded(e)).toBe(true);
+      expect((e as Error).message).toBe(SESSION_ENDED_TEXT);
+      expect((e as Error).message).not.toMatch(/\/api\//);
+      expect(told).toBe(1);
+      // 404 names no path either
+      const n = (await resetCalibration(fakeFetch(404, undefined)).catch((x: unknown) => x)) as Error;
+      expect(n.message).not.toMatch(/\/api\//);
+    } finally {
+      sessionEvents.removeEventListener('ended', on);
+    }
   });
 
   it('reset: DELETE', async () => {

@@ -2,7 +2,7 @@
 // counts, under /api/operator/. The one place the coming operator login will protect: every
 // request of the dashboard that changes the box goes through `operatorRequest`.
 
-import { parseAlert, parseCalibration, parseMasks, parseZones, type Alert, type Calibration, type Mask, type Zone } from './api';
+import { parseAlert, parseCalibration, parseMasks, parseProposal, parseZones, type Alert, type Calibration, type CalibrationProposal, type Mask, type Zone } from './api';
 import type { CalibrationBody } from './calibration';
 
 export interface FrozenFrame {
@@ -26,13 +26,27 @@ export class OperatorError extends Error {
 
 type FetchFn = typeof fetch;
 
-/** What a non-2xx answer means, in words. */
-function refusal(status: number, body: unknown, what: string): string {
+/** What the dashboard says when the operator's session is gone (never an API path). */
+export const SESSION_ENDED_TEXT = 'Your operator session has ended (the box restarted without keeping it, or it expired): sign in again.';
+
+/**
+ * Where the data layer says the operator's session is gone: every operator request answered 401
+ * dispatches `ended` here, so the page drops what it may no longer show, whatever asked.
+ */
+export const sessionEvents = new EventTarget();
+
+/** Whether a failed request means the operator's session is gone. */
+export const sessionEnded = (e: unknown): boolean => e instanceof OperatorError && e.status === 401;
+
+/** What a non-2xx answer means, in words (the daemon's own sentence when it gave one; never an
+ * API path). */
+function refusal(status: number, body: unknown): string {
+  if (status === 401) return SESSION_ENDED_TEXT;
   const said = typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string' ? (body as { error: string }).error : null;
   if (said) return said;
   if (status === 409) return 'No video frame decoded yet: wait until the drone streams, then try again.';
-  if (status === 404) return `${what}: not found (is the daemon older than this dashboard?)`;
-  return `${what}: HTTP ${status}`;
+  if (status === 404) return 'The box does not know this action: its skycountd may be older than this dashboard.';
+  return `The box refused (HTTP ${status}).`;
 }
 
 export async function operatorRequest(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, fetchFn: FetchFn = fetch): Promise<unknown> {
@@ -48,7 +62,10 @@ export async function operatorRequest(method: 'POST' | 'PUT' | 'DELETE', path: s
     throw new OperatorError(`The box did not answer (${e instanceof Error ? e.message : String(e)}).`, null);
   }
   const parsed: unknown = await res.json().catch(() => null);
-  if (!res.ok) throw new OperatorError(refusal(res.status, parsed, `${method} /api/operator/${path}`), res.status);
+  if (!res.ok) {
+    if (res.status === 401) sessionEvents.dispatchEvent(new Event('ended'));
+    throw new OperatorError(refusal(res.status, parsed), res.status);
+  }
   return parsed;
 }
 
@@ -74,8 +91,16 @@ export async function freezeFrame(fetchFn?: FetchFn): Promise<FrozenFrame> {
   return f;
 }
 
-export async function submitCalibration(body: CalibrationBody, fetchFn?: FetchFn): Promise<Calibration> {
-  const c = parseCalibration(await operatorRequest('POST', 'calibration', body, fetchFn));
+/** Computes and judges a calibration on the frozen frame: a proposal, nothing applied yet. */
+export async function proposeCalibration(body: CalibrationBody, fetchFn?: FetchFn): Promise<CalibrationProposal> {
+  const p = parseProposal(await operatorRequest('POST', 'calibration', body, fetchFn));
+  if (!p) throw new OperatorError('The box answered the calibration with something unexpected (its skycountd may be older than this dashboard).', null);
+  return p;
+}
+
+/** Applies a proposal; answers the calibration as the box keeps it. */
+export async function applyCalibration(id: string, fetchFn?: FetchFn): Promise<Calibration> {
+  const c = parseCalibration(await operatorRequest('POST', `calibration/${encodeURIComponent(id)}/apply`, undefined, fetchFn));
   if (!c) throw new OperatorError('The box answered the calibration with something unexpected.', null);
   return c;
 }

@@ -11,8 +11,17 @@ export const MIN_POINTS = 3;
 export const MAX_POINTS = 64;
 /** A tap this close (CSS px) to the first vertex closes the polygon: a fingertip. */
 export const CLOSE_RADIUS_PX = 22;
-/** Name length kept (a label on the picture, not prose). */
-export const MAX_NAME = 40;
+/** The longest name the daemon keeps, in characters (docs/api.md: 1 to 64). */
+export const MAX_NAME = 64;
+/** Labels on the picture longer than this are shortened with an ellipsis (the full name is in
+ * the list and the label's tooltip). */
+export const LABEL_CHARS = 24;
+
+/** `name` shortened to `max` characters (code points) with "…" when longer. */
+export function shortName(name: string, max = LABEL_CHARS): string {
+  const chars = Array.from(name);
+  return chars.length <= max ? name : `${chars.slice(0, max - 1).join('').trimEnd()}…`;
+}
 
 /** A named polygon in fractions of the frame. */
 export interface Shape {
@@ -99,10 +108,19 @@ export function finishDrawing<S extends Shape>(ed: ShapeEditor<S>): ShapeEditor<
   return { ...ed, shapes: [...ed.shapes, shape], drawing: null, hint: `Added “${shape.name}”: rename it in the list, then Save.`, dirty: true };
 }
 
-/** Changes one shape's fields (its name is cut to MAX_NAME). */
+/** Changes one shape's fields. A name longer than MAX_NAME characters is cut to it, and the
+ * editor's hint says so (a cut is never silent). */
 export function updateShape<S extends Shape>(ed: ShapeEditor<S>, index: number, patch: Partial<S>): ShapeEditor<S> {
-  const fix = (s: S): S => ({ ...s, ...patch, name: (patch.name ?? s.name).slice(0, MAX_NAME) });
-  return { ...ed, shapes: ed.shapes.map((s, i) => (i === index ? fix(s) : s)), dirty: true };
+  let hint = ed.hint;
+  const fix = (s: S): S => {
+    const name = patch.name ?? s.name;
+    const chars = Array.from(name);
+    if (chars.length <= MAX_NAME) return { ...s, ...patch, name };
+    const cut = chars.slice(0, MAX_NAME).join('');
+    hint = `Names are at most ${MAX_NAME} characters: cut to “${cut}”.`;
+    return { ...s, ...patch, name: cut };
+  };
+  return { ...ed, shapes: ed.shapes.map((s, i) => (i === index ? fix(s) : s)), hint, dirty: true };
 }
 
 export function removeShape<S extends Shape>(ed: ShapeEditor<S>, index: number): ShapeEditor<S> {

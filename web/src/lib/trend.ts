@@ -1,6 +1,10 @@
 // The count's recent history: a window of the last minutes for the chart, the peak, the
 // rate of analyses and whether the crowd is growing. Times are milliseconds on one clock
 // (the browser's, at receipt: the box may have no time source in the field).
+//
+// Each point has the analysis's own count and its smoothed count (the median the big number
+// shows). Peaks are of the smoothed count, as History's are: one noisy frame is not a peak, and
+// the peak reads beside the big number in the same terms.
 
 export type Direction = 'rising' | 'falling' | 'steady' | 'unknown';
 
@@ -15,6 +19,8 @@ export class TrendWindow {
   readonly retainMs: number;
   private t: number[] = [];
   private c: number[] = [];
+  /** the smoothed counts, one per point */
+  private sm: number[] = [];
   private head = 0;
   private lastSeq: number | null = null;
   private _peak: Peak | null = null;
@@ -27,7 +33,7 @@ export class TrendWindow {
     return this.t.length - this.head;
   }
 
-  /** The highest count seen since the page opened (not pruned with the window). */
+  /** The highest smoothed count seen since the page opened (not pruned with the window). */
   get peak(): Peak | null {
     return this._peak;
   }
@@ -42,15 +48,17 @@ export class TrendWindow {
    * every client that (re)connects) or a time going backwards is ignored; returns whether
    * the point was added.
    */
-  push(seq: number, tMs: number, count: number): boolean {
+  push(seq: number, tMs: number, count: number, smoothed: number | null = null): boolean {
     if (!Number.isFinite(tMs) || !Number.isFinite(count)) return false;
     if (seq === this.lastSeq) return false;
     const n = this.t.length;
     if (n > this.head && tMs < this.t[n - 1]) return false;
+    const sm = smoothed !== null && Number.isFinite(smoothed) ? smoothed : count;
     this.lastSeq = seq;
     this.t.push(tMs);
     this.c.push(count);
-    if (!this._peak || count > this._peak.count) this._peak = { count, t: tMs, seq };
+    this.sm.push(sm);
+    if (!this._peak || sm > this._peak.count) this._peak = { count: sm, t: tMs, seq };
     this.prune(tMs);
     return true;
   }
@@ -63,6 +71,7 @@ export class TrendWindow {
     if (this.head > 1024 && this.head * 2 > this.t.length) {
       this.t = this.t.slice(this.head);
       this.c = this.c.slice(this.head);
+      this.sm = this.sm.slice(this.head);
       this.head = 0;
     }
   }
@@ -72,25 +81,27 @@ export class TrendWindow {
     return lowerBound(this.t, fromMs, this.head);
   }
 
-  /** Chart data for the last `windowMs` before `nowMs`: [times in seconds, counts]. */
-  series(nowMs: number, windowMs: number): [Float64Array, Float64Array] {
+  /** Chart data for the last `windowMs` before `nowMs`: [times in seconds, counts, smoothed]. */
+  series(nowMs: number, windowMs: number): [Float64Array, Float64Array, Float64Array] {
     const i0 = this.from(nowMs - windowMs);
     const n = this.t.length - i0;
     const xs = new Float64Array(n);
     const ys = new Float64Array(n);
+    const ss = new Float64Array(n);
     for (let k = 0; k < n; k++) {
       xs[k] = this.t[i0 + k] / 1000;
       ys[k] = this.c[i0 + k];
+      ss[k] = this.sm[i0 + k];
     }
-    return [xs, ys];
+    return [xs, ys, ss];
   }
 
-  /** Highest count within the last `windowMs`. */
+  /** Highest smoothed count within the last `windowMs`. */
   windowPeak(nowMs: number, windowMs: number): number | null {
     const i0 = this.from(nowMs - windowMs);
     if (i0 >= this.t.length) return null;
     let m = -Infinity;
-    for (let i = i0; i < this.c.length; i++) if (this.c[i] > m) m = this.c[i];
+    for (let i = i0; i < this.sm.length; i++) if (this.sm[i] > m) m = this.sm[i];
     return m;
   }
 
@@ -135,6 +146,7 @@ export class TrendWindow {
   clear(): void {
     this.t = [];
     this.c = [];
+    this.sm = [];
     this.head = 0;
     this.lastSeq = null;
     this._peak = null;

@@ -69,6 +69,20 @@ export function clampView(v: View, frame: Size, view: Size): View {
   return { scale, tx: axis(v.tx, frame.w, view.w), ty: axis(v.ty, frame.h, view.h) };
 }
 
+/**
+ * The view that shows the frame rectangle `r` (frame pixels) whole and centred, with `margin` of
+ * its size around it (step 2 of calibrating: the box to tap in, nowhere under the toolbar). Clamp
+ * it with `clampView` for the frame's limits.
+ */
+export function fitRect(r: { x: number; y: number; w: number; h: number }, view: Size, margin = 0.08): View {
+  const w = r.w * (1 + 2 * margin);
+  const h = r.h * (1 + 2 * margin);
+  const scale = w > 0 && h > 0 && view.w > 0 && view.h > 0 ? Math.min(view.w / w, view.h / h, MAX_PX_PER_FRAME_PX) : 1;
+  const cx = r.x + r.w / 2;
+  const cy = r.y + r.h / 2;
+  return { scale, tx: view.w / 2 - cx * scale, ty: view.h / 2 - cy * scale };
+}
+
 /** Multiplies the scale by `factor`, keeping the frame point under `anchor` (view px) under it. */
 export function zoomAt(v: View, factor: number, anchor: Pt): View {
   const f = viewToFrame(v, anchor);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fmtClock } from './format';
 import { parseAlert, parseAnalysis, parseStatus, type Alert, type Point, type Zone } from './api';
 import { contentRect } from './align';
 import { finishDrawing, startEditing, tapPoint, updateShape } from './shapes';
@@ -88,9 +89,16 @@ describe('alerts: one list of open alerts, sounded once', () => {
     expect(unsounded(open, new Set([1]))).toEqual([]);
   });
 
-  it('words for the banner and the counts', () => {
-    expect(alertText(alert(1))).toBe('Zone “stage”: 43 people, limit 40');
-    expect(alertText(alert(1, { cleared_ms: 2 }))).toBe('Zone “stage”: back under its limit');
+  it('words for the banner: when it was raised and at what count, and the zone now', () => {
+    const at = (ms: number) => fmtClock(ms);
+    expect(alertText(alert(1))).toBe(`Zone “stage”: over its limit of 40 since ${at(1000)} (43 when raised)`);
+    // The count at the raise is history: the zone's count now beside it.
+    expect(alertText(alert(1), { count: 52.4, paused: false, lastKnown: false })).toBe(
+      `Zone “stage”: over its limit of 40 since ${at(1000)} (43 when raised) · now 52`,
+    );
+    expect(alertText(alert(1), { count: 52.4, paused: false, lastKnown: true })).toMatch(/· last known 52$/);
+    expect(alertText(alert(1), { count: 52.4, paused: true, lastKnown: false })).toMatch(/· now: paused, camera moving$/);
+    expect(alertText(alert(1, { cleared_ms: 62_000 }))).toBe(`Zone “stage”: back under its limit of 40 at ${at(62_000)} (over it from ${at(1000)})`);
     expect(alertText(alert(1, { acknowledged_ms: 2 }))).toMatch(/\(acknowledged\)$/);
     expect(zoneCountText({ name: 's', count: 12.4, share: 0.1, limit: 40, alerting: false })).toBe('12 / 40');
     expect(zoneCountText({ name: 's', count: 12.6, share: 0.1, limit: null, alerting: false })).toBe('13');

@@ -4,6 +4,7 @@
 // of open alerts from both, the way the daemon does (docs/api.md).
 
 import type { Alert, Zone, ZoneCount } from './api';
+import { fmtClock } from './format';
 import { roundPoints, shapeProblems, type ShapeEditor, type ShapeKind } from './shapes';
 
 export const MAX_ZONES = 16;
@@ -59,12 +60,31 @@ export function unsounded(open: readonly Alert[], sounded: ReadonlySet<number>):
   return open.filter((a) => a.cleared_ms === null && a.acknowledged_ms === null && !sounded.has(a.id));
 }
 
-/** One line for the banner. */
-export function alertText(a: Alert): string {
-  const held = Number.isFinite(a.count) ? `${Math.round(a.count)} people` : 'over its limit';
-  const state = a.cleared_ms !== null ? 'back under its limit' : `${held}, limit ${a.limit}`;
+/** What is known of a zone's count now, for the banner beside its alert. */
+export interface ZoneNow {
+  /** the zone's count in the newest analysis (null: the zone is not in it) */
+  count: number | null;
+  /** the camera moves: zones are paused */
+  paused: boolean;
+  /** the box is not reachable: the count is the last known one */
+  lastKnown: boolean;
+}
+
+/** What the banner says of one alert: when it was raised and at what count, and the zone's count
+ * now (the count at the raise is history: the crowd has moved since). */
+export function alertText(a: Alert, now: ZoneNow | null = null): string {
+  const limit = `its limit of ${a.limit}`;
+  const raisedAt = fmtClock(a.raised_ms);
+  const atRaise = Number.isFinite(a.count) ? ` (${Math.round(a.count)} when raised)` : '';
+  const state =
+    a.cleared_ms !== null
+      ? `back under ${limit} at ${fmtClock(a.cleared_ms)} (over it from ${raisedAt})`
+      : `over ${limit} since ${raisedAt}${atRaise}`;
+  let live = '';
+  if (now?.paused) live = ' · now: paused, camera moving';
+  else if (now && now.count !== null) live = ` · ${now.lastKnown ? 'last known' : 'now'} ${Math.round(now.count)}`;
   const ack = a.acknowledged_ms !== null ? ' (acknowledged)' : '';
-  return `Zone “${a.zone}”: ${state}${ack}`;
+  return `Zone “${a.zone}”: ${state}${live}${ack}`;
 }
 
 /** A zone's count for the video and the count panel: "12 / 40" with a limit, "12" without. */

@@ -107,8 +107,9 @@ fn to_vec(v: serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&v).expect("JSON values serialise")
 }
 
-/// The count message and one per zone, for one analysis. `n` numbers the count messages of
-/// this run (1, 2, …), so a follower can tell how many it missed.
+/// The count message and one per zone (none while the camera moves: `camera.zones_paused`), for
+/// one analysis. `n` numbers the count messages of this run (1, 2, …), so a follower can tell how
+/// many it missed.
 pub fn counts(t: &Topics, a: &Analysis, n: u64) -> Vec<Message> {
     let mut out = vec![Message::count(
         t.count(),
@@ -123,7 +124,13 @@ pub fn counts(t: &Topics, a: &Analysis, n: u64) -> Vec<Message> {
             "demo": a.demo,
         })),
     )];
-    for z in &a.zones {
+    // While the camera moves the zones cover other ground: their counts mean nothing.
+    let zones = if a.camera.zones_paused {
+        &[][..]
+    } else {
+        &a.zones[..]
+    };
+    for z in zones {
         out.push(Message::count(
             t.zone(&z.name),
             to_vec(json!({
