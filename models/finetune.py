@@ -60,7 +60,6 @@ from weights import find_weights  # noqa: E402
 
 try:
     import torch
-    import torch.nn.functional as F
 except ImportError:  # pragma: no cover - said clearly to the user
     raise SystemExit(
         "PyTorch is not installed in this Python: .venv/bin/pip install -r models/requirements-train.txt "
@@ -68,6 +67,7 @@ except ImportError:  # pragma: no cover - said clearly to the user
     )
 
 from bayes_loss import STRIDE, bayesian_loss  # noqa: E402
+from csrnet_torch import forward, normalise  # noqa: E402,F401  (the network both trainers run)
 
 # The scale calibration would choose (daemon/src/analyse/calibrate.rs, same rule)
 from scale_rule import SCALE_MAX, SCALE_MIN, SCALE_STEP, SPACING_TARGET_PX, scale_for, spacing  # noqa: E402,F401
@@ -79,31 +79,6 @@ from scale_rule import SCALE_MAX, SCALE_MIN, SCALE_STEP, SPACING_TARGET_PX, scal
 
 def conv_layers():
     return csrnet_graph.layers()
-
-
-def forward(weights, x, names, pools=True):
-    """Runs the convolutions `names` (in order) of CSRNet on NCHW `x` with `weights` (name -> tensor).
-
-    The output layer is followed by a ReLU, as in the graph a fine-tuned model is written to
-    (`build_csrnet.build(..., relu_output=True)`): a density is never negative. Without it the
-    Bayesian loss is met by negative density cancelling positive density, and counts collapse.
-    """
-    spec = {name: (k, dil, pool) for name, _, _, k, dil, pool in conv_layers()}
-    for name in names:
-        k, dil, pool = spec[name]
-        if pool and pools:
-            x = F.max_pool2d(x, 2, 2)
-        x = F.conv2d(x, weights[name + ".weight"], weights[name + ".bias"], padding=dil * (k // 2), dilation=dil)
-        x = F.relu(x)
-    return x
-
-
-def normalise(rgb):
-    """u8 HxWx3 RGB -> float NCHW normalised as the ONNX graph does."""
-    t = torch.from_numpy(np.array(rgb, dtype=np.float32))
-    mean = torch.tensor(csrnet_graph.MEAN) * 255.0
-    inv = 1.0 / (torch.tensor(csrnet_graph.STD) * 255.0)
-    return ((t - mean) * inv).permute(2, 0, 1).unsqueeze(0)
 
 
 # ---------------------------------------------------------------------------------------------
