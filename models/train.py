@@ -61,15 +61,9 @@ sys.path.insert(0, str(HERE))
 import build_csrnet  # noqa: E402
 import fielddata  # noqa: E402
 
-try:
-    import torch
-except ImportError:  # pragma: no cover - said clearly to the user
-    raise SystemExit(
-        "PyTorch is not installed in this Python: .venv/bin/pip install -r models/requirements-train.txt "
-        "(or run scripts/setup.sh with SKYCOUNT_TRAIN=1)"
-    )
+import csrnet_torch as net  # noqa: E402  (first: it says so when PyTorch is missing)
+import torch  # noqa: E402
 
-import csrnet_torch as net  # noqa: E402
 from bayes_loss import bayesian_loss  # noqa: E402
 
 STRIDE = net.STRIDE
