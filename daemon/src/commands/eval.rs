@@ -29,6 +29,11 @@
 //! duplicates), the share of images whose band held the truth and the band's median width, and the
 //! same over the images with at least [`MANY_PEOPLE`] people.
 //!
+//! Under the `default` mode's totals it prints the uncalibrated range these images measure: the
+//! multiples of the count between which the truth lay in [`FIT_SHARE`] of them (truth over count,
+//! the central share). Measured on images a model never saw, that is what its card's
+//! `skycount.uncalibrated_range` should say (models/README.md); measured on others, it is optimistic.
+//!
 //! Density maps are cached per image and analysis size within one run, so modes and boxes that
 //! land on the same size cost one model run.
 
@@ -572,6 +577,12 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
         }
     } else {
         print!("{}", markdown(&rows, &totals, &consistency));
+        if let Some((lo, hi)) = fitted_range(&rows, FIT_SHARE) {
+            println!(
+                "\nUncalibrated range these images measure: the truth lay between {lo:.2} and {hi:.2} times the count in {:.0} % of them (the `default` mode; a model card's skycount.uncalibrated_range = \"{lo},{hi}\" when these images are unseen by the model).",
+                FIT_SHARE * 100.0
+            );
+        }
     }
     if let Some(max) = opts.max_error {
         for t in totals.iter().filter(|t| t.set == ALL) {
@@ -585,6 +596,34 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
         }
     }
     Ok(totals)
+}
+
+/// The share of images the fitted uncalibrated range holds (the central 90 %: wider than the 80 %
+/// the band must hold on unseen images, so that a range fitted on a few dozen images still holds).
+pub const FIT_SHARE: f64 = 0.9;
+
+/// The uncalibrated range that `rows` of the `default` mode measure: the lowest and highest
+/// truth/count ratios of the central `share` of the images with people (each count taken as at
+/// least one person), rounded outwards to 0.05, and clamped to straddle 1 as the band does.
+/// `None` with fewer than 10 such images.
+pub fn fitted_range(rows: &[Row], share: f64) -> Option<(f64, f64)> {
+    let mut ratios: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.mode == "default" && r.truth > 0.0)
+        .map(|r| r.truth / r.predicted.max(1.0))
+        .collect();
+    if ratios.len() < 10 {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let last = (ratios.len() - 1) as f64;
+    let tail = (1.0 - share) / 2.0;
+    let lo = ratios[(tail * last).floor() as usize];
+    let hi = ratios[((1.0 - tail) * last).ceil() as usize];
+    // Outwards to the 0.05 grid (a ratio on the grid, up to rounding, stays where it is).
+    let lo = ((lo * 20.0 + 1e-9).floor() / 20.0).clamp(0.01, 1.0);
+    let hi = ((hi * 20.0 - 1e-9).ceil() / 20.0).clamp(1.0, 100.0);
+    Some((lo, hi))
 }
 
 /// The label of the totals over all sets, and over its images with many people.
@@ -916,6 +955,35 @@ mod tests {
         let t = totals(&[row("a", "s", 100.0, 20.0), row("a", "t", 100.0, 100.0)]);
         assert_eq!(t[0].band_coverage, 0.5);
         assert!(markdown(&[row("a", "s", 100.0, 20.0)], &t, &[]).contains("(misses)"));
+    }
+
+    #[test]
+    fn the_fitted_range_holds_the_central_share_of_truth_over_count() {
+        // Truth over count 0.5, 0.6, ..., 1.9 (15 images); plus one empty image, ignored.
+        let mut rows: Vec<Row> = (0..15)
+            .map(|i| {
+                row(
+                    "s",
+                    &format!("{i}"),
+                    10.0,
+                    10.0 / (0.5 + 0.1 * f64::from(i)),
+                )
+            })
+            .collect();
+        rows.push(row("s", "empty", 0.0, 3.0));
+        let (lo, hi) = fitted_range(&rows, 0.9).unwrap();
+        // The central 90 % of 15 ratios drops none at 5 % of 14 = 0.7 (floor 0, ceil 14).
+        assert_eq!((lo, hi), (0.5, 1.9));
+        let (lo, hi) = fitted_range(&rows, 0.6).unwrap();
+        // 20 % of 14 = 2.8: the 3rd ratio from each end, rounded outwards to 0.05.
+        assert_eq!((lo, hi), (0.7, 1.7));
+        // A model that always undercounts: the band still reaches the count itself.
+        let under: Vec<Row> = (0..12)
+            .map(|i| row("s", &format!("{i}"), 20.0, 10.0))
+            .collect();
+        assert_eq!(fitted_range(&under, 0.9), Some((1.0, 2.0)));
+        // Too few images to say.
+        assert_eq!(fitted_range(&rows[..9], 0.9), None);
     }
 
     #[test]
