@@ -126,6 +126,10 @@ done
 lan=$(hostname -I 2>/dev/null | awk '{print $1}')
 say "Publish the drone (or: ffmpeg -re -i clip.mp4 -c copy -f flv '<URL>') to:"
 "$bin" --config "$state/skycount.toml" pilot-url --host "${lan:-127.0.0.1}" || true
+if [ "$server" = mediamtx ]; then
+  # stream.pairing (on by default): MediaMTX asks skycountd, and the operator allows a keyless drone.
+  echo "or with no key: rtmp://${lan:-127.0.0.1}:$RTMP_PORT/live/drone (then Allow it on the dashboard, signed in)"
+fi
 passphrase=$(sed -n 's/^skycount operator passphrase: //p' "$state/operator.issue" 2>/dev/null || true)
 echo "Operator passphrase: ${passphrase:-not generated: see the log above}"
 echo "  (sign in on the dashboard to calibrate, draw masks and zones; kept hashed in $state)"
