@@ -2,6 +2,7 @@
 //! set-up first): from an empty state folder, the operator's passphrase is printed beside the RTMP
 //! URL and signs in (200), and the run writes nothing outside its own folder (no
 //! `/var/lib/skycount`, where the box keeps its state) while it analyses and records history.
+//! The daemon it starts answers MediaMTX's authentication requests (pairing, on by default).
 
 mod common;
 
@@ -127,6 +128,52 @@ fn a_first_run_signs_in_and_keeps_its_state_in_its_folder() {
         200,
         "signing in with the printed passphrase {passphrase:?}: {:?}",
         res.body_mut().read_to_string()
+    );
+
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // Pairing is on (the default): the daemon answers MediaMTX's questions on loopback, the key
+    // from the printed URL lets a publisher in, a keyless one waits for the operator.
+    let key = printed[url_at]
+        .rsplit_once("pass=")
+        .map(|(_, k)| k.to_string())
+        .expect("the key in the URL");
+    let asks = |user: &str, pass: &str| {
+        agent()
+            .post(&format!("{base}/api/mediamtx/auth"))
+            .header("Content-Type", "application/json")
+            .send(
+                serde_json::json!({
+                    "user": user, "password": pass, "token": "", "ip": "192.168.50.23",
+                    "action": "publish", "path": "live/drone", "protocol": "rtmp",
+                    "id": null, "query": "", "userAgent": ""
+                })
+                .to_string(),
+            )
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(asks("drone", &key), 200);
+    assert_eq!(asks("", ""), 401);
+    let mut listing = agent()
+        .get(&format!("{base}/api/operator/pairing"))
+        .header("Cookie", &cookie)
+        .call()
+        .unwrap();
+    let listing: serde_json::Value =
+        serde_json::from_str(&listing.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(
+        listing["requests"][0]["address"], "192.168.50.23",
+        "{listing}"
     );
 
     // The demo is analysed and its flight recorded: the history is written, in the folder.
