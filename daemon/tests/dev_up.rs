@@ -118,27 +118,8 @@ fn a_first_run_signs_in_and_keeps_its_state_in_its_folder() {
         .to_string();
 
     let base = format!("http://127.0.0.1:{port}");
-    let mut res = agent()
-        .post(&format!("{base}/api/auth/login"))
-        .header("Content-Type", "application/json")
-        .send(serde_json::json!({ "passphrase": passphrase }).to_string())
-        .unwrap();
-    assert_eq!(
-        res.status().as_u16(),
-        200,
-        "signing in with the printed passphrase {passphrase:?}: {:?}",
-        res.body_mut().read_to_string()
-    );
-
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    // Signing in with the printed passphrase answers 200 (sign_in_at asserts it).
+    let cookie = sign_in_at(&base, &passphrase);
 
     // Pairing is on (the default): the daemon answers MediaMTX's questions on loopback, the key
     // from the printed URL lets a publisher in, a keyless one waits for the operator.

@@ -464,16 +464,18 @@ async fn mediamtx_asks_and_the_operator_alone_approves_a_drone() {
 
     // A viewer sees no request, and can neither allow nor refuse nor revoke.
     let choice = format!(r#"{{"address": "{drone}", "path": "live/drone"}}"#);
+    // From the box's own page, with the operator's session cookie or none.
+    let from_page =
+        |cookie: Option<&str>, method: &'static str, path: &str, body: Option<String>| {
+            let mut headers = vec![
+                ("Host", "192.168.50.1".to_string()),
+                ("Origin", "http://192.168.50.1".to_string()),
+            ];
+            headers.extend(cookie.map(|c| ("Cookie", c.to_string())));
+            send(method, format!("http://{addr}{path}"), headers, body)
+        };
     let viewer = |method: &'static str, path: &str, body: Option<String>| {
-        send(
-            method,
-            format!("http://{addr}{path}"),
-            vec![
-                ("Host", "192.168.50.1".into()),
-                ("Origin", "http://192.168.50.1".into()),
-            ],
-            body,
-        )
+        from_page(None, method, path, body)
     };
     let a = viewer("GET", "/api/operator/pairing", None).await;
     assert_eq!(a.status, 401, "{}", a.body);
@@ -498,16 +500,7 @@ async fn mediamtx_asks_and_the_operator_alone_approves_a_drone() {
     // The operator sees the request, allows it; the drone's next attempt is let in.
     let cookie = sign_in(addr, "192.168.50.1").await;
     let operator = |method: &'static str, path: &str, body: Option<String>| {
-        send(
-            method,
-            format!("http://{addr}{path}"),
-            vec![
-                ("Host", "192.168.50.1".into()),
-                ("Origin", "http://192.168.50.1".into()),
-                ("Cookie", cookie.clone()),
-            ],
-            body,
-        )
+        from_page(Some(&cookie), method, path, body)
     };
     let a = operator("GET", "/api/operator/pairing", None).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -529,6 +522,8 @@ async fn mediamtx_asks_and_the_operator_alone_approves_a_drone() {
     assert_eq!(a.status, 404, "{}", a.body);
     let a = operator("POST", "/api/operator/pairing/allow", Some("{}".into())).await;
     assert_eq!(a.status, 400, "{}", a.body);
+    let a = operator("POST", "/api/operator/pairing/launch", Some(choice.clone())).await;
+    assert_eq!(a.status, 404, "{}", a.body);
     let a = operator("POST", "/api/operator/pairing/allow", Some(choice.clone())).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let approval: serde_json::Value = serde_json::from_str(&a.body).unwrap();

@@ -11,7 +11,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -120,40 +120,27 @@ async fn list(State(edge): State<Edge>) -> Response {
     Json(edge.pairing.list(Now::real())).into_response()
 }
 
-async fn allow(State(edge): State<Edge>, req: Request) -> Response {
+/// `POST /api/operator/pairing/{allow|refuse|revoke}`.
+async fn act(State(edge): State<Edge>, Path(action): Path<String>, req: Request) -> Response {
     let c = match choice(req).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    answer(
-        edge.pairing
-            .allow(c.address, &c.path, Now::real())
+    let (p, now) = (&edge.pairing, Now::real());
+    answer(match action.as_str() {
+        "allow" => p
+            .allow(c.address, &c.path, now)
             .map(|a| json!({ "approval": a })),
-    )
-}
-
-async fn refuse(State(edge): State<Edge>, req: Request) -> Response {
-    let c = match choice(req).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    answer(
-        edge.pairing
-            .refuse(c.address, &c.path, Now::real())
+        "refuse" => p
+            .refuse(c.address, &c.path, now)
             .map(|()| json!({ "refused": true })),
-    )
-}
-
-async fn revoke(State(edge): State<Edge>, req: Request) -> Response {
-    let c = match choice(req).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    answer(
-        edge.pairing
-            .revoke(c.address, &c.path, Now::real())
+        "revoke" => p
+            .revoke(c.address, &c.path, now)
             .map(|()| json!({ "revoked": true })),
-    )
+        _ => Err(PairingError::NotFound(
+            "the operator may allow, refuse or revoke".into(),
+        )),
+    })
 }
 
 /// MediaMTX's route and the operator's; none without `pairing` (tests, tools).
@@ -166,9 +153,7 @@ pub fn routes(edge: Option<Edge>, auth: Arc<Auth>) -> Router {
         .with_state(edge.clone());
     let operator = Router::new()
         .route("/api/operator/pairing", get(list))
-        .route("/api/operator/pairing/allow", post(allow))
-        .route("/api/operator/pairing/refuse", post(refuse))
-        .route("/api/operator/pairing/revoke", post(revoke))
+        .route("/api/operator/pairing/{action}", post(act))
         .route_layer(axum::middleware::from_fn_with_state(
             auth,
             super::operator::gate,
