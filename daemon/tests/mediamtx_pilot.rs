@@ -382,6 +382,32 @@ async fn foreign_hosts_origins_and_guesses_are_refused() {
     assert_eq!(s["operator"], true, "{}", a.body);
 }
 
+/// The `id` MediaMTX gives the drone's RTMP connection.
+const CONN_ID: &str = "5e6a3d8c-7bd1-4d0f-a3b9-3c7a1f6e2d10";
+
+/// A stand-in for MediaMTX's Control API that ends RTMP connections
+/// (`POST /v3/rtmpconns/kick/{id}`, answering its `OK`) and records which.
+async fn fake_control_api() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::{Path, State};
+    type Kicked = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    let kicked: Kicked = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/v3/rtmpconns/kick/{id}",
+            axum::routing::post(
+                |State(k): State<Kicked>, Path(id): Path<String>| async move {
+                    k.lock().unwrap().push(id);
+                    axum::Json(serde_json::json!({ "status": "ok" }))
+                },
+            ),
+        )
+        .with_state(kicked.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, kicked)
+}
+
 /// MediaMTX's authentication request, as its documentation gives the body.
 fn mediamtx_asks(action: &str, path: &str, ip: &str, user: &str, pass: &str) -> String {
     serde_json::json!({
@@ -392,7 +418,7 @@ fn mediamtx_asks(action: &str, path: &str, ip: &str, user: &str, pass: &str) -> 
         "action": action,
         "path": path,
         "protocol": "rtmp",
-        "id": "5e6a3d8c-7bd1-4d0f-a3b9-3c7a1f6e2d10",
+        "id": CONN_ID,
         "query": if user.is_empty() { String::new() } else { format!("user={user}&pass={pass}") },
         "userAgent": ""
     })
@@ -408,9 +434,14 @@ async fn mediamtx_asks_and_the_operator_alone_approves_a_drone() {
         &s,
         Some("Key4Pilot99"),
     ));
+    let (api, kicked) = fake_control_api().await;
     let edge = skycountd::publish::pairing::Edge {
         pairing,
         listen: "0.0.0.0".parse().unwrap(),
+        api: Some(skycountd::mediamtx::api::Client::new(
+            api,
+            Duration::from_secs(2),
+        )),
     };
     let addr = start_pairing(
         StreamAccess::from_settings(&s, Ok("Key4Pilot99".into())),
@@ -547,9 +578,13 @@ async fn mediamtx_asks_and_the_operator_alone_approves_a_drone() {
     let a = asks(mediamtx_asks("publish", "live/drone/view", drone, "", "")).await;
     assert_eq!(a.status, 401, "{}", a.body);
 
-    // Revoked: refused again, and waiting again.
+    // Revoked: the stream it let in is ended through the Control API (MediaMTX's `id` of the
+    // connection), and the drone is refused again, and waiting again.
     let a = operator("POST", "/api/operator/pairing/revoke", Some(choice.clone())).await;
     assert_eq!(a.status, 200, "{}", a.body);
+    let revoked: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(revoked["ended"], 1, "{revoked}");
+    assert_eq!(*kicked.lock().unwrap(), [CONN_ID]);
     let a = asks(mediamtx_asks("publish", "live/drone", drone, "", "")).await;
     assert_eq!(a.status, 401, "{}", a.body);
     let a = operator("POST", "/api/operator/pairing/refuse", Some(choice.clone())).await;

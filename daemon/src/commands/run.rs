@@ -110,6 +110,11 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
                 key.as_deref().ok(),
             )),
             listen: settings.server.listen.ip(),
+            // A revoked approval's stream is ended through the Control API.
+            api: Some(mediamtx::api::Client::new(
+                settings.mediamtx.api,
+                Duration::from_secs(2),
+            )),
         });
     let (app, io) = server::router(
         hub.clone(),

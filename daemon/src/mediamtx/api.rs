@@ -208,6 +208,48 @@ impl Client {
     pub fn info(&self) -> Result<Info, ApiError> {
         self.get("/v3/info", "")
     }
+
+    /// `POST /v3/rtmpconns/kick/{id}`: ends an RTMP connection (a drone whose approval the
+    /// operator revoked). `NotFound` when it has ended already.
+    pub fn kick_rtmp(&self, id: &str) -> Result<(), ApiError> {
+        if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        {
+            return Err(ApiError::Malformed(format!(
+                "{:?} is not a connection id",
+                id.chars().take(64).collect::<String>()
+            )));
+        }
+        let url = format!("http://{}/v3/rtmpconns/kick/{id}", self.addr);
+        let mut resp = self
+            .agent
+            .post(&url)
+            .send_empty()
+            .map_err(|e| ApiError::Unreachable {
+                addr: self.addr.to_string(),
+                reason: e.to_string(),
+            })?;
+        let status = resp.status().as_u16();
+        if status == 200 {
+            return Ok(());
+        }
+        let message = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .ok()
+            .and_then(|b| serde_json::from_str::<ErrorBody>(&b).ok())
+            .map(|b| b.error)
+            .unwrap_or_default();
+        Err(if status == 404 {
+            ApiError::NotFound {
+                path: id.to_string(),
+                message,
+            }
+        } else {
+            ApiError::Status { status, message }
+        })
+    }
 }
 
 pub use crate::wire::{BFrames, MediaMtxReport};

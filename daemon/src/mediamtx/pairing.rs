@@ -54,6 +54,8 @@ pub const AUTH_PATH: &str = "/api/mediamtx/auth";
 pub const PER_ADDRESS: usize = 4;
 /// The most requests waiting at once.
 pub const MAX_REQUESTS: usize = 64;
+/// The connections remembered per approval, to end them when it is revoked.
+pub const CONNS_KEPT: usize = 4;
 /// The most approvals at once.
 pub const MAX_APPROVALS: usize = 64;
 /// A request not repeated for this long is dropped.
@@ -192,6 +194,10 @@ pub struct Approval {
     pub client: Option<Lease>,
     #[serde(skip)]
     expires: Instant,
+    /// The RTMP connections it let in (MediaMTX's `id`s, newest last, at most
+    /// [`CONNS_KEPT`]): what a revocation ends.
+    #[serde(skip)]
+    conns: Vec<String>,
 }
 
 /// The requests and approvals, for the operator.
@@ -364,7 +370,13 @@ impl Pairing {
         let key = (ip, req.path.clone());
         let mut st = self.state.lock();
         st.approvals.retain(|_, a| a.expires > now.at);
-        if st.approvals.contains_key(&key) {
+        if let Some(a) = st.approvals.get_mut(&key) {
+            if req.protocol == "rtmp" && !req.id.is_empty() && !a.conns.contains(&req.id) {
+                if a.conns.len() >= CONNS_KEPT {
+                    a.conns.remove(0);
+                }
+                a.conns.push(req.id.chars().take(64).collect());
+            }
             return Decision::Allowed("approved by the operator");
         }
         drop(st);
@@ -420,6 +432,7 @@ impl Pairing {
             expires_ms: now.wall_ms + self.approval_for.as_millis() as u64,
             client: p.client.clone(),
             expires: now.at + self.approval_for,
+            conns: Vec::new(),
         };
         st.pending.remove(&key);
         st.approvals.insert(key, approval.clone());
@@ -446,15 +459,20 @@ impl Pairing {
         }
     }
 
-    /// The operator withdraws an approval: the address's next attempt is refused (a stream it
-    /// is publishing now goes on until it ends).
-    pub fn revoke(&self, address: IpAddr, path: &str, now: Now) -> Result<(), PairingError> {
+    /// The operator withdraws an approval: the address's next attempt is refused. Answers the
+    /// RTMP connections the approval let in, for the caller to end (MediaMTX's Control API).
+    pub fn revoke(
+        &self,
+        address: IpAddr,
+        path: &str,
+        now: Now,
+    ) -> Result<Vec<String>, PairingError> {
         let mut st = self.state.lock();
         prune(&mut st, now);
         match st.approvals.remove(&(address, path.to_string())) {
-            Some(_) => {
+            Some(a) => {
                 log::info!("operator revoked the approval of {address} to stream to {path}");
-                Ok(())
+                Ok(a.conns)
             }
             None => Err(PairingError::NotFound(format!(
                 "{address} is not allowed to stream to {path}"
@@ -700,7 +718,18 @@ mod tests {
         p.decide(&drone, t0);
         p.allow(addr, "live/drone", t0).unwrap();
         assert!(p.decide(&drone, t0).allowed());
-        p.revoke(addr, "live/drone", t0).unwrap();
+        // The connections it let in are what a revocation ends (the last CONNS_KEPT of them).
+        for i in 0..6 {
+            let mut c = drone.clone();
+            c.id = format!("5e6a3d8c-0000-4000-8000-00000000000{i}");
+            assert!(p.decide(&c, t0).allowed());
+        }
+        let ended = p.revoke(addr, "live/drone", t0).unwrap();
+        assert_eq!(ended.len(), CONNS_KEPT);
+        assert_eq!(
+            ended[CONNS_KEPT - 1],
+            "5e6a3d8c-0000-4000-8000-000000000005"
+        );
         assert!(matches!(
             p.revoke(addr, "live/drone", t0),
             Err(PairingError::NotFound(_))

@@ -31,6 +31,9 @@ const BODY_LIMIT: usize = 16 * 1024;
 pub struct Edge {
     pub pairing: Arc<Pairing>,
     pub listen: IpAddr,
+    /// MediaMTX's Control API, to end the connections of a revoked approval (`None`: not ended,
+    /// only refused from then on).
+    pub api: Option<crate::mediamtx::api::Client>,
 }
 
 fn error(code: StatusCode, msg: impl Into<String>) -> Response {
@@ -134,13 +137,47 @@ async fn act(State(edge): State<Edge>, Path(action): Path<String>, req: Request)
         "refuse" => p
             .refuse(c.address, &c.path, now)
             .map(|()| json!({ "refused": true })),
-        "revoke" => p
-            .revoke(c.address, &c.path, now)
-            .map(|()| json!({ "revoked": true })),
+        "revoke" => match p.revoke(c.address, &c.path, now) {
+            Ok(conns) => {
+                let ended = end_connections(edge.api.clone(), conns, &c).await;
+                Ok(json!({ "revoked": true, "ended": ended }))
+            }
+            Err(e) => Err(e),
+        },
         _ => Err(PairingError::NotFound(
             "the operator may allow, refuse or revoke".into(),
         )),
     })
+}
+
+/// Ends the RTMP connections a revoked approval let in, through MediaMTX's Control API: how
+/// many it ended (one that has ended already is not counted).
+async fn end_connections(
+    api: Option<crate::mediamtx::api::Client>,
+    conns: Vec<String>,
+    c: &Choice,
+) -> usize {
+    let Some(api) = api else { return 0 };
+    if conns.is_empty() {
+        return 0;
+    }
+    let who = format!("{} on {}", c.address, c.path);
+    tokio::task::spawn_blocking(move || {
+        let mut ended = 0;
+        for id in conns {
+            match api.kick_rtmp(&id) {
+                Ok(()) => {
+                    log::info!("ended the stream of {who} (RTMP connection {id}): its approval was revoked");
+                    ended += 1;
+                }
+                Err(crate::mediamtx::api::ApiError::NotFound { .. }) => {}
+                Err(e) => log::warn!("could not end the stream of {who} (RTMP connection {id}): {e}"),
+            }
+        }
+        ended
+    })
+    .await
+    .unwrap_or(0)
 }
 
 /// MediaMTX's route and the operator's; none without `pairing` (tests, tools).

@@ -122,8 +122,8 @@ export function ApprovedDrones({ onNote }: { onNote: (n: { text: string; error: 
   const revoke = async (c: Choice) => {
     setBusy(true);
     try {
-      await revokeDrone(c);
-      onNote({ text: `${c.address} may no longer stream to ${c.path} without the key (a stream already running goes on until it ends).`, error: false });
+      const ended = await revokeDrone(c);
+      onNote({ text: `${c.address} may no longer stream to ${c.path} without the key${ended > 0 ? ': its stream was ended' : ''}.`, error: false });
     } catch (e) {
       onNote({ text: e instanceof Error ? e.message : String(e), error: true });
     } finally {

@@ -54,16 +54,18 @@ describe('drones waiting for the operator', () => {
     const box: typeof fetch = async (url, init) => {
       seen.push({ url: String(url), init });
       if (String(url).endsWith('/allow')) return new Response(JSON.stringify({ approval: answer.approvals[0] }), { status: 200 });
-      if (String(url).endsWith('/revoke')) return new Response(JSON.stringify({ error: '192.168.50.24 is not allowed to stream to live/drone' }), { status: 404 });
+      if (String(url).endsWith('/revoke')) return seen.length === 3 ? new Response(JSON.stringify({ revoked: true, ended: 1 }), { status: 200 }) : new Response(JSON.stringify({ error: '192.168.50.24 is not allowed to stream to live/drone' }), { status: 404 });
       return new Response('{"refused": true}', { status: 200 });
     };
     const c = { address: '192.168.50.24', path: 'live/drone' };
     expect((await allowDrone(c, box))!.expires_ms).toBe(1765086400000);
     await refuseDrone(c, box);
+    expect(await revokeDrone(c, box)).toBe(1);
     await expect(revokeDrone(c, box)).rejects.toThrow('192.168.50.24 is not allowed to stream to live/drone');
     expect(seen.map((s) => [s.url, s.init?.method, s.init?.body])).toEqual([
       ['/api/operator/pairing/allow', 'POST', JSON.stringify(c)],
       ['/api/operator/pairing/refuse', 'POST', JSON.stringify(c)],
+      ['/api/operator/pairing/revoke', 'POST', JSON.stringify(c)],
       ['/api/operator/pairing/revoke', 'POST', JSON.stringify(c)],
     ]);
   });

@@ -106,8 +106,10 @@ export async function refuseDrone(c: Choice, fetchFn?: FetchFn): Promise<void> {
   await operatorRequest('POST', 'pairing/refuse', choice(c), fetchFn);
 }
 
-export async function revokeDrone(c: Choice, fetchFn?: FetchFn): Promise<void> {
-  await operatorRequest('POST', 'pairing/revoke', choice(c), fetchFn);
+/** Revokes an approval; answers how many of its streams the box ended. */
+export async function revokeDrone(c: Choice, fetchFn?: FetchFn): Promise<number> {
+  const answer = await operatorRequest('POST', 'pairing/revoke', choice(c), fetchFn);
+  return isObj(answer) ? (num(answer.ended) ?? 0) : 0;
 }
 
 /** "A drone at 192.168.50.23 wants to stream to live/north". */
