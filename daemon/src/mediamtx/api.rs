@@ -161,16 +161,19 @@ impl Client {
         Self { addr, agent }
     }
 
-    fn get<T: for<'de> Deserialize<'de>>(&self, route: &str, path: &str) -> Result<T, ApiError> {
+    /// A GET (or a POST with no body) of `route`: the answer's body when it is 200, else what
+    /// the error says (`path` names what a 404 did not find).
+    fn send(&self, post: bool, route: &str, path: &str) -> Result<String, ApiError> {
         let url = format!("http://{}{route}", self.addr);
-        let mut resp = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| ApiError::Unreachable {
-                addr: self.addr.to_string(),
-                reason: e.to_string(),
-            })?;
+        let sent = if post {
+            self.agent.post(&url).send_empty()
+        } else {
+            self.agent.get(&url).call()
+        };
+        let mut resp = sent.map_err(|e| ApiError::Unreachable {
+            addr: self.addr.to_string(),
+            reason: e.to_string(),
+        })?;
         let status = resp.status().as_u16();
         let body = resp
             .body_mut()
@@ -182,7 +185,7 @@ impl Client {
                 reason: format!("the answer broke off: {e}"),
             })?;
         if status == 200 {
-            return serde_json::from_str(&body).map_err(|e| ApiError::Malformed(e.to_string()));
+            return Ok(body);
         }
         let message = serde_json::from_str::<ErrorBody>(&body)
             .ok()
@@ -197,6 +200,11 @@ impl Client {
         } else {
             ApiError::Status { status, message }
         })
+    }
+
+    fn get<T: for<'de> Deserialize<'de>>(&self, route: &str, path: &str) -> Result<T, ApiError> {
+        let body = self.send(false, route, path)?;
+        serde_json::from_str(&body).map_err(|e| ApiError::Malformed(e.to_string()))
     }
 
     /// `GET /v3/paths/get/{name}`.
@@ -219,36 +227,8 @@ impl Client {
                 id.chars().take(64).collect::<String>()
             )));
         }
-        let url = format!("http://{}/v3/rtmpconns/kick/{id}", self.addr);
-        let mut resp = self
-            .agent
-            .post(&url)
-            .send_empty()
-            .map_err(|e| ApiError::Unreachable {
-                addr: self.addr.to_string(),
-                reason: e.to_string(),
-            })?;
-        let status = resp.status().as_u16();
-        if status == 200 {
-            return Ok(());
-        }
-        let message = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_string()
-            .ok()
-            .and_then(|b| serde_json::from_str::<ErrorBody>(&b).ok())
-            .map(|b| b.error)
-            .unwrap_or_default();
-        Err(if status == 404 {
-            ApiError::NotFound {
-                path: id.to_string(),
-                message,
-            }
-        } else {
-            ApiError::Status { status, message }
-        })
+        self.send(true, &format!("/v3/rtmpconns/kick/{id}"), id)
+            .map(|_| ())
     }
 }
 
