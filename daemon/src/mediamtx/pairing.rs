@@ -21,9 +21,9 @@
 //! flood of them (hundreds of addresses or paths) neither grows memory nor hides the real
 //! pilot: an address holds at most [`PER_ADDRESS`] requests (its least recently seen goes
 //! first), the list at most [`MAX_REQUESTS`]; when full, a request from an address the hotspot's
-//! DHCP server does not know (an address set by hand, as a flood's are) goes first, then the
-//! least recently seen; a request not repeated for [`REQUEST_TTL`] is dropped. The pilot's app
-//! retries, which keeps its request the newest.
+//! DHCP server does not know (an address set by hand, as a flood's are) goes first, among those
+//! one that asked only once (the pilot's app retries), then the least recently seen; a request
+//! not repeated for [`REQUEST_TTL`] is dropped.
 //!
 //! **Approvals** last `stream.approval_minutes` (a day by default) or until revoked, and are kept
 //! in memory only: a restart of skycountd forgets them. An address belongs to a device only for
@@ -510,12 +510,15 @@ fn record(st: &mut State, key: Key, req: &AuthRequest, client: Option<Lease>, no
             .expect("at least one");
         st.pending.remove(&oldest);
     } else if st.pending.len() >= MAX_REQUESTS {
-        // Full: a request from an address the DHCP server does not know goes first.
+        // Full: a request from an address the DHCP server does not know goes first, one that
+        // asked once before one that asked again (a flood's made-up addresses ask once; a
+        // pilot's app retries), then the least recently seen.
+        let rank = |p: &Pending| (p.client.is_some(), p.attempts > 1, p.last);
         let unknown = st
             .pending
             .iter()
             .filter(|(_, p)| p.client.is_none())
-            .min_by_key(|(_, p)| p.last)
+            .min_by_key(|(_, p)| rank(p))
             .map(|(k, _)| k.clone());
         let victim = match unknown {
             Some(k) => k,
@@ -524,7 +527,7 @@ fn record(st: &mut State, key: Key, req: &AuthRequest, client: Option<Lease>, no
             None => st
                 .pending
                 .iter()
-                .min_by_key(|(_, p)| p.last)
+                .min_by_key(|(_, p)| rank(p))
                 .map(|(k, _)| k.clone())
                 .expect("full"),
         };
@@ -846,6 +849,24 @@ mod tests {
             MAX_REQUESTS,
             "the rest are the newest strangers"
         );
+        // With no lease file (a box on a LAN), a pilot that asked twice outlasts hundreds of
+        // made-up addresses asking once each.
+        let mut lan = pairing(None);
+        lan.paths.drones = vec!["live/drone".into()];
+        let mut t = Now::real();
+        for _ in 0..2 {
+            lan.decide(&publish("192.168.1.23", "live/drone"), t);
+        }
+        for i in 0..500u32 {
+            t = t.after(step);
+            lan.decide(
+                &publish(&format!("10.1.{}.{}", i / 256, i % 256), "live/drone"),
+                t,
+            );
+        }
+        let kept = lan.list(t).requests;
+        assert_eq!(kept.len(), MAX_REQUESTS);
+        assert!(kept.iter().any(|r| r.address.to_string() == "192.168.1.23"));
         // A full list of hotspot clients keeps its place against strangers.
         let mut q = pairing(None);
         q.paths.drones = vec!["live/drone".into()];
