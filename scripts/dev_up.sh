@@ -4,7 +4,10 @@
 #     `skycountd render-mediamtx` from that TOML, as on the box), otherwise nginx-rtmp;
 #   - skycountd, reading the stream over loopback (RTSP from MediaMTX, RTMP from nginx);
 #   - the dashboard (web/dist) on http://localhost:${PORT:-8080}.
-# It prints the RTMP URL to publish to (key included). Ctrl-C stops everything it started.
+# It prints the RTMP URL to publish to (key included) and the operator's passphrase (generated on
+# the first start). Every file it and skycountd write (the configuration, the keys, the operator's
+# passphrase and sessions, the flight history, calibrations) stays in DEV_UP_DIR: nothing goes to
+# /var/lib or /run, and a second run keeps the first one's state. Ctrl-C stops everything it started.
 #
 #   PORT=8080 RTMP_PORT=1935 [DEV_UP_DIR=target/dev-up] [DEV_UP_MODEL=…onnx] scripts/dev_up.sh
 # (not SKYCOUNT_*: those are skycount.toml overrides for skycountd)
@@ -18,6 +21,7 @@ PORT=${PORT:-8080}
 RTMP_PORT=${RTMP_PORT:-1935}
 state=${DEV_UP_DIR:-$root/target/dev-up}
 mkdir -p "$state"
+state=$(cd "$state" && pwd)
 
 say() { printf '\n== %s\n' "$*"; }
 die() { echo "dev_up: $*" >&2; exit 1; }
@@ -49,6 +53,9 @@ demo_url = "$demo"
 [model]
 path = "$model"
 execution_providers = ["cpu"]
+cache_dir = "$state/tensorrt"
+[analysis]
+state_dir = "$state/analysis"
 [server]
 listen = "0.0.0.0:$PORT"
 web_dir = "$root/web/dist"
@@ -60,6 +67,16 @@ read_protocol = "$read_protocol"
 watch = $watch
 config_out = "$state/mediamtx.yml"
 always_available = $([ "$server" = mediamtx ] && echo true || echo false)
+[hotspot]
+passphrase_file = "$state/hotspot-passphrase"
+[operator]
+hash_file = "$state/operator.phc"
+banner_file = "$state/operator.issue"
+sessions_file = "$state/operator.sessions"
+[update]
+dir = "$state/update"
+usb_dir = "$state/usb"
+reboot_file = "$state/reboot"
 TOML
 "$bin" --config "$state/skycount.toml" check-config >/dev/null
 
@@ -98,14 +115,24 @@ fi
 say "skycountd on http://localhost:$PORT"
 "$bin" --config "$state/skycount.toml" run &
 pids+=($!)
-for _ in $(seq 1 100); do
-  [ -f "$state/stream-key" ] && break
+# skycountd keeps the stream key and generates the operator's passphrase as it starts (argon2
+# takes a moment on a busy machine): wait for both while it runs.
+for _ in $(seq 1 600); do
+  [ -f "$state/stream-key" ] && [ -f "$state/operator.issue" ] && break
+  kill -0 "${pids[-1]}" 2>/dev/null || break
   sleep 0.1
 done
 
 lan=$(hostname -I 2>/dev/null | awk '{print $1}')
 say "Publish the drone (or: ffmpeg -re -i clip.mp4 -c copy -f flv '<URL>') to:"
 "$bin" --config "$state/skycount.toml" pilot-url --host "${lan:-127.0.0.1}" || true
-echo "Dashboard: http://${lan:-localhost}:$PORT/   Ctrl-C stops everything."
+if [ "$server" = mediamtx ]; then
+  # stream.pairing (on by default): MediaMTX asks skycountd, and the operator allows a keyless drone.
+  echo "or with no key: rtmp://${lan:-127.0.0.1}:$RTMP_PORT/live/drone (then Allow it on the dashboard, signed in)"
+fi
+passphrase=$(sed -n 's/^skycount operator passphrase: //p' "$state/operator.issue" 2>/dev/null || true)
+echo "Operator passphrase: ${passphrase:-not generated: see the log above}"
+echo "  (sign in on the dashboard to calibrate, draw masks and zones; kept hashed in $state)"
+echo "Dashboard: http://${lan:-localhost}:$PORT/   State: $state   Ctrl-C stops everything."
 wait -n "${pids[@]}" || true
 echo "dev_up: a process ended; stopping the rest"

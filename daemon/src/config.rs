@@ -395,6 +395,12 @@ pub struct StreamSettings {
     pub webrtc_port: u16,
     /// How skycountd reads the stream from MediaMTX when `source.url` is `auto`.
     pub read_protocol: ReadProtocol,
+    /// Pairing by approval: MediaMTX asks skycountd about every client (its `authMethod: http`),
+    /// and a drone without the key may publish once the operator allows its address
+    /// (`mediamtx::pairing`). Off: MediaMTX checks the key itself, as before.
+    pub pairing: bool,
+    /// How long the operator's approval of an address lasts, in minutes (1 to 43200, 30 days).
+    pub approval_minutes: u32,
 }
 
 impl Default for StreamSettings {
@@ -408,6 +414,8 @@ impl Default for StreamSettings {
             rtsp_port: 8554,
             webrtc_port: 8889,
             read_protocol: ReadProtocol::Rtsp,
+            pairing: true,
+            approval_minutes: 1440,
         }
     }
 }
@@ -1243,6 +1251,15 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
             bad("stream.key", e);
         }
     }
+    if !(1..=43200).contains(&s.stream.approval_minutes) {
+        bad(
+            "stream.approval_minutes",
+            format!(
+                "is {}; it must be 1 to 43200 (30 days)",
+                s.stream.approval_minutes
+            ),
+        );
+    }
     if s.stream.key.is_empty() && s.stream.key_file.as_os_str().is_empty() {
         bad(
             "stream.key_file",
@@ -1665,6 +1682,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`stream.key`"), "{err}");
+        for minutes in ["0", "43201"] {
+            let err = load_text(&format!("[stream]\napproval_minutes = {minutes}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`stream.approval_minutes`"), "{err}");
+        }
+        let pairing = load_text("[stream]\npairing = false\napproval_minutes = 60\n", &[])
+            .unwrap()
+            .stream;
+        assert!(!pairing.pairing && pairing.approval_minutes == 60);
         let err = load_text(
             "[mediamtx]\nalways_available_tracks = [\"MPEG4Audio\"]\n",
             &[],

@@ -18,6 +18,35 @@ pub use crate::config::hotspot::{check, check_passphrase};
 use crate::config::HotspotSettings;
 use crate::secret;
 
+/// Where dnsmasq keeps the hotspot's DHCP leases (one line per client:
+/// `<expiry> <MAC> <address> <host name or *> <client id or *>`).
+pub const LEASE_FILE: &str = "/run/skycount-dnsmasq/dnsmasq.leases";
+
+/// What the hotspot's DHCP server knows of a client.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Lease {
+    pub mac: String,
+    /// The name the client gave (`None` when it gave none).
+    pub name: Option<String>,
+}
+
+/// The lease of `addr` in a dnsmasq lease file's `text`, if it has one. Names are kept to 64
+/// printable characters: they come from the client.
+pub fn lease_of(text: &str, addr: std::net::IpAddr) -> Option<Lease> {
+    text.lines().find_map(|line| {
+        let mut f = line.split_whitespace();
+        let (_expiry, mac, ip, name) = (f.next()?, f.next()?, f.next()?, f.next()?);
+        if ip.parse::<std::net::IpAddr>().ok()? != addr {
+            return None;
+        }
+        let name: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+        Some(Lease {
+            mac: mac.chars().take(64).collect(),
+            name: (name != "*" && !name.is_empty()).then_some(name),
+        })
+    })
+}
+
 /// How a generated passphrase is made and kept: 12 lower-case letters and digits without
 /// look-alikes (no 0/o, 1/l), about 60 bits, easy to type on a phone.
 const KEPT: secret::Kind = secret::Kind {
@@ -124,7 +153,7 @@ pub fn dnsmasq_conf(h: &HotspotSettings, origin: &str) -> String {
     let _ = writeln!(s, "dhcp-range={first},{last},{},12h", h.address.netmask());
     let _ = writeln!(s, "dhcp-option=option:router,{box_addr}");
     let _ = writeln!(s, "dhcp-option=option:dns-server,{box_addr}");
-    let _ = writeln!(s, "dhcp-leasefile=/run/skycount-dnsmasq/dnsmasq.leases");
+    let _ = writeln!(s, "dhcp-leasefile={LEASE_FILE}");
     if h.captive_portal {
         let _ = writeln!(
             s,
@@ -226,6 +255,30 @@ pub fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leases_are_found_by_address() {
+        let text = "1765000000 aa:bb:cc:dd:ee:01 192.168.50.23 DJI-RC-Pro 01:aa:bb:cc:dd:ee:01\n\
+                    1765000000 aa:bb:cc:dd:ee:02 192.168.50.24 * *\n";
+        assert_eq!(
+            lease_of(text, "192.168.50.23".parse().unwrap()),
+            Some(Lease {
+                mac: "aa:bb:cc:dd:ee:01".into(),
+                name: Some("DJI-RC-Pro".into())
+            })
+        );
+        assert_eq!(
+            lease_of(text, "192.168.50.24".parse().unwrap())
+                .unwrap()
+                .name,
+            None
+        );
+        assert_eq!(lease_of(text, "192.168.50.25".parse().unwrap()), None);
+        assert_eq!(
+            lease_of("garbage\n\n", "192.168.50.25".parse().unwrap()),
+            None
+        );
+    }
 
     fn good() -> HotspotSettings {
         HotspotSettings {

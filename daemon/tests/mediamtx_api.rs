@@ -522,3 +522,27 @@ fn drain(events: &mut Events, hub: &Hub) -> bool {
     }
     reattach
 }
+
+#[test]
+fn ending_a_revoked_drone_s_connection_is_the_api_s_own_call() {
+    // The route and method skycountd uses are MediaMTX's (openapi.yaml), answering `OK`.
+    let kick = &spec()["paths"]["/v3/rtmpconns/kick/{id}"]["post"];
+    assert_eq!(kick["operationId"].as_str(), Some("rtmpConnsKick"));
+    assert_eq!(
+        kick["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].as_str(),
+        Some("#/components/schemas/OK")
+    );
+    // An id that is not one is refused before anything is sent (it goes into the URL).
+    let c = client("127.0.0.1:9".parse().unwrap());
+    for bad in ["", "../paths/get/x", "a b", &"f".repeat(65)] {
+        assert!(
+            matches!(c.kick_rtmp(bad), Err(ApiError::Malformed(_))),
+            "{bad:?}"
+        );
+    }
+    // Nothing listens at port 9 of loopback: the error says so.
+    assert!(matches!(
+        c.kick_rtmp("5e6a3d8c-7bd1-4d0f-a3b9-3c7a1f6e2d10"),
+        Err(ApiError::Unreachable { .. })
+    ));
+}

@@ -1,6 +1,7 @@
 //! The pilot's view over HTTP: the RTMP URL with the key and its QR code for the operator only,
 //! the operator's sign-in, the names the box answers to, the security headers and the captive
-//! portal's redirects, from a real server on loopback.
+//! portal's redirects, and pairing by approval (MediaMTX's authentication requests, the
+//! operator's approvals), from a real server on loopback.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -32,6 +33,13 @@ fn hub() -> std::sync::Arc<Hub> {
 const PIN: &str = "pilot-pin-42";
 
 async fn start(access: StreamAccess) -> SocketAddr {
+    start_pairing(access, None).await
+}
+
+async fn start_pairing(
+    access: StreamAccess,
+    pairing: Option<skycountd::publish::pairing::Edge>,
+) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hosts = HostNames::exactly(&["skycount.lan"], &["192.168.50.1".parse().unwrap()]);
@@ -44,6 +52,7 @@ async fn start(access: StreamAccess) -> SocketAddr {
         auth,
         None,
         None,
+        pairing,
     );
     tokio::spawn(server::serve(listener, app, io, std::future::pending()));
     addr
@@ -371,4 +380,223 @@ async fn foreign_hosts_origins_and_guesses_are_refused() {
     .await;
     let s: serde_json::Value = serde_json::from_str(&a.body).unwrap();
     assert_eq!(s["operator"], true, "{}", a.body);
+}
+
+/// The `id` MediaMTX gives the drone's RTMP connection.
+const CONN_ID: &str = "5e6a3d8c-7bd1-4d0f-a3b9-3c7a1f6e2d10";
+
+/// A stand-in for MediaMTX's Control API that ends RTMP connections
+/// (`POST /v3/rtmpconns/kick/{id}`, answering its `OK`) and records which.
+async fn fake_control_api() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::{Path, State};
+    type Kicked = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    let kicked: Kicked = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/v3/rtmpconns/kick/{id}",
+            axum::routing::post(
+                |State(k): State<Kicked>, Path(id): Path<String>| async move {
+                    k.lock().unwrap().push(id);
+                    axum::Json(serde_json::json!({ "status": "ok" }))
+                },
+            ),
+        )
+        .with_state(kicked.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, kicked)
+}
+
+/// MediaMTX's authentication request, as its documentation gives the body.
+fn mediamtx_asks(action: &str, path: &str, ip: &str, user: &str, pass: &str) -> String {
+    serde_json::json!({
+        "user": user,
+        "password": pass,
+        "token": "",
+        "ip": ip,
+        "action": action,
+        "path": path,
+        "protocol": "rtmp",
+        "id": CONN_ID,
+        "query": if user.is_empty() { String::new() } else { format!("user={user}&pass={pass}") },
+        "userAgent": ""
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mediamtx_asks_and_the_operator_alone_approves_a_drone() {
+    let mut s = Settings::default();
+    s.hotspot.enabled = true;
+    s.hotspot.passphrase = "12345678".into();
+    let pairing = std::sync::Arc::new(skycountd::mediamtx::pairing::Pairing::from_settings(
+        &s,
+        Some("Key4Pilot99"),
+    ));
+    let (api, kicked) = fake_control_api().await;
+    let edge = skycountd::publish::pairing::Edge {
+        pairing,
+        listen: "0.0.0.0".parse().unwrap(),
+        api: Some(skycountd::mediamtx::api::Client::new(
+            api,
+            Duration::from_secs(2),
+        )),
+    };
+    let addr = start_pairing(
+        StreamAccess::from_settings(&s, Ok("Key4Pilot99".into())),
+        Some(edge),
+    )
+    .await;
+    // MediaMTX on this box asks over loopback, as authHTTPAddress tells it.
+    let auth_url = format!("http://{addr}/api/mediamtx/auth");
+    let asks = |body: String| {
+        send(
+            "POST",
+            auth_url.clone(),
+            vec![("Host", format!("127.0.0.1:{}", addr.port()))],
+            Some(body),
+        )
+    };
+    let drone = "192.168.50.23";
+    for (action, path, ip, user, pass, status) in [
+        ("api", "", "127.0.0.1", "", "", 200),
+        ("metrics", "", "127.0.0.1", "", "", 200),
+        ("api", "", drone, "", "", 401),
+        ("pprof", "", "127.0.0.1", "", "", 401),
+        ("playback", "live/drone", "127.0.0.1", "", "", 401),
+        ("read", "live/drone/view", drone, "", "", 200),
+        ("read", "live/drone", "127.0.0.1", "", "", 200),
+        ("read", "live/drone", drone, "", "", 401),
+        ("publish", "live/drone/view", "127.0.0.1", "", "", 200),
+        ("publish", "live/drone", drone, "drone", "Key4Pilot99", 200),
+        ("publish", "live/drone", drone, "drone", "Key4Pilot98", 401),
+        ("publish", "live/drone", drone, "", "", 401),
+        (
+            "launch",
+            "live/drone",
+            "127.0.0.1",
+            "drone",
+            "Key4Pilot99",
+            401,
+        ),
+    ] {
+        let a = asks(mediamtx_asks(action, path, ip, user, pass)).await;
+        assert_eq!(a.status, status, "{action} {path} from {ip}: {}", a.body);
+    }
+    for bad in [
+        "not json",
+        r#"{"action": "publish", "ip": "nowhere"}"#,
+        "[1, 2]",
+    ] {
+        let a = asks(bad.into()).await;
+        assert_eq!(a.status, 400, "{bad}: {}", a.body);
+    }
+
+    // A viewer sees no request, and can neither allow nor refuse nor revoke.
+    let choice = format!(r#"{{"address": "{drone}", "path": "live/drone"}}"#);
+    // From the box's own page, with the operator's session cookie or none.
+    let from_page =
+        |cookie: Option<&str>, method: &'static str, path: &str, body: Option<String>| {
+            let mut headers = vec![
+                ("Host", "192.168.50.1".to_string()),
+                ("Origin", "http://192.168.50.1".to_string()),
+            ];
+            headers.extend(cookie.map(|c| ("Cookie", c.to_string())));
+            send(method, format!("http://{addr}{path}"), headers, body)
+        };
+    let viewer = |method: &'static str, path: &str, body: Option<String>| {
+        from_page(None, method, path, body)
+    };
+    let a = viewer("GET", "/api/operator/pairing", None).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert!(!a.body.contains(drone), "{}", a.body);
+    for action in ["allow", "refuse", "revoke"] {
+        let a = viewer(
+            "POST",
+            &format!("/api/operator/pairing/{action}"),
+            Some(choice.clone()),
+        )
+        .await;
+        assert_eq!(a.status, 401, "a viewer's {action}: {}", a.body);
+    }
+    let a = viewer("GET", "/api/stream/info", None).await;
+    assert!(!a.body.contains(drone), "{}", a.body);
+    let a = viewer("GET", "/api/status", None).await;
+    assert!(!a.body.contains(drone), "{}", a.body);
+    // The drone asks again meanwhile (its app retries).
+    let a = asks(mediamtx_asks("publish", "live/drone", drone, "", "")).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+
+    // The operator sees the request, allows it; the drone's next attempt is let in.
+    let cookie = sign_in(addr, "192.168.50.1").await;
+    let operator = |method: &'static str, path: &str, body: Option<String>| {
+        from_page(Some(&cookie), method, path, body)
+    };
+    let a = operator("GET", "/api/operator/pairing", None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.header("cache-control"), Some("no-store"));
+    let listing: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(listing["enabled"], true);
+    assert_eq!(listing["approval_minutes"], 1440);
+    let requests = listing["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "{listing}");
+    assert_eq!(requests[0]["address"], drone);
+    assert_eq!(requests[0]["path"], "live/drone");
+    assert!(requests[0]["attempts"].as_u64().unwrap() >= 2, "{listing}");
+    let a = operator(
+        "POST",
+        "/api/operator/pairing/allow",
+        Some(r#"{"address": "192.168.50.99", "path": "live/drone"}"#.into()),
+    )
+    .await;
+    assert_eq!(a.status, 404, "{}", a.body);
+    let a = operator("POST", "/api/operator/pairing/allow", Some("{}".into())).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    let a = operator("POST", "/api/operator/pairing/launch", Some(choice.clone())).await;
+    assert_eq!(a.status, 404, "{}", a.body);
+    let a = operator("POST", "/api/operator/pairing/allow", Some(choice.clone())).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let approval: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        approval["approval"]["expires_ms"].as_u64().unwrap()
+            - approval["approval"]["approved_ms"].as_u64().unwrap(),
+        24 * 3600 * 1000
+    );
+    let a = asks(mediamtx_asks("publish", "live/drone", drone, "", "")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // Only that address, only that path.
+    let a = asks(mediamtx_asks(
+        "publish",
+        "live/drone",
+        "192.168.50.24",
+        "",
+        "",
+    ))
+    .await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    let a = asks(mediamtx_asks("publish", "live/drone/view", drone, "", "")).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+
+    // Revoked: the stream it let in is ended through the Control API (MediaMTX's `id` of the
+    // connection), and the drone is refused again, and waiting again.
+    let a = operator("POST", "/api/operator/pairing/revoke", Some(choice.clone())).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let revoked: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(revoked["ended"], 1, "{revoked}");
+    assert_eq!(*kicked.lock().unwrap(), [CONN_ID]);
+    let a = asks(mediamtx_asks("publish", "live/drone", drone, "", "")).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    let a = operator("POST", "/api/operator/pairing/refuse", Some(choice.clone())).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = operator("GET", "/api/operator/pairing", None).await;
+    let listing: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    let left: Vec<_> = listing["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["address"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, ["192.168.50.24"], "{listing}");
+    assert_eq!(listing["approvals"], serde_json::json!([]));
 }

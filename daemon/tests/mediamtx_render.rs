@@ -211,6 +211,8 @@ fn every_rendered_key_is_mediamtx_own_with_its_type() {
          [mediamtx]\nalways_available_tracks = [\"H264\", \"MPEG4Audio:44100:2\", \"G711:8000:1:mulaw\"]\n\
          additional_hosts = [\"skycount.local\"]\n",
         "[stream]\npath = \"drone\"\nview_path = \"viewers\"\nrtmp_port = 1936\nrtsp_port = 8555\nwebrtc_port = 8890\n",
+        "[stream]\npairing = false\n",
+        "[server]\nlisten = \"[::]:8080\"\n",
     ] {
         let s = settings(toml);
         let hosts = render::webrtc_hosts(&s, &["10.1.2.3".to_string()]);
@@ -319,6 +321,53 @@ fn the_file_does_what_skycount_relies_on() {
         view["alwaysAvailableTracks"][0]["codec"],
         Value::from("H264")
     );
+}
+
+#[test]
+fn with_pairing_mediamtx_asks_skycountd_and_without_it_checks_the_key_itself() {
+    let asks = |toml: &str| {
+        let text = render::render(&settings(toml), KEY, &[], "t");
+        let y: Value = serde_norway::from_str(&text).unwrap();
+        (
+            y["authMethod"].as_str().unwrap().to_string(),
+            y.get("authHTTPAddress")
+                .map(|v| v.as_str().unwrap().to_string()),
+            y.get("authHTTPExclude").cloned(),
+            text,
+        )
+    };
+    // On by default: every action asked (none excluded), at skycountd's listener over loopback.
+    let (method, address, exclude, text) = asks("");
+    assert_eq!(method, "http");
+    assert_eq!(
+        address.as_deref(),
+        Some("http://127.0.0.1:80/api/mediamtx/auth")
+    );
+    assert_eq!(exclude, Some(Value::Sequence(vec![])));
+    assert!(
+        text.contains("with no key once the operator allows it"),
+        "{text}"
+    );
+    assert_eq!(
+        skycountd::mediamtx::pairing::AUTH_PATH,
+        "/api/mediamtx/auth",
+        "the route skycountd serves"
+    );
+    let (_, address, _, _) = asks("[server]\nlisten = \"192.168.50.1:8080\"\n");
+    assert_eq!(
+        address.as_deref(),
+        Some("http://192.168.50.1:8080/api/mediamtx/auth")
+    );
+    let (_, address, _, _) = asks("[server]\nlisten = \"[::]:8080\"\n");
+    assert_eq!(
+        address.as_deref(),
+        Some("http://[::1]:8080/api/mediamtx/auth")
+    );
+    // Off: MediaMTX's own users check the key, as before pairing existed.
+    let (method, address, exclude, text) = asks("[stream]\npairing = false\n");
+    assert_eq!(method, "internal");
+    assert_eq!((address, exclude), (None, None));
+    assert!(!text.contains("operator allows"), "{text}");
 }
 
 #[test]

@@ -22,6 +22,7 @@ import { fetchSession, VIEWER, type Session } from './lib/auth';
 import { OperatorPanel } from './components/OperatorPanel';
 import { ShapeToolbar } from './components/ShapeToolbar';
 import { AlertBanner } from './components/AlertBanner';
+import { DroneRequests } from './components/DroneRequests';
 import { CalibrationDialog } from './components/CalibrationDialog';
 
 const RETAIN_MS = 15 * 60_000;
@@ -277,6 +278,7 @@ export function App() {
       <p className="sr-only" role="status" data-testid="link-announce">
         {fresh.lost && lastReceivedAt !== null ? 'The box is not answering: the figures shown are the last known ones.' : ''}
       </p>
+      <DroneRequests operator={isOperator} hidden={calibrating} />
       <AlertBanner alerts={alerts} operator={isOperator} onAcknowledge={onAcknowledge} zoneCounts={analysis?.zones ?? []} camera={analysis?.camera ?? null} fresh={fresh} hidden={calibrating} />
       <main className="layout">
         <div className="viewer">

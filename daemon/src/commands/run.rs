@@ -99,6 +99,23 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         tokio::task::spawn_blocking(move || crate::update::Updater::new(u)).await?
     };
     tokio::spawn(updater.clone().watch_usb(stop.clone()));
+    // MediaMTX asks skycountd who may publish when pairing is on (mediamtx::pairing); its
+    // approvals live as long as this process.
+    let pairing = settings
+        .stream
+        .pairing
+        .then(|| crate::publish::pairing::Edge {
+            pairing: Arc::new(crate::mediamtx::pairing::Pairing::from_settings(
+                &settings,
+                key.as_deref().ok(),
+            )),
+            listen: settings.server.listen.ip(),
+            // A revoked approval's stream is ended through the Control API.
+            api: Some(mediamtx::api::Client::new(
+                settings.mediamtx.api,
+                Duration::from_secs(2),
+            )),
+        });
     let (app, io) = server::router(
         hub.clone(),
         StreamAccess::from_settings(&settings, key),
@@ -110,6 +127,7 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
             .enabled
             .then(|| settings.history.db_path(&settings.analysis.state_dir)),
         Some(updater),
+        pairing,
     );
     let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone()));
     tokio::spawn(server::broadcast(hub.clone(), io.clone()));

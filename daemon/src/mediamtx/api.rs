@@ -161,16 +161,19 @@ impl Client {
         Self { addr, agent }
     }
 
-    fn get<T: for<'de> Deserialize<'de>>(&self, route: &str, path: &str) -> Result<T, ApiError> {
+    /// A GET (or a POST with no body) of `route`: the answer's body when it is 200, else what
+    /// the error says (`path` names what a 404 did not find).
+    fn send(&self, post: bool, route: &str, path: &str) -> Result<String, ApiError> {
         let url = format!("http://{}{route}", self.addr);
-        let mut resp = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| ApiError::Unreachable {
-                addr: self.addr.to_string(),
-                reason: e.to_string(),
-            })?;
+        let sent = if post {
+            self.agent.post(&url).send_empty()
+        } else {
+            self.agent.get(&url).call()
+        };
+        let mut resp = sent.map_err(|e| ApiError::Unreachable {
+            addr: self.addr.to_string(),
+            reason: e.to_string(),
+        })?;
         let status = resp.status().as_u16();
         let body = resp
             .body_mut()
@@ -182,7 +185,7 @@ impl Client {
                 reason: format!("the answer broke off: {e}"),
             })?;
         if status == 200 {
-            return serde_json::from_str(&body).map_err(|e| ApiError::Malformed(e.to_string()));
+            return Ok(body);
         }
         let message = serde_json::from_str::<ErrorBody>(&body)
             .ok()
@@ -199,6 +202,11 @@ impl Client {
         })
     }
 
+    fn get<T: for<'de> Deserialize<'de>>(&self, route: &str, path: &str) -> Result<T, ApiError> {
+        let body = self.send(false, route, path)?;
+        serde_json::from_str(&body).map_err(|e| ApiError::Malformed(e.to_string()))
+    }
+
     /// `GET /v3/paths/get/{name}`.
     pub fn path(&self, name: &str) -> Result<Path, ApiError> {
         self.get(&format!("/v3/paths/get/{name}"), name)
@@ -207,6 +215,20 @@ impl Client {
     /// `GET /v3/info`.
     pub fn info(&self) -> Result<Info, ApiError> {
         self.get("/v3/info", "")
+    }
+
+    /// `POST /v3/rtmpconns/kick/{id}`: ends an RTMP connection (a drone whose approval the
+    /// operator revoked). `NotFound` when it has ended already.
+    pub fn kick_rtmp(&self, id: &str) -> Result<(), ApiError> {
+        if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        {
+            return Err(ApiError::Malformed(format!(
+                "{:?} is not a connection id",
+                id.chars().take(64).collect::<String>()
+            )));
+        }
+        self.send(true, &format!("/v3/rtmpconns/kick/{id}"), id)
+            .map(|_| ())
     }
 }
 

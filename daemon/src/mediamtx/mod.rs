@@ -9,6 +9,8 @@
 //!
 //! - [`render`]: `skycountd render-mediamtx`: mediamtx.yml from skycount.toml.
 //! - [`key`]: the pilot's publish key: set in the TOML, or generated once and kept.
+//! - [`pairing`]: skycountd's answers to MediaMTX's authentication requests (`authMethod: http`):
+//!   the key, the operator's approvals, and the requests waiting for one.
 //! - [`api`]: the Control API (v3) client and what its answers mean for the pilot.
 //! - [`watch`]: the task that polls it and puts the result in the hub.
 //!
@@ -18,6 +20,7 @@
 
 pub mod api;
 pub mod key;
+pub mod pairing;
 pub mod render;
 pub mod watch;
 

@@ -19,6 +19,10 @@
 //!   server only delays or breaks ICE there. The hotspot's and LAN's addresses are announced.
 //! - **Control API and metrics** listen on loopback only; HLS, SRT, MoQ, playback and pprof are
 //!   off.
+//! - **Pairing** (`stream.pairing`, on by default): `authMethod: http`, MediaMTX asks skycountd
+//!   about every client (`super::pairing` answers with the same rules as the internal users
+//!   written here, plus the operator's approvals of keyless drones). With skycountd down,
+//!   MediaMTX refuses every client, publishers included, until it is back.
 
 use std::fmt::Write as _;
 
@@ -86,6 +90,12 @@ struct MediamtxYml<'a> {
     log_destinations: Vec<&'a str>,
     auth_method: &'a str,
     auth_internal_users: Vec<User<'a>>,
+    /// With pairing: where MediaMTX asks skycountd.
+    #[serde(rename = "authHTTPAddress", skip_serializing_if = "Option::is_none")]
+    auth_http_address: Option<String>,
+    /// With pairing: no action is left out, skycountd answers them all.
+    #[serde(rename = "authHTTPExclude", skip_serializing_if = "Option::is_none")]
+    auth_http_exclude: Option<Vec<Permission<'a>>>,
     api: bool,
     api_address: String,
     metrics: bool,
@@ -211,6 +221,23 @@ impl From<&Track> for AlwaysAvailableTrack {
     }
 }
 
+/// The URL MediaMTX asks skycountd at with pairing on: skycountd's listener, reached over
+/// loopback when it listens on every address.
+pub fn auth_http_address(settings: &Settings) -> String {
+    let listen = settings.server.listen;
+    let host = match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    format!(
+        "http://{host}:{}{}",
+        listen.port(),
+        super::pairing::AUTH_PATH
+    )
+}
+
 /// mediamtx.yml for `settings`, with the publish `key` and the WebRTC `hosts` (see
 /// [`webrtc_hosts`]). `origin` names the TOML it comes from, for the header.
 pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) -> String {
@@ -283,8 +310,10 @@ pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) ->
     let doc = MediamtxYml {
         log_level: "info",
         log_destinations: vec!["stdout"],
-        auth_method: "internal",
+        auth_method: if s.pairing { "http" } else { "internal" },
         auth_internal_users: users,
+        auth_http_address: s.pairing.then(|| auth_http_address(settings)),
+        auth_http_exclude: s.pairing.then(Vec::new),
         api: true,
         api_address: m.api.to_string(),
         metrics: true,
@@ -316,9 +345,16 @@ pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) ->
         out,
         "# mediamtx.yml for MediaMTX {}, rendered by `skycountd render-mediamtx` from {origin}.\n\
          # Do not edit: change skycount.toml and restart mediamtx.service, which renders it again.\n\
-         # The drone publishes to rtmp://<box>:{}/{ingest}?user={PUBLISH_USER}&pass=<stream key>.",
+         # The drone publishes to rtmp://<box>:{}/{ingest}?user={PUBLISH_USER}&pass=<stream key>{}.",
         super::PINNED_VERSION,
-        s.rtmp_port
+        s.rtmp_port,
+        if s.pairing {
+            ",\n# or with no key once the operator allows it: MediaMTX asks skycountd about every \
+             client (authMethod: http;\n# authInternalUsers below are then unused, skycountd \
+             applies the same rules)"
+        } else {
+            ""
+        }
     );
     out.push_str(&body);
     out

@@ -320,6 +320,9 @@ async fn check_host(State(app): State<AppState>, req: Request, next: Next) -> Re
 
 /// The whole app: API routes, Socket.IO, and the dashboard (or a placeholder), with the
 /// operator's sign-in ([`Auth`]), the host check and the security headers on every answer.
+// One argument per optional service (operator, history, update, pairing), each `None` in tests
+// and tools that go without it.
+#[allow(clippy::too_many_arguments)]
 pub fn router(
     hub: Arc<Hub>,
     access: impl Into<StreamAccess>,
@@ -328,6 +331,7 @@ pub fn router(
     auth: Arc<Auth>,
     history: Option<PathBuf>,
     update: Option<Arc<crate::update::Updater>>,
+    pairing: Option<super::pairing::Edge>,
 ) -> (Router, SocketIo) {
     let access: StreamAccess = access.into();
     let (layer, io) = SocketIo::builder().build_layer();
@@ -393,6 +397,7 @@ pub fn router(
                 ))
                 .layer(super::operator::no_store()),
         )
+        .merge(super::pairing::routes(pairing, auth.clone()))
         .merge(super::auth::routes(auth));
     let index = web_dir.join("index.html");
     let app = if index.is_file() {

@@ -195,8 +195,13 @@ pub fn operator_section(passphrase: &str, state: &Path) -> String {
 
 /// Signs in as the operator: the `Cookie` header to send with operator requests.
 pub fn sign_in(d: &Daemon, passphrase: &str) -> String {
+    sign_in_at(&d.base(), passphrase)
+}
+
+/// Signs in as the operator at `base` (`http://127.0.0.1:PORT`): the `Cookie` header to send.
+pub fn sign_in_at(base: &str, passphrase: &str) -> String {
     let mut res = agent()
-        .post(&format!("{}/api/auth/login", d.base()))
+        .post(&format!("{base}/api/auth/login"))
         .header("Content-Type", "application/json")
         .send(serde_json::json!({ "passphrase": passphrase }).to_string())
         .unwrap();

@@ -3,6 +3,7 @@ import type { Calibration, Mask, StreamInfo, Zone } from '../lib/api';
 import type { Session } from '../lib/auth';
 import { AccountSection, PilotSection, SignInForm } from './OperatorAccess';
 import { ModelSection } from './ModelSection';
+import { ApprovedDrones } from './DroneRequests';
 import { UpdateSection } from './UpdateSection';
 import { maskProblems, MASKS, masksBody, MAX_MASKS, type MaskEditor } from '../lib/masks';
 import { MAX_NAME, MIN_POINTS, removeShape, startEditing, updateShape } from '../lib/shapes';
@@ -142,6 +143,7 @@ export function OperatorPanel(p: Props) {
           ) : (
           <>
           <PilotSection info={p.info} waiting={p.waiting} />
+          <ApprovedDrones onNote={p.onNote} />
           <p className="muted small operator-warning">Changes here apply to what the box counts, for every viewer.</p>
           {!p.supported && <p className="small lvl-warn">This box’s daemon does not report calibration or masks: it may be older than this dashboard.</p>}
           {p.note && (
