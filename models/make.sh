@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds models/out/csrnet.onnx (real weights) and models/out/csrnet-tiny.onnx (random, for tests)
-# and checks both against the NumPy reference on random images.
+# Builds models/out/csrnet.onnx (the stock weights), models/out/csrnet-drone.onnx (the stock weights
+# with the layers trained on drone footage, models/drone/: the box's default model) and
+# models/out/csrnet-tiny.onnx (random, for tests), and checks each against the NumPy reference on
+# random images.
 #
 #   PYTHON=.venv/bin/python models/make.sh        (PYTHON defaults to python3)
 #
@@ -14,7 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-python3}
 
 "$py" "$here/build_csrnet.py" --out "$here/out/csrnet.onnx"
+"$py" "$here/build_csrnet.py" --layers "$here/drone/csrnet-drone.layers.npz" \
+    --card "$here/drone/csrnet-drone.card.json" --out "$here/out/csrnet-drone.onnx"
 "$py" "$here/build_csrnet.py" --tiny --out "$here/out/csrnet-tiny.onnx"
 "$py" "$here/check_csrnet.py" "$here/out/csrnet.onnx"
+"$py" "$here/check_csrnet.py" "$here/out/csrnet-drone.onnx" --layers "$here/drone/csrnet-drone.layers.npz"
 "$py" "$here/check_csrnet.py" "$here/out/csrnet-tiny.onnx"
 "$py" "$here/make_test_models.py"
