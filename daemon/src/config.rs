@@ -263,7 +263,7 @@ pub struct ModelSettings {
 impl Default for ModelSettings {
     fn default() -> Self {
         Self {
-            path: "/usr/share/skycount/models/csrnet.onnx".into(),
+            path: "/usr/share/skycount/models/csrnet-drone.onnx".into(),
             input_width: 640,
             input_height: 360,
             execution_providers: vec![
@@ -1477,7 +1477,7 @@ mod tests {
         assert_eq!(s.log.level.filter(), log::LevelFilter::Info);
         assert_eq!(
             s.model.path,
-            PathBuf::from("/usr/share/skycount/models/csrnet.onnx")
+            PathBuf::from("/usr/share/skycount/models/csrnet-drone.onnx")
         );
     }
 

@@ -286,7 +286,7 @@ export function makeStatus(state, extra = {}) {
     decoder: state === 'waiting' ? null : 'avdec_h264',
     codec: state === 'waiting' ? null : 'h264',
     execution_provider: 'cpu',
-    model: { path: '/usr/share/skycount/models/csrnet.onnx', input_width: 640, input_height: 360 },
+    model: { path: '/usr/share/skycount/models/csrnet-drone.onnx', input_width: 640, input_height: 360 },
     rates: { decoded_fps: state === 'live' ? 30 : 0, analysed_fps: state === 'live' ? 1.2 : 0, skipped_fps: state === 'live' ? 28.8 : 0 },
     totals: { frames_decoded: 9000, frames_skipped: 8640, frames_analysed: 360 },
     last_inference_ms: 812.5,
