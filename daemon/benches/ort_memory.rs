@@ -137,7 +137,7 @@ enum Runner {
         on_smaller: bool,
         last: u64,
     },
-    Daemon(Model),
+    Daemon(Box<Model>),
 }
 
 impl Runner {
@@ -192,7 +192,7 @@ fn measure(mode: &str) {
         ..ModelSettings::default()
     };
     let mut runner = if mode == "skycountd" {
-        Runner::Daemon(Model::load(&settings).expect("model"))
+        Runner::Daemon(Box::new(Model::load(&settings).expect("model")))
     } else {
         let env = skycountd::infer::environment(&settings).expect("ONNX Runtime");
         let arena = !mode.starts_with("no arena");
