@@ -4,7 +4,7 @@ import { historyLine } from '../lib/history';
 import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate } from '../lib/format';
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
-import { boxText, mqttText, streamText, type Health, type Level } from '../lib/health';
+import { boxText, buildingText, mqttText, precisionText, streamText, type Health, type Level } from '../lib/health';
 import { SoftwareRow } from './SoftwareRow';
 
 
@@ -72,6 +72,8 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
   const rate = status?.rates?.analysed_fps ?? measuredRate;
   const mediamtx = status?.mediamtx ?? null;
   const box = boxText(health);
+  const runsOn = precisionText(status);
+  const building = buildingText(status?.model?.building ?? null, Date.now());
   const mqtt = mqttText(status?.mqtt ?? null);
   return (
     <section className="panel health" aria-label="Box health">
@@ -105,8 +107,14 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
           {status?.decoder ?? DASH}
           {status?.codec && <small> ({status.codec})</small>}
         </Row>
-        <Row label="Runs on" testid="execution-provider" value={status?.execution_provider} level={status?.execution_provider === 'cpu' ? 'warn' : status?.execution_provider ? 'ok' : undefined}>
-          {status?.execution_provider ?? DASH}
+        {building && (
+          <Row label="Model" testid="model-building" value={status?.model?.building?.what} level="warn">
+            {building}
+          </Row>
+        )}
+        <Row label="Runs on" testid="execution-provider" value={status?.execution_provider} level={runsOn.level}>
+          <span data-testid="precision" data-value={status?.model?.precision ?? undefined}>{runsOn.text}</span>
+          {runsOn.detail && <small> ({runsOn.detail})</small>}
         </Row>
         <Row label="Inference" testid="inference-ms" value={inference} level={msLevel(inference, 1500, 5000)}>
           {fmtMs(inference)}
