@@ -31,7 +31,7 @@ use common::proc_mib;
 use ort::ep;
 use ort::session::{RunOptions, Session};
 use ort::value::TensorRef;
-use skycountd::config::{ExecutionProviderKind, ModelSettings};
+use skycountd::config::{ExecutionProviderKind, ModelSettings, Precision};
 use skycountd::infer::Model;
 
 const MODES: &[&str] = &[
@@ -189,6 +189,11 @@ fn measure(mode: &str) {
         input_height: small.1,
         execution_providers: vec![ExecutionProviderKind::Cpu],
         onnxruntime_library: Some(PathBuf::from(&lib)),
+        // The float model, as measured so far; BENCH_PRECISION=int8 (or auto) for its INT8 twin.
+        precision: std::env::var("BENCH_PRECISION")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(Precision::Fp32),
         ..ModelSettings::default()
     };
     let mut runner = if mode == "skycountd" {

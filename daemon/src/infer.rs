@@ -731,8 +731,10 @@ impl Model {
                     });
                     warm_up = true;
                 }
-                // An INT8 twin carries its quantization (QDQ): TensorRT reads it as explicit
-                // INT8, FP16 where it keeps floats.
+                // An INT8 twin carries its quantization (QDQ), which TensorRT reads as explicit
+                // INT8 (FP16 where it keeps floats). TensorRT takes only signed, symmetric
+                // activations; models/quantize.py's are unsigned (measured more accurate), so
+                // TensorRT refuses today's twins and `int8` falls to the next provider.
                 builder
                     .with_execution_providers([ep::TensorRT::default()
                         .with_fp16(settings.tensorrt_fp16 || int8)
