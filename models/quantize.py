@@ -200,16 +200,22 @@ class Frames:
 # ------------------------------------------------------------------------------- calibration
 
 
-def tensor_ranges(model_path, arrays, scheme, threads=2):
-    """The calibrated range of every tensor the quantizer will look at: {name: (low, high)},
-    rounded to RANGE_DIGITS significant digits."""
-    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
+def calibration_method(scheme):
+    from onnxruntime.quantization.calibrate import CalibrationMethod
 
-    method = {
+    return {
         "minmax": CalibrationMethod.MinMax,
         "entropy": CalibrationMethod.Entropy,
         "percentile": CalibrationMethod.Percentile,
     }[scheme.method]
+
+
+def tensor_ranges(model_path, arrays, scheme, threads=2):
+    """The calibrated range of every tensor the quantizer will look at: {name: (low, high)},
+    rounded to RANGE_DIGITS significant digits."""
+    from onnxruntime.quantization.calibrate import create_calibrator
+
+    method = calibration_method(scheme)
     extra = {"symmetric": scheme.activations == "s8"}
     if scheme.method == "percentile":
         extra["percentile"] = scheme.percentile
@@ -249,13 +255,9 @@ def round_sig(x, digits=RANGE_DIGITS):
 def quantize(model_path, ranges, scheme):
     """The QDQ model (ModelProto) of `model_path` with `ranges`."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData, save_tensors_data
+    from onnxruntime.quantization.calibrate import TensorData, TensorsData, save_tensors_data
 
-    method = {
-        "minmax": CalibrationMethod.MinMax,
-        "entropy": CalibrationMethod.Entropy,
-        "percentile": CalibrationMethod.Percentile,
-    }[scheme.method]
+    method = calibration_method(scheme)
     data = TensorsData(
         method,
         {
