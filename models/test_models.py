@@ -396,3 +396,15 @@ def test_int8_calibration_frames_are_documented_and_never_test_or_held_out_frame
 def test_make_sh_builds_a_twin_of_every_float_model_for_the_box():
     text = (HERE / "make.sh").read_text()
     assert 'for model in "$here"/out/*.onnx' in text and "quantize.py" in text
+
+
+def test_int8_image_limit_leaves_a_count_that_moved_by_less_than_half_a_person():
+    import quantize
+
+    # 20 people the model counts as 1.2: 8 % more is a tenth of a person.
+    rows = [("s", f"i{i}", 100.0, 100.0, 100.6) for i in range(6)] + [("s", "faint", 20.0, 1.2, 1.296)]
+    res = quantize.compare(rows)
+    assert res["passed"], res["problems"]
+    assert res["sets"]["s"]["images_with_many_people"] == 7
+    assert abs(res["sets"]["s"]["max_drift_pct_many_people"] - 0.6) < 1e-9
+    assert res["sets"]["s"]["max_drift_pct"] == 8.0
