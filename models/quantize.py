@@ -2,7 +2,7 @@
 """Builds the INT8 twin of a float CSRNet model and checks it against the float one.
 
     python models/quantize.py models/out/csrnet.onnx          # -> models/out/csrnet-int8.onnx
-    python models/quantize.py MODEL [--out PATH] [--shared DIR] [--threads N]
+    python models/quantize.py MODEL [--out PATH] [--shared DIR] [--threads N] [--calibrate]
 
 models/make.sh runs it once for every float model it builds. The twin is MODEL's graph with its
 convolutions in 8-bit integers: ONNX Runtime's static quantization (onnxruntime.quantization, the
@@ -36,10 +36,22 @@ absolute relative error against the truth no more than MAX_ERROR_INCREASE points
 that fails is written all the same, its card saying `"passed": false` and why: skycountd's
 `model.precision = "auto"` then runs the float model, and `"int8"` refuses it.
 
+Calibrating and checking the real model takes about 15 minutes on 2 cores, so what they produce
+is committed, as the trained layers are: models/int8/<stem>.ranges.json holds, for one float
+model (its sha256), the calibrated ranges, how they were made (the scheme, the calibration list's
+digest, the ONNX Runtime version), the sha256 of the quantized graph they give and the checks'
+figures on that very graph. When the float model, the scheme, the list and ONNX Runtime are the
+ones recorded there, the twin is quantized from the recorded ranges (seconds, no frames needed)
+and, when its graph is the recorded one byte for byte, its card carries the recorded checks: the
+file is then the one calibrating would write (tested by models/test_models.py). Otherwise, or with
+--calibrate, it calibrates and checks (and rewrites the ranges file, to be committed). CI holds
+the twin to the same limits through skycountd's own pipeline (scripts/accuracy_guard.sh).
+
 Deterministic: the same float model, frames and packages give the same bytes (tested by
-models/test_models.py), and an output that already has them is left as it is. Without the shared
-frames (DIR/training/visdrone/train, default ../shared beside the repository) nothing is written
-and it says so (exit 0): a box without the twin runs the float model.
+models/test_models.py), and an output that already has them is left as it is. Without recorded
+ranges for the float model and without the shared frames (DIR/training/visdrone/train, default
+../shared beside the repository) nothing is written and it says so (exit 0): a box without the
+twin runs the float model.
 """
 
 import argparse
@@ -63,6 +75,9 @@ import build_csrnet  # noqa: E402
 
 DEFAULT_SHARED = HERE.parent.parent / "shared"
 CALIBRATION_LIST = HERE / "int8-calibration.txt"
+# What calibration produced, one file per float model (<stem>.ranges.json), committed.
+RANGES_DIR = HERE / "int8"
+RANGES_FORMAT = 1
 # The box's default analysis size, a pixel budget (config.rs: model.input_width x input_height).
 BUDGET = (640, 360)
 CELL = 8
@@ -379,6 +394,63 @@ def check(float_path, int8_model, shared, threads=2, log=print):
     return result, rows
 
 
+# ------------------------------------------------------------------------------ ranges file
+
+
+def ranges_path(float_path, ranges_dir=RANGES_DIR):
+    return Path(ranges_dir) / (Path(float_path).stem + ".ranges.json")
+
+
+def graph_sha256(model):
+    """The sha256 of a quantized model before its INT8 card is put in (what the ranges give)."""
+    return hashlib.sha256(model.SerializeToString()).hexdigest()
+
+
+def write_ranges(path, float_path, float_sha, how, ranges, model_sha, checks):
+    """Records what calibrating `float_path` produced (models/int8/<stem>.ranges.json)."""
+    doc = {
+        "format": RANGES_FORMAT,
+        "about": "INT8 calibration of " + Path(float_path).name + " by models/quantize.py: the twin is "
+                 "quantized from these ranges when the float model, the scheme, the calibration list and "
+                 "ONNX Runtime are the ones below; commit this file with the float model it was made from",
+        "float_model": {"file": Path(float_path).name, "sha256": float_sha},
+        "quantization": how,
+        "ranges": {k: [lo, hi] for k, (lo, hi) in sorted(ranges.items())},
+        "twin_graph_sha256": model_sha,
+        "checks": checks,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+        return True
+    return False
+
+
+def recorded_ranges(path, float_sha, how):
+    """The recorded calibration in `path` when it was made from the float file with `float_sha`
+    the same way (`how`, which names the ONNX Runtime version): (ranges, graph sha256, checks);
+    else (None, why)."""
+    path = Path(path)
+    if not path.is_file():
+        return None, f"no {path.name} in {path.parent}"
+    try:
+        doc = json.loads(path.read_text())
+    except ValueError as e:
+        return None, f"{path} is not JSON ({e})"
+    if doc.get("format") != RANGES_FORMAT:
+        return None, f"{path} is in another format ({doc.get('format')!r}, this quantize.py reads {RANGES_FORMAT})"
+    if doc.get("float_model", {}).get("sha256") != float_sha:
+        return None, f"{path.name} was calibrated on another {doc.get('float_model', {}).get('file', 'float model')} (sha256 differs)"
+    if doc.get("quantization") != json.loads(json.dumps(how, sort_keys=True)):
+        theirs, ours = doc.get("quantization") or {}, json.loads(json.dumps(how))
+        what = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        return None, f"{path.name} was made another way ({', '.join(what)} differ)"
+    ranges = {k: (float(lo), float(hi)) for k, (lo, hi) in doc["ranges"].items()}
+    return (ranges, doc.get("twin_graph_sha256"), doc.get("checks")), None
+
+
 # ------------------------------------------------------------------------------------- build
 
 
@@ -447,29 +519,54 @@ def make_card(model, float_path, float_sha, scheme, frames, checks):
 
 
 def build_twin(float_path, out, shared, scheme=None, threads=2, calibration=None, check_sets=True, log=print,
-               force=False):
-    """Quantizes, checks and writes the twin. Returns (changed, checks)."""
+               force=False, ranges_dir=RANGES_DIR, calibrate=False):
+    """Quantizes, checks and writes the twin: from the ranges recorded in `ranges_dir` when they
+    fit, else (or with `calibrate`) by calibrating on the frames and checking, and records the
+    ranges then. Returns (changed, checks)."""
     scheme = scheme or Scheme()
     float_path = Path(float_path)
     float_model = onnx.load(str(float_path))
     if is_int8(float_model):
         raise SystemExit(f"{float_path} is already an INT8 model: quantize its float model")
-    frames = calibration if calibration is not None else verified(read_calibration_list(shared))
+    # The frames' names make the card's digest; their contents are checked only when calibrating.
+    frames = calibration if calibration is not None else [p for p, _ in read_calibration_list(shared)]
     float_sha = sha256(float_path)
-    if not force and Path(out).is_file() and up_to_date(out, float_sha, how_made(scheme, frames)):
+    how = how_made(scheme, frames)
+    if not force and not calibrate and Path(out).is_file() and up_to_date(out, float_sha, how):
         checks = json.loads(metadata(onnx.load(str(out), load_external_data=False)).get(CHECKS_KEY, "{}"))
         log(f"  {Path(out).name} is up to date (made from this {float_path.name}, the same way)")
         return False, checks
-    t0 = time.monotonic()
-    arrays = [load_frame(p, scale=k) for k in scheme.scales for p in frames]
-    model = twin(float_path, arrays, scheme, threads)
-    log(f"  quantized with {len(frames)} calibration frames ({time.monotonic() - t0:.0f} s)")
-    if check_sets:
+    recorded_file = ranges_path(float_path, ranges_dir)
+    recorded, why = (None, "--calibrate") if calibrate else recorded_ranges(recorded_file, float_sha, how)
+    checks = None
+    if recorded is not None:
+        ranges, recorded_sha, recorded_checks = recorded
         t0 = time.monotonic()
-        checks, _ = check(float_path, model, shared, threads, log)
-        log(f"  checked against the float model ({time.monotonic() - t0:.0f} s)")
+        model = quantize(float_path, ranges, scheme)
+        log(f"  quantized from the ranges recorded in {recorded_file.name} ({time.monotonic() - t0:.0f} s)")
+        if graph_sha256(model) == recorded_sha and recorded_checks is not None:
+            # The very graph that was checked when it was calibrated, by the same ONNX Runtime.
+            checks = recorded_checks
+            log("  the graph is the one checked when calibrated: its checks are the recorded ones")
+        else:
+            log(f"  the graph is not the one {recorded_file.name} records (another onnx package?): checking it")
     else:
-        checks = {"passed": False, "problems": ["not checked"], "sets": {}}
+        log(f"  calibrating ({why}): about 10 minutes for the real model on 2 cores")
+        t0 = time.monotonic()
+        arrays = [load_frame(p, scale=k) for k in scheme.scales for p in (
+            frames if calibration is not None else verified(read_calibration_list(shared)))]
+        ranges = tensor_ranges(float_path, arrays, scheme, threads)
+        model = quantize(float_path, ranges, scheme)
+        log(f"  quantized with {len(frames)} calibration frames ({time.monotonic() - t0:.0f} s)")
+    if checks is None:
+        if check_sets:
+            t0 = time.monotonic()
+            checks, _ = check(float_path, model, shared, threads, log)
+            log(f"  checked against the float model ({time.monotonic() - t0:.0f} s)")
+        else:
+            checks = {"passed": False, "problems": ["not checked"], "sets": {}}
+        if write_ranges(recorded_file, float_path, float_sha, how, ranges, graph_sha256(model), checks):
+            log(f"  wrote {recorded_file}: commit it, so that builds quantize from it in seconds")
     make_card(model, float_path, float_sha, scheme, frames, checks)
     onnx.checker.check_model(model)
     return build_csrnet.write_if_changed(model, Path(out)), checks
@@ -483,20 +580,31 @@ def main():
                    help=f"the shared data: calibration frames and check sets (default {DEFAULT_SHARED})")
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
     p.add_argument("--force", action="store_true",
-                   help="quantize and check again even when OUT is already made from MODEL the same way")
+                   help="quantize again even when OUT is already made from MODEL the same way")
+    p.add_argument("--calibrate", action="store_true",
+                   help=f"calibrate and check anew (about 15 minutes for the real model on 2 cores) even when "
+                        f"{RANGES_DIR.name}/<stem>.ranges.json records the ranges for MODEL; rewrites that file")
+    p.add_argument("--ranges-dir", type=Path, default=RANGES_DIR,
+                   help=f"where the recorded calibrations are (default {RANGES_DIR})")
     a = p.parse_args()
     if not a.model.is_file():
         sys.exit(f"{a.model} does not exist: build it first (models/make.sh)")
     out = a.out or twin_path(a.model)
-    if not (a.shared / "training/visdrone/train/manifest.csv").is_file():
-        print(f"no calibration frames in {a.shared} (training/visdrone/train): {out.name} not built; "
-              f"a box without it runs {a.model.name} in FP32")
-        return
     print(f"{out.name}: INT8 twin of {a.model.name}")
-    changed, checks = build_twin(a.model, out, a.shared, threads=a.threads, force=a.force)
+    if not (a.shared / "training/visdrone/train/manifest.csv").is_file():
+        how = how_made(Scheme(), [p for p, _ in read_calibration_list(a.shared)])
+        recorded, why = recorded_ranges(ranges_path(a.model, a.ranges_dir), sha256(a.model), how)
+        if a.calibrate or recorded is None:
+            print(f"  no calibration frames in {a.shared} (training/visdrone/train) and "
+                  f"{'--calibrate' if a.calibrate else why}: {out.name} not built; a box without it runs "
+                  f"{a.model.name} in FP32")
+            return
+    changed, checks = build_twin(a.model, out, a.shared, threads=a.threads, force=a.force,
+                                 ranges_dir=a.ranges_dir, calibrate=a.calibrate)
     for name, s in checks["sets"].items():
         print(f"  {name}: {s['images']} images, count moved {s['mean_drift_pct']} % on average, "
-              f"at most {s['max_drift_pct_many_people']} % with >= {MANY_PEOPLE} people; error against "
+              f"at most {s['max_drift_pct_many_people'] if s['max_drift_pct_many_people'] is not None else '-'} % "
+              f"with >= {MANY_PEOPLE} people (moved > {COUNT_RESOLUTION}); error against "
               f"the truth {s['error_int8_pct']} % (FP32 {s['error_fp32_pct']} %)")
     verdict = "checks passed" if checks["passed"] else "CHECKS FAILED: " + "; ".join(checks["problems"])
     print(f"{'wrote' if changed else 'unchanged'} {out} ({out.stat().st_size / 1e6:.1f} MB): {verdict}")

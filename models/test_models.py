@@ -309,9 +309,10 @@ def test_int8_twin_is_deterministic_and_carries_its_card(tiny, tmp_path):
     frames = synthetic_frames(tmp_path, 4, seed=3)
     a, b = tmp_path / "a-int8.onnx", tmp_path / "b-int8.onnx"
     # Two builds, one and two threads: the same bytes.
-    changed, _ = quantize.build_twin(tiny, a, tmp_path, threads=1, calibration=frames, check_sets=False, log=lambda *_: None)
+    changed, _ = quantize.build_twin(tiny, a, tmp_path, threads=1, calibration=frames, check_sets=False, log=lambda *_: None, ranges_dir=tmp_path / "a")
     assert changed
-    quantize.build_twin(tiny, b, tmp_path, threads=2, calibration=frames, check_sets=False, log=lambda *_: None)
+    quantize.build_twin(tiny, b, tmp_path, threads=2, calibration=frames, check_sets=False, log=lambda *_: None, ranges_dir=tmp_path / "b")
+    assert (tmp_path / "a/csrnet-tiny.ranges.json").read_bytes() == (tmp_path / "b/csrnet-tiny.ranges.json").read_bytes()
     assert a.read_bytes() == b.read_bytes()
     model = onnx.load(str(a))
     onnx.checker.check_model(model)
@@ -342,9 +343,9 @@ def test_int8_twin_is_left_alone_when_up_to_date_and_rebuilt_when_the_float_mode
     frames = synthetic_frames(tmp_path, 2, seed=4)
     out = tmp_path / "csrnet-tiny-int8.onnx"
     lines = []
-    quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False, log=lines.append)
+    quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False, log=lines.append, ranges_dir=tmp_path / "ranges")
     before = out.read_bytes()
-    changed, _ = quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False, log=lines.append)
+    changed, _ = quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False, log=lines.append, ranges_dir=tmp_path / "ranges")
     assert not changed and any("up to date" in l for l in lines)
     # Another float model (another file's contents): quantized again.
     other = tmp_path / "csrnet-tiny.onnx"
@@ -353,8 +354,86 @@ def test_int8_twin_is_left_alone_when_up_to_date_and_rebuilt_when_the_float_mode
     m.doc_string += " changed"
     onnx.save(m, str(other))
     assert not quantize.up_to_date(out, quantize.sha256(other), quantize.how_made(quantize.Scheme(), frames))
-    changed, _ = quantize.build_twin(other, out, tmp_path, threads=1, calibration=frames, check_sets=False, log=lines.append)
+    changed, _ = quantize.build_twin(other, out, tmp_path, threads=1, calibration=frames, check_sets=False, log=lines.append, ranges_dir=tmp_path / "ranges")
     assert changed and out.read_bytes() != before
+
+
+def test_int8_twin_from_recorded_ranges_is_the_calibrated_one_byte_for_byte(tiny, tmp_path):
+    import json
+
+    import quantize
+
+    frames = synthetic_frames(tmp_path, 3, seed=5)
+    ranges_dir = tmp_path / "int8"
+    calibrated, recorded = tmp_path / "calibrated-int8.onnx", tmp_path / "recorded-int8.onnx"
+    lines = []
+    quantize.build_twin(tiny, calibrated, tmp_path, threads=1, calibration=frames, check_sets=False,
+                        log=lines.append, ranges_dir=ranges_dir)
+    assert any("calibrating" in l for l in lines)
+    ranges_file = ranges_dir / "csrnet-tiny.ranges.json"
+    doc = json.loads(ranges_file.read_text())
+    assert doc["float_model"] == {"file": "csrnet-tiny.onnx", "sha256": quantize.sha256(tiny)}
+    assert doc["quantization"]["onnxruntime"] == quantize.ort.__version__ and doc["ranges"]
+    # From the recorded ranges, without a single calibration frame: the same bytes.
+    lines.clear()
+    changed, checks = quantize.build_twin(tiny, recorded, tmp_path, threads=1, calibration=[Path("/nonexistent") / f.name for f in frames],
+                                          check_sets=False, log=lines.append, ranges_dir=ranges_dir)
+    assert changed and not any("calibrating" in l for l in lines), lines
+    assert any("checks are the recorded ones" in l for l in lines), lines
+    assert recorded.read_bytes() == calibrated.read_bytes()
+    assert checks == doc["checks"]
+    # Recorded checks are carried only onto the graph they were made on: another graph (here
+    # hand-edited ranges) is checked again and the file rewritten.
+    for r in doc["ranges"].values():
+        r[1] *= 2
+    ranges_file.write_text(json.dumps(doc))
+    lines.clear()
+    quantize.build_twin(tiny, recorded, tmp_path, threads=1, calibration=frames, check_sets=False,
+                        log=lines.append, ranges_dir=ranges_dir, force=True)
+    assert any("not the one" in l for l in lines) and any("wrote" in l for l in lines), lines
+    assert recorded.read_bytes() != calibrated.read_bytes()
+
+
+def test_int8_recorded_ranges_are_used_only_for_their_float_model_and_way(tiny, tmp_path):
+    import json
+
+    import quantize
+
+    frames = synthetic_frames(tmp_path, 2, seed=6)
+    ranges_dir = tmp_path / "int8"
+    out = tmp_path / "csrnet-tiny-int8.onnx"
+    quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False,
+                        log=lambda *_: None, ranges_dir=ranges_dir)
+    path = ranges_dir / "csrnet-tiny.ranges.json"
+    sha, how = quantize.sha256(tiny), quantize.how_made(quantize.Scheme(), frames)
+    assert quantize.recorded_ranges(path, sha, how)[0] is not None
+    assert "another" in quantize.recorded_ranges(path, "0" * 64, how)[1]
+    other_ort = dict(how, onnxruntime="0.0.1")
+    assert "onnxruntime" in quantize.recorded_ranges(path, sha, other_ort)[1]
+    assert "calibration_list_sha256" in quantize.recorded_ranges(path, sha, quantize.how_made(quantize.Scheme(), frames[:1]))[1]
+    assert "no " in quantize.recorded_ranges(tmp_path / "none.ranges.json", sha, how)[1]
+    # --calibrate calibrates even when the recorded ranges fit.
+    lines = []
+    quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False,
+                        log=lines.append, ranges_dir=ranges_dir, calibrate=True)
+    assert any("calibrating (--calibrate)" in l for l in lines), lines
+
+
+def test_int8_committed_ranges_name_a_float_model_make_sh_builds():
+    import json
+
+    import quantize
+
+    files = sorted(quantize.RANGES_DIR.glob("*.ranges.json"))
+    assert any(f.name == "csrnet.ranges.json" for f in files)
+    for f in files:
+        doc = json.loads(f.read_text())
+        assert doc["float_model"]["file"] == f.name.replace(".ranges.json", ".onnx")
+        assert doc["quantization"]["onnxruntime"] == quantize.ort.__version__, f"{f.name}: calibrate again (quantize.py --calibrate)"
+        assert doc["checks"]["passed"] is True, f"{f.name}: {doc['checks'].get('problems')}"
+        real = HERE / "out" / doc["float_model"]["file"]
+        if real.is_file():
+            assert quantize.sha256(real) == doc["float_model"]["sha256"], f"{f.name} records another {real.name}: calibrate again"
 
 
 def test_int8_checks_hold_the_documented_limits():
