@@ -4,11 +4,15 @@
 #   - the default analysis (no calibration), all 11 frames: 48.3 % today;
 #   - one replayed calibration of 25 taps on one frame of each sequence: 20.5 % today;
 #   - the INT8 twin (models/out/csrnet-int8.onnx, models/quantize.py) against the float model on
-#     every shared set (drone frames, crowd photos, VisDrone's validation frames) at the default
-#     size: the count within 2 % on average, within 5 % on every image with >= 20 people, the error
-#     against the truth at most 1 point worse (the limits the twin's build checks, held here
-#     through skycountd's own pipeline).
-# About 4 minutes on 2 cores. Limits leave room for ONNX Runtime's numerics, not for a worse method.
+#     the drone frames and the crowd photos at the default size: the count within 2 % on average,
+#     within 5 % on every image with >= 20 people, the error against the truth at most 1 point
+#     worse. These are the limits quantize.py held the twin to on every shared set when it was
+#     calibrated (figures in models/int8/csrnet.ranges.json and the twin's card, which CI's
+#     models/make.sh carries over only onto the very graph they were measured on); here they are
+#     held through skycountd's own pipeline, the one authoritative INT8 check of CI.
+#     INT8_FULL=1 adds VisDrone's 30 validation frames (ignored regions masked), about 4 minutes
+#     more: run it when the twin is calibrated anew (docs/accuracy.md, "INT8").
+# About 5 minutes on 2 cores. Limits leave room for ONNX Runtime's numerics, not for a worse method.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -29,6 +33,7 @@ printf '[model]\npath = "%s"\nthreads = 0\nexecution_providers = ["cpu"]\nprecis
 twin=$root/models/out/csrnet-int8.onnx
 [ -f "$twin" ] || { echo "no $twin: models/make.sh builds it (it needs ../shared beside the repository)" >&2; exit 1; }
 testdata=${SHARED:-$root/../shared/testdata}
-"$bin" --config "$cfg" eval "$drone" "$testdata/crowd/manifest.csv" \
-  "$testdata/../training/visdrone/val/manifest.csv" --mode default --precision int8 --against fp32 \
+sets=("$drone" "$testdata/crowd/manifest.csv")
+[ "${INT8_FULL:-0}" = 1 ] && sets+=("$testdata/../training/visdrone/val/manifest.csv")
+"$bin" --config "$cfg" eval "${sets[@]}" --mode default --precision int8 --against fp32 \
   --max-drift 2 --max-image-drift 5 --max-error-increase 1
