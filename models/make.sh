@@ -11,9 +11,9 @@
 # model behind. To check the real model on the crowd photos as well (about 5 minutes):
 #   $PYTHON models/check_csrnet.py models/out/csrnet.onnx --images ../shared/testdata/crowd
 #
-# The INT8 twins (models/quantize.py) are quantized from the calibration committed for their float
-# model in models/int8/<stem>.ranges.json (about 30 s each: no frames read, its recorded checks
-# carried over only when the graph is byte for byte the one they were made on). A float model
+# The INT8 twins (models/quantize.py) are quantized from the calibration committed for their
+# float model in models/int8/<stem>.ranges.json (2 s for csrnet.onnx; no frames read, its recorded
+# checks carried over only when the graph is byte for byte the one they were made on). A float model
 # without one, or whose bytes, scheme or ONNX Runtime differ from it, is calibrated on the frames
 # of models/int8-calibration.txt and checked on the shared test sets, both in ../shared beside the
 # repository (SHARED_DIR=DIR elsewhere): about 15 minutes on 2 cores, and the ranges file it
