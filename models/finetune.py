@@ -214,7 +214,8 @@ def find_skycountd(given):
 def evaluate(skycountd, model, manifest, files, modes, boxes, workdir):
     """{mode: {"mean_rel_error": x, "images": [...]}} from `skycountd eval --json`."""
     cfg = Path(workdir) / "eval.toml"
-    cfg.write_text(f'[model]\npath = "{model}"\nthreads = 0\nexecution_providers = ["cpu"]\n')
+    # The float models on both sides (the stock model may have an INT8 twin beside it; the new one has none).
+    cfg.write_text(f'[model]\npath = "{model}"\nthreads = 0\nexecution_providers = ["cpu"]\nprecision = "fp32"\n')
     cmd = [str(skycountd), "--config", str(cfg), "eval", str(manifest), "--json", "--boxes", str(boxes)]
     for m in modes:
         cmd += ["--mode", m]

@@ -281,3 +281,227 @@ def test_fielddata_masks_ignored_regions_and_groups_by_clip(tmp_path):
     (tmp_path / "ignore_regions.json").write_text("[1, 2]")
     with pytest.raises(SystemExit, match="ignore_regions.json"):
         fielddata.load(tmp_path)
+
+
+# ------------------------------------------------------------------------------ INT8 twins
+
+
+def synthetic_frames(folder, n, seed, size=(160, 96)):
+    """n smooth random pictures (8x8 blocks of colour) written as PNG files: calibration frames
+    for the tiny model that need no ../shared."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        small = rng.integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+        p = Path(folder) / f"frame-{i}.png"
+        Image.fromarray(np.repeat(np.repeat(small, 8, 0), 8, 1)).save(p)
+        paths.append(p)
+    return paths
+
+
+def test_int8_twin_is_deterministic_and_carries_its_card(tiny, tmp_path):
+    import json
+
+    import quantize
+
+    frames = synthetic_frames(tmp_path, 4, seed=3)
+    a, b = tmp_path / "a-int8.onnx", tmp_path / "b-int8.onnx"
+    # Two builds, one and two threads: the same bytes.
+    changed, _ = quantize.build_twin(tiny, a, tmp_path, threads=1, calibration=frames, check_sets=False, log=lambda *_: None, ranges_dir=tmp_path / "a")
+    assert changed
+    quantize.build_twin(tiny, b, tmp_path, threads=2, calibration=frames, check_sets=False, log=lambda *_: None, ranges_dir=tmp_path / "b")
+    assert (tmp_path / "a/csrnet-tiny.ranges.json").read_bytes() == (tmp_path / "b/csrnet-tiny.ranges.json").read_bytes()
+    assert a.read_bytes() == b.read_bytes()
+    model = onnx.load(str(a))
+    onnx.checker.check_model(model)
+    meta = quantize.metadata(model)
+    assert meta["skycount.precision"] == "int8"
+    made_from = json.loads(meta["skycount.float_model"])
+    assert made_from == {"file": "csrnet-tiny.onnx", "sha256": quantize.sha256(tiny)}
+    how = json.loads(meta["skycount.quantization"])
+    assert how["format"] == "QDQ" and how["calibration_frames"] == 4
+    assert how["float_nodes"] == list(quantize.FLOAT_NODES)
+    assert json.loads(meta["skycount.int8_checks"])["passed"] is False  # not checked: never run as a twin
+    ops = {n.op_type for n in model.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    # The nodes left in float take float weights: no DequantizeLinear feeds their weights.
+    produced = {o: n for n in model.graph.node for o in n.output}
+    for name in quantize.FLOAT_NODES:
+        (node,) = [n for n in model.graph.node if n.name == name]
+        assert produced.get(node.input[1]) is None or produced[node.input[1]].op_type != "DequantizeLinear", name
+    # The float model's metadata is kept (its contract, its card).
+    assert meta["input_format"] == quantize.metadata(onnx.load(str(tiny)))["input_format"]
+
+
+def test_int8_twin_is_left_alone_when_up_to_date_and_rebuilt_when_the_float_model_changes(tiny, tmp_path):
+    import shutil
+
+    import quantize
+
+    frames = synthetic_frames(tmp_path, 2, seed=4)
+    out = tmp_path / "csrnet-tiny-int8.onnx"
+    lines = []
+    quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False, log=lines.append, ranges_dir=tmp_path / "ranges")
+    before = out.read_bytes()
+    changed, _ = quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False, log=lines.append, ranges_dir=tmp_path / "ranges")
+    assert not changed and any("up to date" in l for l in lines)
+    # Another float model (another file's contents): quantized again.
+    other = tmp_path / "csrnet-tiny.onnx"
+    shutil.copy(tiny, other)
+    m = onnx.load(str(other))
+    m.doc_string += " changed"
+    onnx.save(m, str(other))
+    assert not quantize.up_to_date(out, quantize.sha256(other), quantize.how_made(quantize.Scheme(), frames))
+    changed, _ = quantize.build_twin(other, out, tmp_path, threads=1, calibration=frames, check_sets=False, log=lines.append, ranges_dir=tmp_path / "ranges")
+    assert changed and out.read_bytes() != before
+
+
+def test_int8_twin_from_recorded_ranges_is_the_calibrated_one_byte_for_byte(tiny, tmp_path):
+    import json
+
+    import quantize
+
+    frames = synthetic_frames(tmp_path, 3, seed=5)
+    ranges_dir = tmp_path / "int8"
+    calibrated, recorded = tmp_path / "calibrated-int8.onnx", tmp_path / "recorded-int8.onnx"
+    lines = []
+    quantize.build_twin(tiny, calibrated, tmp_path, threads=1, calibration=frames, check_sets=False,
+                        log=lines.append, ranges_dir=ranges_dir)
+    assert any("calibrating" in l for l in lines)
+    ranges_file = ranges_dir / "csrnet-tiny.ranges.json"
+    doc = json.loads(ranges_file.read_text())
+    assert doc["float_model"] == {"file": "csrnet-tiny.onnx", "sha256": quantize.sha256(tiny)}
+    assert doc["quantization"]["onnxruntime"] == quantize.ort.__version__ and doc["ranges"]
+    # From the recorded ranges, without a single calibration frame: the same bytes.
+    lines.clear()
+    changed, checks = quantize.build_twin(tiny, recorded, tmp_path, threads=1, calibration=[Path("/nonexistent") / f.name for f in frames],
+                                          check_sets=False, log=lines.append, ranges_dir=ranges_dir)
+    assert changed and not any("calibrating" in l for l in lines), lines
+    assert any("checks are the recorded ones" in l for l in lines), lines
+    assert recorded.read_bytes() == calibrated.read_bytes()
+    assert checks == doc["checks"]
+    # Recorded checks are carried only onto the graph they were made on: another graph (here
+    # hand-edited ranges) is checked again and the file rewritten.
+    for r in doc["ranges"].values():
+        r[1] *= 2
+    ranges_file.write_text(json.dumps(doc))
+    lines.clear()
+    quantize.build_twin(tiny, recorded, tmp_path, threads=1, calibration=frames, check_sets=False,
+                        log=lines.append, ranges_dir=ranges_dir, force=True)
+    assert any("not the one" in l for l in lines) and any("wrote" in l for l in lines), lines
+    assert recorded.read_bytes() != calibrated.read_bytes()
+
+
+def test_int8_recorded_ranges_are_used_only_for_their_float_model_and_way(tiny, tmp_path):
+    import json
+
+    import quantize
+
+    frames = synthetic_frames(tmp_path, 2, seed=6)
+    ranges_dir = tmp_path / "int8"
+    out = tmp_path / "csrnet-tiny-int8.onnx"
+    quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False,
+                        log=lambda *_: None, ranges_dir=ranges_dir)
+    path = ranges_dir / "csrnet-tiny.ranges.json"
+    sha, how = quantize.sha256(tiny), quantize.how_made(quantize.Scheme(), frames)
+    assert quantize.recorded_ranges(path, sha, how)[0] is not None
+    assert "another" in quantize.recorded_ranges(path, "0" * 64, how)[1]
+    other_ort = dict(how, onnxruntime="0.0.1")
+    assert "onnxruntime" in quantize.recorded_ranges(path, sha, other_ort)[1]
+    assert "calibration_list_sha256" in quantize.recorded_ranges(path, sha, quantize.how_made(quantize.Scheme(), frames[:1]))[1]
+    assert "no " in quantize.recorded_ranges(tmp_path / "none.ranges.json", sha, how)[1]
+    # --calibrate calibrates even when the recorded ranges fit.
+    lines = []
+    quantize.build_twin(tiny, out, tmp_path, threads=1, calibration=frames, check_sets=False,
+                        log=lines.append, ranges_dir=ranges_dir, calibrate=True)
+    assert any("calibrating (--calibrate)" in l for l in lines), lines
+
+
+def test_int8_calibration_of_every_model_make_sh_builds_is_committed():
+    import re
+    import shutil
+    import subprocess
+
+    import quantize
+
+    # Without it every clean clone (CI's) calibrates and checks that model anew: ~10 minutes each.
+    built = {s for s in re.findall(r"out/([\w.-]+)\.onnx", (HERE / "make.sh").read_text()) if s != "csrnet-tiny" and not s.endswith("-int8")}
+    assert "csrnet" in built
+    for stem in sorted(built):
+        path = quantize.ranges_path(stem + ".onnx")
+        assert path.is_file(), f"no {path}: models/make.sh calibrates {stem}.onnx (quantize.py writes it): commit it"
+        if shutil.which("git") and (HERE.parent / ".git").exists():
+            tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=HERE, capture_output=True)
+            assert tracked.returncode == 0, f"{path} is not committed: commit it (quantize.py wrote it when it calibrated)"
+
+
+def test_int8_committed_ranges_name_a_float_model_make_sh_builds():
+    import json
+
+    import quantize
+
+    files = sorted(quantize.RANGES_DIR.glob("*.ranges.json"))
+    assert any(f.name == "csrnet.ranges.json" for f in files)
+    for f in files:
+        doc = json.loads(f.read_text())
+        assert doc["float_model"]["file"] == f.name.replace(".ranges.json", ".onnx")
+        assert doc["quantization"]["onnxruntime"] == quantize.ort.__version__, f"{f.name}: calibrate again (quantize.py --calibrate)"
+        assert doc["checks"]["passed"] is True, f"{f.name}: {doc['checks'].get('problems')}"
+        real = HERE / "out" / doc["float_model"]["file"]
+        if real.is_file():
+            assert quantize.sha256(real) == doc["float_model"]["sha256"], f"{f.name} records another {real.name}: calibrate again"
+
+
+def test_int8_checks_hold_the_documented_limits():
+    import quantize
+
+    # set, file, truth, fp32, int8
+    good = [("s", f"i{i}", 30.0, 30.0, 30.2) for i in range(4)]
+    assert quantize.compare(good)["passed"]
+    one_image = good + [("s", "big", 40.0, 40.0, 42.4)]  # 6 % on an image with >= 20 people
+    res = quantize.compare(one_image)
+    assert not res["passed"] and any("big moved by 6.00 %" in p for p in res["problems"])
+    few = good + [("s", "few", 6.0, 5.0, 5.3)]  # 6 % on an image with 6 people: the mean only
+    assert quantize.compare(few)["passed"]
+    worse = [("s", f"i{i}", 100.0, 100.0, 101.9) for i in range(4)]  # 1.9 points worse
+    res = quantize.compare(worse)
+    assert not res["passed"] and any("error against the truth" in p for p in res["problems"])
+
+
+def test_int8_calibration_frames_are_documented_and_never_test_or_held_out_frames():
+    import quantize
+
+    listed = quantize.read_calibration_list(Path("/nonexistent"))
+    assert len(listed) == 54
+    for path, digest in listed:
+        rel = path.relative_to("/nonexistent").as_posix()
+        assert rel.startswith("training/visdrone/train/"), rel
+        assert len(digest) == 64 and int(digest, 16) >= 0
+        # Not the check sets (testdata/, training/visdrone/val), not VisDrone test-dev, not
+        # DroneCrowd (its held-out sequences 002, 015, 016, 017 included).
+        assert "test" not in rel and "val" not in rel and "dronecrowd" not in rel.lower(), rel
+    assert len({p for p, _ in listed}) == len(listed)
+    shared = HERE.parent.parent / "shared"
+    if (shared / "training/visdrone/train").is_dir():
+        # Every listed file is there with its content (the twin would otherwise not be the
+        # documented one).
+        assert len(quantize.verified(quantize.read_calibration_list(shared))) == 54
+
+
+def test_make_sh_builds_a_twin_of_every_float_model_for_the_box():
+    text = (HERE / "make.sh").read_text()
+    assert 'for model in "$here"/out/*.onnx' in text and "quantize.py" in text
+
+
+def test_int8_image_limit_leaves_a_count_that_moved_by_less_than_half_a_person():
+    import quantize
+
+    # 20 people the model counts as 1.2: 8 % more is a tenth of a person.
+    rows = [("s", f"i{i}", 100.0, 100.0, 100.6) for i in range(6)] + [("s", "faint", 20.0, 1.2, 1.296)]
+    res = quantize.compare(rows)
+    assert res["passed"], res["problems"]
+    assert res["sets"]["s"]["images_with_many_people"] == 7
+    assert abs(res["sets"]["s"]["max_drift_pct_many_people"] - 0.6) < 1e-9
+    assert res["sets"]["s"]["max_drift_pct"] == 8.0

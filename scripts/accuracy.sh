@@ -17,7 +17,7 @@ fi
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$(.venv/bin/python models/ort_lib.py)}
 cfg=$(mktemp --suffix=.toml)
 trap 'rm -f "$cfg"' EXIT
-printf '[model]\npath = "%s"\nthreads = 0\nexecution_providers = ["cpu"]\n' "$root/models/out/csrnet.onnx" > "$cfg"
+printf '[model]\npath = "%s"\nthreads = 0\nexecution_providers = ["cpu"]\nprecision = "fp32"\n' "$root/models/out/csrnet.onnx" > "$cfg"
 boxes=${BOXES:-5}
 out=docs/accuracy.md
 tables=$(mktemp)

@@ -31,7 +31,7 @@ use common::proc_mib;
 use ort::ep;
 use ort::session::{RunOptions, Session};
 use ort::value::TensorRef;
-use skycountd::config::{ExecutionProviderKind, ModelSettings};
+use skycountd::config::{ExecutionProviderKind, ModelSettings, Precision};
 use skycountd::infer::Model;
 
 const MODES: &[&str] = &[
@@ -137,7 +137,7 @@ enum Runner {
         on_smaller: bool,
         last: u64,
     },
-    Daemon(Model),
+    Daemon(Box<Model>),
 }
 
 impl Runner {
@@ -189,10 +189,15 @@ fn measure(mode: &str) {
         input_height: small.1,
         execution_providers: vec![ExecutionProviderKind::Cpu],
         onnxruntime_library: Some(PathBuf::from(&lib)),
+        // The float model, as measured so far; BENCH_PRECISION=int8 (or auto) for its INT8 twin.
+        precision: std::env::var("BENCH_PRECISION")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(Precision::Fp32),
         ..ModelSettings::default()
     };
     let mut runner = if mode == "skycountd" {
-        Runner::Daemon(Model::load(&settings).expect("model"))
+        Runner::Daemon(Box::new(Model::load(&settings).expect("model")))
     } else {
         let env = skycountd::infer::environment(&settings).expect("ONNX Runtime");
         let arena = !mode.starts_with("no arena");

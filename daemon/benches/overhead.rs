@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ort::session::Session;
 use ort::value::TensorRef;
 use skycountd::analyse::{Analyser, Options as AnalyseOptions, Setup};
-use skycountd::config::{ExecutionProviderKind, ModelSettings};
+use skycountd::config::{ExecutionProviderKind, ModelSettings, Precision};
 use skycountd::event::Event;
 use skycountd::infer::Model;
 use skycountd::publish::hub::Hub;
@@ -64,6 +64,11 @@ fn main() {
         execution_providers: vec![ExecutionProviderKind::Cpu],
         threads: 0,
         onnxruntime_library: Some(PathBuf::from(&lib)),
+        // The float model, as measured so far; BENCH_PRECISION=int8 (or auto) for its INT8 twin.
+        precision: std::env::var("BENCH_PRECISION")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(Precision::Fp32),
         ..ModelSettings::default()
     };
     let mut model = Model::load(&settings).expect("model");

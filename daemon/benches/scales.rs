@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use skycountd::analyse::tiles::Plan;
 use skycountd::analyse::{Analyser, DensityModel, Options, Setup};
-use skycountd::config::{ExecutionProviderKind, ModelSettings};
+use skycountd::config::{ExecutionProviderKind, ModelSettings, Precision};
 use skycountd::infer::Model;
 
 fn median(v: &mut [f64]) -> f64 {
@@ -63,6 +63,11 @@ fn main() {
         execution_providers: vec![ExecutionProviderKind::Cpu],
         threads: 0,
         onnxruntime_library: Some(PathBuf::from(&lib)),
+        // The float model, as measured so far; BENCH_PRECISION=int8 (or auto) for its INT8 twin.
+        precision: std::env::var("BENCH_PRECISION")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(Precision::Fp32),
         ..ModelSettings::default()
     };
     let mut model = Model::load(&settings).expect("model");

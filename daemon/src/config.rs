@@ -236,6 +236,36 @@ impl ExecutionProviderKind {
     }
 }
 
+/// `model.precision`: in which numbers the model runs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Precision {
+    /// On the CPU, the model's INT8 twin (`<stem>-int8.onnx` beside it, made by
+    /// models/quantize.py) when it is there, was made from this very model and passed its checks,
+    /// else the model itself in FP32; on TensorRT the model in FP16 (`tensorrt_fp16`), on CUDA
+    /// in FP32.
+    #[default]
+    Auto,
+    /// The model as it is, in 32-bit floats (TensorRT: FP16 when `tensorrt_fp16`).
+    Fp32,
+    /// The INT8 twin, on every execution provider; refused when there is none or it failed its
+    /// checks.
+    Int8,
+}
+
 /// `[model]`: the crowd-counting network and the runtime that runs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -258,6 +288,8 @@ pub struct ModelSettings {
     pub cache_dir: PathBuf,
     /// Let TensorRT run in half precision.
     pub tensorrt_fp16: bool,
+    /// In which numbers the model runs: `auto`, `fp32` or `int8` ([`Precision`]).
+    pub precision: Precision,
 }
 
 impl Default for ModelSettings {
@@ -275,6 +307,7 @@ impl Default for ModelSettings {
             onnxruntime_library: None,
             cache_dir: "/var/lib/skycount/tensorrt".into(),
             tensorrt_fp16: true,
+            precision: Precision::Auto,
         }
     }
 }
@@ -906,6 +939,7 @@ fn expected_hint(key: &str) -> &'static str {
         "model.execution_providers" => {
             " (expected a list drawn from \"tensorrt\", \"cuda\", \"cpu\")"
         }
+        "model.precision" => " (expected \"auto\", \"fp32\" or \"int8\")",
         "stream.read_protocol" => " (expected \"rtsp\" or \"rtmp\")",
         "mediamtx.api" | "mediamtx.metrics" => {
             " (expected a loopback address such as \"127.0.0.1:9997\")"
@@ -1575,6 +1609,17 @@ mod tests {
             .to_string();
         assert!(err.contains("model.execution_providers"), "{err}");
         assert!(err.contains("tensorrt"), "{err}");
+
+        let err = load_text("[model]\nprecision = \"int4\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`model.precision`"), "{err}");
+        assert!(err.contains("\"auto\", \"fp32\" or \"int8\""), "{err}");
+        let s = load_text("[model]\nprecision = \"int8\"\n", &[]).unwrap();
+        assert_eq!(s.model.precision, Precision::Int8);
+        let s = load_text("", &[("SKYCOUNT_MODEL__PRECISION", "fp32")]).unwrap();
+        assert_eq!(s.model.precision, Precision::Fp32);
+        assert_eq!(Settings::default().model.precision, Precision::Auto);
     }
 
     #[test]

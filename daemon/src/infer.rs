@@ -9,6 +9,14 @@
 //! The model contract (see `models/README.md`): input `u8 [1, H, W, 3]` RGB, the ImageNet
 //! normalisation folded into the graph; output `f32 [1, 1, H/8, W/8]`, a density map whose sum is
 //! the count.
+//!
+//! In which numbers it runs is `model.precision` ([`Precision`]). A float model may have an INT8
+//! twin beside it, `<stem>-int8.onnx` ([`int8_twin`]), made by `models/quantize.py` (its
+//! convolutions in 8-bit integers, about four times faster on a CPU). The twin's card says from
+//! which float file it was made (its sha256) and whether it passed its checks against it when it
+//! was built ([`Int8Card`]); a twin of another float model, or one that failed, is never run: with
+//! `auto` the float model runs instead and the status says why, with `int8` loading fails with
+//! the reason. On TensorRT `auto` runs the float model in FP16 (`model.tensorrt_fp16`).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -18,7 +26,7 @@ use ort::ep::{self, ExecutionProvider as _};
 use ort::session::{RunOptions, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::config::{ExecutionProviderKind, ModelSettings};
+use crate::config::{ExecutionProviderKind, ModelSettings, Precision};
 
 pub mod cache;
 
@@ -36,6 +44,8 @@ pub enum ModelError {
     Invalid { path: PathBuf, reason: String },
     #[error("{path} does not fit skycountd: {reason}\n  skycountd feeds u8 RGB [1,H,W,3] and reads a density map [1,1,h,w]; build the model with models/build_csrnet.py")]
     Contract { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Precision(String),
     #[error("the model failed on a {width}x{height} frame: {reason}")]
     Run {
         width: u32,
@@ -60,7 +70,28 @@ pub struct ModelInfo {
     /// at which this model counts best (what calibration scales the taps' spacing to).
     pub spacing_target_px: Option<f64>,
     pub card: Option<serde_json::Value>,
+    /// An INT8 model's card (`skycount.precision = int8`); `None` for a float model.
+    pub int8: Option<Int8Card>,
 }
+
+/// What an INT8 model says of itself (`models/quantize.py` writes it): the float model it was
+/// made from and how it fared against it when it was built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Int8Card {
+    /// `skycount.float_model`: the float model's file name and the sha256 of its contents.
+    pub float_file: String,
+    pub float_sha256: String,
+    /// `skycount.int8_checks`: whether the count held against the float model's on the check
+    /// sets, and if not, why.
+    pub checks_passed: bool,
+    pub problems: Vec<String>,
+    /// The largest of the check sets' mean drift against the float model, in %.
+    pub mean_drift_pct: Option<f64>,
+}
+
+/// The most problems of an INT8 card that are kept, and their length.
+const MAX_PROBLEMS: usize = 8;
+const MAX_PROBLEM_CHARS: usize = 300;
 
 /// The analysis scales a model may ask for (as `analysis.scale` allows).
 pub const MODEL_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.05..=4.0;
@@ -153,14 +184,153 @@ impl ModelInfo {
             .and_then(|n| n.as_str())
             .and_then(clean_name)
             .unwrap_or(stem);
+        let int8 = match get("skycount.precision") {
+            None => None,
+            Some(v) => match v.trim() {
+                "fp32" => None,
+                "int8" => Some(Int8Card::from_metadata(&get)?),
+                _ => {
+                    return Err(format!(
+                        "its skycount.precision {:?} is not \"int8\" or \"fp32\"",
+                        short(&v)
+                    ))
+                }
+            },
+        };
         Ok(Self {
             name,
             analysis_scale,
             uncalibrated_range,
             spacing_target_px,
             card,
+            int8,
         })
     }
+}
+
+impl Int8Card {
+    fn from_metadata(get: &impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let json = |key: &str| -> Result<serde_json::Map<String, serde_json::Value>, String> {
+            let text = get(key).ok_or_else(|| {
+                format!("it says it is an INT8 model but has no {key}: build it with models/quantize.py")
+            })?;
+            if text.len() > MAX_CARD_BYTES {
+                return Err(format!(
+                    "its {key} is {} bytes, more than {MAX_CARD_BYTES}",
+                    text.len()
+                ));
+            }
+            match serde_json::from_str(&text) {
+                Ok(serde_json::Value::Object(o)) => Ok(o),
+                _ => Err(format!("its {key} is not a JSON object")),
+            }
+        };
+        let float = json("skycount.float_model")?;
+        let text = |o: &serde_json::Map<String, serde_json::Value>, k: &str| {
+            o.get(k).and_then(|v| v.as_str()).map(str::to_string)
+        };
+        let float_sha256 = text(&float, "sha256")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or("its skycount.float_model has no sha256 (64 hex digits)")?
+            .to_ascii_lowercase();
+        let float_file = text(&float, "file")
+            .and_then(|f| clean_name(&f))
+            .map(|n| format!("{n}.onnx"))
+            .ok_or("its skycount.float_model has no file name")?;
+        let checks = json("skycount.int8_checks")?;
+        let checks_passed = checks
+            .get("passed")
+            .and_then(|v| v.as_bool())
+            .ok_or("its skycount.int8_checks has no \"passed\": true or false")?;
+        let problems = checks
+            .get("problems")
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str())
+                    .take(MAX_PROBLEMS)
+                    .map(|p| {
+                        p.chars()
+                            .filter(|c| !c.is_control())
+                            .take(MAX_PROBLEM_CHARS)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mean_drift_pct = checks
+            .get("sets")
+            .and_then(|v| v.as_object())
+            .and_then(|sets| {
+                sets.values()
+                    .filter_map(|s| s.get("mean_drift_pct")?.as_f64())
+                    .filter(|d| d.is_finite())
+                    .reduce(f64::max)
+            });
+        Ok(Self {
+            float_file,
+            float_sha256,
+            checks_passed,
+            problems,
+            mean_drift_pct,
+        })
+    }
+}
+
+/// Where a float model's INT8 twin is: `<stem>-int8.onnx` beside it.
+pub fn int8_twin(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    path.with_file_name(format!("{stem}-int8.onnx"))
+}
+
+/// Whether `twin` (its card) may stand in for the float model whose contents hash to
+/// `float_sha256`; why not, in words, when it may not.
+pub fn twin_fits(twin: &Path, info: &ModelInfo, float_sha256: &str) -> Result<(), String> {
+    let name = twin.display();
+    let Some(card) = &info.int8 else {
+        return Err(format!(
+            "{name} is not an INT8 model (its card has no skycount.precision = int8): rebuild it with models/make.sh"
+        ));
+    };
+    if card.float_sha256 != float_sha256 {
+        return Err(format!(
+            "{name} was made from another {} (sha256 {}…, this one is {}…): rebuild it with models/make.sh",
+            card.float_file,
+            &card.float_sha256[..12],
+            &float_sha256[..12.min(float_sha256.len())]
+        ));
+    }
+    if !card.checks_passed {
+        return Err(format!(
+            "{name} failed its checks against the float model when it was built ({})",
+            if card.problems.is_empty() {
+                "no reason given".to_string()
+            } else {
+                card.problems.join("; ")
+            }
+        ));
+    }
+    Ok(())
+}
+
+/// In which numbers a loaded model runs, as the status shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum Numbers {
+    Fp32,
+    Fp16,
+    Int8,
+}
+
+/// Something slow the loading of a model is about to do, for the status to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadStep {
+    /// TensorRT builds its engine for this model (no engine in the cache yet): minutes on a
+    /// Jetson.
+    BuildingEngine { engines: PathBuf },
 }
 
 /// A model's name as the box shows and keeps it, from an upload's `?name=` or a card's `name`
@@ -270,13 +440,33 @@ pub struct Model {
     input: String,
     output: String,
     provider: ExecutionProviderKind,
+    /// The file that runs: `model.path`, or its INT8 twin.
     path: PathBuf,
+    info: ModelInfo,
+    numbers: Numbers,
+    /// Why it runs in these numbers, in words.
+    numbers_why: String,
+}
+
+/// A session on one file, with what its file says of itself.
+struct Opened {
+    session: Session,
+    input: String,
+    output: String,
     info: ModelInfo,
 }
 
 impl Model {
     /// Loads ONNX Runtime (once) and the model, trying the execution providers in order.
     pub fn load(settings: &ModelSettings) -> Result<Self, ModelError> {
+        Self::load_with(settings, &mut |_| {})
+    }
+
+    /// [`Model::load`], telling `step` before something slow (a TensorRT engine build).
+    pub fn load_with(
+        settings: &ModelSettings,
+        step: &mut dyn FnMut(LoadStep),
+    ) -> Result<Self, ModelError> {
         let path = settings.path.clone();
         match std::fs::metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -297,34 +487,130 @@ impl Model {
             Ok(_) => {}
         }
         let env = environment(settings)?;
+        let twin = int8_twin(&path);
+        let has_twin = settings.precision != Precision::Fp32 && twin.is_file();
         let mut last_error = None;
         for &kind in &settings.execution_providers {
-            match Self::session(env, settings, kind) {
-                Ok(session) => {
-                    let (input, output) = check_contract(&session, &path)?;
-                    let info = read_info(&session, &path)?;
-                    log::info!(
-                        "model {} loaded on the {kind} execution provider",
-                        path.display()
-                    );
-                    let runtime = |e: ort::Error| ModelError::Runtime {
-                        tried: "RunOptions".into(),
-                        reason: e.to_string(),
-                    };
-                    let run_options = RunOptions::new().map_err(runtime)?;
-                    let shrinking = shrinking_run_options().map_err(runtime)?;
-                    return Ok(Self {
-                        session,
-                        run_options: std::sync::Arc::new(run_options),
-                        shrinking: std::sync::Arc::new(shrinking),
-                        last_pixels: 0,
-                        input,
-                        output,
-                        provider: kind,
-                        path,
-                        info,
-                    });
+            // The INT8 twin first, where it is wanted on this provider.
+            let wants_twin = match settings.precision {
+                Precision::Int8 => true,
+                Precision::Auto => kind == ExecutionProviderKind::Cpu,
+                Precision::Fp32 => false,
+            };
+            let mut not_twin = None;
+            if wants_twin && has_twin {
+                match Self::open(env, settings, kind, &twin, step) {
+                    Ok(o) => {
+                        let fits = cache::file_sha256(&path)
+                            .and_then(|sha| twin_fits(&twin, &o.info, &sha));
+                        match fits {
+                            Ok(()) => {
+                                let why = format!(
+                                    "the INT8 twin of {}{}",
+                                    file_name(&path),
+                                    o.info
+                                        .int8
+                                        .as_ref()
+                                        .and_then(|c| c.mean_drift_pct)
+                                        .map(|d| format!(
+                                            ": its count was within {d:.1} % of FP32 on average when it was checked"
+                                        ))
+                                        .unwrap_or_default()
+                                );
+                                return Self::ready(o, kind, twin, Numbers::Int8, why);
+                            }
+                            Err(reason) if settings.precision == Precision::Int8 => {
+                                return Err(ModelError::Precision(format!(
+                                    "model.precision is \"int8\" but {reason}"
+                                )))
+                            }
+                            Err(reason) => {
+                                log::warn!("{reason}; the float model runs instead");
+                                not_twin = Some(reason);
+                            }
+                        }
+                    }
+                    Err(SessionError::Provider(reason)) => {
+                        log::warn!("execution provider {kind} is not usable here: {reason}; trying the next one");
+                        last_error = Some(format!("{kind}: {reason}"));
+                        continue;
+                    }
+                    Err(SessionError::Model(reason)) if settings.precision == Precision::Int8 => {
+                        if kind == ExecutionProviderKind::Cpu {
+                            return Err(ModelError::Invalid { path: twin, reason });
+                        }
+                        log::warn!("execution provider {kind} could not take {}: {reason}; trying the next one", twin.display());
+                        last_error = Some(format!("{kind}: {reason}"));
+                        continue;
+                    }
+                    Err(SessionError::Model(reason)) => {
+                        log::warn!(
+                            "{} does not load on {kind}: {reason}; the float model runs instead",
+                            twin.display()
+                        );
+                        not_twin = Some(format!("{} does not load: {reason}", twin.display()));
+                    }
+                    Err(SessionError::Load(e)) if settings.precision == Precision::Int8 => {
+                        return Err(*e)
+                    }
+                    Err(SessionError::Load(e)) => {
+                        log::warn!("{e}; the float model runs instead");
+                        not_twin = Some(e.to_string());
+                    }
                 }
+            } else if wants_twin && settings.precision == Precision::Auto {
+                not_twin = Some(format!(
+                    "there is no INT8 twin {} beside it (models/make.sh builds one)",
+                    file_name(&twin)
+                ));
+            }
+            // The model itself.
+            match Self::open(env, settings, kind, &path, step) {
+                Ok(o) => {
+                    let (numbers, why) = match (&o.info.int8, settings.precision) {
+                        (Some(_), Precision::Fp32) => {
+                            return Err(ModelError::Precision(format!(
+                                "{} is an INT8 model and model.precision is \"fp32\": set model.path to a float model, or model.precision to \"auto\"",
+                                path.display()
+                            )))
+                        }
+                        (Some(card), _) if !card.checks_passed => {
+                            return Err(ModelError::Precision(format!(
+                                "{} is an INT8 model that failed its checks against its float model {} when it was built ({}): use the float model",
+                                path.display(),
+                                card.float_file,
+                                card.problems.join("; ")
+                            )))
+                        }
+                        (Some(card), _) => (
+                            Numbers::Int8,
+                            format!("an INT8 model, made from {}", card.float_file),
+                        ),
+                        (None, Precision::Int8) => {
+                            return Err(ModelError::Precision(format!(
+                                "model.precision is \"int8\" but {} is a float model without an INT8 twin beside it ({}): build one with models/quantize.py (models/make.sh and models/finetune.py do), or set model.precision to \"auto\"",
+                                path.display(),
+                                file_name(&twin)
+                            )))
+                        }
+                        (None, precision) => {
+                            let fp16 =
+                                kind == ExecutionProviderKind::Tensorrt && settings.tensorrt_fp16;
+                            let numbers = if fp16 { Numbers::Fp16 } else { Numbers::Fp32 };
+                            let why = match (not_twin, precision) {
+                                (Some(reason), _) => reason,
+                                (None, Precision::Fp32) => "model.precision is \"fp32\"".into(),
+                                (None, _) if fp16 => {
+                                    "TensorRT in half precision (model.tensorrt_fp16)".into()
+                                }
+                                (None, _) => format!("the float model on {kind}"),
+                            };
+                            (numbers, why)
+                        }
+                    };
+                    return Self::ready(o, kind, path, numbers, why);
+                }
+                Err(SessionError::Load(e)) => return Err(*e),
                 Err(SessionError::Provider(reason)) => {
                     log::warn!("execution provider {kind} is not usable here: {reason}; trying the next one");
                     last_error = Some(format!("{kind}: {reason}"));
@@ -347,16 +633,70 @@ impl Model {
         })
     }
 
+    /// A session on `file` with provider `kind`, its contract checked and its card read.
+    fn open(
+        env: &ort::environment::Environment,
+        settings: &ModelSettings,
+        kind: ExecutionProviderKind,
+        file: &Path,
+        step: &mut dyn FnMut(LoadStep),
+    ) -> Result<Opened, SessionError> {
+        let session = Self::session(env, settings, kind, file, step)?;
+        let (input, output) =
+            check_contract(&session, file).map_err(|e| SessionError::Load(Box::new(e)))?;
+        let info = read_info(&session, file).map_err(|e| SessionError::Load(Box::new(e)))?;
+        Ok(Opened {
+            session,
+            input,
+            output,
+            info,
+        })
+    }
+
+    fn ready(
+        o: Opened,
+        kind: ExecutionProviderKind,
+        path: PathBuf,
+        numbers: Numbers,
+        why: String,
+    ) -> Result<Self, ModelError> {
+        log::info!(
+            "model {} loaded on the {kind} execution provider, in {numbers}: {why}",
+            path.display()
+        );
+        let runtime = |e: ort::Error| ModelError::Runtime {
+            tried: "RunOptions".into(),
+            reason: e.to_string(),
+        };
+        Ok(Self {
+            session: o.session,
+            run_options: std::sync::Arc::new(RunOptions::new().map_err(runtime)?),
+            shrinking: std::sync::Arc::new(shrinking_run_options().map_err(runtime)?),
+            last_pixels: 0,
+            input: o.input,
+            output: o.output,
+            provider: kind,
+            path,
+            info: o.info,
+            numbers,
+            numbers_why: why,
+        })
+    }
+
     fn session(
         env: &ort::environment::Environment,
         settings: &ModelSettings,
         kind: ExecutionProviderKind,
+        file: &Path,
+        step: &mut dyn FnMut(LoadStep),
     ) -> Result<Session, SessionError> {
         let provider_err = |e: ort::Error<_>| SessionError::Provider(e.to_string());
         let mut builder = Session::builder(env)
             .map_err(|e| SessionError::Provider(e.to_string()))?
             .with_intra_threads(settings.threads)
             .map_err(provider_err)?;
+        let int8 = file != settings.path;
+        let mut warm_up = false;
         builder = match kind {
             ExecutionProviderKind::Tensorrt => {
                 if !ep::TensorRT::is_available().unwrap_or(false) {
@@ -364,13 +704,15 @@ impl Model {
                         "this ONNX Runtime build has no TensorRT provider".into(),
                     ));
                 }
-                // One folder per model and runtime: an update that changes either builds anew.
+                // One folder per model, runtime and precision: an update that changes any of
+                // them builds anew.
                 let runtime = format!(
-                    "ONNX Runtime: {}\nTensorRT: {}",
+                    "ONNX Runtime: {}\nTensorRT: {}\nfp16: {}, int8: {int8}",
                     ort::info(),
-                    cache::tensorrt_libraries().join(", ")
+                    cache::tensorrt_libraries().join(", "),
+                    settings.tensorrt_fp16,
                 );
-                let engines = cache::engine_dir(&settings.cache_dir, &settings.path, &runtime)
+                let engines = cache::engine_dir(&settings.cache_dir, file, &runtime)
                     .unwrap_or_else(|e| {
                         log::warn!(
                             "{e}; TensorRT's engines go to {}",
@@ -378,9 +720,25 @@ impl Model {
                         );
                         settings.cache_dir.clone()
                     });
+                if !cache::has_engine(&engines) {
+                    log::info!(
+                        "building the TensorRT engine for {} into {} (the first start with this model: minutes on a Jetson)",
+                        file.display(),
+                        engines.display()
+                    );
+                    step(LoadStep::BuildingEngine {
+                        engines: engines.clone(),
+                    });
+                    warm_up = true;
+                }
+                // An INT8 twin carries its quantization (QDQ), which TensorRT reads as explicit
+                // INT8 (FP16 where it keeps floats). TensorRT takes only signed, symmetric
+                // activations; models/quantize.py's are unsigned (measured more accurate), so
+                // TensorRT refuses today's twins and `int8` falls to the next provider.
                 builder
                     .with_execution_providers([ep::TensorRT::default()
-                        .with_fp16(settings.tensorrt_fp16)
+                        .with_fp16(settings.tensorrt_fp16 || int8)
+                        .with_int8(int8)
                         .with_engine_cache(true)
                         .with_engine_cache_path(engines.display())
                         .with_timing_cache(true)
@@ -401,9 +759,29 @@ impl Model {
             }
             ExecutionProviderKind::Cpu => builder,
         };
-        builder
-            .commit_from_file(&settings.path)
-            .map_err(|e| SessionError::Model(e.to_string()))
+        let mut session = builder
+            .commit_from_file(file)
+            .map_err(|e| SessionError::Model(e.to_string()))?;
+        if warm_up {
+            // TensorRT builds the engine for the input's shape at the first run: one at the
+            // default analysis size now, while the status says the engine is being built.
+            let (w, h) = (
+                settings.input_width as usize,
+                settings.input_height as usize,
+            );
+            let pixels = vec![0u8; w * h * 3];
+            let input = TensorRef::from_array_view(([1usize, h, w, 3], &pixels[..]))
+                .map_err(|e| SessionError::Model(e.to_string()))?;
+            let name = session
+                .inputs()
+                .first()
+                .map(|i| i.name().to_string())
+                .unwrap_or_else(|| "image".into());
+            session
+                .run(ort::inputs![name.as_str() => input])
+                .map_err(|e| SessionError::Model(format!("building the TensorRT engine: {e}")))?;
+        }
+        Ok(session)
     }
 
     /// A handle that interrupts this model's run in progress.
@@ -415,8 +793,19 @@ impl Model {
         self.provider
     }
 
+    /// The file that runs: `model.path`, or its INT8 twin.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// In which numbers it runs.
+    pub fn numbers(&self) -> Numbers {
+        self.numbers
+    }
+
+    /// Why it runs in those numbers, in words (what the status shows beside them).
+    pub fn numbers_why(&self) -> &str {
+        &self.numbers_why
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -520,6 +909,15 @@ enum SessionError {
     Provider(String),
     /// The provider is there but the model did not load on it.
     Model(String),
+    /// The model loaded but does not fit skycountd (its contract, its card).
+    Load(Box<ModelError>),
+}
+
+/// A path's file name, for messages.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Checks the model takes u8 NHWC RGB and gives one float map; returns the input and output names.

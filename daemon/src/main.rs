@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use skycountd::commands::{analyze, eval, run};
+use skycountd::config::Precision;
 use skycountd::{config, hotspot, mediamtx, service};
 
 #[derive(Parser)]
@@ -88,6 +89,21 @@ enum Command {
         /// The model to use instead of model.path
         #[arg(long, value_name = "PATH")]
         model: Option<PathBuf>,
+        /// model.precision for this run: auto, fp32 or int8
+        #[arg(long, value_name = "PRECISION")]
+        precision: Option<Precision>,
+        /// Analyse again with model.precision set to this (e.g. fp32) and report the drift
+        #[arg(long, value_name = "PRECISION")]
+        against: Option<Precision>,
+        /// With --against: exit 1 when a set's mean drift is above this (%)
+        #[arg(long, value_name = "PERCENT", requires = "against")]
+        max_drift: Option<f64>,
+        /// With --against: exit 1 when an image with >= 20 people drifts by more (%)
+        #[arg(long, value_name = "PERCENT", requires = "against")]
+        max_image_drift: Option<f64>,
+        /// With --against: exit 1 when a set's error against the truth grows by more (points)
+        #[arg(long, value_name = "POINTS", requires = "against")]
+        max_error_increase: Option<f64>,
     },
     /// Analyse still images or a stream and print one JSON line per analysis
     Analyze {
@@ -195,8 +211,16 @@ fn main() -> ExitCode {
             json,
             consistency,
             model,
+            precision,
+            against,
+            max_drift,
+            max_image_drift,
+            max_error_increase,
         } => {
-            let settings = with_model(settings, model);
+            let mut settings = with_model(settings, model);
+            if let Some(p) = precision {
+                settings.model.precision = p;
+            }
             let opts = eval::EvalOptions {
                 manifests,
                 modes,
@@ -206,6 +230,12 @@ fn main() -> ExitCode {
                 max_error,
                 json,
                 consistency,
+                against,
+                limits: eval::DriftLimits {
+                    mean: max_drift,
+                    image: max_image_drift,
+                    error_increase: max_error_increase,
+                },
             };
             eval::run(&settings, &opts).map(|_| ())
         }

@@ -376,6 +376,28 @@ pub struct ModelReport {
     pub card: Option<CardSummary>,
     /// When the running model was loaded, in milliseconds since the Unix epoch.
     pub loaded_at_ms: Option<u64>,
+    /// The file that runs: `path`, or its INT8 twin (`models/quantize.py`); `None` before one
+    /// is loaded.
+    pub file: Option<String>,
+    /// In which numbers it runs: `fp32`, `fp16` (TensorRT) or `int8`; `None` before one is
+    /// loaded.
+    pub precision: Option<String>,
+    /// Why in those numbers, in words: "the INT8 twin of csrnet.onnx: …", "there is no INT8
+    /// twin csrnet-int8.onnx beside it (models/make.sh builds one)", …
+    pub precision_reason: Option<String>,
+    /// Something slow the model's loading does now (a TensorRT engine build); `None` otherwise.
+    pub building: Option<Building>,
+}
+
+/// A slow step of loading a model, while it lasts: what and since when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Building {
+    /// In words: "the TensorRT engine for csrnet.onnx".
+    pub what: String,
+    /// When it started, in milliseconds since the Unix epoch (the box's clock).
+    pub started_ms: u64,
+    /// How long it has taken so far, by the box's clock, when the status was made.
+    pub elapsed_ms: u64,
 }
 
 /// What the status says of a fine-tuned model's card (models/finetune.py): its name, when it
@@ -614,6 +636,10 @@ mod tests {
                 analysis_scale: None,
                 card: None,
                 loaded_at_ms: None,
+                file: None,
+                precision: None,
+                precision_reason: None,
+                building: None,
             },
             rates: Rates::default(),
             totals: Totals::default(),

@@ -452,6 +452,10 @@ fn the_watch_fills_the_hub_and_asks_for_a_reattach() {
             analysis_scale: None,
             card: None,
             loaded_at_ms: None,
+            file: None,
+            precision: None,
+            precision_reason: None,
+            building: None,
         },
     );
     let opts = WatchOptions {

@@ -26,6 +26,10 @@ fn hub() -> std::sync::Arc<Hub> {
             analysis_scale: None,
             card: None,
             loaded_at_ms: None,
+            file: None,
+            precision: None,
+            precision_reason: None,
+            building: None,
         },
     )
 }

@@ -523,7 +523,7 @@ step('3: skycountd killed: every figure says it is the last known one, and nothi
     const page_text = await page.evaluate(() => document.body.innerText);
     assert.doesNotMatch(page_text, /drone video arriving/, `${who}: the page still says the drone's video is arriving`);
     assert.equal(await page.getAttribute(testid('stream-state'), 'data-value'), 'unknown');
-    for (const id of ['inference-ms', 'staleness-ms', 'analyses-per-second']) assert.equal(await page.getAttribute(testid(id), 'data-stale'), 'true', `${who}: ${id} not marked stale`);
+    for (const id of ['execution-provider', 'inference-ms', 'staleness-ms', 'analyses-per-second']) assert.equal(await page.getAttribute(testid(id), 'data-stale'), 'true', `${who}: ${id} not marked stale`);
     assert.equal(await page.getAttribute(testid('count-panel'), 'data-lost'), 'true');
     assert.match(await page.getAttribute(testid('zone-counts'), 'class'), /stale/);
     assert.equal(await text('trend', page), 'trend: not known while the box is not answering', `${who}: the trend`);

@@ -632,7 +632,27 @@ def check_config() -> bool | None:
             ok = False
             say(f"  mediamtx: {recipes[0].relative_to(REPO)} has no SRC_URI[sha256sum]: bitbake "
                 "would stop at do_fetch; set it from the release's checksums.sha256 (see the recipe)")
+    ok = check_onnxruntime_version() and ok
     return ok if skycountd else (None if ok else False)
+
+
+def check_onnxruntime_version() -> bool:
+    """The Raspberry Pi's ONNX Runtime is the version the tests run: onnxruntime-prebuilt's
+    version is models/requirements.txt's onnxruntime, and its wheel's sha256 is pinned."""
+    want = re.search(r"^onnxruntime==([0-9.]+)", (REPO / "models/requirements.txt").read_text(), re.M)
+    recipes = sorted((LAYER / "recipes-devtools/onnxruntime-prebuilt").glob("onnxruntime-prebuilt_*.bb"))
+    versions = [r.stem.split("_", 1)[1] for r in recipes]
+    if not want or versions != [want.group(1)]:
+        say(f"  onnxruntime: recipe version(s) {versions}, models/requirements.txt pins "
+            f"{want.group(1) if want else 'nothing'}: one version for the project (rename the recipe "
+            "and set its wheel's path and sha256 from https://pypi.org/simple/onnxruntime/)")
+        return False
+    recipe = recipes[0].read_text()
+    if not re.search(r"^SRC_URI\[sha256sum\]\s*=\s*\"[0-9a-f]{64}\"", recipe, re.M) or "${PV}" not in recipe:
+        say(f"  onnxruntime: {recipes[0].relative_to(REPO)} needs its wheel's name with ${{PV}} and a sha256")
+        return False
+    say(f"  onnxruntime: recipe {want.group(1)} is models/requirements.txt's; wheel sha256 pinned")
+    return True
 
 
 # -------------------------------------------------------------------- hotspot

@@ -36,6 +36,11 @@
 //!
 //! Density maps are cached per image and analysis size within one run, so modes and boxes that
 //! land on the same size cost one model run.
+//!
+//! `--against PRECISION` analyses every image and mode a second time with `model.precision` set to
+//! that (e.g. the INT8 twin `--against fp32`) and reports how far the count moved from it, per
+//! image and per set ([`Drift`], [`DriftTotal`]); `--max-drift`, `--max-image-drift` and
+//! `--max-error-increase` make it fail past the limits the INT8 twins are held to.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,7 +51,7 @@ use serde::Serialize;
 
 use crate::analyse::calibrate::Request;
 use crate::analyse::{calibrate, mask, Analyser, Density, Options, Setup};
-use crate::config::Settings;
+use crate::config::{Precision, Settings};
 use crate::infer::Model;
 
 /// One way of analysing.
@@ -131,11 +136,32 @@ pub struct EvalOptions {
     pub json: bool,
     /// Also analyse at half and twice the default size and report how much the count moves.
     pub consistency: bool,
+    /// Analyse everything again with `model.precision` set to this, and report the drift.
+    pub against: Option<Precision>,
+    /// With `against`: the limits (in %, and points for the error), per set and over all.
+    pub limits: DriftLimits,
+}
+
+/// How far a count may move from the baseline's (`--against`): each `None` is not checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DriftLimits {
+    /// The mean of |drift| over a set's images, in %.
+    pub mean: Option<f64>,
+    /// |drift| on any image with at least [`MANY_PEOPLE`] people whose count moved by more than
+    /// [`COUNT_RESOLUTION`], in %.
+    pub image: Option<f64>,
+    /// How many points the mean absolute relative error against the truth may grow.
+    pub error_increase: Option<f64>,
 }
 
 /// Images with at least this many people are also totalled apart: on a nearly empty image a
 /// relative error says little (two people counted as three is 50 % off).
 pub const MANY_PEOPLE: f64 = 20.0;
+
+/// A count that moves by less than this many people has not changed (the dashboard shows
+/// whole people): the per-image drift limit leaves it alone. On a VisDrone frame with 20 people
+/// that the model counts as 1.2, INT8's 1.28 is 8 % more but a tenth of a person.
+pub const COUNT_RESOLUTION: f64 = 0.5;
 
 /// The factors across of the default size that `--consistency` compares.
 pub const CONSISTENCY_FACTORS: [f64; 3] = [0.5, 1.0, 2.0];
@@ -422,7 +448,95 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
             );
         }
     }
+    let rows = evaluate(settings, &items, &modes, opts, !opts.json)?;
+    let totals = totals(&rows);
+    let consistency = if opts.consistency {
+        consistency(&rows)
+    } else {
+        Vec::new()
+    };
+    let drift = match opts.against {
+        None => None,
+        Some(p) => {
+            let mut base = settings.clone();
+            base.model.precision = p;
+            let base_rows = evaluate(&base, &items, &modes, opts, false)?;
+            let d = drifts(&rows, &base_rows);
+            let t = drift_totals(&d);
+            Some((d, t))
+        }
+    };
+    if opts.json {
+        for r in &rows {
+            println!("{}", serde_json::to_string(r)?);
+        }
+        for t in &totals {
+            println!("{}", serde_json::to_string(t)?);
+        }
+        for c in &consistency {
+            println!("{}", serde_json::to_string(c)?);
+        }
+        if let Some((d, t)) = &drift {
+            for r in d {
+                println!("{}", serde_json::to_string(r)?);
+            }
+            for r in t {
+                println!("{}", serde_json::to_string(r)?);
+            }
+        }
+    } else {
+        print!("{}", markdown(&rows, &totals, &consistency));
+        if let Some((lo, hi)) = fitted_range(&rows, FIT_SHARE) {
+            println!(
+                "\nUncalibrated range these images measure: the truth lay between {lo:.2} and {hi:.2} times the count in {:.0} % of them (the `default` mode; a model card's skycount.uncalibrated_range = \"{lo},{hi}\" when these images are unseen by the model).",
+                FIT_SHARE * 100.0
+            );
+        }
+        if let Some((d, t)) = &drift {
+            print!("{}", drift_markdown(d, t, opts.against.unwrap_or_default()));
+        }
+    }
+    if let Some(max) = opts.max_error {
+        for t in totals.iter().filter(|t| t.set == ALL) {
+            if t.mean_relative_error * 100.0 > max {
+                bail!(
+                    "mode {}: mean absolute relative error {:.1} % is above the limit {max} %",
+                    t.mode,
+                    t.mean_relative_error * 100.0
+                );
+            }
+        }
+    }
+    if let Some((_, t)) = &drift {
+        let problems = check_drift(t, &opts.limits);
+        if !problems.is_empty() {
+            bail!(
+                "the count moved past the limits against {}:\n  {}",
+                opts.against.unwrap_or_default(),
+                problems.join("\n  ")
+            );
+        }
+    }
+    Ok(totals)
+}
+
+/// Every item analysed in every mode with `settings`: the rows. Progress goes to stderr when
+/// `progress`.
+fn evaluate(
+    settings: &Settings,
+    items: &[Item],
+    modes: &[Mode],
+    opts: &EvalOptions,
+    progress: bool,
+) -> anyhow::Result<Vec<Row>> {
     let model = Model::load(&settings.model)?;
+    eprintln!(
+        "model {} on {}, in {} ({})",
+        model.path().display(),
+        model.provider(),
+        model.numbers(),
+        model.numbers_why()
+    );
     let mut analyser = Analyser::new(Options::from_settings(settings), Setup::default());
     analyser.set_model(model.info());
     let mut ev = Evaluator {
@@ -433,7 +547,7 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
     };
     let uncalibrated = ev.analyser.uncalibrated_range();
     let mut rows = Vec::new();
-    for item in &items {
+    for item in items {
         let img = image::ImageReader::open(&item.path)
             .with_context(|| format!("cannot open {}", item.path.display()))?
             .with_guessed_format()?
@@ -449,7 +563,7 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
         let rgb = img.as_raw();
         ev.cache.clear();
         ev.masks = ignore_masks(&item.ignore, w, h);
-        for mode in &modes {
+        for mode in modes {
             let row = |predicted: f64, size: (u32, u32), outside: Option<f64>, boxes: usize| Row {
                 set: item.set.clone(),
                 file: item.file.clone(),
@@ -544,7 +658,7 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
             r.band = first_band.unwrap_or(r.band);
             rows.push(r);
         }
-        if !opts.json {
+        if progress {
             for r in rows.iter().filter(|r| r.file == item.file) {
                 eprintln!(
                     "{:<40} {:<14} truth {:>6.0}  predicted {:>7.1}  {:>+6.0} %  at {}x{}",
@@ -559,43 +673,207 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
             }
         }
     }
-    let totals = totals(&rows);
-    let consistency = if opts.consistency {
-        consistency(&rows)
-    } else {
-        Vec::new()
+    Ok(rows)
+}
+
+/// One image in one mode against the baseline (`--against`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Drift {
+    pub set: String,
+    pub file: String,
+    pub mode: String,
+    pub truth: f64,
+    pub predicted: f64,
+    /// The baseline's count.
+    pub baseline: f64,
+    /// (predicted − baseline) / baseline.
+    pub drift: f64,
+    pub relative_error: f64,
+    pub baseline_relative_error: f64,
+}
+
+/// The drift over a set (a manifest, one of its folders, or all) in one mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftTotal {
+    pub set: String,
+    pub mode: String,
+    pub images: usize,
+    /// The mean of |drift|.
+    pub mean_drift: f64,
+    pub max_drift: f64,
+    /// Images with at least [`MANY_PEOPLE`] people, and the largest |drift| among those whose
+    /// count moved by more than [`COUNT_RESOLUTION`] people (what `--max-image-drift` judges).
+    pub images_many: usize,
+    pub max_drift_many: Option<f64>,
+    pub worst_file_many: Option<String>,
+    /// Mean absolute relative error against the truth, and the baseline's.
+    pub error: f64,
+    pub baseline_error: f64,
+    /// Whether the limits are checked on this total: a whole manifest or all of them (a
+    /// manifest's folders are shown, not judged on their own).
+    pub checked: bool,
+}
+
+/// Rows matched with the baseline's (same set, image and mode).
+pub fn drifts(rows: &[Row], base: &[Row]) -> Vec<Drift> {
+    rows.iter()
+        .filter_map(|r| {
+            let b = base
+                .iter()
+                .find(|b| b.set == r.set && b.file == r.file && b.mode == r.mode)?;
+            Some(Drift {
+                set: r.set.clone(),
+                file: r.file.clone(),
+                mode: r.mode.clone(),
+                truth: r.truth,
+                predicted: r.predicted,
+                baseline: b.predicted,
+                drift: (r.predicted - b.predicted) / b.predicted.abs().max(1e-9),
+                relative_error: r.relative_error,
+                baseline_relative_error: b.relative_error,
+            })
+        })
+        .collect()
+}
+
+/// Per set (each folder, each manifest with folders, all) and mode.
+pub fn drift_totals(d: &[Drift]) -> Vec<DriftTotal> {
+    let mut keys: Vec<(String, String, bool)> = Vec::new();
+    let mut add = |k: (String, String, bool)| {
+        if !keys.iter().any(|(s, m, _)| *s == k.0 && *m == k.1) {
+            keys.push(k);
+        }
     };
-    if opts.json {
-        for r in &rows {
-            println!("{}", serde_json::to_string(r)?);
-        }
-        for t in &totals {
-            println!("{}", serde_json::to_string(t)?);
-        }
-        for c in &consistency {
-            println!("{}", serde_json::to_string(c)?);
-        }
-    } else {
-        print!("{}", markdown(&rows, &totals, &consistency));
-        if let Some((lo, hi)) = fitted_range(&rows, FIT_SHARE) {
-            println!(
-                "\nUncalibrated range these images measure: the truth lay between {lo:.2} and {hi:.2} times the count in {:.0} % of them (the `default` mode; a model card's skycount.uncalibrated_range = \"{lo},{hi}\" when these images are unseen by the model).",
-                FIT_SHARE * 100.0
-            );
+    for r in d {
+        let top = r.set.split('/').next().unwrap_or(&r.set).to_string();
+        add((r.set.clone(), r.mode.clone(), top == r.set));
+        if top != r.set {
+            add((top, r.mode.clone(), true));
         }
     }
-    if let Some(max) = opts.max_error {
-        for t in totals.iter().filter(|t| t.set == ALL) {
-            if t.mean_relative_error * 100.0 > max {
-                bail!(
-                    "mode {}: mean absolute relative error {:.1} % is above the limit {max} %",
-                    t.mode,
-                    t.mean_relative_error * 100.0
-                );
+    let modes: Vec<String> = d.iter().fold(Vec::new(), |mut m, r| {
+        if !m.contains(&r.mode) {
+            m.push(r.mode.clone());
+        }
+        m
+    });
+    for m in modes {
+        add((ALL.into(), m, true));
+    }
+    keys.into_iter()
+        .map(|(set, mode, checked)| {
+            let sel: Vec<&Drift> = d
+                .iter()
+                .filter(|r| {
+                    r.mode == mode
+                        && (set == ALL || r.set == set || r.set.starts_with(&format!("{set}/")))
+                })
+                .collect();
+            let many: Vec<&&Drift> = sel.iter().filter(|r| r.truth >= MANY_PEOPLE).collect();
+            let worst = many
+                .iter()
+                .filter(|r| (r.predicted - r.baseline).abs() > COUNT_RESOLUTION)
+                .max_by(|a, b| a.drift.abs().total_cmp(&b.drift.abs()));
+            DriftTotal {
+                images: sel.len(),
+                mean_drift: mean(sel.iter().map(|r| r.drift.abs())),
+                max_drift: sel.iter().map(|r| r.drift.abs()).fold(0.0, f64::max),
+                images_many: many.len(),
+                max_drift_many: worst.map(|r| r.drift.abs()),
+                worst_file_many: worst.map(|r| r.file.clone()),
+                error: mean(sel.iter().map(|r| r.relative_error)),
+                baseline_error: mean(sel.iter().map(|r| r.baseline_relative_error)),
+                checked,
+                set,
+                mode,
+            }
+        })
+        .collect()
+}
+
+/// What exceeds `limits`, in words; empty when everything holds.
+pub fn check_drift(totals: &[DriftTotal], limits: &DriftLimits) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in totals.iter().filter(|t| t.checked) {
+        let at = format!("{} ({})", t.set, t.mode);
+        if let Some(max) = limits.mean {
+            if t.mean_drift * 100.0 > max {
+                out.push(format!(
+                    "{at}: the count moved by {:.2} % on average, the limit is {max} %",
+                    t.mean_drift * 100.0
+                ));
+            }
+        }
+        if let (Some(max), Some(d)) = (limits.image, t.max_drift_many) {
+            if d * 100.0 > max {
+                out.push(format!(
+                    "{at}: {} moved by {:.2} %, the limit is {max} % on images with at least {MANY_PEOPLE} people (whose count moved by more than {COUNT_RESOLUTION})",
+                    t.worst_file_many.as_deref().unwrap_or("?"),
+                    d * 100.0
+                ));
+            }
+        }
+        if let Some(max) = limits.error_increase {
+            let more = (t.error - t.baseline_error) * 100.0;
+            if more > max {
+                out.push(format!(
+                    "{at}: the error against the truth is {:.1} %, {more:.1} points above the baseline's {:.1} % (the limit is {max})",
+                    t.error * 100.0,
+                    t.baseline_error * 100.0
+                ));
             }
         }
     }
-    Ok(totals)
+    out
+}
+
+/// The drift as Markdown tables: per image, then per set.
+pub fn drift_markdown(d: &[Drift], totals: &[DriftTotal], against: Precision) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nAgainst {against}: the same images and modes, the count's drift from the baseline's.\n\n| set | image | mode | truth | baseline | predicted | drift |\n| --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for r in d {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:+.2} % |",
+            r.set,
+            r.file,
+            r.mode,
+            r.truth,
+            r.baseline,
+            r.predicted,
+            r.drift * 100.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| set | mode | images | mean abs. drift | largest | largest, >= 20 people, moved > 0.5 | error against the truth | baseline's |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for t in totals {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} % | {:.2} % | {} | {} | {} |",
+            t.set,
+            t.mode,
+            t.images,
+            t.mean_drift * 100.0,
+            t.max_drift * 100.0,
+            t.max_drift_many
+                .map(|m| format!(
+                    "{:.2} % ({} of {})",
+                    m * 100.0,
+                    t.worst_file_many.as_deref().unwrap_or("?"),
+                    t.images_many
+                ))
+                .unwrap_or_else(|| "-".into()),
+            pct(t.error),
+            pct(t.baseline_error)
+        );
+    }
+    out
 }
 
 /// The share of images the fitted uncalibrated range holds (the central 90 %: wider than the 80 %
@@ -924,6 +1202,76 @@ mod tests {
                 0.0
             },
         }
+    }
+
+    #[test]
+    fn drift_against_a_baseline_is_judged_per_manifest_and_over_all() {
+        // set, truth, baseline (FP32), predicted (INT8)
+        let cases = [
+            ("drone", 30.0, 30.0, 30.3),
+            ("drone", 40.0, 40.0, 41.0),
+            ("crowd/dense", 100.0, 100.0, 101.0),
+            ("crowd/sparse", 5.0, 5.0, 5.4),
+        ];
+        let rows: Vec<Row> = cases.iter().map(|c| row(c.0, "s", c.1, c.3)).collect();
+        let mut base: Vec<Row> = cases.iter().map(|c| row(c.0, "s", c.1, c.2)).collect();
+        // The baseline's rows are matched by set, file and mode, not by position.
+        base.reverse();
+        for (b, c) in base.iter_mut().zip(cases.iter().rev()) {
+            b.file = format!("s_{}_{}", c.1, c.3);
+        }
+        let d = drifts(&rows, &base);
+        assert_eq!(d.len(), 4);
+        assert!((d[1].drift - 0.025).abs() < 1e-9, "{:?}", d[1]);
+        let t = drift_totals(&d);
+        let get = |set: &str| t.iter().find(|t| t.set == set).unwrap();
+        assert!(get("crowd").checked && !get("crowd/dense").checked && get(ALL).checked);
+        assert_eq!(get("crowd").images, 2);
+        assert!((get("drone").mean_drift - 0.0175).abs() < 1e-9);
+        assert_eq!(get("drone").worst_file_many.as_deref(), Some("s_40_41"));
+        // 8 % on an image with 5 people weighs on the mean only.
+        assert_eq!(get("crowd").images_many, 1);
+        // 8 % on an image of 20 people the model counts as 1.25: a tenth of a person, not judged.
+        let small = [row("v", "s", 20.0, 1.35)];
+        let small_base = [row("v", "s", 20.0, 1.25)];
+        let mut small_base = small_base;
+        small_base[0].file = small[0].file.clone();
+        let st = drift_totals(&drifts(&small, &small_base));
+        assert_eq!((st[0].images_many, st[0].max_drift_many), (1, None));
+        let limits = DriftLimits {
+            mean: Some(2.0),
+            image: Some(5.0),
+            error_increase: None,
+        };
+        let problems = check_drift(&t, &limits);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("crowd (default): the count moved by 4.50 %"));
+        assert!(
+            problems[1].starts_with("all (default): the count moved by 3.1"),
+            "{problems:?}"
+        );
+        let loose = DriftLimits {
+            mean: Some(5.0),
+            image: Some(2.0),
+            error_increase: Some(1.0),
+        };
+        let problems = check_drift(&t, &loose);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("s_40_41 moved by 2.50 %")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("points above")),
+            "{problems:?}"
+        );
+        assert!(check_drift(&t, &DriftLimits::default()).is_empty());
+        let md = drift_markdown(&d, &t, Precision::Fp32);
+        assert!(
+            md.contains("Against fp32") && md.contains("| +2.50 % |"),
+            "{md}"
+        );
     }
 
     #[test]

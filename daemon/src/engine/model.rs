@@ -28,9 +28,9 @@ use crate::analyse::alerts::Alerts;
 use crate::analyse::{self, Analyser, Setup};
 use crate::config::ModelSettings;
 use crate::event::{Event, EventSink};
-use crate::infer::{Interrupt, Model, ModelError};
+use crate::infer::{Interrupt, LoadStep, Model, ModelError};
 use crate::sample::LatestFrame;
-use crate::wire::{unix_ms, Alert, Calibration, CalibrationPreview, ModelReport};
+use crate::wire::{unix_ms, Alert, Building, Calibration, CalibrationPreview, ModelReport};
 
 /// How long to wait before trying a model that failed to load again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
@@ -117,20 +117,35 @@ pub fn report_for(model: &ModelSettings) -> ModelReport {
         analysis_scale: None,
         card: None,
         loaded_at_ms: None,
+        file: None,
+        precision: None,
+        precision_reason: None,
+        building: None,
     }
 }
 
-/// What identifies the model file on disk: a replaced file is loaded again at a reload.
-fn file_stamp(model: &ModelSettings) -> Option<(u64, SystemTime)> {
-    let m = std::fs::metadata(&model.path).ok()?;
+/// What identifies a file on disk: a replaced file is loaded again at a reload.
+fn stamp_of(path: &std::path::Path) -> Option<(u64, SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
     Some((m.len(), m.modified().ok()?))
+}
+
+/// What identifies the model on disk: its file and its INT8 twin's (a twin built, rebuilt or
+/// deleted beside it changes what `model.precision` chooses).
+type Stamp = [Option<(u64, SystemTime)>; 2];
+
+fn file_stamp(model: &ModelSettings) -> Stamp {
+    [
+        stamp_of(&model.path),
+        stamp_of(&crate::infer::int8_twin(&model.path)),
+    ]
 }
 
 /// The model in use and what it was loaded from.
 struct Loaded {
     model: Model,
     settings: ModelSettings,
-    stamp: Option<(u64, SystemTime)>,
+    stamp: Stamp,
     at: SystemTime,
 }
 
@@ -151,8 +166,22 @@ impl Loaded {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .ok()
                 .map(|d| d.as_millis() as u64),
+            file: Some(self.model.path().display().to_string()),
+            precision: Some(self.model.numbers().to_string()),
+            precision_reason: Some(self.model.numbers_why().to_string()),
             ..report_for(&self.settings)
         }
+    }
+}
+
+/// The status's words for a slow step of loading, started at `at`.
+fn building(step: &LoadStep, at: SystemTime) -> Building {
+    match step {
+        LoadStep::BuildingEngine { .. } => Building {
+            what: "the TensorRT engine (the first start with this model: minutes on a Jetson; it is kept for the next starts)".into(),
+            started_ms: unix_ms(at),
+            elapsed_ms: 0,
+        },
     }
 }
 
@@ -185,7 +214,19 @@ impl Thread<'_> {
             .progress
             .model_beat(Instant::now(), ModelPhase::Loading);
         let stamp = file_stamp(settings);
-        let model = Model::load(settings)?;
+        // A slow step (a TensorRT engine build) is shown in the status while it lasts, over
+        // what was shown before (the running model's report during a reload).
+        let shown = match &self.loaded {
+            Some(l) => l.report(),
+            None => report_for(settings),
+        };
+        let events = &self.stage.events;
+        let model = Model::load_with(settings, &mut |step| {
+            events.emit(Event::Model(ModelReport {
+                building: Some(building(&step, SystemTime::now())),
+                ..shown.clone()
+            }));
+        })?;
         Ok(Loaded {
             model,
             settings: settings.clone(),

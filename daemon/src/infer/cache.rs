@@ -54,7 +54,7 @@ pub fn tensorrt_libraries() -> Vec<String> {
 }
 
 /// The sha256 of a file's contents.
-fn file_sha256(path: &Path) -> Result<String, String> {
+pub fn file_sha256(path: &Path) -> Result<String, String> {
     let mut f =
         std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut h = Sha256::new();
@@ -93,6 +93,17 @@ pub fn engine_dir(cache_dir: &Path, model: &Path, runtime: &str) -> Result<PathB
     }
     prune(cache_dir, KEEP);
     Ok(dir)
+}
+
+/// Whether an engine folder holds a built engine (TensorRT's `*.engine` files): if not, the next
+/// session on it builds one, which takes minutes on a Jetson.
+pub fn has_engine(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name().to_string_lossy().ends_with(".engine")
+                && e.metadata().is_ok_and(|m| m.is_file() && m.len() > 0)
+        })
+    })
 }
 
 /// Deletes the engine folders of `cache_dir` but the `keep` used last (by their `ABOUT` note).
@@ -182,6 +193,31 @@ mod tests {
             .join("TensorrtExecutionProvider_x_sm87.engine")
             .exists());
         assert!(dir.path().join("notes.txt").exists());
+    }
+
+    #[test]
+    fn a_folder_without_an_engine_file_means_a_build_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let engines = dir.path().join("0123456789abcdef");
+        assert!(!has_engine(&engines), "no folder yet");
+        std::fs::create_dir_all(&engines).unwrap();
+        std::fs::write(engines.join("ABOUT"), b"x").unwrap();
+        std::fs::write(engines.join("timing.cache"), b"x").unwrap();
+        assert!(
+            !has_engine(&engines),
+            "a note and a timing cache are no engine"
+        );
+        std::fs::write(engines.join("TensorrtExecutionProvider_x_sm87.engine"), b"").unwrap();
+        assert!(
+            !has_engine(&engines),
+            "an empty file (a build cut short) is no engine"
+        );
+        std::fs::write(
+            engines.join("TensorrtExecutionProvider_x_sm87.engine"),
+            b"plan",
+        )
+        .unwrap();
+        assert!(has_engine(&engines));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! it can count them; the engine never waits for it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{broadcast, watch, Notify};
@@ -23,8 +23,8 @@ use crate::analyse::Setup;
 use crate::event::Event;
 use crate::sample::Frame;
 use crate::wire::{
-    Alert, Analysis, AnalysisReport, HistoryReport, MediaMtxReport, ModelReport, MqttReport, Rates,
-    Status, StreamReport, Totals,
+    unix_ms, Alert, Analysis, AnalysisReport, HistoryReport, MediaMtxReport, ModelReport,
+    MqttReport, Rates, Status, StreamReport, Totals,
 };
 
 /// Items a follower of [`Hub::feed`] may fall behind before it loses the oldest (about 20 s of
@@ -410,7 +410,10 @@ impl Hub {
 
     pub fn status(&self) -> Status {
         let latest = self.latest_analysis();
-        let model = self.model();
+        let mut model = self.model();
+        if let Some(b) = &mut model.building {
+            b.elapsed_ms = unix_ms(SystemTime::now()).saturating_sub(b.started_ms);
+        }
         let setup = self.setup();
         let rates = self.rates.lock().1;
         Status {
@@ -454,6 +457,9 @@ impl Hub {
         let model = self.model();
         if let Some(e) = model.error {
             return Err(format!("the model is not running: {e}"));
+        }
+        if let Some(b) = model.building {
+            return Err(format!("the model is still loading: building {}", b.what));
         }
         if model.execution_provider.is_none() {
             return Err("the model is still loading".into());

@@ -5,7 +5,16 @@ import { DASH, fmtAnalysisScale, fmtDuration, fmtMs, fmtRate, lastKnownOnly } fr
 import { lastKnownText, type Freshness } from '../lib/freshness';
 import type { LinkInfo } from '../lib/link';
 import type { WhepStatus } from '../lib/whep';
-import { boxText, mqttText, pastStreamText, streamText, type Health, type Level } from '../lib/health';
+import {
+  boxText,
+  buildingText,
+  mqttText,
+  pastStreamText,
+  precisionText,
+  streamText,
+  type Health,
+  type Level,
+} from '../lib/health';
 import { SoftwareRow } from './SoftwareRow';
 
 
@@ -93,6 +102,10 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
   const rate = status?.rates?.analysed_fps ?? measuredRate;
   const mediamtx = status?.mediamtx ?? null;
   const box = boxText(health);
+  const runsOn = precisionText(status);
+  // The build's elapsed time is as of the newest status: its start is counted back from when
+  // that status arrived (not from now, which would move it while the box does not answer).
+  const building = buildingText(status?.model?.building ?? null, fresh.lastKnownAt ?? Date.now());
   const mqtt = mqttText(status?.mqtt ?? null);
   return (
     <section className="panel health" aria-label="Box health">
@@ -139,14 +152,16 @@ export function HealthPanel({ status, analysis, link, whep, info, health, stateA
           {status?.decoder ?? DASH}
           {status?.codec && <small> ({status.codec})</small>}
         </Row>
-        <Row
-          label="Runs on"
-          testid="execution-provider"
-          value={status?.execution_provider}
-          level={status?.execution_provider === 'cpu' ? 'warn' : status?.execution_provider ? 'ok' : undefined}
-          stale={lost}
-        >
-          {status?.execution_provider ?? DASH}
+        {building && (
+          <Row label="Model" testid="model-building" value={status?.model?.building?.what} level="warn" stale={lost}>
+            {building}
+          </Row>
+        )}
+        <Row label="Runs on" testid="execution-provider" value={status?.execution_provider} level={runsOn.level} stale={lost}>
+          <span data-testid="precision" data-value={status?.model?.precision ?? undefined}>
+            {runsOn.text}
+          </span>
+          {runsOn.detail && <small> ({runsOn.detail})</small>}
         </Row>
         <Row label="Inference" testid="inference-ms" value={inference} level={msLevel(inference, 1500, 5000)} stale={lost}>
           {fmtMs(inference)}

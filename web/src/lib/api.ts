@@ -176,6 +176,14 @@ export interface MediamtxReport {
   b_frames_warning: string | null;
 }
 
+/** `status.model.building`: what the model's loading is doing that takes long, and for how long
+ * (by the box's clock, so that a phone with another time still shows the right figure). */
+export interface ModelBuilding {
+  what: string;
+  started_ms: number | null;
+  elapsed_ms: number | null;
+}
+
 export interface Status {
   state: StreamState | string;
   state_since_ms: number | null;
@@ -194,6 +202,14 @@ export interface Status {
     analysis_scale: number | null;
     /** when the running model was loaded, ms since the epoch */
     loaded_at_ms: number | null;
+    /** the file that runs: path, or its INT8 twin */
+    file: string | null;
+    /** fp32 | fp16 | int8; null before a model loads */
+    precision: string | null;
+    /** why in those numbers, in words */
+    precision_reason: string | null;
+    /** a slow step of loading while it lasts (a TensorRT engine build) */
+    building: ModelBuilding | null;
   } | null;
   rates: { decoded_fps: number | null; analysed_fps: number | null; skipped_fps: number | null } | null;
   totals: { frames_decoded: number | null; frames_skipped: number | null; frames_analysed: number | null } | null;
@@ -448,6 +464,10 @@ export function parseStatus(v: unknown): Status | null {
         name: str(v.model.name),
         analysis_scale: num(v.model.analysis_scale),
         loaded_at_ms: num(v.model.loaded_at_ms),
+        file: str(v.model.file),
+        precision: str(v.model.precision),
+        precision_reason: str(v.model.precision_reason),
+        building: parseBuilding(v.model.building),
       }
     : null;
   const rates = isObj(v.rates)
@@ -485,6 +505,13 @@ export function parseStatus(v: unknown): Status | null {
     history: parseHistoryReport(v.history),
     mqtt: parseMqtt(v.mqtt),
   };
+}
+
+export function parseBuilding(v: unknown): ModelBuilding | null {
+  if (!isObj(v)) return null;
+  const what = str(v.what);
+  if (what === null) return null;
+  return { what, started_ms: num(v.started_ms), elapsed_ms: num(v.elapsed_ms) };
 }
 
 export function parseMqtt(v: unknown): MqttReport | null {

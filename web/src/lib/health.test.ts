@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { boxText, mqttText, streamText } from './health';
+import { parseStatus } from './api';
+import { boxText, buildingText, mqttText, precisionText, streamText } from './health';
 
 describe('health in words', () => {
   it('keeps the box apart from the drone', () => {
@@ -24,5 +25,31 @@ describe('health in words', () => {
       detail: ' (cannot reach the broker); 12 queued, 3 dropped, counting goes on',
       level: 'bad',
     });
+  });
+
+  it('says in which numbers the model runs, and why', () => {
+    const status = (model: object, ep: string | null = 'cpu') => parseStatus({ state: 'live', execution_provider: ep, model });
+    const int8 = status({ precision: 'int8', precision_reason: 'the INT8 twin of csrnet.onnx', file: '/m/csrnet-int8.onnx' });
+    expect(int8?.model?.file).toBe('/m/csrnet-int8.onnx');
+    expect(precisionText(int8)).toEqual({ text: 'cpu · INT8', detail: 'the INT8 twin of csrnet.onnx', level: 'ok' });
+    const fallback = status({ precision: 'fp32', precision_reason: 'there is no INT8 twin csrnet-int8.onnx beside it' });
+    expect(precisionText(fallback)).toEqual({ text: 'cpu · FP32', detail: 'there is no INT8 twin csrnet-int8.onnx beside it', level: 'warn' });
+    expect(precisionText(status({ precision: 'fp16', precision_reason: null }, 'tensorrt'))).toEqual({ text: 'tensorrt · FP16', detail: null, level: 'ok' });
+    // An older daemon says nothing of the precision: the provider alone.
+    expect(precisionText(status({}, 'cuda')).text).toBe('cuda');
+    expect(precisionText(status({}, null)).text).toBe('—');
+  });
+
+  it('shows a TensorRT engine build with its start and the time so far, by the box clock', () => {
+    const s = parseStatus({
+      state: 'waiting',
+      model: { building: { what: 'the TensorRT engine', started_ms: 1_000, elapsed_ms: 192_000 } },
+    });
+    const now = new Date(2026, 11, 7, 14, 5, 12).getTime();
+    expect(buildingText(s?.model?.building ?? null, now)).toBe(
+      'building the TensorRT engine, started at 14:02:00 (3 min 12 s so far); counting starts when it is done',
+    );
+    expect(buildingText(null, now)).toBeNull();
+    expect(parseStatus({ state: 'live', model: { building: { started_ms: 3 } } })?.model?.building).toBeNull();
   });
 });

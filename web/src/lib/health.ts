@@ -8,7 +8,8 @@ export interface Health {
   reason: string | null;
 }
 
-import type { MqttReport } from './api';
+import type { ModelBuilding, MqttReport, Status } from './api';
+import { fmtClock, fmtDuration } from './format';
 
 export type Level = 'ok' | 'warn' | 'bad' | 'idle';
 
@@ -58,4 +59,33 @@ const PAST_STREAM_TEXT: Record<string, string> = {
  * answering (never to be read as now). */
 export function pastStreamText(state: string): string {
   return PAST_STREAM_TEXT[state] ?? `${state} then`;
+}
+
+const PRECISION_TEXT: Record<string, string> = { int8: 'INT8', fp16: 'FP16', fp32: 'FP32' };
+
+/** In which numbers the model runs, for the "Runs on" row: "cpu · INT8" and why. On a CPU, FP32
+ * is a warning when the reason says the INT8 twin was wanted and not usable (four times slower);
+ * a missing figure says nothing. */
+export function precisionText(s: Status | null): { text: string; detail: string | null; level: Level | undefined } {
+  const ep = s?.execution_provider ?? null;
+  const p = s?.model?.precision ?? null;
+  if (!ep) return { text: '—', detail: null, level: undefined };
+  const numbers = p ? (PRECISION_TEXT[p] ?? p) : null;
+  const text = numbers ? `${ep} · ${numbers}` : ep;
+  const detail = s?.model?.precision_reason ?? null;
+  let level: Level = ep === 'cpu' ? 'warn' : 'ok';
+  if (ep === 'cpu' && p === 'int8') level = 'ok';
+  return { text, detail, level };
+}
+
+/** A slow step of the model's loading (a TensorRT engine build): what, since when, how long so
+ * far. The elapsed time is the box's (its clock may differ from this device's); the start is
+ * shown in this device's time, back from now by that much. */
+export function buildingText(b: ModelBuilding | null, nowMs: number): string | null {
+  if (!b) return null;
+  const elapsed = b.elapsed_ms ?? null;
+  const started = elapsed !== null ? nowMs - elapsed : b.started_ms;
+  const since = started !== null ? `, started at ${fmtClock(started)}` : '';
+  const sofar = elapsed !== null ? ` (${fmtDuration(elapsed / 1000)} so far)` : '';
+  return `building ${b.what}${since}${sofar}; counting starts when it is done`;
 }

@@ -24,7 +24,7 @@ const STATUS = {
   decoder: 'avdec_h264',
   codec: 'h264',
   execution_provider: 'cpu',
-  model: { path: '/usr/share/skycount/models/csrnet.onnx', input_width: 640, input_height: 360, name: null, analysis_scale: null, loaded_at_ms: null },
+  model: { path: '/usr/share/skycount/models/csrnet.onnx', input_width: 640, input_height: 360, name: null, analysis_scale: null, loaded_at_ms: null, file: '/usr/share/skycount/models/csrnet-int8.onnx', precision: 'int8', precision_reason: 'the INT8 twin of csrnet.onnx', building: { what: 'the TensorRT engine', started_ms: 1764660000000, elapsed_ms: 5000 } },
   rates: { decoded_fps: 30.0, analysed_fps: 1.2, skipped_fps: 28.8 },
   totals: { frames_decoded: 9000, frames_skipped: 8640, frames_analysed: 360 },
   last_inference_ms: 812.5,
