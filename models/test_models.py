@@ -448,7 +448,13 @@ def test_int8_committed_ranges_name_a_float_model_make_sh_builds():
         doc = json.loads(f.read_text())
         assert doc["float_model"]["file"] == f.name.replace(".ranges.json", ".onnx")
         assert doc["quantization"]["onnxruntime"] == quantize.ort.__version__, f"{f.name}: calibrate again (quantize.py --calibrate)"
-        assert doc["checks"]["passed"] is True, f"{f.name}: {doc['checks'].get('problems')}"
+        # A twin that failed its checks is committed as such (the box then runs the float model
+        # and says why: the drone model's, docs/accuracy.md); it must say what failed. The stock
+        # model's twin is the one CI's guard holds to the limits, so it must pass.
+        if f.name == "csrnet.ranges.json":
+            assert doc["checks"]["passed"] is True, f"{f.name}: {doc['checks'].get('problems')}"
+        else:
+            assert doc["checks"]["passed"] is True or doc["checks"].get("problems"), f"{f.name}: failed without saying why"
         real = HERE / "out" / doc["float_model"]["file"]
         if real.is_file():
             assert quantize.sha256(real) == doc["float_model"]["sha256"], f"{f.name} records another {real.name}: calibrate again"
