@@ -17,14 +17,9 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
-  allocatePorts,
-  checkPrerequisites,
-  cleanArtifacts,
   connectSocket,
-  ensureDist,
   launchBrowser,
   openDashboard,
   operatorCookie,
@@ -32,11 +27,11 @@ import {
   pageHelpers,
   request,
   startDaemon,
-  startNginx,
   stepper,
   teardown,
   testid,
   waitFor,
+  prepareOperatorSpec,
 } from './harness.mjs';
 
 const W = 1280;
@@ -123,16 +118,7 @@ function startPanningPublisher(log) {
 }
 
 before(async () => {
-  checkPrerequisites('camera');
-  ensureDist();
-  cleanArtifacts('FAILED-camera-');
-  env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-camera-e2e-'));
-  await allocatePorts(env);
-  await startNginx(env);
-  env.stateDir = path.join(env.tmp, 'state');
-  fs.mkdirSync(env.stateDir);
-  env.config = path.join(env.tmp, 'skycount.toml');
-  fs.writeFileSync(env.config, operatorSpecToml(env, 'smooth_ms = 1000\n'));
+  await prepareOperatorSpec(env, 'camera', (e) => operatorSpecToml(e, 'smooth_ms = 1000\n'));
   await startDaemon(env, { log: path.join(env.tmp, 'camera-skycountd.log'), what: 'skycountd', requestTimeout: 10_000 });
   env.operator = await operatorCookie(env);
   // A zone over the middle of the picture, set while the drone hovers at its first view.

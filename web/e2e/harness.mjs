@@ -11,6 +11,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { test } from 'node:test';
 import net from 'node:net';
 import path from 'node:path';
@@ -432,6 +433,25 @@ api = "127.0.0.1:${env.mtxApiPort}"
 metrics = "127.0.0.1:${env.mtxMetricsPort}"
 
 ${operatorToml(env)}`;
+
+/**
+ * The set-up every operator-side spec shares, before it starts its daemon: its prerequisites
+ * checked, web/dist current, its earlier failure screenshots gone, `env.tmp`, the ports, nginx-rtmp,
+ * `env.stateDir` and `env.config` (skycount.toml: `toml(env)`, by default `operatorSpecToml(env)`).
+ */
+export async function prepareOperatorSpec(env, suite, toml = (e) => operatorSpecToml(e)) {
+  checkPrerequisites(suite);
+  ensureDist();
+  cleanArtifacts(`FAILED-${suite}-`);
+  env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), `skycount-${suite}-e2e-`));
+  await allocatePorts(env);
+  await startNginx(env);
+  // Calibration, masks and zones are kept per stream path in analysis.state_dir (docs/api.md).
+  env.stateDir = path.join(env.tmp, 'state');
+  fs.mkdirSync(env.stateDir);
+  env.config = path.join(env.tmp, 'skycount.toml');
+  fs.writeFileSync(env.config, toml(env));
+}
 
 export async function operatorCookie(env) {
   const r = await request(env.httpPort, 'POST', '/api/auth/login', { passphrase: OPERATOR_PASSPHRASE });

@@ -26,19 +26,12 @@
 
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
-  operatorSpecToml,
-  checkPrerequisites,
   stepper,
   DESKTOP,
   PHONE,
-  allocatePorts,
-  cleanArtifacts,
   connectSocket,
-  ensureDist,
   fatal,
   lastSeenOf,
   launchBrowser,
@@ -49,13 +42,13 @@ import {
   signInPage,
   sleep,
   startDaemon as startSkycountd,
-  startNginx,
   startPublisher,
   stopProc,
   tail,
   teardown,
   testid,
   waitFor,
+  prepareOperatorSpec,
 } from './harness.mjs';
 
 const FRAME = { w: 1280, h: 720 }; // what the publisher sends
@@ -92,18 +85,7 @@ const text = async (id) => ((await rawText(id)) ?? '').trim();
 const step = stepper(env, 'operator', screenshot, TEST_TIMEOUT);
 
 before(async () => {
-  checkPrerequisites('operator');
-  ensureDist();
-  cleanArtifacts('FAILED-operator-');
-  env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-operator-e2e-'));
-  await allocatePorts(env);
-  await startNginx(env);
-
-  // Calibration and masks are kept per stream path in analysis.state_dir (docs/api.md).
-  env.stateDir = path.join(env.tmp, 'state');
-  fs.mkdirSync(env.stateDir);
-  env.config = path.join(env.tmp, 'skycount.toml');
-  fs.writeFileSync(env.config, operatorSpecToml(env));
+  await prepareOperatorSpec(env, 'operator');
   await startDaemon();
 
   startPublisher(env, path.join(env.tmp, 'operator-publisher.log'), FRAME);

@@ -19,28 +19,21 @@
 
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   PHONE,
-  allocatePorts,
-  checkPrerequisites,
-  cleanArtifacts,
-  ensureDist,
   launchBrowser,
   openDashboard,
-  operatorSpecToml,
   pageHelpers,
   request,
   signInPage,
   startDaemon,
-  startNginx,
   stepper,
   teardown,
   testid,
   waitFor,
   withTimeout,
+  prepareOperatorSpec,
 } from './harness.mjs';
 
 const TEST_TIMEOUT = 120_000;
@@ -71,17 +64,8 @@ async function droneAsks() {
 }
 
 before(async () => {
-  checkPrerequisites('pairing');
-  ensureDist();
-  cleanArtifacts('FAILED-pairing-');
-  env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-pairing-e2e-'));
-  await allocatePorts(env);
-  await startNginx(env);
-  env.stateDir = path.join(env.tmp, 'state');
-  fs.mkdirSync(env.stateDir);
-  env.config = path.join(env.tmp, 'skycount.toml');
   // stream.pairing is on by default.
-  fs.writeFileSync(env.config, operatorSpecToml(env));
+  await prepareOperatorSpec(env, 'pairing');
   await startDaemon(env, { log: path.join(env.tmp, 'skycountd.log'), what: 'skycountd answering', requestTimeout: 2000 });
   await launchBrowser(env, pageErrors);
   // A viewer's page, open throughout in its own browser context (no session).

@@ -32,17 +32,12 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   ARTIFACTS,
   DESKTOP,
   PHONE,
-  allocatePorts,
-  checkPrerequisites,
-  cleanArtifacts,
   connectSocket,
-  ensureDist,
   fatal,
   launchBrowser,
   liveRegions,
@@ -55,7 +50,6 @@ import {
   signInPage,
   sleep,
   startDaemon,
-  startNginx,
   startPublisher,
   stepper,
   stopProc,
@@ -63,6 +57,7 @@ import {
   teardown,
   testid,
   waitFor,
+  prepareOperatorSpec,
 } from './harness.mjs';
 
 const FRAME = { w: 1280, h: 720 };
@@ -103,16 +98,7 @@ async function newPage(viewport, mobile = false) {
 const ROOF = [[0.0, 0.0], [0.3, 0.0], [0.3, 0.1], [0.0, 0.1]];
 
 before(async () => {
-  checkPrerequisites('truth');
-  ensureDist();
-  cleanArtifacts('FAILED-truth-');
-  env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-truth-e2e-'));
-  await allocatePorts(env);
-  await startNginx(env);
-  env.stateDir = path.join(env.tmp, 'state');
-  fs.mkdirSync(env.stateDir);
-  env.config = path.join(env.tmp, 'skycount.toml');
-  fs.writeFileSync(env.config, `${operatorSpecToml(env, 'smooth_ms = 1000\nalert_hold_ms = 500\n')}\n[history]\nflight_gap_s = 30\n`);
+  await prepareOperatorSpec(env, 'truth', (e) => `${operatorSpecToml(e, 'smooth_ms = 1000\nalert_hold_ms = 500\n')}\n[history]\nflight_gap_s = 30\n`);
   await start();
   env.operator = await operatorCookie(env);
   const masks = await http('PUT', '/api/operator/masks', { masks: [{ name: 'roof', points: ROOF }] });

@@ -22,18 +22,12 @@
 
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   operatorSpecToml,
-  checkPrerequisites,
   stepper,
   PHONE,
-  allocatePorts,
-  cleanArtifacts,
   connectSocket,
-  ensureDist,
   fatal,
   launchBrowser,
   openDashboard,
@@ -43,12 +37,12 @@ import {
   signInPage,
   sleep,
   startDaemon,
-  startNginx,
   startPublisher,
   tail,
   teardown,
   testid,
   waitFor,
+  prepareOperatorSpec,
 } from './harness.mjs';
 
 const FRAME = { w: 1280, h: 720 };
@@ -68,16 +62,7 @@ const lastAnalysis = () => seen[seen.length - 1]?.a ?? null;
 const step = stepper(env, 'zones', screenshot, TEST_TIMEOUT);
 
 before(async () => {
-  checkPrerequisites('zones');
-  ensureDist();
-  cleanArtifacts('FAILED-zones-');
-  env.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skycount-zones-e2e-'));
-  await allocatePorts(env);
-  await startNginx(env);
-  env.stateDir = path.join(env.tmp, 'state');
-  fs.mkdirSync(env.stateDir);
-  env.config = path.join(env.tmp, 'skycount.toml');
-  fs.writeFileSync(env.config, operatorSpecToml(env, 'smooth_ms = 1000\nalert_hold_ms = 500\n'));
+  await prepareOperatorSpec(env, 'zones', (e) => operatorSpecToml(e, 'smooth_ms = 1000\nalert_hold_ms = 500\n'));
   await startDaemon(env, { log: path.join(env.tmp, 'zones-skycountd.log'), what: `skycountd on 127.0.0.1:${env.httpPort}`, requestTimeout: 10_000 });
   env.operator = await operatorCookie(env);
   startPublisher(env, path.join(env.tmp, 'zones-publisher.log'), FRAME);
