@@ -17,9 +17,35 @@
 //! Values are parsed once, here, into the types the rest of skycountd uses: source URLs
 //! ([`SourceSpec`], [`SourceUrl`]), the hotspot's network ([`Ipv4Net`], [`DhcpRange`]), tracks
 //! ([`Track`]), the log level ([`LogLevel`]); durations stay `*_ms` integers. A value that does
-//! not parse is reported like any other mistake, with its key; the checks of the values' own
-//! rules live beside their types in the submodules ([`history`], [`hotspot`], [`mqtt`], [`stream`], [`track`], [`update`]), so that
-//! this module depends on none of the parts that use it.
+//! not parse is reported like any other mistake, with its key.
+//!
+//! Each `[section]` of the file lives in the submodule of its name, with its settings type, its
+//! defaults, its own types and the checks of its own rules (`check`, answering the keys within
+//! the section), and their tests:
+//!
+//! | section | module | what it is |
+//! | --- | --- | --- |
+//! | `[source]` | [`source`] | where the video comes from, losing it, the demo recording |
+//! | `[decode]` | [`decode`] | the H.264/H.265 decoder |
+//! | `[model]` | [`model`] | the network, its execution providers and precision |
+//! | `[analysis]` | [`analysis`] | the grid, the analysis size, tiles, smoothing, alerts, state |
+//! | `[server]` | [`server`] | the HTTP port and the dashboard's files |
+//! | `[stream]` | [`stream`] | the pilot's path, key and pairing; MediaMTX's path rules |
+//! | `[mediamtx]` | [`mediamtx`] | the media server's API, watch and viewers' tracks ([`track`]) |
+//! | `[hotspot]` | [`hotspot`] | the Wi-Fi network, its DHCP range and passphrase |
+//! | `[operator]` | [`operator`] | the operator's passphrase, sessions and host names |
+//! | `[mqtt]` | [`mqtt`] | the MQTT broker and Home Assistant discovery |
+//! | `[history]` | [`history`] | the counts kept over time |
+//! | `[update]` | [`update`] | software updates with RAUC |
+//! | `[log]` | [`log`] | the log level |
+//!
+//! This module keeps the whole ([`Settings`]), reading it ([`load`], with the `config` crate),
+//! the error ([`ConfigError`]) and the rules that hold for every value (a length, no control
+//! characters) or between sections (each TCP port once, the grid against the model's output,
+//! `auto`'s URL from `[stream]`). Every section's types are re-exported here
+//! (`config::StreamSettings`). [`printable`] is what "printable" means for the names and
+//! passphrases people type. Nothing here or in the submodules depends on the parts of skycountd
+//! that use them.
 //!
 //! No input is trusted to be small or sane: every number has a range (`model.threads = 10^8`
 //! would allocate until the box dies; a backoff of 9.2e18 ms never retries), every string a
@@ -27,27 +53,39 @@
 //! up to [`MAX_FILE_BYTES`], and an error lists at most 20 problems, each on lines cut to a few
 //! hundred characters, however large or deep the input that caused it.
 
+pub mod analysis;
+pub mod decode;
 pub mod history;
 pub mod hotspot;
+pub mod log;
+pub mod mediamtx;
+pub mod model;
 pub mod mqtt;
 pub mod operator;
 pub mod printable;
+pub mod server;
+pub mod source;
 pub mod stream;
 pub mod track;
 pub mod update;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::analysis::AnalysisSettings;
+pub use self::decode::DecodeSettings;
 pub use self::history::HistorySettings;
-pub use self::hotspot::DhcpRange;
+pub use self::hotspot::{DhcpRange, HotspotSettings};
+pub use self::log::{LogLevel, LogSettings};
+pub use self::mediamtx::MediamtxSettings;
+pub use self::model::{ExecutionProviderKind, ModelSettings, Precision};
 pub use self::mqtt::MqttSettings;
 pub use self::operator::OperatorSettings;
-pub use self::stream::{check_path_name, check_stream_key};
+pub use self::server::ServerSettings;
+pub use self::source::{SourceSettings, SourceSpec, AUTO};
+pub use self::stream::{check_path_name, check_stream_key, ReadProtocol, StreamSettings};
 pub use self::track::{Codec, Track};
 pub use self::update::UpdateSettings;
 pub use crate::source::{SourceUrl, SourceUrlError};
@@ -75,540 +113,6 @@ pub struct Settings {
     pub history: HistorySettings,
     pub update: UpdateSettings,
     pub log: LogSettings,
-}
-
-/// `[source]`: where the video comes from and how losing it is handled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SourceSettings {
-    /// rtmp://, rtsp:// or file:// (a recorded flight); `auto` (or empty): MediaMTX on this box
-    /// over loopback, with `stream.read_protocol` (see [`Settings::source_url`]).
-    pub url: SourceSpec,
-    /// A live stream with no frame for this long is reported `stalled`.
-    pub stall_ms: u64,
-    /// A stream stalled for this long is torn down and re-attached (`reconnecting`).
-    pub reconnect_after_ms: u64,
-    /// First wait between attempts to attach to the source.
-    pub backoff_initial_ms: u64,
-    /// Longest wait between attempts (the backoff doubles up to this).
-    pub backoff_max_ms: u64,
-    /// file:// sources start again at the end instead of stopping.
-    pub loop_file: bool,
-    /// Jitter buffer for rtsp:// sources.
-    pub rtsp_latency_ms: u32,
-    /// A file:// recording analysed while no drone streams (empty in the TOML: none). Its results
-    /// are marked `demo` so that nobody takes them for the live crowd.
-    #[serde(with = "empty_is_none")]
-    pub demo_url: Option<SourceUrl>,
-    /// How long the source must be without frames before the demo starts.
-    pub demo_after_ms: u64,
-}
-
-impl Default for SourceSettings {
-    fn default() -> Self {
-        Self {
-            url: SourceSpec::Auto,
-            stall_ms: 1000,
-            reconnect_after_ms: 3000,
-            backoff_initial_ms: 200,
-            backoff_max_ms: 1000,
-            loop_file: true,
-            rtsp_latency_ms: 100,
-            demo_url: None,
-            demo_after_ms: 5000,
-        }
-    }
-}
-
-/// `source.url`: MediaMTX on this box, or a URL of its own.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum SourceSpec {
-    /// `auto` (or empty): MediaMTX on this box over loopback (see [`Settings::source_url`]).
-    #[default]
-    Auto,
-    Url(SourceUrl),
-}
-
-impl SourceSpec {
-    /// The URL when one is set (not `auto`).
-    pub fn url(&self) -> Option<&SourceUrl> {
-        match self {
-            Self::Auto => None,
-            Self::Url(u) => Some(u),
-        }
-    }
-}
-
-impl FromStr for SourceSpec {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s.is_empty() || s.eq_ignore_ascii_case(AUTO) {
-            return Ok(Self::Auto);
-        }
-        s.parse()
-            .map(Self::Url)
-            .map_err(|e| format!("{e} (or \"auto\": MediaMTX on this box)"))
-    }
-}
-
-impl Serialize for SourceSpec {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Auto => s.serialize_str(AUTO),
-            Self::Url(u) => u.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for SourceSpec {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// An optional URL that the TOML leaves empty for "none" (`source.demo_url`).
-mod empty_is_none {
-    use super::SourceUrl;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<SourceUrl>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(u) => u.serialize(s),
-            None => s.serialize_str(""),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SourceUrl>, D::Error> {
-        let text = String::deserialize(d)?;
-        if text.trim().is_empty() {
-            return Ok(None);
-        }
-        text.parse().map(Some).map_err(serde::de::Error::custom)
-    }
-}
-
-/// `[decode]`: the H.264/H.265 decoder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DecodeSettings {
-    /// `auto` probes the GStreamer registry (nvv4l2decoder, v4l2, VA-API, then libav);
-    /// or the name of a GStreamer decoder element to use instead.
-    pub decoder: String,
-}
-
-impl Default for DecodeSettings {
-    fn default() -> Self {
-        Self {
-            decoder: "auto".into(),
-        }
-    }
-}
-
-/// An ONNX Runtime execution provider skycountd knows how to ask for, by its name in the TOML,
-/// the logs and the status.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum ExecutionProviderKind {
-    Tensorrt,
-    Cuda,
-    Cpu,
-}
-
-impl ExecutionProviderKind {
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-}
-
-/// `model.precision`: in which numbers the model runs.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Precision {
-    /// On the CPU, the model's INT8 twin (`<stem>-int8.onnx` beside it, made by
-    /// models/quantize.py) when it is there, was made from this very model and passed its checks,
-    /// else the model itself in FP32; on TensorRT the model in FP16 (`tensorrt_fp16`), on CUDA
-    /// in FP32.
-    #[default]
-    Auto,
-    /// The model as it is, in 32-bit floats (TensorRT: FP16 when `tensorrt_fp16`).
-    Fp32,
-    /// The INT8 twin, on every execution provider; refused when there is none or it failed its
-    /// checks.
-    Int8,
-}
-
-/// `[model]`: the crowd-counting network and the runtime that runs it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ModelSettings {
-    /// The ONNX model: u8 RGB `[1,H,W,3]` in, density `[1,1,H/8,W/8]` out (see models/).
-    pub path: PathBuf,
-    /// The default analysis size, as a budget of pixels: a frame is analysed at the size that holds
-    /// `input_width × input_height` pixels with the frame's own aspect (a 16:9 frame at exactly
-    /// this size, a 4:3 or portrait one not squeezed), unless `analysis.scale`, the model's card or
-    /// an operator's calibration says otherwise.
-    pub input_width: u32,
-    pub input_height: u32,
-    /// Tried in this order; the first that works is used and reported.
-    pub execution_providers: Vec<ExecutionProviderKind>,
-    /// Threads ONNX Runtime may use for one run; 0 lets it choose (one per core).
-    pub threads: usize,
-    /// libonnxruntime.so to load; when unset, `ORT_DYLIB_PATH`, then the system's library path.
-    pub onnxruntime_library: Option<PathBuf>,
-    /// Where TensorRT keeps the engines it builds, so only the first start is slow.
-    pub cache_dir: PathBuf,
-    /// Let TensorRT run in half precision.
-    pub tensorrt_fp16: bool,
-    /// In which numbers the model runs: `auto`, `fp32` or `int8` ([`Precision`]).
-    pub precision: Precision,
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        Self {
-            path: "/usr/share/skycount/models/csrnet-drone.onnx".into(),
-            input_width: 640,
-            input_height: 360,
-            execution_providers: vec![
-                ExecutionProviderKind::Tensorrt,
-                ExecutionProviderKind::Cuda,
-                ExecutionProviderKind::Cpu,
-            ],
-            threads: 0,
-            onnxruntime_library: None,
-            cache_dir: "/var/lib/skycount/tensorrt".into(),
-            tensorrt_fp16: true,
-            precision: Precision::Auto,
-        }
-    }
-}
-
-/// `[analysis]`: what is made of the model's output.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AnalysisSettings {
-    /// Size of the density grid sent to viewers (at most the model's output size).
-    pub grid_width: u32,
-    pub grid_height: u32,
-    /// The analysis size as a fraction of the decoded frame's (1.0: native; above 1: upsampled,
-    /// for people seen from high up). 0: the `model.input_width` × `model.input_height` budget. An operator's
-    /// calibration replaces it for its stream path.
-    pub scale: f64,
-    /// The largest analysis width, whatever the scale asks for (time and memory grow with it).
-    pub max_width: u32,
-    /// Run the model on tiles of this size (0: one run on the whole picture). Execution
-    /// providers built for one input shape (TensorRT engines) want this.
-    pub tile_width: u32,
-    pub tile_height: u32,
-    /// Context around each tile's core, in pixels (a multiple of 8).
-    pub tile_margin: u32,
-    /// The smoothed count and its band cover the analyses of this long.
-    pub smooth_ms: u64,
-    /// A zone's smoothed count must stay at or above its limit this long to raise an alert, and
-    /// below the clearing level this long to clear it (`analyse::alerts`).
-    pub alert_hold_ms: u64,
-    /// An alert clears below `limit × (1 − alert_hysteresis)` (0 to 0.9).
-    pub alert_hysteresis: f64,
-    /// Where calibrations, masks and the frames the operator tapped are kept, per stream path.
-    pub state_dir: PathBuf,
-    /// The most frozen frames kept per stream path (1 to 100000); beyond, the oldest go, those
-    /// never tapped first (`store`).
-    pub max_frozen_frames: u32,
-}
-
-impl Default for AnalysisSettings {
-    fn default() -> Self {
-        Self {
-            grid_width: 80,
-            grid_height: 45,
-            scale: 0.0,
-            max_width: 3840,
-            tile_width: 0,
-            tile_height: 0,
-            tile_margin: 64,
-            smooth_ms: 10_000,
-            alert_hold_ms: 3_000,
-            alert_hysteresis: 0.1,
-            state_dir: PathBuf::from("/var/lib/skycount/analysis"),
-            max_frozen_frames: 200,
-        }
-    }
-}
-
-/// `[server]`: the HTTP and Socket.IO port.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ServerSettings {
-    pub listen: SocketAddr,
-    /// The dashboard's built files (web/dist); a placeholder page is served when absent.
-    pub web_dir: PathBuf,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 80)),
-            web_dir: "/usr/share/skycount/web".into(),
-        }
-    }
-}
-
-/// `source.url` that means "MediaMTX on this box".
-pub const AUTO: &str = "auto";
-
-/// How skycountd reads the drone's stream from MediaMTX over loopback; its name is the URL
-/// scheme.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum ReadProtocol {
-    Rtsp,
-    Rtmp,
-}
-
-/// `[stream]`: how the pilot publishes to MediaMTX on this box, and how viewers and skycountd
-/// read it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct StreamSettings {
-    /// The MediaMTX path the drone publishes to (and skycountd reads).
-    pub path: String,
-    /// The path browsers play: the drone's stream, kept available while the drone is away
-    /// (`mediamtx.always_available`). Unused when that is off: browsers play `path`.
-    pub view_path: String,
-    /// The publish key (the password of user `drone`); empty: generated on first start and kept
-    /// in `key_file`.
-    pub key: String,
-    /// Where a generated key is kept so that it survives reboots.
-    pub key_file: PathBuf,
-    pub rtmp_port: u16,
-    /// MediaMTX's RTSP port (loopback only).
-    pub rtsp_port: u16,
-    /// MediaMTX's WebRTC (WHEP) port.
-    pub webrtc_port: u16,
-    /// How skycountd reads the stream from MediaMTX when `source.url` is `auto`.
-    pub read_protocol: ReadProtocol,
-    /// Pairing by approval: MediaMTX asks skycountd about every client (its `authMethod: http`),
-    /// and a drone without the key may publish once the operator allows its address
-    /// (`mediamtx::pairing`). Off: MediaMTX checks the key itself, as before.
-    pub pairing: bool,
-    /// How long the operator's approval of an address lasts, in minutes (1 to 43200, 30 days).
-    pub approval_minutes: u32,
-}
-
-impl Default for StreamSettings {
-    fn default() -> Self {
-        Self {
-            path: "live/drone".into(),
-            view_path: "live/drone/view".into(),
-            key: String::new(),
-            key_file: "/var/lib/skycount/stream-key".into(),
-            rtmp_port: 1935,
-            rtsp_port: 8554,
-            webrtc_port: 8889,
-            read_protocol: ReadProtocol::Rtsp,
-            pairing: true,
-            approval_minutes: 1440,
-        }
-    }
-}
-
-impl StreamSettings {
-    /// The path browsers play.
-    pub fn browser_path(&self, mediamtx: &MediamtxSettings) -> &str {
-        if mediamtx.always_available {
-            &self.view_path
-        } else {
-            &self.path
-        }
-    }
-}
-
-/// `[mediamtx]`: the media server beside skycountd, its rendered configuration and its watch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MediamtxSettings {
-    /// Poll MediaMTX's Control API and report what it says in the status.
-    pub watch: bool,
-    /// MediaMTX's Control API (v3); loopback only.
-    pub api: SocketAddr,
-    /// MediaMTX's Prometheus metrics; loopback only.
-    pub metrics: SocketAddr,
-    /// How often the Control API is asked.
-    pub poll_ms: u64,
-    /// Where `skycountd render-mediamtx` writes mediamtx.yml.
-    pub config_out: PathBuf,
-    /// Hosts or addresses WebRTC viewers reach the box by, beyond the hotspot address and the
-    /// addresses of its interfaces.
-    pub additional_hosts: Vec<String>,
-    /// Keep viewers connected while the drone is away (an "offline" picture plays meanwhile).
-    pub always_available: bool,
-    /// The tracks the drone publishes, exactly: `H264`, `H265`, or e.g.
-    /// `MPEG4Audio:44100:2` for AAC audio. MediaMTX refuses a stream that differs for viewers.
-    pub always_available_tracks: Vec<Track>,
-    /// MediaMTX's WebRTC ICE port (UDP).
-    pub webrtc_udp_port: u16,
-}
-
-impl Default for MediamtxSettings {
-    fn default() -> Self {
-        Self {
-            watch: true,
-            api: SocketAddr::from(([127, 0, 0, 1], 9997)),
-            metrics: SocketAddr::from(([127, 0, 0, 1], 9998)),
-            poll_ms: 1000,
-            config_out: "/run/mediamtx/mediamtx.yml".into(),
-            additional_hosts: Vec::new(),
-            always_available: true,
-            always_available_tracks: vec![Track {
-                codec: Codec::H264,
-                sample_rate: None,
-                channels: None,
-                mu_law: false,
-            }],
-            webrtc_udp_port: 8189,
-        }
-    }
-}
-
-/// `[hotspot]`: the Wi-Fi network the pilot's phone and the viewers join.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct HotspotSettings {
-    pub enabled: bool,
-    /// The Wi-Fi interface hostapd runs the access point on.
-    pub interface: String,
-    pub ssid: String,
-    /// WPA2 passphrase, 8 to 63 printable ASCII characters; empty: generated on the first
-    /// `render-hotspot` and kept in `passphrase_file`.
-    pub passphrase: String,
-    /// Where a generated passphrase is kept (the hotspot unit's StateDirectory).
-    pub passphrase_file: PathBuf,
-    /// ISO 3166 country code for the radio's regulatory domain; empty: the world domain
-    /// (2.4 GHz channels 1 to 11 only).
-    pub country: String,
-    /// 1 to 13 (2.4 GHz), or 36 to 48 and 149 to 165 (5 GHz, needs `country`).
-    pub channel: u8,
-    /// The box's address and prefix on the hotspot ([`HotspotSettings::box_addr`]: the address
-    /// alone).
-    pub address: Ipv4Net,
-    /// Addresses handed out by DHCP: "FIRST-LAST".
-    pub dhcp_range: DhcpRange,
-    /// Answer every DNS name with the box's address, so that a phone that joins opens the
-    /// dashboard.
-    pub captive_portal: bool,
-}
-
-impl Default for HotspotSettings {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            interface: "wlan0".into(),
-            ssid: "skycount".into(),
-            passphrase: String::new(),
-            passphrase_file: "/var/lib/skycount-hotspot/passphrase".into(),
-            country: String::new(),
-            channel: 6,
-            address: Ipv4Net::new(std::net::Ipv4Addr::new(192, 168, 50, 1), 24)
-                .expect("24 is a prefix length"),
-            dhcp_range: DhcpRange {
-                first: std::net::Ipv4Addr::new(192, 168, 50, 10),
-                last: std::net::Ipv4Addr::new(192, 168, 50, 250),
-            },
-            captive_portal: true,
-        }
-    }
-}
-
-/// `[log]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
-pub struct LogSettings {
-    /// error, warn, info, debug or trace; `RUST_LOG` overrides it.
-    pub level: LogLevel,
-}
-
-/// `log.level`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::AsRefStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum LogLevel {
-    Error,
-    Warn,
-    #[default]
-    Info,
-    Debug,
-    Trace,
-}
-
-impl LogLevel {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// The `log` crate's filter for it.
-    pub fn filter(self) -> log::LevelFilter {
-        match self {
-            Self::Error => log::LevelFilter::Error,
-            Self::Warn => log::LevelFilter::Warn,
-            Self::Info => log::LevelFilter::Info,
-            Self::Debug => log::LevelFilter::Debug,
-            Self::Trace => log::LevelFilter::Trace,
-        }
-    }
 }
 
 /// A configuration that cannot be used, with where it came from.
@@ -1005,93 +509,19 @@ fn optional_keys(section: &str) -> &'static [&'static str] {
 }
 
 /// The rules between and within parsed values, as (key, problem): every one, not the first.
+/// Each section's own rules are its module's `check`; the rules that hold for every value or
+/// between sections are here.
 fn validate(s: &Settings) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     let mut bad = |key: &str, problem: String| errors.push((key.to_string(), problem));
-    if let Some(u) = &s.source.demo_url {
-        if u.is_live() {
-            bad(
-                "source.demo_url",
-                format!(
-                    "{} must be a file:// recording (or empty for no demo)",
-                    u.redacted()
-                ),
-            );
-        }
+    for (key, problem) in source::check(&s.source) {
+        bad(&format!("source.{key}"), problem);
     }
-    // Every number within what makes sense for it: a value far outside is a typo or a probe, and
-    // some would hurt (threads = 10^8 allocates until the box runs out of memory; a backoff of
-    // 9.2e18 ms never retries).
-    let src = &s.source;
-    for (key, v, lo, hi, unit) in [
-        ("source.stall_ms", src.stall_ms, 100, 60_000, "ms"),
-        (
-            "source.reconnect_after_ms",
-            src.reconnect_after_ms,
-            100,
-            600_000,
-            "ms",
-        ),
-        (
-            "source.backoff_initial_ms",
-            src.backoff_initial_ms,
-            10,
-            60_000,
-            "ms",
-        ),
-        (
-            "source.backoff_max_ms",
-            src.backoff_max_ms,
-            10,
-            600_000,
-            "ms",
-        ),
-        (
-            "source.rtsp_latency_ms",
-            u64::from(src.rtsp_latency_ms),
-            0,
-            10_000,
-            "ms",
-        ),
-        (
-            "source.demo_after_ms",
-            src.demo_after_ms,
-            100,
-            3_600_000,
-            "ms",
-        ),
-        (
-            "model.threads",
-            s.model.threads as u64,
-            0,
-            MAX_THREADS,
-            "threads (0: one per core)",
-        ),
-    ] {
-        if let Some(problem) = out_of_range(v, lo, hi, unit) {
-            bad(key, problem);
-        }
-    }
-    if src.backoff_initial_ms > src.backoff_max_ms {
-        bad(
-            "source.backoff_initial_ms",
-            format!(
-                "{} is above source.backoff_max_ms ({}): the first wait is the shortest",
-                src.backoff_initial_ms, src.backoff_max_ms
-            ),
-        );
-    }
-    if src.reconnect_after_ms < src.stall_ms {
-        bad(
-            "source.reconnect_after_ms",
-            format!(
-                "{} is below source.stall_ms ({}): a stream is stalled before it is re-attached",
-                src.reconnect_after_ms, src.stall_ms
-            ),
-        );
+    for (key, problem) in model::check(&s.model) {
+        bad(&format!("model.{key}"), problem);
     }
     // Every string: a length and no control characters (a NUL cuts a C string; a newline breaks
-    // the files rendered from them). Narrower rules per key follow.
+    // the files rendered from them). Narrower rules per key are the sections'.
     if let Ok(toml::Value::Table(sections)) = toml::Value::try_from(s) {
         for (section, table) in &sections {
             let Some(table) = table.as_table() else {
@@ -1121,23 +551,6 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
                 }
             }
         }
-    }
-    for (key, v) in [
-        ("model.input_width", s.model.input_width),
-        ("model.input_height", s.model.input_height),
-    ] {
-        if !(8..=4096).contains(&v) {
-            bad(
-                key,
-                format!("{v} is out of range: expected 8 to 4096 pixels"),
-            );
-        }
-    }
-    if s.model.execution_providers.is_empty() {
-        bad(
-            "model.execution_providers",
-            "is empty: list at least \"cpu\"".into(),
-        );
     }
     let a = &s.analysis;
     // The density map has one cell per 8x8 pixels of the analysis size; a grid finer than it
@@ -1190,85 +603,11 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
             );
         }
     }
-    if !(a.scale == 0.0 || (0.05..=4.0).contains(&a.scale)) {
-        bad(
-            "analysis.scale",
-            format!(
-                "{} is out of range: expected 0 (use model.input_width x input_height) or 0.05 to 4",
-                a.scale
-            ),
-        );
+    for (key, problem) in analysis::check(a) {
+        bad(&format!("analysis.{key}"), problem);
     }
-    if !(64..=7680).contains(&a.max_width) {
-        bad(
-            "analysis.max_width",
-            format!(
-                "{} is out of range: expected 64 to 7680 pixels",
-                a.max_width
-            ),
-        );
-    }
-    match (a.tile_width, a.tile_height) {
-        (0, 0) => {}
-        (w, h) if (64..=4096).contains(&w) && (64..=4096).contains(&h) && w.is_multiple_of(8) && h.is_multiple_of(8) => {
-            if a.tile_margin * 2 + 8 > w.min(h) {
-                bad(
-                    "analysis.tile_margin",
-                    format!("{} leaves no core in a {w}x{h} tile: use at most {}", a.tile_margin, (w.min(h) - 8) / 2),
-                );
-            }
-        }
-        (w, h) => bad(
-            "analysis.tile_width",
-            format!("{w}x{h} is not a tile size: use 0 and 0 (no tiles), or multiples of 8 from 64 to 4096"),
-        ),
-    }
-    if !a.tile_margin.is_multiple_of(8) || a.tile_margin > 512 {
-        bad(
-            "analysis.tile_margin",
-            format!(
-                "{} is not a margin: use a multiple of 8 up to 512",
-                a.tile_margin
-            ),
-        );
-    }
-    if !(1_000..=600_000).contains(&a.smooth_ms) {
-        bad(
-            "analysis.smooth_ms",
-            format!(
-                "{} is out of range: expected 1000 to 600000 ms",
-                a.smooth_ms
-            ),
-        );
-    }
-    if a.alert_hold_ms > 600_000 {
-        bad(
-            "analysis.alert_hold_ms",
-            format!(
-                "{} is out of range: expected 0 to 600000 ms",
-                a.alert_hold_ms
-            ),
-        );
-    }
-    if let Some(e) = out_of_range(u64::from(a.max_frozen_frames), 1, 100_000, "frames") {
-        bad("analysis.max_frozen_frames", e);
-    }
-    if !(0.0..=0.9).contains(&a.alert_hysteresis) {
-        bad(
-            "analysis.alert_hysteresis",
-            format!(
-                "{} is out of range: expected 0 to 0.9 (a share of the limit)",
-                a.alert_hysteresis
-            ),
-        );
-    }
-    for (key, path) in [
-        ("stream.path", &s.stream.path),
-        ("stream.view_path", &s.stream.view_path),
-    ] {
-        if let Err(e) = check_path_name(path) {
-            bad(key, format!("{path:?} is a path MediaMTX refuses: {e}"));
-        }
+    for (key, problem) in stream::check(&s.stream) {
+        bad(&format!("stream.{key}"), problem);
     }
     if s.mediamtx.always_available && s.stream.view_path == s.stream.path {
         bad(
@@ -1280,65 +619,8 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
             ),
         );
     }
-    if !s.stream.key.is_empty() {
-        if let Err(e) = check_stream_key(&s.stream.key) {
-            bad("stream.key", e);
-        }
-    }
-    if !(1..=43200).contains(&s.stream.approval_minutes) {
-        bad(
-            "stream.approval_minutes",
-            format!(
-                "is {}; it must be 1 to 43200 (30 days)",
-                s.stream.approval_minutes
-            ),
-        );
-    }
-    if s.stream.key.is_empty() && s.stream.key_file.as_os_str().is_empty() {
-        bad(
-            "stream.key_file",
-            "is empty while stream.key is empty too: set a key, or a file to keep a generated one in"
-                .into(),
-        );
-    }
-    for (key, addr) in [
-        ("mediamtx.api", s.mediamtx.api),
-        ("mediamtx.metrics", s.mediamtx.metrics),
-    ] {
-        if !addr.ip().is_loopback() {
-            bad(
-                key,
-                format!("{addr} is not a loopback address: MediaMTX's {} stays on this box (use 127.0.0.1:{})", key.trim_start_matches("mediamtx."), addr.port()),
-            );
-        }
-    }
-    if !(100..=60_000).contains(&s.mediamtx.poll_ms) {
-        bad(
-            "mediamtx.poll_ms",
-            format!(
-                "{} is out of range: expected 100 to 60000 milliseconds",
-                s.mediamtx.poll_ms
-            ),
-        );
-    }
-    for (i, host) in s.mediamtx.additional_hosts.iter().enumerate() {
-        if host.is_empty()
-            || host.len() > 253
-            || !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
-        {
-            bad(
-                &format!("mediamtx.additional_hosts[{i}]"),
-                format!("{host:?}: expected a host name or an IP address"),
-            );
-        }
-    }
-    if s.mediamtx.always_available && s.mediamtx.always_available_tracks.is_empty() {
-        bad(
-            "mediamtx.always_available_tracks",
-            "is empty: list the drone's tracks, e.g. [\"H264\"]".into(),
-        );
+    for (key, problem) in mediamtx::check(&s.mediamtx) {
+        bad(&format!("mediamtx.{key}"), problem);
     }
     // Every TCP port on the box once; the ICE port is UDP and only meets the other UDP ports.
     let mut ports: Vec<(&str, u16)> = vec![
@@ -1385,30 +667,12 @@ fn validate(s: &Settings) -> Vec<(String, String)> {
     for (key, problem) in update::check(&s.update) {
         bad(&format!("update.{key}"), problem);
     }
-    let decoder = s.decode.decoder.trim();
-    if decoder.is_empty() {
-        bad(
-            "decode.decoder",
-            "is empty: use \"auto\" or a GStreamer decoder element name".into(),
-        );
-    } else if decoder.len() > 64
-        || !decoder
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
-    {
-        bad(
-            "decode.decoder",
-            format!(
-                "{:?} is not a GStreamer element name: use \"auto\" or a name such as \"avdec_h264\" (letters, digits, _ and -; see gst-inspect-1.0)",
-                decoder.chars().take(64).collect::<String>()
-            ),
-        );
+    for (key, problem) in decode::check(&s.decode) {
+        bad(&format!("decode.{key}"), problem);
     }
     errors
 }
 
-/// The most ONNX Runtime threads `model.threads` may ask for.
-const MAX_THREADS: u64 = 64;
 /// The most entries a list in the configuration may have.
 const MAX_LIST: usize = 32;
 /// The longest string value taken (a path's PATH_MAX).
@@ -1508,7 +772,7 @@ mod tests {
         assert_eq!(s.source_url().as_url(), "rtsp://127.0.0.1:8554/live/drone");
         assert!(matches!(s.source_url(), SourceUrl::Rtsp(_)));
         assert_eq!(s.hotspot.address.to_string(), "192.168.50.1/24");
-        assert_eq!(s.log.level.filter(), log::LevelFilter::Info);
+        assert_eq!(s.log.level.filter(), ::log::LevelFilter::Info);
         assert_eq!(
             s.model.path,
             PathBuf::from("/usr/share/skycount/models/csrnet-drone.onnx")
@@ -2021,25 +1285,5 @@ mod tests {
             "took {:?}",
             started.elapsed()
         );
-    }
-
-    #[test]
-    fn name_tables_read_and_print_alike() {
-        use std::str::FromStr;
-        for kind in [
-            ExecutionProviderKind::Tensorrt,
-            ExecutionProviderKind::Cuda,
-            ExecutionProviderKind::Cpu,
-        ] {
-            assert_eq!(ExecutionProviderKind::from_str(kind.name()), Ok(kind));
-            assert_eq!(kind.to_string(), kind.name());
-            assert_eq!(
-                serde_json::to_string(&kind).unwrap(),
-                format!("\"{}\"", kind.name())
-            );
-        }
-        assert_eq!(ReadProtocol::Rtmp.to_string(), "rtmp");
-        assert_eq!(LogLevel::from_str("trace"), Ok(LogLevel::Trace));
-        assert_eq!(LogLevel::Warn.as_ref(), "warn");
     }
 }

@@ -3,12 +3,60 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use super::HotspotSettings;
+/// `[hotspot]`: the Wi-Fi network the pilot's phone and the viewers join.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HotspotSettings {
+    pub enabled: bool,
+    /// The Wi-Fi interface hostapd runs the access point on.
+    pub interface: String,
+    pub ssid: String,
+    /// WPA2 passphrase, 8 to 63 printable ASCII characters; empty: generated on the first
+    /// `render-hotspot` and kept in `passphrase_file`.
+    pub passphrase: String,
+    /// Where a generated passphrase is kept (the hotspot unit's StateDirectory).
+    pub passphrase_file: PathBuf,
+    /// ISO 3166 country code for the radio's regulatory domain; empty: the world domain
+    /// (2.4 GHz channels 1 to 11 only).
+    pub country: String,
+    /// 1 to 13 (2.4 GHz), or 36 to 48 and 149 to 165 (5 GHz, needs `country`).
+    pub channel: u8,
+    /// The box's address and prefix on the hotspot ([`HotspotSettings::box_addr`]: the address
+    /// alone).
+    pub address: Ipv4Net,
+    /// Addresses handed out by DHCP: "FIRST-LAST".
+    pub dhcp_range: DhcpRange,
+    /// Answer every DNS name with the box's address, so that a phone that joins opens the
+    /// dashboard.
+    pub captive_portal: bool,
+}
+
+impl Default for HotspotSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interface: "wlan0".into(),
+            ssid: "skycount".into(),
+            passphrase: String::new(),
+            passphrase_file: "/var/lib/skycount-hotspot/passphrase".into(),
+            country: String::new(),
+            channel: 6,
+            address: Ipv4Net::new(std::net::Ipv4Addr::new(192, 168, 50, 1), 24)
+                .expect("24 is a prefix length"),
+            dhcp_range: DhcpRange {
+                first: std::net::Ipv4Addr::new(192, 168, 50, 10),
+                last: std::net::Ipv4Addr::new(192, 168, 50, 250),
+            },
+            captive_portal: true,
+        }
+    }
+}
 
 /// `hotspot.dhcp_range`: the addresses DHCP hands out, `FIRST-LAST`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,8 +16,9 @@
 //!   the next attempt wait longer, per client address and over all clients ([`Limiter`]), so
 //!   guessing is slow whichever way it is spread. Hashing runs one at a time, off the async
 //!   workers.
-//! - The operator routes sit behind one gate (`publish::operator::gate`) that refuses a change
-//!   from another site's page (its `Origin`) and anything without a session ([`Auth::check`]).
+//! - Every operator route sits behind one gate, here ([`gate`], [`behind_gate`]), that refuses
+//!   a change from another site's page (its `Origin`) and anything without a session
+//!   ([`Auth::check`]); none of their answers is kept by the browser ([`no_store`]).
 //! - [`HostNames`] are the names the box answers to: a request for any other `Host` (a DNS
 //!   rebinding page, or a forged header) is refused before the name can end up in a URL.
 //!
@@ -32,7 +33,7 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, Params};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -872,6 +873,105 @@ impl IntoResponse for LoginError {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The gate: what every operator route sits behind (`publish::operator`, `publish::models`,
+// `publish::pairing`, the operator's history and update routes, changing the passphrase).
+
+/// Whether `origin` (an `Origin` header) is the page the box served, reached at `host` (the
+/// `Host` header): the whole origin compared, scheme (`http`: the box serves nothing else),
+/// host and port (the default port written or not). An origin that is not ASCII, not a URL, or
+/// more than scheme, host and port (`null`, a path, a user) is not.
+fn same_origin(origin: &HeaderValue, host: &str) -> bool {
+    let parse = |s: &str| url::Url::parse(s).ok();
+    let (Some(origin), Some(own)) = (
+        origin.to_str().ok().and_then(parse),
+        parse(&format!("http://{host}")),
+    ) else {
+        return false;
+    };
+    let bare = |u: &url::Url| {
+        u.username().is_empty()
+            && u.password().is_none()
+            && u.path() == "/"
+            && u.query().is_none()
+            && u.fragment().is_none()
+    };
+    origin.scheme() == "http"
+        && bare(&origin)
+        && bare(&own)
+        && origin.host().is_some()
+        && origin.host() == own.host()
+        && origin.port_or_known_default() == own.port_or_known_default()
+}
+
+/// A request that changes something and carries an `Origin` must come from the page the box
+/// served ([`same_origin`]): otherwise the 403 to answer. Tools that send no `Origin` pass (they
+/// are not a browser that another site's page can drive).
+pub fn refuse_foreign(req: &Request) -> Option<Response> {
+    let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !mutating {
+        return None;
+    }
+    let mut origins = req.headers().get_all(header::ORIGIN).iter();
+    let origin = origins.next()?;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if origins.next().is_none() && same_origin(origin, host) {
+        return None;
+    }
+    let shown: String = String::from_utf8_lossy(origin.as_bytes())
+        .chars()
+        .take(80)
+        .collect();
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "error": format!("refused: the request comes from {shown:?}, not from this box's dashboard")
+            })),
+        )
+            .into_response(),
+    )
+}
+
+/// The operator gate: see the module docs. A change from another site's page is refused (403),
+/// then anything without the operator's session (401, [`Auth::check`]).
+pub async fn gate(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+    if let Some(refused) = refuse_foreign(&req) {
+        return refused;
+    }
+    if let Err(refused) = auth.check(req.headers()) {
+        return refused;
+    }
+    next.run(req).await
+}
+
+/// The `Cache-Control` of every operator-only answer: a browser keeps none of it (a frozen frame
+/// stayed in the cache an hour after signing out with `private, max-age=3600`).
+pub const NO_STORE: &str = "no-store";
+
+/// Sets `Cache-Control: no-store` on every answer of the routes it wraps, refusals included.
+pub fn no_store() -> tower_http::set_header::SetResponseHeaderLayer<HeaderValue> {
+    tower_http::set_header::SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(NO_STORE),
+    )
+}
+
+/// `routes` behind the [`gate`], none of their answers kept by the browser ([`no_store`]): how
+/// every operator route is served.
+pub fn behind_gate<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    auth: Arc<Auth>,
+) -> Router<S> {
+    routes
+        .route_layer(middleware::from_fn_with_state(auth, gate))
+        .layer(no_store())
+}
+
+// ---------------------------------------------------------------------------------------------
 // HTTP.
 
 /// The client's address (the server puts it in the request; tests may not).
@@ -961,8 +1061,8 @@ async fn change_passphrase(State(auth): State<Arc<Auth>>, req: Request) -> Respo
 
 /// Origin only: signing in and out must come from the box's own page too (a foreign page must
 /// not sign a browser in with its own passphrase either).
-async fn same_origin(req: Request, next: Next) -> Response {
-    match super::operator::refuse_foreign(&req) {
+async fn origin_only(req: Request, next: Next) -> Response {
+    match refuse_foreign(&req) {
         Some(refused) => refused,
         None => next.run(req).await,
     }
@@ -975,17 +1075,12 @@ pub fn routes(auth: Arc<Auth>) -> Router {
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/session", get(session))
-        .route_layer(middleware::from_fn(same_origin));
+        .route_layer(middleware::from_fn(origin_only));
     let gated = Router::new()
         .route("/api/auth/passphrase", put(change_passphrase))
-        .route_layer(middleware::from_fn_with_state(
-            auth.clone(),
-            super::operator::gate,
-        ));
+        .route_layer(middleware::from_fn_with_state(auth.clone(), gate));
     // The session's state and the sign-in's answers are the browser's to read once, not to keep.
-    open.merge(gated)
-        .layer(super::operator::no_store())
-        .with_state(auth)
+    open.merge(gated).layer(no_store()).with_state(auth)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The HTTP edge of models and training data, behind the operator gate (`publish::operator`):
+//! The HTTP edge of models and training data, behind the operator gate (`publish::auth::gate`):
 //!
 //! - `GET /api/operator/model`: the model shelf (what runs, what a rollback returns to).
 //! - `PUT /api/operator/model?name=N`: the body is an ONNX file. It is streamed to disk (never
@@ -9,6 +9,11 @@
 //!   first upload).
 //! - `GET /api/operator/annotations.tar`: the frames the operator annotated, for
 //!   `models/finetune.py`.
+//!
+//! The work is the [`Operator`](super::actions::Operator)'s (`publish::actions`), as for the
+//! other operator routes (`publish::operator`), which this module does not import.
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Query, State};
@@ -19,7 +24,8 @@ use axum::{Json, Router};
 use futures_util::StreamExt as _;
 use tokio::io::AsyncWriteExt as _;
 
-use super::operator::{Op, OpError};
+use super::actions::{Op, OpError};
+use super::auth::{behind_gate, Auth};
 
 /// The largest model accepted (the stock CSRNet is 65 MB).
 pub const MAX_MODEL_BYTES: u64 = 256 * 1024 * 1024;
@@ -130,19 +136,31 @@ async fn annotations(State(op): State<Op>) -> Response {
     }
 }
 
-pub fn routes() -> Router<Op> {
-    Router::new()
+/// The model routes, behind the gate and kept by no browser ([`behind_gate`]); none without an
+/// operator (`publish::operator` answers 503 for every `/api/operator/*` route then). Uploads
+/// stream to disk with a cap of their own ([`MAX_MODEL_BYTES`]), so the default body limit is
+/// off for them.
+pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
+    let Some(op) = op else {
+        return Router::new();
+    };
+    let routes = Router::new()
         .route(
             "/api/operator/model",
             get(shelf).put(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/operator/model/rollback", post(rollback))
-        .route("/api/operator/annotations.tar", get(annotations))
+        .route("/api/operator/annotations.tar", get(annotations));
+    behind_gate(routes, auth).with_state(op)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::actions::testing::Yes;
+    use crate::publish::auth::HostNames;
+    use axum::http::header;
+    use tower::ServiceExt as _;
 
     #[test]
     fn names_are_kept_to_safe_characters() {
@@ -152,5 +170,58 @@ mod tests {
         assert_eq!(model_name(Some("..")), "uploaded");
         assert_eq!(model_name(None), "uploaded");
         assert_eq!(model_name(Some(&"x".repeat(500))).len(), 64);
+    }
+
+    /// The model routes are the operator's alone, like every `/api/operator/*` route: a viewer
+    /// gets 401, a foreign page 403, and no answer is kept by the browser.
+    #[tokio::test]
+    async fn the_model_routes_sit_behind_the_gate() {
+        let auth = Arc::new(Auth::for_tests("op-pin-1", HostNames::default()));
+        let token = auth
+            .login("192.168.50.9".parse().unwrap(), "op-pin-1")
+            .await
+            .unwrap();
+        let operator = format!("skycount_session={token}");
+        for (method, path, cookie, origin, expected) in [
+            (
+                "GET",
+                "/api/operator/model",
+                "skycount_session=forged",
+                None,
+                401,
+            ),
+            ("PUT", "/api/operator/model", "", None, 401),
+            ("GET", "/api/operator/annotations.tar", "", None, 401),
+            // Signed in: through the gate to the operator, who has no models here (the trait's
+            // default answers 404).
+            ("GET", "/api/operator/model", operator.as_str(), None, 404),
+            (
+                "POST",
+                "/api/operator/model/rollback",
+                operator.as_str(),
+                Some("http://evil.example"),
+                403,
+            ),
+        ] {
+            let mut req = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::HOST, "192.168.50.1")
+                .header(header::COOKIE, cookie);
+            if let Some(o) = origin {
+                req = req.header(header::ORIGIN, o);
+            }
+            let op: Op = Arc::new(Yes);
+            let res = routes(Some(op), auth.clone())
+                .oneshot(req.body(Body::from("x")).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), expected, "{method} {path}");
+            assert_eq!(
+                res.headers().get(header::CACHE_CONTROL).unwrap(),
+                "no-store",
+                "{method} {path}"
+            );
+        }
     }
 }

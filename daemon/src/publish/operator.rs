@@ -2,124 +2,33 @@
 //! preview, then an explicit apply), reset, set masks and zones, acknowledge alerts
 //! (`/api/operator/*`).
 //!
-//! This is the one place where requests change what the box counts, and so the one place the
-//! operator role protects: [`gate`] refuses requests that come from another site's page (a
-//! foreign `Origin`: cross-site request forgery), then every request without the operator's
-//! session (`publish::auth`). Every route here, reading or changing, sits behind it.
+//! These are the requests that change what the box counts, and so what the operator role
+//! protects: every route here, reading or changing, sits behind the gate
+//! ([`publish::auth::gate`](super::auth::gate)), which refuses requests that come from another
+//! site's page (a foreign `Origin`: cross-site request forgery), then every request without the
+//! operator's session.
 //!
-//! The work itself is done behind the [`Operator`] trait, which `skycountd run` implements over
-//! the engine and the store; the HTTP edge only parses, checks sizes and words the answers.
+//! The work itself is done behind the [`Operator`] trait (`publish::actions`), which
+//! `skycountd run` implements over the engine and the store; the HTTP edge only parses, checks
+//! sizes and words the answers. The model routes are `publish::models`, a sibling that shares
+//! the trait and the gate and not this module; `publish::server` merges both. This module
+//! imports `publish::auth` and `publish::actions`, and nothing imports it but `publish::server`.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::Serialize;
 use serde_json::json;
 
-use super::auth::Auth;
-pub use super::body::Chunks;
+use super::actions::Op;
+// Where `skycountd run` (`commands::operator`) finds the trait it implements.
+pub use super::actions::{BoxFuture, Frozen, OpError, Operator};
+use super::auth::{behind_gate, Auth, NO_STORE};
 use crate::analyse::calibrate::Request as CalibrationRequest;
-use crate::wire::{Alert, Calibration, CalibrationProposal, Mask, ModelShelfReport, Zone};
-
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// Why an operator action was refused, and what the answer's status is.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OpError {
-    /// The request is wrong: 400.
-    Bad(String),
-    /// It names nothing the box has: 404.
-    NotFound(String),
-    /// Not possible right now (no frame yet): 409.
-    Conflict(String),
-    /// The body is too large: 413.
-    TooLarge(String),
-    /// Well-formed but unusable (a model that does not load or breaks the contract): 422.
-    Unusable(String),
-    /// The box failed (a disk that cannot be written): 500.
-    Failed(String),
-}
-
-impl IntoResponse for OpError {
-    fn into_response(self) -> Response {
-        let (code, msg) = match self {
-            Self::Bad(m) => (StatusCode::BAD_REQUEST, m),
-            Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            Self::Conflict(m) => (StatusCode::CONFLICT, m),
-            Self::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
-            Self::Unusable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
-            Self::Failed(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
-        };
-        (code, Json(json!({ "error": msg }))).into_response()
-    }
-}
-
-/// A frame kept for calibrating.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Frozen {
-    pub frame_id: String,
-    pub width: u32,
-    pub height: u32,
-    pub image_url: String,
-}
-
-/// What the operator can do; `skycountd run` implements it.
-pub trait Operator: Send + Sync {
-    fn freeze(&self) -> Result<Frozen, OpError>;
-    /// A kept frame's JPEG.
-    fn frame(&self, id: &str) -> Option<Vec<u8>>;
-    /// Computes a calibration and judges it, without applying it: the proposal to apply.
-    fn calibrate(&self, req: CalibrationRequest)
-        -> BoxFuture<Result<CalibrationProposal, OpError>>;
-    /// Applies a proposal (not a refused one): the calibration as kept.
-    fn apply_calibration(&self, id: String) -> BoxFuture<Result<Calibration, OpError>>;
-    fn reset_calibration(&self) -> Result<(), OpError>;
-    fn set_masks(&self, masks: Vec<Mask>) -> Result<Vec<Mask>, OpError>;
-    /// Keeps and applies the zones (checked: `Unusable` says what is wrong with which).
-    fn set_zones(&self, zones: Vec<Zone>) -> Result<Vec<Zone>, OpError>;
-    /// Acknowledges an open alert: the alert as it is now.
-    fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>>;
-
-    // Models and training data (publish::models is their HTTP edge). Not every operator has
-    // them: by default they answer that they are not available.
-
-    /// The model shelf: what runs, what a rollback returns to.
-    fn models(&self) -> Result<ModelShelfReport, OpError> {
-        Err(not_here())
-    }
-    /// A temporary file to receive an upload into.
-    fn model_incoming(&self) -> Result<tempfile::NamedTempFile, OpError> {
-        Err(not_here())
-    }
-    /// Checks a received model, keeps it and switches to it; the running one stays on failure.
-    fn upload_model(
-        &self,
-        _file: tempfile::NamedTempFile,
-        _name: String,
-    ) -> BoxFuture<Result<ModelShelfReport, OpError>> {
-        Box::pin(async { Err(not_here()) })
-    }
-    /// Switches back to the model before.
-    fn rollback_model(&self) -> BoxFuture<Result<ModelShelfReport, OpError>> {
-        Box::pin(async { Err(not_here()) })
-    }
-    /// The annotated frames as one tar archive (`store::export`): its file name, and its bytes
-    /// as they are made.
-    fn annotations(&self) -> BoxFuture<Result<(String, Chunks), OpError>> {
-        Box::pin(async { Err(not_here()) })
-    }
-}
-
-fn not_here() -> OpError {
-    OpError::NotFound("not available on this box".into())
-}
+use crate::wire::{Mask, Zone};
 
 /// The largest body an operator request may have (1000 taps or 32 masks of 64 points fit easily).
 const BODY_LIMIT: usize = 256 * 1024;
@@ -141,8 +50,6 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, OpError> {
     serde_json::from_slice(body)
         .map_err(|e| OpError::Bad(format!("the request's JSON does not fit: {e}")))
 }
-
-pub(super) type Op = Arc<dyn Operator>;
 
 async fn freeze(State(op): State<Op>) -> Response {
     match tokio::task::spawn_blocking(move || op.freeze()).await {
@@ -225,92 +132,8 @@ async fn acknowledge(State(op): State<Op>, Path(id): Path<String>) -> Response {
     }
 }
 
-/// Whether `origin` (an `Origin` header) is the page the box served, reached at `host` (the
-/// `Host` header): the whole origin compared, scheme (`http`: the box serves nothing else),
-/// host and port (the default port written or not). An origin that is not ASCII, not a URL, or
-/// more than scheme, host and port (`null`, a path, a user) is not.
-fn same_origin(origin: &HeaderValue, host: &str) -> bool {
-    let parse = |s: &str| url::Url::parse(s).ok();
-    let (Some(origin), Some(own)) = (
-        origin.to_str().ok().and_then(parse),
-        parse(&format!("http://{host}")),
-    ) else {
-        return false;
-    };
-    let bare = |u: &url::Url| {
-        u.username().is_empty()
-            && u.password().is_none()
-            && u.path() == "/"
-            && u.query().is_none()
-            && u.fragment().is_none()
-    };
-    origin.scheme() == "http"
-        && bare(&origin)
-        && bare(&own)
-        && origin.host().is_some()
-        && origin.host() == own.host()
-        && origin.port_or_known_default() == own.port_or_known_default()
-}
-
-/// A request that changes something and carries an `Origin` must come from the page the box
-/// served ([`same_origin`]): otherwise the 403 to answer. Tools that send no `Origin` pass (they
-/// are not a browser that another site's page can drive).
-pub fn refuse_foreign(req: &Request) -> Option<Response> {
-    let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !mutating {
-        return None;
-    }
-    let mut origins = req.headers().get_all(header::ORIGIN).iter();
-    let origin = origins.next()?;
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if origins.next().is_none() && same_origin(origin, host) {
-        return None;
-    }
-    let shown: String = String::from_utf8_lossy(origin.as_bytes())
-        .chars()
-        .take(80)
-        .collect();
-    Some(
-        (
-            StatusCode::FORBIDDEN,
-            Json(json!({
-                "error": format!("refused: the request comes from {shown:?}, not from this box's dashboard")
-            })),
-        )
-            .into_response(),
-    )
-}
-
-/// The operator gate: see the module docs. A change from another site's page is refused (403),
-/// then anything without the operator's session (401, [`Auth::check`]).
-pub async fn gate(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
-    if let Some(refused) = refuse_foreign(&req) {
-        return refused;
-    }
-    if let Err(refused) = auth.check(req.headers()) {
-        return refused;
-    }
-    next.run(req).await
-}
-
-/// The `Cache-Control` of every operator-only answer: a browser keeps none of it (a frozen frame
-/// stayed in the cache an hour after signing out with `private, max-age=3600`).
-pub const NO_STORE: &str = "no-store";
-
-/// Sets `Cache-Control: no-store` on every answer of the routes it wraps, refusals included.
-pub fn no_store() -> tower_http::set_header::SetResponseHeaderLayer<HeaderValue> {
-    tower_http::set_header::SetResponseHeaderLayer::overriding(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(NO_STORE),
-    )
-}
-
-/// The `/api/operator/*` routes, behind [`gate`], none kept by the browser ([`no_store`]);
-/// without an operator (tests, tools) they answer 503.
+/// The routes above, behind the gate and kept by no browser ([`behind_gate`]); without an
+/// operator (tests, tools) every `/api/operator/*` route answers 503.
 pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
     let Some(op) = op else {
         return Router::new().route(
@@ -323,7 +146,7 @@ pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
             }),
         );
     };
-    Router::new()
+    let routes = Router::new()
         .route("/api/operator/freeze", post(freeze))
         .route("/api/operator/frames/{name}", get(frame))
         .route("/api/operator/calibration", post(calibrate).delete(reset))
@@ -334,53 +157,18 @@ pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
         .route("/api/operator/masks", put(masks))
         .route("/api/operator/zones", put(zones))
         .route("/api/operator/alerts/{id}/ack", post(acknowledge))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // Uploads stream to disk with a cap of their own; behind the gate like the rest.
-        .merge(super::models::routes())
-        .route_layer(middleware::from_fn_with_state(auth, gate))
-        .layer(no_store())
-        .with_state(op)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    behind_gate(routes, auth).with_state(op)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::actions::testing::Yes;
     use crate::publish::auth::HostNames;
     use axum::body::Body;
+    use axum::http::{header, HeaderValue};
     use tower::ServiceExt as _;
-
-    /// Accepts everything; counts nothing.
-    struct Yes;
-
-    impl Operator for Yes {
-        fn freeze(&self) -> Result<Frozen, OpError> {
-            Err(OpError::Conflict("no frame yet".into()))
-        }
-        fn frame(&self, id: &str) -> Option<Vec<u8>> {
-            (id == "1").then(|| vec![0xff, 0xd8, 0xff, 0xd9])
-        }
-        fn calibrate(
-            &self,
-            _: CalibrationRequest,
-        ) -> BoxFuture<Result<CalibrationProposal, OpError>> {
-            Box::pin(async { Err(OpError::Bad("no".into())) })
-        }
-        fn apply_calibration(&self, id: String) -> BoxFuture<Result<Calibration, OpError>> {
-            Box::pin(async move { Err(OpError::NotFound(format!("no proposal {id}"))) })
-        }
-        fn reset_calibration(&self) -> Result<(), OpError> {
-            Ok(())
-        }
-        fn set_masks(&self, masks: Vec<Mask>) -> Result<Vec<Mask>, OpError> {
-            Ok(masks)
-        }
-        fn set_zones(&self, zones: Vec<Zone>) -> Result<Vec<Zone>, OpError> {
-            Ok(zones)
-        }
-        fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>> {
-            Box::pin(async move { Err(OpError::NotFound(format!("no open alert {id}"))) })
-        }
-    }
 
     /// Sends a request as a signed-in operator.
     async fn send(method: &str, path: &str, origin: Option<&str>, body: &str) -> (u16, String) {

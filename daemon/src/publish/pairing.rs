@@ -6,7 +6,7 @@
 //!   200 allows; 401 refuses (MediaMTX's docs: RTSP and WebRTC clients then send credentials);
 //!   400 for a body that is not MediaMTX's.
 //! - `/api/operator/pairing*`: the requests waiting and the approvals, and allowing, refusing
-//!   and revoking, for the operator only (behind `operator::gate`: viewers get 401).
+//!   and revoking, for the operator only (behind `auth::gate`: viewers get 401).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::Auth;
+use super::auth::{behind_gate, Auth};
 use crate::mediamtx::pairing::{AuthRequest, Decision, Now, Pairing, PairingError, AUTH_PATH};
 
 /// The largest body MediaMTX's request may have (its fields are a few hundred bytes).
@@ -190,13 +190,8 @@ pub fn routes(edge: Option<Edge>, auth: Arc<Auth>) -> Router {
         .with_state(edge.clone());
     let operator = Router::new()
         .route("/api/operator/pairing", get(list))
-        .route("/api/operator/pairing/{action}", post(act))
-        .route_layer(axum::middleware::from_fn_with_state(
-            auth,
-            super::operator::gate,
-        ))
-        .layer(super::operator::no_store())
-        .with_state(edge);
+        .route("/api/operator/pairing/{action}", post(act));
+    let operator = behind_gate(operator, auth).with_state(edge);
     media_server.merge(operator)
 }
 

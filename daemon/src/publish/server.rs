@@ -17,7 +17,8 @@ use socketioxide::SocketIo;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use super::auth::Auth;
+use super::actions::Op;
+use super::auth::{behind_gate, Auth};
 use super::hub::Hub;
 use crate::config::{Settings, StreamSettings};
 use crate::mediamtx::key::PUBLISH_USER;
@@ -327,7 +328,7 @@ pub fn router(
     hub: Arc<Hub>,
     access: impl Into<StreamAccess>,
     web_dir: PathBuf,
-    operator: Option<Arc<dyn super::operator::Operator>>,
+    operator: Option<Op>,
     auth: Arc<Auth>,
     history: Option<PathBuf>,
     update: Option<Arc<crate::update::Updater>>,
@@ -378,25 +379,18 @@ pub fn router(
     };
     let api = api
         .with_state(state.clone())
-        .merge(super::operator::routes(operator, auth.clone()))
+        .merge(super::operator::routes(operator.clone(), auth.clone()))
+        .merge(super::models::routes(operator, auth.clone()))
         .merge(super::history::routes(history.clone()))
-        .merge(
-            super::history::operator_routes(history)
-                .route_layer(axum::middleware::from_fn_with_state(
-                    auth.clone(),
-                    super::operator::gate,
-                ))
-                .layer(super::operator::no_store()),
-        )
+        .merge(behind_gate(
+            super::history::operator_routes(history),
+            auth.clone(),
+        ))
         .merge(super::update::routes(update.clone()))
-        .merge(
-            super::update::operator_routes(update)
-                .route_layer(axum::middleware::from_fn_with_state(
-                    auth.clone(),
-                    super::operator::gate,
-                ))
-                .layer(super::operator::no_store()),
-        )
+        .merge(behind_gate(
+            super::update::operator_routes(update),
+            auth.clone(),
+        ))
         .merge(super::pairing::routes(pairing, auth.clone()))
         .merge(super::auth::routes(auth));
     let index = web_dir.join("index.html");

@@ -11,7 +11,7 @@
 //! - `POST /api/operator/update/reboot`: reboots into the installed slot (409 when nothing is
 //!   installed). The dashboard asks the operator first.
 //!
-//! The two operator routes sit behind the operator's gate (`publish::operator::gate`): the
+//! The two operator routes sit behind the operator's gate (`publish::auth::gate`): the
 //! session and the same-origin check.
 
 use std::sync::Arc;
