@@ -12,6 +12,9 @@ Rules:
 1. No import cycle between modules (data and control flow one way).
 2. `publish` (the viewers' side) is imported by nothing but `commands` and main.rs: the stages
    report through events and never hold the hub.
+3. No import cycle between the files of one folder module either (`publish/auth.rs` and
+   `publish/operator.rs` once imported each other): a sibling is imported as `super::<file>` or
+   `crate::<module>::<file>`; the folder's mod.rs, which declares them all, is left out.
 """
 import re
 import sys
@@ -50,6 +53,26 @@ def graph():
     return edges, lines
 
 
+def sibling_graphs():
+    """{folder module: {file: the sibling files it imports}} for every folder of daemon/src."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for f in sorted(SRC.rglob("*.rs")):
+        rel = f.relative_to(SRC)
+        if len(rel.parts) < 2 or rel.parts[1] == "mod.rs":
+            continue
+        folder, me = rel.parts[0], rel.parts[1].removesuffix(".rs")
+        text = "\n".join(re.sub(r"//.*", "", line) for line in f.read_text().splitlines())
+        deps = out.setdefault(folder, {}).setdefault(me, set())
+        found = re.findall(rf"\bcrate::{folder}::([a-z_]+)", text)
+        if len(rel.parts) == 2:  # `super` of a file directly in the folder is the folder
+            found += re.findall(r"\bsuper::([a-z_]+)", text)
+        deps.update(d for d in found if d != me)
+    for folder, files in out.items():
+        for deps in files.values():
+            deps &= files.keys()  # items of mod.rs itself are not a sibling
+    return out
+
+
 def cycles(edges):
     found, state = [], {}
 
@@ -75,6 +98,12 @@ def main():
         for m in sorted(edges):
             print(f"| {m} | {lines[m]} | {', '.join(sorted(edges[m])) or '-'} |")
     problems = [f"import cycle: {' -> '.join(c)}" for c in cycles(edges)]
+    siblings = sibling_graphs()
+    problems += [
+        f"import cycle in {folder}/: {' -> '.join(c)}"
+        for folder, files in sorted(siblings.items())
+        for c in cycles(files)
+    ]
     problems += [
         f"{m} imports publish (only {', '.join(sorted(ALLOWED_PUBLISH_IMPORTERS))} may)"
         for m, deps in sorted(edges.items())
@@ -82,7 +111,8 @@ def main():
     ]
     for p in problems:
         print(p, file=sys.stderr)
-    print(f"module graph: {len(edges)} modules, {len(problems)} problems")
+    print(f"module graph: {len(edges)} modules, {sum(len(v) for v in siblings.values())} files in folders, "
+          f"{len(problems)} problems")
     return 1 if problems else 0
 
 

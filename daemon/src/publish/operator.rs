@@ -23,9 +23,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::actions::Op;
-// Where `skycountd run` (`commands::operator`) finds the trait it implements.
-pub use super::actions::{BoxFuture, Frozen, OpError, Operator};
+use super::actions::{Op, OpError};
 use super::auth::{behind_gate, Auth, NO_STORE};
 use crate::analyse::calibrate::Request as CalibrationRequest;
 use crate::wire::{Mask, Zone};
