@@ -66,6 +66,10 @@ pub struct ModelInfo {
     /// `skycount.uncalibrated_range` ("low,high"): where the truth lies around this model's count
     /// without calibration, as multiples of it, measured on data it was not trained on.
     pub uncalibrated_range: Option<(f64, f64)>,
+    /// `skycount.calibrated_range` ("low,high"): where the truth lies around this model's count
+    /// after an operator calibration whose box check agreed, as multiples of it, measured on data
+    /// it was not trained on (`skycountd eval --mode calibrated:N` prints it).
+    pub calibrated_range: Option<(f64, f64)>,
     /// `skycount.spacing_target_px`: the spacing between neighbouring people, in analysis pixels,
     /// at which this model counts best (what calibration scales the taps' spacing to).
     pub spacing_target_px: Option<f64>,
@@ -99,12 +103,36 @@ pub const MODEL_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.05..=4.0;
 /// The spacings a model may ask calibration for, in analysis pixels.
 pub const SPACING_TARGET_RANGE: std::ops::RangeInclusive<f64> = 2.0..=64.0;
 
-/// The uncalibrated range's bounds a model may declare, as multiples of its count.
+/// The bounds a model may declare for its uncalibrated and calibrated ranges, as multiples of its
+/// count.
 pub const UNCALIBRATED_LOW: std::ops::RangeInclusive<f64> = 0.01..=1.0;
 pub const UNCALIBRATED_HIGH: std::ops::RangeInclusive<f64> = 1.0..=100.0;
 
 /// The largest card a model may carry.
 const MAX_CARD_BYTES: usize = 64 * 1024;
+
+/// A "low,high" range of multiples of the count at metadata `key` (`skycount.uncalibrated_range`,
+/// `skycount.calibrated_range`): `None` when absent, an error saying what is wrong when malformed.
+fn range(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<(f64, f64)>, String> {
+    let Some(v) = get(key) else {
+        return Ok(None);
+    };
+    let parsed = v.split_once(',').and_then(|(lo, hi)| {
+        Some((
+            lo.trim().parse::<f64>().ok()?,
+            hi.trim().parse::<f64>().ok()?,
+        ))
+    });
+    match parsed {
+        Some((lo, hi)) if UNCALIBRATED_LOW.contains(&lo) && UNCALIBRATED_HIGH.contains(&hi) => {
+            Ok(Some((lo, hi)))
+        }
+        _ => Err(format!(
+            "its {key} {:?} is not \"low,high\" with low from 0.01 to 1 and high from 1 to 100",
+            v.chars().take(40).collect::<String>()
+        )),
+    }
+}
 
 impl ModelInfo {
     /// Reads the info from the metadata entries (key, value) of a model at `path`.
@@ -129,30 +157,8 @@ impl ModelInfo {
             },
         };
         let short = |v: &str| v.chars().take(40).collect::<String>();
-        let uncalibrated_range = match get("skycount.uncalibrated_range") {
-            None => None,
-            Some(v) => {
-                let parsed = v.split_once(',').and_then(|(lo, hi)| {
-                    Some((
-                        lo.trim().parse::<f64>().ok()?,
-                        hi.trim().parse::<f64>().ok()?,
-                    ))
-                });
-                match parsed {
-                    Some((lo, hi))
-                        if UNCALIBRATED_LOW.contains(&lo) && UNCALIBRATED_HIGH.contains(&hi) =>
-                    {
-                        Some((lo, hi))
-                    }
-                    _ => {
-                        return Err(format!(
-                            "its skycount.uncalibrated_range {:?} is not \"low,high\" with low from 0.01 to 1 and high from 1 to 100",
-                            short(&v)
-                        ))
-                    }
-                }
-            }
-        };
+        let uncalibrated_range = range(&get, "skycount.uncalibrated_range")?;
+        let calibrated_range = range(&get, "skycount.calibrated_range")?;
         let spacing_target_px = match get("skycount.spacing_target_px") {
             None => None,
             Some(v) => match v.trim().parse::<f64>() {
@@ -201,6 +207,7 @@ impl ModelInfo {
             name,
             analysis_scale,
             uncalibrated_range,
+            calibrated_range,
             spacing_target_px,
             card,
             int8,
@@ -993,5 +1000,27 @@ mod tests {
         assert_eq!(info(r#"{"name": "\u200b\u202e"}"#).name, "csrnet-x");
         assert_eq!(info(r#"{"name": ".."}"#).name, "csrnet-x");
         assert_eq!(info(r#"{"name": 7}"#).name, "csrnet-x");
+    }
+
+    #[test]
+    fn a_card_s_ranges_are_read_and_bad_ones_refused_by_name() {
+        let info = |key: &'static str, value: &'static str| {
+            ModelInfo::from_metadata(Path::new("/m/csrnet-x.onnx"), move |k| {
+                (k == key).then(|| value.to_string())
+            })
+        };
+        let ok = info("skycount.calibrated_range", " 0.7 , 2.5").unwrap();
+        assert_eq!(ok.calibrated_range, Some((0.7, 2.5)));
+        assert_eq!(ok.uncalibrated_range, None);
+        let ok = info("skycount.uncalibrated_range", "0.2,11").unwrap();
+        assert_eq!(ok.uncalibrated_range, Some((0.2, 11.0)));
+        assert_eq!(ok.calibrated_range, None);
+        for bad in ["1.2,2", "0.5,0.9", "0.5", "a,b", "0,2", "0.5,101"] {
+            let e = info("skycount.calibrated_range", bad).unwrap_err();
+            assert!(
+                e.contains("skycount.calibrated_range") && e.contains("low from 0.01 to 1"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

@@ -33,6 +33,9 @@ pub const CALIBRATED_ERROR: f64 = 0.3;
 /// divided by the ratio (replayed on the drone frames: 93 % of the truths fell in that band).
 pub const CHECK_RATIO: (f64, f64) = (0.67, 1.5);
 pub const CHECKED_ERROR: f64 = 0.2;
+/// The stock model's band when the box check agrees, as multiples of the count: ±[`CHECKED_ERROR`].
+/// A model's card may measure its own (`skycount.calibrated_range`: [`range_for`]).
+pub const CHECKED_RANGE: (f64, f64) = (1.0 - CHECKED_ERROR, 1.0 + CHECKED_ERROR);
 
 /// Fewer taps than this make a calibration doubtful: the replay of docs/accuracy.md measured
 /// boxes of 10, 25 and 40 people (35 %, 31 % and 29 % whole-frame error; the box check passed
@@ -144,17 +147,22 @@ pub fn judge(taps: usize, model_in_box: f64, range: [f64; 2], uncalibrated: (f64
 }
 
 /// Where the truth is expected, as multiples of the count, from the box check `q` (the model's
-/// count in the box over the taps).
-pub fn range_for(q: f64) -> [f64; 2] {
-    let (lo, hi) = (1.0 - CHECKED_ERROR, 1.0 + CHECKED_ERROR);
+/// count in the box over the taps) and the model's `checked` range (where the truth lay when the
+/// box check agreed: [`CHECKED_RANGE`] for the stock model, its card's
+/// `skycount.calibrated_range` for another). When the check disagrees, the band reaches from the
+/// count to the count / q (and at least `checked`), at most 10 times the count (or `checked`'s
+/// top, if that is higher).
+pub fn range_for(q: f64, checked: (f64, f64)) -> [f64; 2] {
+    let (lo, hi) = checked;
+    let top = hi.max(10.0);
     if !q.is_finite() || q <= 0.0 {
         // The model saw nobody where people were tapped: it cannot say how many there are.
-        return [lo, 10.0];
+        return [lo, top];
     }
     if (CHECK_RATIO.0..=CHECK_RATIO.1).contains(&q) {
         return [lo, hi];
     }
-    [lo.min(1.0 / q), hi.max(1.0 / q).min(10.0)]
+    [lo.min(1.0 / q), hi.max(1.0 / q).min(top)]
 }
 
 /// Scales the rule may choose, as fractions of the frame's size.
@@ -313,13 +321,14 @@ pub fn finish(
     (frame_w, frame_h): (u32, u32),
     scale: f64,
     model_in_box: f64,
+    checked: (f64, f64),
     uncalibrated: (f64, f64),
     at_ms: u64,
 ) -> Calibration {
     let taps = req.taps.len() as f64;
     let agreement = (1.0 - (model_in_box - taps).abs() / taps).max(0.0);
     let (w, h) = super::size_at(frame_w, frame_h, scale, u32::MAX);
-    let range = range_for(model_in_box / taps);
+    let range = range_for(model_in_box / taps, checked);
     Calibration {
         at_ms,
         scale,
@@ -435,15 +444,29 @@ mod tests {
 
     #[test]
     fn the_box_check_sets_the_band() {
-        assert_eq!(range_for(1.0), [0.8, 1.2]);
-        assert_eq!(range_for(1.4), [0.8, 1.2]);
+        let stock = CHECKED_RANGE;
+        assert_eq!(range_for(1.0, stock), [0.8, 1.2]);
+        assert_eq!(range_for(1.4, stock), [0.8, 1.2]);
         assert_eq!(
-            range_for(0.25),
+            range_for(0.25, stock),
             [0.8, 4.0],
             "the model counts a quarter of the taps"
         );
-        assert_eq!(range_for(2.0), [0.5, 1.2], "it counts twice the taps");
-        assert_eq!(range_for(0.0), [0.8, 10.0]);
+        assert_eq!(
+            range_for(2.0, stock),
+            [0.5, 1.2],
+            "it counts twice the taps"
+        );
+        assert_eq!(range_for(0.0, stock), [0.8, 10.0]);
+        // A model whose card measured a wider, lopsided band when the check agrees (one that
+        // undercounts): that band, and the count / q beyond it.
+        let card = (0.75, 2.6);
+        assert_eq!(range_for(1.0, card), [0.75, 2.6]);
+        assert_eq!(range_for(0.25, card), [0.75, 4.0]);
+        assert_eq!(range_for(2.0, card), [0.5, 2.6]);
+        assert_eq!(range_for(0.05, card), [0.75, 10.0], "at most 10 times");
+        assert_eq!(range_for(0.05, (0.5, 12.0)), [0.5, 12.0]);
+        assert_eq!(range_for(0.0, card), [0.75, 10.0]);
     }
 
     #[test]
@@ -453,7 +476,7 @@ mod tests {
             area: [0.0, 0.0, 100.0, 100.0],
             taps: grid_taps(10.0, 10.0, 10.0, 20),
         };
-        let c = finish(&req, (1920, 1080), 0.5, 19.0, (0.5, 2.0), 7);
+        let c = finish(&req, (1920, 1080), 0.5, 19.0, CHECKED_RANGE, (0.5, 2.0), 7);
         assert_eq!(c.agreement, 0.95);
         assert_eq!(c.factor, 1.0);
         assert!(c
@@ -467,7 +490,7 @@ mod tests {
     #[test]
     fn the_verdict_follows_the_box_check_and_the_taps() {
         let judged = |taps: usize, m: f64| {
-            let range = range_for(m / taps as f64);
+            let range = range_for(m / taps as f64, CHECKED_RANGE);
             judge(taps, m, range, (0.5, 2.0))
         };
         // Twelve careless taps, mostly on pavement: the model counts 2. Its band (0.8 to 6
@@ -527,7 +550,7 @@ mod tests {
         assert!(wider_than([0.8, 4.0], (0.5, 2.0)));
         // A model whose card declares a narrower uncalibrated band refuses sooner.
         assert_eq!(
-            judge(20, 10.0, range_for(0.5), (0.8, 1.25)).level,
+            judge(20, 10.0, range_for(0.5, CHECKED_RANGE), (0.8, 1.25)).level,
             VerdictLevel::Refused
         );
     }

@@ -58,6 +58,8 @@ pub struct ModelProfile {
     pub scale: Option<f64>,
     /// Where the truth lies around its uncalibrated count, as multiples of it.
     pub uncalibrated_range: (f64, f64),
+    /// Where the truth lies around a calibrated count whose box check agreed, as multiples of it.
+    pub calibrated_range: (f64, f64),
     /// The spacing of neighbouring people, in analysis pixels, calibration scales the taps to.
     pub spacing_target_px: f64,
 }
@@ -67,6 +69,7 @@ impl Default for ModelProfile {
         Self {
             scale: None,
             uncalibrated_range: UNCALIBRATED_RANGE,
+            calibrated_range: calibrate::CHECKED_RANGE,
             spacing_target_px: calibrate::SPACING_TARGET_PX,
         }
     }
@@ -78,6 +81,7 @@ impl From<&crate::infer::ModelInfo> for ModelProfile {
         Self {
             scale: info.analysis_scale,
             uncalibrated_range: info.uncalibrated_range.unwrap_or(stock.uncalibrated_range),
+            calibrated_range: info.calibrated_range.unwrap_or(stock.calibrated_range),
             spacing_target_px: info.spacing_target_px.unwrap_or(stock.spacing_target_px),
         }
     }
@@ -384,6 +388,7 @@ impl Analyser {
             (width, height),
             scale,
             in_box,
+            self.model.calibrated_range,
             self.model.uncalibrated_range,
             unix_ms(SystemTime::now()),
         ))

@@ -199,6 +199,10 @@ pub struct Row {
     pub band: [f64; 2],
     /// The share of analyses whose band held the truth (0 or 1, or over the boxes).
     pub covered: f64,
+    /// Calibrated modes: truth / count of each box whose box check agreed (what the model's
+    /// `skycount.calibrated_range` is fitted on: [`fitted_calibrated_range`]).
+    #[serde(skip)]
+    pub agreed: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -492,6 +496,13 @@ pub fn run(settings: &Settings, opts: &EvalOptions) -> anyhow::Result<Vec<Total>
                 FIT_SHARE * 100.0
             );
         }
+        if let Some((lo, hi)) = fitted_calibrated_range(&rows, FIT_SHARE) {
+            let boxes: usize = rows.iter().map(|r| r.agreed.len()).sum();
+            println!(
+                "\nCalibrated range these images measure: where the box check agreed ({boxes} boxes), the truth lay between {lo:.2} and {hi:.2} times the count in {:.0} % of them (the calibrated modes; a model card's skycount.calibrated_range = \"{lo},{hi}\" when these images are unseen by the model).",
+                FIT_SHARE * 100.0
+            );
+        }
         if let Some((d, t)) = &drift {
             print!("{}", drift_markdown(d, t, opts.against.unwrap_or_default()));
         }
@@ -579,6 +590,7 @@ fn evaluate(
                 boxes,
                 band: band(predicted, uncalibrated),
                 covered: 0.0,
+                agreed: Vec::new(),
             };
             let holds = |b: [f64; 2]| {
                 if b[0] <= item.truth && item.truth <= b[1] {
@@ -604,7 +616,7 @@ fn evaluate(
                         .fold(0u64, |a, b| a.wrapping_mul(31) ^ u64::from(b)),
             );
             let (mut pred, mut rel, mut out_rel, mut sizes) = (0.0, 0.0, 0.0, (0u32, 0u32));
-            let (mut covered, mut first_band) = (0.0, None);
+            let (mut covered, mut first_band, mut agreed) = (0.0, None, Vec::new());
             let mut done = 0;
             for _ in 0..opts.boxes {
                 if points.len() < *n {
@@ -642,6 +654,10 @@ fn evaluate(
                 let b = band(whole, (c.range[0], c.range[1]));
                 covered += holds(b);
                 first_band.get_or_insert(b);
+                let q = c.model_in_box / f64::from(c.taps.max(1));
+                if (calibrate::CHECK_RATIO.0..=calibrate::CHECK_RATIO.1).contains(&q) {
+                    agreed.push(item.truth / whole.max(1.0));
+                }
                 pred += whole;
                 rel += (whole - item.truth).abs() / item.truth.max(1.0);
                 out_rel += ((whole - in_box) - truth_out).abs() / truth_out.max(1.0);
@@ -656,6 +672,7 @@ fn evaluate(
             r.relative_error = rel / k;
             r.covered = covered / k;
             r.band = first_band.unwrap_or(r.band);
+            r.agreed = agreed;
             rows.push(r);
         }
         if progress {
@@ -885,11 +902,28 @@ pub const FIT_SHARE: f64 = 0.9;
 /// least one person), rounded outwards to 0.05, and clamped to straddle 1 as the band does.
 /// `None` with fewer than 10 such images.
 pub fn fitted_range(rows: &[Row], share: f64) -> Option<(f64, f64)> {
-    let mut ratios: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.mode == "default" && r.truth > 0.0)
-        .map(|r| r.truth / r.predicted.max(1.0))
-        .collect();
+    central_range(
+        rows.iter()
+            .filter(|r| r.mode == "default" && r.truth > 0.0)
+            .map(|r| r.truth / r.predicted.max(1.0))
+            .collect(),
+        share,
+    )
+}
+
+/// The calibrated range that `rows` of the calibrated modes measure: as [`fitted_range`], over
+/// the boxes whose box check agreed (the band [`calibrate::range_for`] gives them is the model's
+/// `skycount.calibrated_range`; the others' reaches to the count / q beyond it). `None` with
+/// fewer than 10 such boxes.
+pub fn fitted_calibrated_range(rows: &[Row], share: f64) -> Option<(f64, f64)> {
+    central_range(
+        rows.iter().flat_map(|r| r.agreed.iter().copied()).collect(),
+        share,
+    )
+}
+
+/// The central `share` of truth/count `ratios`, rounded outwards to 0.05 and straddling 1.
+fn central_range(mut ratios: Vec<f64>, share: f64) -> Option<(f64, f64)> {
     if ratios.len() < 10 {
         return None;
     }
@@ -1201,6 +1235,7 @@ mod tests {
             } else {
                 0.0
             },
+            agreed: Vec::new(),
         }
     }
 
@@ -1332,6 +1367,25 @@ mod tests {
         assert_eq!(fitted_range(&under, 0.9), Some((1.0, 2.0)));
         // Too few images to say.
         assert_eq!(fitted_range(&rows[..9], 0.9), None);
+    }
+
+    #[test]
+    fn the_fitted_calibrated_range_is_over_the_boxes_whose_check_agreed() {
+        // Two calibrated images: 6 and 5 boxes whose check agreed, truth over count 1.0 to 2.0.
+        let cal = |i: usize, agreed: Vec<f64>| Row {
+            mode: Mode::Calibrated(25).to_string(),
+            agreed,
+            ..row("s", &format!("c{i}"), 30.0, 30.0)
+        };
+        let rows = vec![
+            cal(0, vec![1.0, 1.1, 1.2, 1.3, 1.4, 1.5]),
+            cal(1, vec![1.6, 1.7, 1.8, 1.9, 2.0]),
+            // The default mode's rows do not count.
+            row("s", "d", 90.0, 10.0),
+        ];
+        assert_eq!(fitted_calibrated_range(&rows, 0.9), Some((1.0, 2.0)));
+        assert_eq!(fitted_calibrated_range(&rows, 0.6), Some((1.0, 1.8)));
+        assert_eq!(fitted_calibrated_range(&rows[1..], 0.9), None, "5 boxes");
     }
 
     #[test]
