@@ -17,7 +17,10 @@ sets (docs/accuracy.md, "INT8", and models/research/int8_choice.py):
   (the 640x360 pixel budget with the frame's aspect kept, analyse::budget_scale), in the list's
   order, one frame at a time;
 - nodes left in float: FLOAT_NODES (the first two convolutions, which see the normalised colours
-  at full resolution, the last two of the back end and the output layer, whose map is the count);
+  at full resolution, the last two of the back end and the output layer, whose map is the count),
+  unless the float model's card names its own (`int8.float_nodes`: the drone model's trained back
+  end reads finer differences in the front end's features, and it keeps three more front-end
+  convolutions in float: Scheme.for_model);
 - activations unsigned 8-bit (asymmetric): signed symmetric ones (what TensorRT's INT8 needs)
   moved one VisDrone frame's count by 20 %;
 - the ranges are rounded to RANGE_DIGITS significant digits before the scales are computed, so
@@ -120,6 +123,24 @@ class Scheme:
         self.activations = activations
         self.reduce_range = reduce_range
         self.percentile = percentile
+
+    @classmethod
+    def for_model(cls, float_model):
+        """The scheme for `float_model` (an onnx ModelProto): the default, with the nodes its card
+        leaves in float (`skycount.card`'s `int8.float_nodes`, chosen by measuring that model with
+        research/int8_choice.py) in place of FLOAT_NODES."""
+        try:
+            card = json.loads(metadata(float_model).get("skycount.card", "{}"))
+        except ValueError as e:
+            raise SystemExit(f"the model's skycount.card is not JSON ({e}): rebuild it with models/make.sh")
+        nodes = (card.get("int8") or {}).get("float_nodes") if isinstance(card, dict) else None
+        if nodes is None:
+            return cls()
+        known = {n.name for n in float_model.graph.node}
+        unknown = [n for n in nodes if n not in known]
+        if not isinstance(nodes, list) or unknown:
+            raise SystemExit(f"the model's card names float nodes the graph does not have: {unknown or nodes}")
+        return cls(float_nodes=nodes)
 
     def describe(self):
         d = {
@@ -523,9 +544,9 @@ def build_twin(float_path, out, shared, scheme=None, threads=2, calibration=None
     """Quantizes, checks and writes the twin: from the ranges recorded in `ranges_dir` when they
     fit, else (or with `calibrate`) by calibrating on the frames and checking, and records the
     ranges then. Returns (changed, checks)."""
-    scheme = scheme or Scheme()
     float_path = Path(float_path)
     float_model = onnx.load(str(float_path))
+    scheme = scheme or Scheme.for_model(float_model)
     if is_int8(float_model):
         raise SystemExit(f"{float_path} is already an INT8 model: quantize its float model")
     # The frames' names make the card's digest; their contents are checked only when calibrating.
@@ -592,7 +613,8 @@ def main():
     out = a.out or twin_path(a.model)
     print(f"{out.name}: INT8 twin of {a.model.name}")
     if not (a.shared / "training/visdrone/train/manifest.csv").is_file():
-        how = how_made(Scheme(), [p for p, _ in read_calibration_list(a.shared)])
+        scheme = Scheme.for_model(onnx.load(str(a.model), load_external_data=False))
+        how = how_made(scheme, [p for p, _ in read_calibration_list(a.shared)])
         recorded, why = recorded_ranges(ranges_path(a.model, a.ranges_dir), sha256(a.model), how)
         if a.calibrate or recorded is None:
             print(f"  no calibration frames in {a.shared} (training/visdrone/train) and "
