@@ -4,7 +4,7 @@
 #   image/build.sh jetson-orin-nano-devkit | raspberrypi4-64 | raspberrypi5 [kas build options...]
 #
 # 1. builds the dashboard (web/dist) with npm, from web/package-lock.json;
-# 2. builds the models (models/out/csrnet.onnx and csrnet-drone.onnx) with models/make.sh when one is
+# 2. builds the models (models/out/csrnet.onnx and csrnet-drone.onnx, and their INT8 twins) with models/make.sh when one is
 #    missing and the repository's .venv (scripts/setup.sh) is there;
 # 3. runs `kas build image/<machine>.yml`.
 # bitbake cannot do 1 and 2 itself (no npm fetcher in bitbake 2.18, the model
@@ -30,8 +30,11 @@ if [ ! -f "$top/web/dist/index.html" ]; then
     exit 1
 fi
 
-models=("$top/${SKYCOUNT_MODEL_FILE:-models/out/csrnet.onnx}" "$top/${SKYCOUNT_DRONE_MODEL_FILE:-models/out/csrnet-drone.onnx}")
-if { [ ! -f "${models[0]}" ] || [ ! -f "${models[1]}" ]; } && [ -x "$top/models/make.sh" ] && [ -x "${PYTHON:-$top/.venv/bin/python}" ]; then
+models=("$top/${SKYCOUNT_MODEL_FILE:-models/out/csrnet.onnx}" "$top/${SKYCOUNT_DRONE_MODEL_FILE:-models/out/csrnet-drone.onnx}"
+        "$top/${SKYCOUNT_MODEL_INT8_FILE:-models/out/csrnet-int8.onnx}" "$top/${SKYCOUNT_DRONE_MODEL_INT8_FILE:-models/out/csrnet-drone-int8.onnx}")
+missing=0
+for model in "${models[@]}"; do [ -f "$model" ] || missing=1; done
+if [ "$missing" = 1 ] && [ -x "$top/models/make.sh" ] && [ -x "${PYTHON:-$top/.venv/bin/python}" ]; then
     echo "== models: models/make.sh"
     PYTHON=${PYTHON:-$top/.venv/bin/python} "$top/models/make.sh"
 fi

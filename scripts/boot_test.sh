@@ -60,7 +60,10 @@ if [ ! -x "$skycountd" ]; then
   cargo build --locked --bin skycountd
   skycountd=${CARGO_TARGET_DIR:-$repo/target}/debug/skycountd
 fi
-models=("$repo/models/out/csrnet.onnx" "$repo/models/out/csrnet-drone.onnx")
+# The two models and their INT8 twins (models/quantize.py), as the image's recipe installs them:
+# on this CPU box model.precision = "auto" runs the drone model's twin.
+models=("$repo/models/out/csrnet.onnx" "$repo/models/out/csrnet-drone.onnx"
+        "$repo/models/out/csrnet-int8.onnx" "$repo/models/out/csrnet-drone-int8.onnx")
 for model in "${models[@]}"; do
   [ -f "$model" ] || { echo "FAIL: no $model: build the models first (scripts/setup.sh)"; exit 1; }
 done
@@ -413,6 +416,11 @@ if wait_for 180 live_with '.state == "live" and .totals.frames_analysed >= 2'; t
   pass "analyses flow: $(status | jq -c '{state, source, decoder, codec, execution_provider, frames_analysed: .totals.frames_analysed, analysed_fps: .rates.analysed_fps, analysis: {width: .analysis.width, height: .analysis.height}}')"
 else
   fail "no analyses after 180 s: $(status | jq -c '{state, error, totals}')"
+fi
+if status | jq -e '.model.precision == "int8" and (.model.file | endswith("/csrnet-drone-int8.onnx"))' >/dev/null; then
+  pass "the default model runs as its INT8 twin: $(status | jq -c '.model | {file, precision}')"
+else
+  fail "the default model does not run as its INT8 twin: $(status | jq -c '.model | {file, precision, precision_reason}')"
 fi
 health=$(curl -s --max-time 5 -w ' HTTP %{http_code}' http://127.0.0.1/api/health)
 [[ "$health" == *' HTTP 200' ]] && jq -e '.ok == true' <<<"${health% HTTP *}" >/dev/null \
