@@ -13,7 +13,8 @@
 #    compares it with the x86-64 one on the same inputs:
 #    --version; check-config on each board's skycount.toml as the Yocto layer makes it;
 #    render-mediamtx and render-hotspot (byte-identical files); analyze on the smallest photos of
-#    ../shared/testdata/crowd at a reduced --size (counts within 0.5 %); analyze of a short H.264
+#    ../shared/testdata/crowd at a reduced --size (counts within 0.5 %); the same with the INT8
+#    twin of the default model on two drone frames and a photo (within 0.5 %); analyze of a short H.264
 #    file through the daemon's GStreamer pipeline with the arm64 plugins (--max 2).
 #
 # What emulation cannot prove: speed (qemu runs the aarch64 code several times slower, and the
@@ -186,7 +187,7 @@ for f in shanghaitech_partA_train/IMG_4.jpg indian_mini_partB_style/IMG_3.jpg be
   [ -f "$shared/crowd/$f" ] || { echo "FAIL: no $shared/crowd/$f: the photos of ../shared are needed"; exit 1; }
   photos+=("$shared/crowd/$f")
 done
-# FP32 on both: the INT8 twin beside the model (model.precision = "auto") is not compared here yet.
+# FP32 on both here; the INT8 twin is compared below.
 printf '[model]\npath = "%s"\nthreads = 2\nexecution_providers = ["cpu"]\nprecision = "fp32"\n' "$root/models/out/csrnet.onnx" >"$work/model.toml"
 t0=$SECONDS
 arm64 --config "$work/model.toml" analyze --size 96x72 "${photos[@]}" >"$work/arm64.jsonl" 2>"$work/arm64.log" \
@@ -215,6 +216,22 @@ sys.exit(0 if ok else 1)
 PYEOF
 }
 compare photo "$work/arm64.jsonl" "$work/x86.jsonl" || problem "photo counts differ by more than 0.5 %"
+
+say "the INT8 twin: the box's default model (csrnet-drone-int8.onnx) on two drone frames and a photo"
+# ONNX Runtime's integer kernels differ by instruction set (x86-64's AVX2 or VNNI, the A76's dot
+# product, which QEMU_CPU=cortex-a76 emulates), so the twin a CPU box runs by default is compared
+# too: model.precision = "int8" (it refuses a twin that is stale or failed its checks).
+printf '[model]\npath = "%s"\nthreads = 2\nexecution_providers = ["cpu"]\nprecision = "int8"\n' "$root/models/out/csrnet-drone.onnx" >"$work/int8.toml"
+frames=("$shared/drone/dronecrowd_seq001_1.jpg" "$shared/drone/dronecrowd_seq011_1.jpg" "$shared/crowd/shanghaitech_partA_train/IMG_4.jpg")
+t0=$SECONDS
+arm64 --config "$work/int8.toml" analyze --size 160x96 "${frames[@]}" >"$work/arm64-int8.jsonl" 2>"$work/arm64-int8.log" \
+  || { cat "$work/arm64-int8.log"; problem "aarch64 analyze with the INT8 twin failed"; }
+t_arm=$((SECONDS - t0))
+x86_64 --config "$work/int8.toml" analyze --size 160x96 "${frames[@]}" >"$work/x86-int8.jsonl" 2>"$work/x86-int8.log" \
+  || { cat "$work/x86-int8.log"; problem "x86-64 analyze with the INT8 twin failed"; }
+grep -h "loaded on" "$work/arm64-int8.log" || true
+echo "time: aarch64 under qemu ${t_arm}s"
+compare "int8" "$work/arm64-int8.jsonl" "$work/x86-int8.jsonl" || problem "INT8 counts differ by more than 0.5 %"
 
 say "decode: an H.264 file through the pipeline (filesrc, parsebin, h264parse, avdec_h264) with arm64 GStreamer"
 # One photo, encoded as ten identical intra frames (constant quantizer): whichever frames each run
