@@ -1,13 +1,14 @@
 //! Staleness, memory and CPU of the real daemon on a live 1280x720 30 fps stream.
 //!
 //!   cargo bench --bench live                      (5 minutes, the real model at 640x360)
-//!   BENCH_SECONDS=60 BENCH_MODEL=… cargo bench --bench live
+//!   BENCH_SECONDS=60 BENCH_MODEL=… BENCH_PRECISION=fp32|int8|auto cargo bench --bench live
 //!
 //! A real RTMP server (nginx-rtmp) on loopback is fed by a GStreamer x264 publisher; the release
 //! skycountd reads it. Printed: staleness (age of the analysed frame when its result is ready)
 //! per minute, to show it stays flat, against the 1.2 x inference + 100 ms target; resident
-//! memory at steady state; CPU time by thread group (decode = GStreamer's threads, model = the
-//! model thread and ONNX Runtime's pool, which inherits its name).
+//! memory at steady state (with `MALLOC_ARENA_MAX=2`, as skycountd.service sets it); CPU time
+//! by thread group (decode = GStreamer's threads, model = the model thread and ONNX Runtime's
+//! pool, which inherits its name).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -73,15 +74,21 @@ fn main() {
     let model = std::env::var_os("BENCH_MODEL")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(real_model);
+    // `model.precision`: the daemon's default (auto: the INT8 twin beside the model on a CPU when
+    // its checks passed) unless BENCH_PRECISION says otherwise.
+    let precision = std::env::var("BENCH_PRECISION").unwrap_or_else(|_| "auto".into());
     let rtmp = RtmpServer::start();
     let url = rtmp.url("drone");
     let port = free_port();
     let config = format!(
         "[source]\nurl = \"{url}\"\n[model]\npath = \"{}\"\nexecution_providers = [\"cpu\"]\n\
-         [server]\nlisten = \"127.0.0.1:{port}\"\nweb_dir = \"/nonexistent\"\n[log]\nlevel = \"warn\"\n",
+         precision = \"{precision}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nweb_dir = \"/nonexistent\"\n[log]\nlevel = \"warn\"\n",
         model.display()
     );
-    let daemon = Daemon::start(&config);
+    // As skycountd.service runs it: glibc's malloc with two arenas, not one per thread.
+    let daemon = Daemon::start_with(&config, |c| {
+        c.env("MALLOC_ARENA_MAX", "2");
+    });
     let pid = daemon.proc.child.id();
     let _publisher = publish(&url, 1280, 720, 30);
 
@@ -170,6 +177,10 @@ fn main() {
         "staleness overall: median {:.0} ms, p95 {:.0} ms; target 1.2 x inference ({inf:.0} ms) + 100 ms = {target:.0} ms",
         median(&mut all_stale.clone()),
         pct(&mut all_stale, 0.95)
+    );
+    println!(
+        "model file {}, precision {} ({})",
+        status["model"]["file"], status["model"]["precision"], status["model"]["precision_reason"]
     );
     println!(
         "frames: decoded {}, skipped {}, analysed {}",

@@ -18,7 +18,7 @@
 //!   before.
 //! - `no arena`: the CPU provider without its arena (each tensor from malloc), memory patterns
 //!   on; `no arena, no pattern`: memory patterns off too.
-//! - `skycountd`: `infer::Model` as the daemon runs it.
+//! - `skycountd`: `infer::Model` as the daemon runs it (since issue 24: shrink every run).
 
 use std::path::PathBuf;
 use std::process::Command;

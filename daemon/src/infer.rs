@@ -12,7 +12,7 @@
 //!
 //! In which numbers it runs is `model.precision` ([`Precision`]). A float model may have an INT8
 //! twin beside it, `<stem>-int8.onnx` ([`int8_twin`]), made by `models/quantize.py` (its
-//! convolutions in 8-bit integers, about four times faster on a CPU). The twin's card says from
+//! convolutions mostly in 8-bit integers, 1.5 to 1.7 times faster on an AVX2 CPU: docs/benchmarks.md). The twin's card says from
 //! which float file it was made (its sha256) and whether it passed its checks against it when it
 //! was built ([`Int8Card`]); a twin of another float model, or one that failed, is never run: with
 //! `auto` the float model runs instead and the status says why, with `int8` loading fails with
@@ -416,14 +416,12 @@ pub fn environment(
 
 /// Interrupts the model run in progress (at shutdown), from any thread.
 #[derive(Clone)]
-pub struct Interrupt([std::sync::Arc<RunOptions>; 2]);
+pub struct Interrupt(std::sync::Arc<RunOptions>);
 
 impl Interrupt {
     pub fn interrupt(&self) {
-        for options in &self.0 {
-            if let Err(e) = options.terminate() {
-                log::debug!("cannot interrupt the model run: {e}");
-            }
+        if let Err(e) = self.0.terminate() {
+            log::debug!("cannot interrupt the model run: {e}");
         }
     }
 }
@@ -439,11 +437,8 @@ fn shrinking_run_options() -> Result<RunOptions, ort::Error> {
 /// A loaded model, ready to run.
 pub struct Model {
     session: Session,
+    /// [`shrinking_run_options`]: every run's.
     run_options: std::sync::Arc<RunOptions>,
-    /// [`shrinking_run_options`], for the first run at a smaller input than the run before.
-    shrinking: std::sync::Arc<RunOptions>,
-    /// The last run's input, in pixels.
-    last_pixels: u64,
     input: String,
     output: String,
     provider: ExecutionProviderKind,
@@ -677,9 +672,7 @@ impl Model {
         };
         Ok(Self {
             session: o.session,
-            run_options: std::sync::Arc::new(RunOptions::new().map_err(runtime)?),
-            shrinking: std::sync::Arc::new(shrinking_run_options().map_err(runtime)?),
-            last_pixels: 0,
+            run_options: std::sync::Arc::new(shrinking_run_options().map_err(runtime)?),
             input: o.input,
             output: o.output,
             provider: kind,
@@ -793,7 +786,7 @@ impl Model {
 
     /// A handle that interrupts this model's run in progress.
     pub fn interrupt_handle(&self) -> Interrupt {
-        Interrupt([self.run_options.clone(), self.shrinking.clone()])
+        Interrupt(self.run_options.clone())
     }
 
     pub fn provider(&self) -> ExecutionProviderKind {
@@ -876,20 +869,16 @@ impl Model {
             TensorRef::from_array_view((shape, rgb)).map_err(|e| run_err(e.to_string()))?;
         // ONNX Runtime's CPU arena keeps the most that any input needed and gives nothing back
         // by itself: after a calibration at scale 2 (a 1920x1080 run) the daemon stayed 1 GB
-        // larger once back at 640x360. So the first run at a smaller input than the run before
-        // ends by handing the arena's free regions back to the system; runs at one size (tiles
-        // included) pay nothing. Measured by benches/ort_memory.rs (docs/benchmarks.md).
-        let pixels = u64::from(width) * u64::from(height);
-        let options = if pixels < self.last_pixels {
-            &self.shrinking
-        } else {
-            &self.run_options
-        };
-        self.last_pixels = pixels;
+        // larger once back at 640x360, and even at one size the arena held ~110 MiB between
+        // runs. So every run ends by handing the arena's free regions back to the system: on a
+        // live stream at 640x360 (drone model, INT8) 295 instead of 406 MiB resident, at a cost
+        // in time within this machine's run-to-run noise (benches/live.rs, benches/ort_memory.rs:
+        // docs/benchmarks.md).
+        let options = &self.run_options;
         let started = Instant::now();
         let outputs = self
             .session
-            .run_with_options(ort::inputs![self.input.as_str() => tensor], &**options)
+            .run_with_options(ort::inputs![self.input.as_str() => tensor], options)
             .map_err(|e| run_err(e.to_string()))?;
         let took = started.elapsed();
         let (shape, values) = outputs[self.output.as_str()]
