@@ -1,7 +1,8 @@
 //! ONNX Runtime's memory after a large analysis size: does it come back?
 //!
 //!   cargo bench --bench ort_memory           (models/out/csrnet.onnx, 640x360 then 1920x1080)
-//!   BENCH_SMALL=640x360 BENCH_LARGE=2560x1440 BENCH_RUNS=3 cargo bench --bench ort_memory
+//!   BENCH_SMALL=640x360 BENCH_LARGE=2560x1440 BENCH_RUNS=3 BENCH_MODEL=… BENCH_PRECISION=fp32|int8 \
+//!     cargo bench --bench ort_memory
 //!
 //! A calibration at scale 2.0 (or `analysis.scale`) makes the model run on a much larger picture
 //! than the steady 640x360; when the operator deletes it, the box goes back to the small size.
@@ -19,6 +20,14 @@
 //! - `no arena`: the CPU provider without its arena (each tensor from malloc), memory patterns
 //!   on; `no arena, no pattern`: memory patterns off too.
 //! - `skycountd`: `infer::Model` as the daemon runs it (since issue 24: shrink every run).
+//!
+//! Then what shrinking costs in time, measured interleaved so that the machine's drift falls on
+//! both ways alike: two sessions of the model in one process, each with its own arena, one
+//! shrinking at the end of every run and one never, take turns at the small size (`BENCH_RUNS` x 4
+//! rounds, the order swapped each round); their medians and the ratio are printed.
+//!
+//! `BENCH_MODEL` is the file every mode runs (default models/out/csrnet.onnx); an INT8 twin runs
+//! as itself (`BENCH_MODEL=$PWD/models/out/csrnet-drone-int8.onnx BENCH_PRECISION=int8`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -42,6 +51,9 @@ const MODES: &[&str] = &[
     "no arena, no pattern",
     "skycountd",
 ];
+
+/// The mode that times shrinking against not shrinking, interleaved.
+const INTERLEAVED: &str = "interleaved";
 
 fn size_of(var: &str, default: (u32, u32)) -> (u32, u32) {
     std::env::var(var)
@@ -79,6 +91,7 @@ fn picture(w: u32, h: u32) -> Vec<u8> {
 
 fn main() {
     match std::env::var("BENCH_MODE") {
+        Ok(mode) if mode == INTERLEAVED => interleaved(),
         Ok(mode) => measure(&mode),
         Err(_) => compare(),
     }
@@ -125,6 +138,35 @@ fn compare() {
             ),
         }
     }
+    let out = Command::new(&me)
+        .env("BENCH_MODE", INTERLEAVED)
+        .env("MALLOC_ARENA_MAX", "2")
+        .output()
+        .expect("the bench runs itself");
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.lines().find_map(|l| l.strip_prefix("interleaved ")) {
+        Some(f) => {
+            let v: Vec<f64> = f.split(' ').filter_map(|x| x.parse().ok()).collect();
+            println!(
+                "\nA run at {}x{}, interleaved in one process ({} rounds, two sessions each with \
+                 its own arena), medians: never shrinking {:.0} ms, shrinking after every run \
+                 {:.0} ms, ratio {:.3}",
+                small.0,
+                small.1,
+                v[0],
+                v[1],
+                v[2],
+                v[2] / v[1]
+            );
+        }
+        None => println!(
+            "\ninterleaved: failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
+    }
 }
 
 /// One way of running the model.
@@ -170,60 +212,85 @@ impl Runner {
     }
 }
 
-/// One mode, in this process: prints `figures <ms before> <MiB after small> <MiB peak> <MiB
-/// back> <ms after>`.
-fn measure(mode: &str) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let lib = std::env::var_os("ORT_DYLIB_PATH").expect("set ORT_DYLIB_PATH");
-    let (small, large) = (
-        size_of("BENCH_SMALL", (640, 360)),
-        size_of("BENCH_LARGE", (1920, 1080)),
-    );
-    let runs: usize = std::env::var("BENCH_RUNS")
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    let settings = ModelSettings {
-        path: root.join("models/out/csrnet.onnx"),
+        .unwrap_or(3)
+}
+
+/// The model as every mode runs it: `BENCH_MODEL`, at the small size, CPU provider.
+fn settings() -> ModelSettings {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let lib = std::env::var_os("ORT_DYLIB_PATH").expect("set ORT_DYLIB_PATH");
+    let small = size_of("BENCH_SMALL", (640, 360));
+    ModelSettings {
+        path: std::env::var_os("BENCH_MODEL")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("models/out/csrnet.onnx")),
         input_width: small.0,
         input_height: small.1,
         execution_providers: vec![ExecutionProviderKind::Cpu],
         onnxruntime_library: Some(PathBuf::from(&lib)),
-        // The float model, as measured so far; BENCH_PRECISION=int8 (or auto) for its INT8 twin.
+        // A float model by default; BENCH_PRECISION=int8 when BENCH_MODEL is an INT8 twin (every
+        // mode runs the file given: skycountd's would otherwise pick the twin beside a float model).
         precision: std::env::var("BENCH_PRECISION")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(Precision::Fp32),
         ..ModelSettings::default()
-    };
+    }
+}
+
+/// A session of `settings.path` on the CPU provider, without skycountd's model layer.
+fn bare_session(settings: &ModelSettings, arena: bool, pattern: bool) -> Session {
+    let env = skycountd::infer::environment(settings).expect("ONNX Runtime");
+    Session::builder(env)
+        .and_then(|b| Ok(b.with_intra_threads(settings.threads)?))
+        .and_then(|b| Ok(b.with_memory_pattern(pattern)?))
+        .and_then(|b| {
+            Ok(b.with_execution_providers([ep::CPU::default()
+                .with_arena_allocator(arena)
+                .build()])?)
+        })
+        .and_then(|mut b| b.commit_from_file(&settings.path))
+        .expect("session")
+}
+
+fn bare(session: Session, every: bool, on_smaller: bool) -> Runner {
+    let mut shrink = RunOptions::new().unwrap();
+    shrink
+        .set("memory.enable_memory_arena_shrinkage", "cpu:0")
+        .unwrap();
+    Runner::Bare {
+        session,
+        plain: RunOptions::new().unwrap(),
+        shrink,
+        every,
+        on_smaller,
+        last: 0,
+    }
+}
+
+/// One mode, in this process: prints `figures <ms before> <MiB after small> <MiB peak> <MiB
+/// back> <ms after>`.
+fn measure(mode: &str) {
+    let (small, large) = (
+        size_of("BENCH_SMALL", (640, 360)),
+        size_of("BENCH_LARGE", (1920, 1080)),
+    );
+    let runs = runs();
+    let settings = settings();
     let mut runner = if mode == "skycountd" {
         Runner::Daemon(Box::new(Model::load(&settings).expect("model")))
     } else {
-        let env = skycountd::infer::environment(&settings).expect("ONNX Runtime");
         let arena = !mode.starts_with("no arena");
         let pattern = mode != "no arena, no pattern";
-        let session = Session::builder(env)
-            .and_then(|b| Ok(b.with_intra_threads(settings.threads)?))
-            .and_then(|b| Ok(b.with_memory_pattern(pattern)?))
-            .and_then(|b| {
-                Ok(b.with_execution_providers([ep::CPU::default()
-                    .with_arena_allocator(arena)
-                    .build()])?)
-            })
-            .and_then(|mut b| b.commit_from_file(&settings.path))
-            .expect("session");
-        let mut shrink = RunOptions::new().unwrap();
-        shrink
-            .set("memory.enable_memory_arena_shrinkage", "cpu:0")
-            .unwrap();
-        Runner::Bare {
-            session,
-            plain: RunOptions::new().unwrap(),
-            shrink,
-            every: mode == "shrink every run",
-            on_smaller: mode == "shrink on a smaller size",
-            last: 0,
-        }
+        bare(
+            bare_session(&settings, arena, pattern),
+            mode == "shrink every run",
+            mode == "shrink on a smaller size",
+        )
     };
     let (small_rgb, large_rgb) = (picture(small.0, small.1), picture(large.0, large.1));
     let timed = |runner: &mut Runner| -> f64 {
@@ -242,4 +309,35 @@ fn measure(mode: &str) {
     let after = timed(&mut runner);
     let back = status_mib("VmRSS");
     println!("figures {before:.1} {settled:.1} {peak:.1} {back:.1} {after:.1}");
+}
+
+/// Shrinking after every run against never, in turns: prints `interleaved <rounds> <ms never>
+/// <ms every>`.
+fn interleaved() {
+    let settings = settings();
+    let small = size_of("BENCH_SMALL", (640, 360));
+    let rounds = runs() * 4;
+    let mut never = bare(bare_session(&settings, true, true), false, false);
+    let mut every = bare(bare_session(&settings, true, true), true, false);
+    let rgb = picture(small.0, small.1);
+    // One run each first: the arenas and kernels settle, as they have on a running box.
+    never.run(&rgb, small.0, small.1);
+    every.run(&rgb, small.0, small.1);
+    let (mut t_never, mut t_every) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut order = [(&mut never, &mut t_never), (&mut every, &mut t_every)];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for (runner, times) in order {
+            let started = Instant::now();
+            runner.run(&rgb, small.0, small.1);
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    println!(
+        "interleaved {rounds} {:.1} {:.1}",
+        median(&mut t_never),
+        median(&mut t_every)
+    );
 }

@@ -871,8 +871,8 @@ impl Model {
         // by itself: after a calibration at scale 2 (a 1920x1080 run) the daemon stayed 1 GB
         // larger once back at 640x360, and even at one size the arena held ~110 MiB between
         // runs. So every run ends by handing the arena's free regions back to the system: on a
-        // live stream at 640x360 (drone model, INT8) 295 instead of 406 MiB resident, at a cost
-        // in time within this machine's run-to-run noise (benches/live.rs, benches/ort_memory.rs:
+        // live stream at 640x360 (drone model, INT8) 295 instead of 406 MiB resident, for 6 to
+        // 8 % more time per run, measured interleaved (benches/live.rs, benches/ort_memory.rs:
         // docs/benchmarks.md).
         let options = &self.run_options;
         let started = Instant::now();
