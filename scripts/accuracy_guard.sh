@@ -4,14 +4,14 @@
 #   - the default analysis (no calibration), all 11 frames: 48.3 % today;
 #   - one replayed calibration of 25 taps on one frame of each sequence: 20.5 % today;
 #   - the INT8 twin (models/out/csrnet-int8.onnx, models/quantize.py) against the float model on
-#     the drone frames and the crowd photos at the default size: the count within 2 % on average,
+#     the drone frames, the crowd photos and VisDrone's 30 validation frames (ignored regions
+#     masked) at the default size: the count within 2 % on average,
 #     within 5 % on every image with >= 20 people, the error against the truth at most 1 point
 #     worse. These are the limits quantize.py held the twin to on every shared set when it was
 #     calibrated (figures in models/int8/csrnet.ranges.json and the twin's card, which CI's
 #     models/make.sh carries over only onto the very graph they were measured on); here they are
-#     held through skycountd's own pipeline, the one authoritative INT8 check of CI.
-#     INT8_FULL=1 adds VisDrone's 30 validation frames (ignored regions masked), about 4 minutes
-#     more: run it when the twin is calibrated anew (docs/accuracy.md, "INT8").
+#     held through skycountd's own pipeline on every shared set, the one authoritative INT8
+#     check of CI (docs/accuracy.md, "INT8").
 # The drone model (models/out/csrnet-drone.onnx, the box's default), in FP32:
 #   - the default analysis on VisDrone's 30 validation images (ignored regions masked; unseen in
 #     its training): 50.9 % today;
@@ -19,7 +19,7 @@
 #     10.7 % today;
 #   - its INT8 twin (models/out/csrnet-drone-int8.onnx, what a CPU box runs by default) against
 #     it on VisDrone's validation images, the drone frames and the crowd photos, the limits above.
-# About 11 minutes on 2 cores. Limits leave room for ONNX Runtime's numerics, not for a worse method.
+# About 8 minutes on 2 cores. Limits leave room for ONNX Runtime's numerics, not for a worse method.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -40,15 +40,14 @@ printf '[model]\npath = "%s"\nthreads = 0\nexecution_providers = ["cpu"]\nprecis
 twin=$root/models/out/csrnet-int8.onnx
 [ -f "$twin" ] || { echo "no $twin: models/make.sh builds it (it needs ../shared beside the repository)" >&2; exit 1; }
 testdata=${SHARED:-$root/../shared/testdata}
-sets=("$drone" "$testdata/crowd/manifest.csv")
-[ "${INT8_FULL:-0}" = 1 ] && sets+=("$testdata/../training/visdrone/val/manifest.csv")
-"$bin" --config "$cfg" eval "${sets[@]}" --mode default --precision int8 --against fp32 \
+visdrone_val=$testdata/../training/visdrone/val/manifest.csv
+"$bin" --config "$cfg" eval "$drone" "$testdata/crowd/manifest.csv" "$visdrone_val" \
+  --mode default --precision int8 --against fp32 \
   --max-drift 2 --max-image-drift 5 --max-error-increase 1
 
 # The drone model, the box's default (docs/accuracy.md, "The drone model against the stock model").
 drone_model=$root/models/out/csrnet-drone.onnx
 [ -f "$drone_model" ] || { echo "no $drone_model: models/make.sh builds it" >&2; exit 1; }
-visdrone_val=$testdata/../training/visdrone/val/manifest.csv
 "$bin" --config "$cfg" eval --model "$drone_model" "$visdrone_val" --mode default --max-error 52
 "$bin" --config "$cfg" eval --model "$drone_model" "$drone" --mode default --max-error 11.5
 # Its INT8 twin, quantized with the float nodes its card names (models/quantize.py), on every
