@@ -104,68 +104,60 @@ fn compare() {
         size_of("BENCH_LARGE", (1920, 1080)),
     );
     println!(
-        "ONNX Runtime's resident memory around one run at {}x{} between runs at {}x{} \
-         (the real CSRNet, CPU provider, MALLOC_ARENA_MAX=2):",
-        large.0, large.1, small.0, small.1
+        "ONNX Runtime's resident memory around one run at {}x{} between runs at {}x{} ({}, \
+         CPU provider, MALLOC_ARENA_MAX=2):",
+        large.0,
+        large.1,
+        small.0,
+        small.1,
+        settings().path.display()
     );
     println!(
         "| mode | small run, before | after small runs | peak in the large run | back at small \
          size | small run, after |"
     );
     println!("| --- | --- | --- | --- | --- | --- |");
-    let me = std::env::current_exe().unwrap();
     for mode in MODES {
-        let out = Command::new(&me)
-            .env("BENCH_MODE", mode)
-            .env("MALLOC_ARENA_MAX", "2")
-            .output()
-            .expect("the bench runs itself");
-        let text = String::from_utf8_lossy(&out.stdout);
-        match text.lines().find_map(|l| l.strip_prefix("figures ")) {
-            Some(f) => {
-                let v: Vec<f64> = f.split(' ').filter_map(|x| x.parse().ok()).collect();
-                println!(
-                    "| {mode} | {:.0} ms | {:.0} MiB | {:.0} MiB | {:.0} MiB | {:.0} ms |",
-                    v[0], v[1], v[2], v[3], v[4]
-                );
-            }
-            None => println!(
-                "| {mode} | failed: {} |",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
+        match run_self(mode, "figures ") {
+            Ok(v) => println!(
+                "| {mode} | {:.0} ms | {:.0} MiB | {:.0} MiB | {:.0} MiB | {:.0} ms |",
+                v[0], v[1], v[2], v[3], v[4]
             ),
+            Err(e) => println!("| {mode} | failed: {e} |"),
         }
     }
-    let out = Command::new(&me)
-        .env("BENCH_MODE", INTERLEAVED)
+    match run_self(INTERLEAVED, "interleaved ") {
+        Ok(v) => println!(
+            "\nA run at {}x{}, interleaved in one process ({} rounds, two sessions each with its \
+             own arena), medians: never shrinking {:.0} ms, shrinking after every run {:.0} ms, \
+             ratio {:.3}",
+            small.0,
+            small.1,
+            v[0],
+            v[1],
+            v[2],
+            v[2] / v[1]
+        ),
+        Err(e) => println!("\ninterleaved: failed: {e}"),
+    }
+}
+
+/// Runs `mode` in a process of its own; the numbers of its output line that starts with
+/// `prefix`, or the last line of its errors.
+fn run_self(mode: &str, prefix: &str) -> Result<Vec<f64>, String> {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env("BENCH_MODE", mode)
         .env("MALLOC_ARENA_MAX", "2")
         .output()
         .expect("the bench runs itself");
     let text = String::from_utf8_lossy(&out.stdout);
-    match text.lines().find_map(|l| l.strip_prefix("interleaved ")) {
-        Some(f) => {
-            let v: Vec<f64> = f.split(' ').filter_map(|x| x.parse().ok()).collect();
-            println!(
-                "\nA run at {}x{}, interleaved in one process ({} rounds, two sessions each with \
-                 its own arena), medians: never shrinking {:.0} ms, shrinking after every run \
-                 {:.0} ms, ratio {:.3}",
-                small.0,
-                small.1,
-                v[0],
-                v[1],
-                v[2],
-                v[2] / v[1]
-            );
-        }
-        None => println!(
-            "\ninterleaved: failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        ),
+    match text.lines().find_map(|l| l.strip_prefix(prefix)) {
+        Some(f) => Ok(f.split(' ').filter_map(|x| x.parse().ok()).collect()),
+        None => Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()),
     }
 }
 
