@@ -913,7 +913,7 @@ pub fn fitted_range(rows: &[Row], share: f64) -> Option<(f64, f64)> {
 
 /// The calibrated range that `rows` of the calibrated modes measure: as [`fitted_range`], over
 /// the boxes whose box check agreed (the band [`calibrate::range_for`] gives them is the model's
-/// `skycount.calibrated_range`; the others' reaches to the count / q beyond it). `None` with
+/// `skycount.calibrated_range`; the others' is that range divided by q). `None` with
 /// fewer than 10 such boxes.
 pub fn fitted_calibrated_range(rows: &[Row], share: f64) -> Option<(f64, f64)> {
     central_range(
