@@ -273,7 +273,13 @@ fn zones_count_survive_a_restart_and_raise_alerts_the_operator_acknowledges() {
     assert_eq!(code, 200, "{acked}");
     assert_eq!(acked["id"], id);
     assert!(acked["acknowledged_ms"].as_u64().is_some(), "{acked}");
-    let open = d.status()["alerts"].clone();
+    // The status is the hub's snapshot, which takes the acknowledgement from the engine's
+    // events: it may be a moment behind the answer (seen on a clean-clone CI run).
+    let open = wait_for(Duration::from_secs(10), || {
+        let open = d.status()["alerts"].clone();
+        (open[0]["acknowledged_ms"] == acked["acknowledged_ms"]).then_some(open)
+    })
+    .unwrap_or_else(|| d.status()["alerts"].clone());
     assert_eq!(
         open[0]["acknowledged_ms"], acked["acknowledged_ms"],
         "{open}"
