@@ -37,7 +37,7 @@ suite rust-format cargo fmt --all --check
 suite rust-modules python3 scripts/module_graph.py
 suite rust-lint cargo clippy --locked --all-targets --all-features -- -D warnings
 suite rust-unit cargo test --locked
-suite rust-integration cargo test --locked --features integration --test live --test dev_up --test bad_input --test service --test model --test upload --test zones --test mqtt --test history --test hostile --test motion
+suite rust-integration cargo test --locked --features integration --test live --test dev_up --test bad_input --test service --test model --test upload --test zones --test mqtt --test history --test hostile --test motion --test streams
 # Software updates with real RAUC (its service, signed bundles, A/B slots on loop devices): as
 # root, like the boot test (sudo when not).
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -E env "PATH=$PATH" "$@"; fi; }

@@ -18,22 +18,25 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::sample::Frame;
+use crate::sample::{Frame, StreamId};
 use crate::wire::{Analysis, MediaMtxReport, ModelReport, StreamReport};
 
 /// Something a stage did or saw.
 #[derive(Debug)]
 pub enum Event {
-    /// The decoder handed over a frame; `replaced` when it replaced one the model never took
-    /// (that one is skipped).
-    FrameDecoded { replaced: bool },
-    /// The source pipeline was torn down to attach again.
-    Reattaching,
-    /// The stream's state, decoder or error changed.
-    Stream(StreamReport),
+    /// A stream's decoder handed over a frame; `replaced` when it replaced one the model never
+    /// took (that one is skipped).
+    FrameDecoded { stream: StreamId, replaced: bool },
+    /// A stream's source pipeline was torn down to attach again.
+    Reattaching { stream: StreamId },
+    /// A stream's state, decoder or error changed.
+    Stream {
+        stream: StreamId,
+        report: StreamReport,
+    },
     /// The model was loaded, failed to load, or a reload was refused.
     Model(ModelReport),
-    /// The model analysed a frame.
+    /// The model analysed a frame (of the stream `analysis.stream`).
     Analysed {
         analysis: Arc<Analysis>,
         frame: Frame,
@@ -49,6 +52,23 @@ pub enum Event {
     PublisherChanged,
 }
 
+impl Event {
+    /// The name of the stream the event is about; `None` for what concerns them all (the
+    /// model, MediaMTX, the operator's setup).
+    pub fn stream(&self) -> Option<&str> {
+        match self {
+            Event::FrameDecoded { stream, .. }
+            | Event::Reattaching { stream }
+            | Event::Stream { stream, .. } => Some(stream.as_str()),
+            Event::Analysed { analysis, .. } => Some(analysis.stream.as_str()),
+            Event::Alert(alert) => Some(&alert.stream),
+            Event::Model(_) | Event::Setup(_) | Event::MediaMtx(_) | Event::PublisherChanged => {
+                None
+            }
+        }
+    }
+}
+
 /// Where a stage sends its events. Cheap to clone; never blocks.
 #[derive(Debug, Clone)]
 pub struct EventSink(mpsc::UnboundedSender<Event>);
@@ -62,7 +82,22 @@ pub fn channel() -> (EventSink, Events) {
     (EventSink(tx), rx)
 }
 
+/// A sink that does not keep the channel open (the engine's, for streams it adds later).
+#[derive(Debug, Clone)]
+pub struct WeakEventSink(mpsc::WeakUnboundedSender<Event>);
+
+impl WeakEventSink {
+    /// A sink again, unless every stage holding one has ended.
+    pub fn upgrade(&self) -> Option<EventSink> {
+        self.0.upgrade().map(EventSink)
+    }
+}
+
 impl EventSink {
+    pub fn downgrade(&self) -> WeakEventSink {
+        WeakEventSink(self.0.downgrade())
+    }
+
     pub fn emit(&self, event: Event) {
         // The reader is gone only when skycountd is stopping: nothing left to tell.
         let _ = self.0.send(event);

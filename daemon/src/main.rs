@@ -107,13 +107,14 @@ enum Command {
     },
     /// Analyse still images or a stream and print one JSON line per analysis
     Analyze {
-        /// Images, or one stream: rtmp://, rtsp://, file:// or a video file
+        /// Images, or streams (rtmp://, rtsp://, file:// or video files): several streams are
+        /// analysed at once, taking turns on the model (at most analysis.max_streams)
         #[arg(required = true, value_name = "IMAGE|URL")]
         inputs: Vec<String>,
         /// Scale still images to WIDTHxHEIGHT first (default: their own size)
         #[arg(long, value_name = "WxH", value_parser = parse_size)]
         size: Option<(u32, u32)>,
-        /// Stop a stream after this many analyses
+        /// Stop after this many analyses of each stream
         #[arg(long)]
         max: Option<u64>,
         /// The model to use instead of model.path
@@ -388,8 +389,8 @@ fn run_analyze(
     if !images.is_empty() {
         analyze::images(settings, &images, size)?;
     }
-    for url in streams {
-        runtime.block_on(analyze::stream(settings, &url, max))?;
+    if !streams.is_empty() {
+        runtime.block_on(analyze::streams(settings, &streams, max))?;
     }
     Ok(())
 }

@@ -39,6 +39,9 @@ fn as_base64<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
 /// One result of the model on one frame: the `analysis` event.
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
+    /// The stream analysed (its path's key, `live_drone`).
+    pub stream: crate::sample::StreamId,
+    /// Increasing per stream.
     pub seq: u64,
     pub count: f64,
     pub inference_ms: f64,
@@ -75,6 +78,7 @@ impl Analysis {
     /// A small analysis for tests: a 16x8 frame, a 2-cell map, `count` both raw and smoothed.
     pub fn example(seq: u64, wall_time_ms: u64, count: f64) -> Self {
         Self {
+            stream: crate::sample::StreamId::new("live_drone"),
             seq,
             count,
             inference_ms: 1.0,

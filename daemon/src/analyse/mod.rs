@@ -491,6 +491,7 @@ impl Analyser {
         let smoothed = self.smoother.add(Instant::now(), count, range);
         self.seq += 1;
         Ok(Analysis {
+            stream: frame.stream.clone(),
             seq: self.seq,
             count,
             inference_ms: took.as_secs_f64() * 1000.0,

@@ -3,7 +3,7 @@
 //! Prints one JSON object per line per analysis. A still image is analysed at its own resolution
 //! unless `--size` is given; a stream (rtmp://, rtsp://, file:// or a video file's path) goes
 //! through the same pipeline as the daemon's, newest frame first, until it ends or `--max`
-//! analyses have been printed.
+//! analyses have been printed. Several streams are analysed at once, sharing the model in turns.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -13,9 +13,13 @@ use anyhow::{bail, Context as _};
 use serde_json::json;
 
 use crate::config::Settings;
+use std::collections::HashMap;
+
+use crate::decode::DecodeOptions;
 use crate::engine::{Engine, EngineOptions};
 use crate::event::{self, Event};
 use crate::infer::Model;
+use crate::sample::StreamId;
 use crate::source::SourceUrl;
 
 /// What to analyse.
@@ -86,10 +90,31 @@ pub fn images(
     Ok(())
 }
 
-/// Analyses a stream through the daemon's own engine, printing each analysis as it comes.
-pub async fn stream(settings: &Settings, url: &str, max: Option<u64>) -> anyhow::Result<()> {
+/// Analyses streams through the daemon's own engine, printing each analysis as it comes. Several
+/// streams are analysed at once, taking turns on the one model as the daemon's drones do (at
+/// most `analysis.max_streams`); each line says its `stream` (the URL's path, made a name).
+/// `max` caps the analyses printed per stream; it ends when every stream has had them, or has
+/// ended (a file) or failed.
+pub async fn streams(settings: &Settings, urls: &[String], max: Option<u64>) -> anyhow::Result<()> {
+    let parsed = urls
+        .iter()
+        .map(|u| SourceUrl::parse(u).with_context(|| format!("cannot analyse {u}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let limit = settings.analysis.max_streams as usize;
+    if parsed.len() > limit {
+        bail!(
+            "{} streams given, {limit} at most share the model (analysis.max_streams): \
+             raise it in the configuration or analyse fewer at once",
+            parsed.len()
+        );
+    }
+    let names = stream_names(&parsed);
+    let Some((first, rest)) = parsed.split_first() else {
+        return Ok(());
+    };
     let mut opts = EngineOptions::from_settings(settings, true);
-    opts.decode.url = SourceUrl::parse(url)?;
+    opts.decode.url = first.clone();
+    opts.model.alerts.stream = names[0].to_string();
     // A recording analysed on purpose needs no stand-in.
     opts.decode.demo = None;
     crate::decode::pipeline::init().map_err(anyhow::Error::msg)?;
@@ -97,26 +122,46 @@ pub async fn stream(settings: &Settings, url: &str, max: Option<u64>) -> anyhow:
     drop(Model::load(&settings.model)?);
 
     let (sink, mut events) = event::channel();
+    let decode = opts.decode.clone();
     let engine = Engine::start(opts, sink)?;
-    let mut printed = 0u64;
-    let mut last_error = None;
+    for (url, name) in rest.iter().zip(&names[1..]) {
+        let decode = DecodeOptions {
+            url: url.clone(),
+            ..decode.clone()
+        };
+        engine
+            .add_stream(name.clone(), decode)
+            .map_err(anyhow::Error::msg)?;
+    }
+    let mut printed: HashMap<StreamId, u64> = names.iter().map(|n| (n.clone(), 0)).collect();
+    let mut last_error: HashMap<StreamId, String> = HashMap::new();
     let mut model_error = None;
-    // The channel closes when both stages have ended (the recording is done, or failed).
+    // The channel closes when every stage has ended (the recordings are done, or failed).
     while let Some(e) = events.recv().await {
         match e {
             Event::Analysed { analysis, .. } => {
+                let n = printed.entry(analysis.stream.clone()).or_default();
+                if max.is_some_and(|m| *n >= m) {
+                    continue;
+                }
                 println!("{}", serde_json::to_string(&*analysis)?);
-                printed += 1;
-                if max.is_some_and(|m| printed >= m) {
+                *n += 1;
+                if max.is_some_and(|m| printed.values().all(|n| *n >= m)) {
                     break;
                 }
             }
-            Event::Stream(report) if report.error != last_error => {
-                if let Some(e) = &report.error {
-                    eprintln!("skycountd: {}: {e}", report.state);
+            Event::Stream { stream, report } => match report.error {
+                Some(e) if last_error.get(&stream) != Some(&e) => {
+                    let label = if names.len() > 1 {
+                        format!("{stream}: ")
+                    } else {
+                        String::new()
+                    };
+                    eprintln!("skycountd: {label}{}: {e}", report.state);
+                    last_error.insert(stream, e);
                 }
-                last_error = report.error;
-            }
+                _ => {}
+            },
             Event::Model(report) => model_error = report.error.or(model_error),
             _ => {}
         }
@@ -125,11 +170,52 @@ pub async fn stream(settings: &Settings, url: &str, max: Option<u64>) -> anyhow:
     if let Some(e) = model_error {
         bail!("{e}");
     }
-    if printed == 0 {
-        bail!(
-            "{url}: no frame was analysed{}",
-            last_error.map(|e| format!(" ({e})")).unwrap_or_default()
-        );
+    let silent: Vec<String> = urls
+        .iter()
+        .zip(&names)
+        .filter(|(_, n)| printed.get(*n).is_none_or(|p| *p == 0))
+        .map(|(url, n)| match last_error.get(n) {
+            Some(e) => format!("{url}: no frame was analysed ({e})"),
+            None => format!("{url}: no frame was analysed"),
+        })
+        .collect();
+    if !silent.is_empty() {
+        bail!("{}", silent.join("; "));
     }
     Ok(())
+}
+
+/// Each stream's name: its URL's path made a name (`live_north`), numbered when two are alike.
+fn stream_names(urls: &[SourceUrl]) -> Vec<StreamId> {
+    let mut names: Vec<StreamId> = Vec::new();
+    for url in urls {
+        let key = crate::store::stream_key(url);
+        let mut name = key.clone();
+        let mut n = 1;
+        while names.iter().any(|s| s.as_str() == name) {
+            n += 1;
+            name = format!("{key}-{n}");
+        }
+        names.push(StreamId::new(name));
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_named_by_their_path_and_numbered_when_alike() {
+        let urls: Vec<SourceUrl> = [
+            "rtmp://127.0.0.1/live/north",
+            "rtmp://10.0.0.2/live/north",
+            "rtsp://127.0.0.1:8554/live/south",
+        ]
+        .iter()
+        .map(|u| SourceUrl::parse(u).unwrap())
+        .collect();
+        let names: Vec<String> = stream_names(&urls).iter().map(|n| n.to_string()).collect();
+        assert_eq!(names, ["live_north", "live_north-2", "live_south"]);
+    }
 }

@@ -233,12 +233,16 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
 }
 
 /// Turns every event into what viewers see; a new publisher on MediaMTX re-attaches the engine.
+/// The hub shows the configured stream: the events of streams added to the engine do not reach
+/// it (`run` adds none yet).
 async fn apply_events(mut events: Events, hub: Arc<Hub>, engine: Arc<Engine>) {
     while let Some(e) = events.recv().await {
         if matches!(e, Event::PublisherChanged) {
             engine.reattach();
         }
-        hub.apply(e);
+        if e.stream().is_none_or(|s| s == engine.primary().as_str()) {
+            hub.apply(e);
+        }
     }
 }
 

@@ -40,6 +40,9 @@ pub struct AnalysisSettings {
     /// The most frozen frames kept per stream path (1 to 100000); beyond, the oldest go, those
     /// never tapped first (`store`).
     pub max_frozen_frames: u32,
+    /// The most streams analysed at once (1 to 8), sharing the one model in turns: each of N
+    /// streams gets about one analysis in N, so its picture is N inferences old at most.
+    pub max_streams: u32,
 }
 
 impl Default for AnalysisSettings {
@@ -57,6 +60,7 @@ impl Default for AnalysisSettings {
             alert_hysteresis: 0.1,
             state_dir: PathBuf::from("/var/lib/skycount/analysis"),
             max_frozen_frames: 200,
+            max_streams: 3,
         }
     }
 }
@@ -127,6 +131,9 @@ pub fn check(a: &AnalysisSettings) -> Vec<(&'static str, String)> {
     }
     if let Some(e) = out_of_range(u64::from(a.max_frozen_frames), 1, 100_000, "frames") {
         bad("max_frozen_frames", e);
+    }
+    if let Some(e) = out_of_range(u64::from(a.max_streams), 1, 8, "streams") {
+        bad("max_streams", e);
     }
     if !(0.0..=0.9).contains(&a.alert_hysteresis) {
         bad(

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, EventSink};
-use crate::sample::{Frame, LatestFrame, Put};
+use crate::sample::{Frame, LatestFrame, Put, StreamId};
 use crate::source::{Backoff, SourceUrl, StreamState, StreamTracker, Verdict};
 use crate::wire::{unix_ms, StreamReport};
 use select::Codec;
@@ -139,6 +139,8 @@ pub enum Control {
 
 /// What the supervisor shares with the engine around it.
 pub struct Stage {
+    /// Which stream this is: every event says it.
+    pub stream: StreamId,
     pub slot: Arc<LatestFrame>,
     pub events: EventSink,
     pub control: Receiver<Control>,
@@ -220,7 +222,10 @@ impl<'a> Run<'a> {
         };
         if self.reported.as_ref() != Some(&report) {
             self.reported = Some(report.clone());
-            self.stage.events.emit(Event::Stream(report));
+            self.stage.events.emit(Event::Stream {
+                stream: self.stage.stream.clone(),
+                report,
+            });
         }
     }
 
@@ -294,7 +299,9 @@ impl<'a> Run<'a> {
             }
             // Detached: the frame waiting in the slot belongs to a stream that is gone.
             self.stage.slot.clear();
-            self.stage.events.emit(Event::Reattaching);
+            self.stage.events.emit(Event::Reattaching {
+                stream: self.stage.stream.clone(),
+            });
             if let Some(exit) = self.wait_backoff(source) {
                 return exit;
             }
@@ -451,8 +458,13 @@ fn counting_sink(slot: &Arc<LatestFrame>, events: &EventSink, demo: bool) -> Fra
     let (slot, events) = (slot.clone(), events.clone());
     Arc::new(move |mut frame: Frame| {
         frame.demo = demo;
-        let replaced = slot.put(frame) == Put::ReplacedUnanalysed;
-        events.emit(Event::FrameDecoded { replaced });
+        let put = slot.put(frame);
+        if put != Put::Gone {
+            events.emit(Event::FrameDecoded {
+                stream: slot.stream(),
+                replaced: put == Put::ReplacedUnanalysed,
+            });
+        }
     })
 }
 
@@ -719,6 +731,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let slot = LatestFrame::new();
         let stage = Stage {
+            stream: StreamId::new("default"),
             slot: slot.clone(),
             events: sink,
             control: control_rx,
@@ -747,7 +760,7 @@ mod tests {
             let mut seen = Vec::new();
             while Instant::now() < end {
                 match self.events.try_recv() {
-                    Ok(Event::Stream(r)) => {
+                    Ok(Event::Stream { report: r, .. }) => {
                         let done = until(&r);
                         seen.push(r);
                         if done {

@@ -503,6 +503,8 @@ fn to_frame(sample: &gst::Sample) -> Option<Frame> {
         pts_ms,
         decoded_at: Instant::now(),
         demo: false,
+        // The lane the frame is put in says whose it is.
+        stream: crate::sample::StreamId::new("default"),
     })
 }
 

@@ -17,6 +17,7 @@
 //! running one keeps counting. With no model at all (the first load failed), loading is tried
 //! again every [`RETRY_AFTER`] and at every reload; the daemon stays up either way.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,7 +30,7 @@ use crate::analyse::{self, Analyser, Setup};
 use crate::config::ModelSettings;
 use crate::event::{Event, EventSink};
 use crate::infer::{Interrupt, LoadStep, Model, ModelError};
-use crate::sample::LatestFrame;
+use crate::sample::{Lanes, StreamId};
 use crate::wire::{unix_ms, Alert, Building, Calibration, CalibrationPreview, ModelReport};
 
 /// How long to wait before trying a model that failed to load again.
@@ -49,6 +50,8 @@ pub struct ModelOptions {
 /// A frozen frame to calibrate on, and where the answer goes: the calibration (not applied) and
 /// what the whole frame counts now and with it.
 pub struct CalibrationJob {
+    /// The stream whose setup (masks) the calibration is made with.
+    pub stream: StreamId,
     pub rgb: Vec<u8>,
     pub width: u32,
     pub height: u32,
@@ -68,7 +71,8 @@ pub type ReloadReply = tokio::sync::oneshot::Sender<Result<(), String>>;
 #[derive(Default)]
 pub struct Requests {
     reload: Mutex<Option<(ModelOptions, Option<ReloadReply>)>>,
-    setup: Mutex<Option<Setup>>,
+    setups: Mutex<HashMap<StreamId, Setup>>,
+    forget: Mutex<Vec<StreamId>>,
     calibrations: Mutex<Vec<CalibrationJob>>,
     acks: Mutex<Vec<(u64, AckReply)>>,
 }
@@ -80,8 +84,15 @@ impl Requests {
         }
     }
 
-    pub fn setup(&self, setup: Setup) {
-        *self.setup.lock() = Some(setup);
+    /// What the operator set for `stream`, from its next analysis on.
+    pub fn setup(&self, stream: StreamId, setup: Setup) {
+        self.setups.lock().insert(stream, setup);
+    }
+
+    /// `stream` was removed: its analysis state goes.
+    pub fn forget(&self, stream: StreamId) {
+        self.setups.lock().remove(&stream);
+        self.forget.lock().push(stream);
     }
 
     pub fn calibrate(&self, job: CalibrationJob) {
@@ -95,7 +106,8 @@ impl Requests {
 
 /// What the model thread shares with the engine around it.
 pub struct Stage {
-    pub slot: Arc<LatestFrame>,
+    /// Every stream's newest frame, taken in turns.
+    pub lanes: Arc<Lanes>,
     pub events: EventSink,
     pub cancel: CancellationToken,
     pub progress: Arc<Progress>,
@@ -185,10 +197,25 @@ fn building(step: &LoadStep, at: SystemTime) -> Building {
     }
 }
 
-struct Thread<'a> {
-    stage: &'a Stage,
+/// What the model keeps for one stream: its analyser (setup, smoothing, camera motion) and its
+/// zones' alerts.
+struct PerStream {
     analyser: Analyser,
     alerts: Alerts,
+}
+
+/// The alert options of stream `id`: every alert says the stream it was raised on.
+fn alert_options(opts: &ModelOptions, id: &StreamId) -> analyse::alerts::Options {
+    analyse::alerts::Options {
+        stream: id.to_string(),
+        ..opts.alerts.clone()
+    }
+}
+
+struct Thread<'a> {
+    stage: &'a Stage,
+    opts: ModelOptions,
+    streams: HashMap<StreamId, PerStream>,
     loaded: Option<Loaded>,
     /// The settings to load when nothing is loaded, and when that was last tried.
     wanted: ModelSettings,
@@ -197,18 +224,34 @@ struct Thread<'a> {
 
 /// Runs until cancelled, or until the slot is closed and empty.
 pub fn run(opts: ModelOptions, stage: &Stage) {
+    // The configured stream is known from the start: its setup may come before its first frame.
+    let primary = StreamId::new(&opts.alerts.stream);
     let mut t = Thread {
         stage,
-        analyser: Analyser::new(opts.analysis, Setup::default()),
-        alerts: Alerts::new(opts.alerts),
+        wanted: opts.model.clone(),
+        opts,
+        streams: HashMap::new(),
         loaded: None,
-        wanted: opts.model,
         last_try: None,
     };
+    t.stream(&primary);
     t.run();
 }
 
 impl Thread<'_> {
+    /// The state of `id`, made on its first frame (or setup).
+    fn stream(&mut self, id: &StreamId) -> &mut PerStream {
+        let (opts, model) = (&self.opts, self.loaded.as_ref());
+        self.streams.entry(id.clone()).or_insert_with(|| {
+            let mut analyser = Analyser::new(opts.analysis.clone(), Setup::default());
+            if let Some(l) = model {
+                analyser.set_model(l.model.info());
+            }
+            let alerts = Alerts::new(alert_options(opts, id));
+            PerStream { analyser, alerts }
+        })
+    }
+
     fn load(&self, settings: &ModelSettings) -> Result<Loaded, ModelError> {
         self.stage
             .progress
@@ -237,7 +280,9 @@ impl Thread<'_> {
 
     fn use_model(&mut self, loaded: Loaded) {
         *self.stage.interrupt.lock() = Some(loaded.model.interrupt_handle());
-        self.analyser.set_model(loaded.model.info());
+        for s in self.streams.values_mut() {
+            s.analyser.set_model(loaded.model.info());
+        }
         self.stage.events.emit(Event::Model(loaded.report()));
         self.loaded = Some(loaded);
     }
@@ -254,8 +299,11 @@ impl Thread<'_> {
     }
 
     fn reload(&mut self, opts: ModelOptions) -> Result<(), String> {
-        self.analyser.set_options(opts.analysis);
-        self.alerts.set_options(opts.alerts);
+        for (id, s) in &mut self.streams {
+            s.analyser.set_options(opts.analysis.clone());
+            s.alerts.set_options(alert_options(&opts, id));
+        }
+        self.opts = opts.clone();
         self.wanted = opts.model.clone();
         let Some(running) = &self.loaded else {
             // Nothing runs: try the new settings at once.
@@ -315,12 +363,21 @@ impl Thread<'_> {
     /// Applies a new setup, answers acknowledgements and calibrations (each one model run on the
     /// frozen frame).
     fn apply_operator(&mut self) {
-        if let Some(setup) = self.stage.requests.setup.lock().take() {
-            self.analyser.set_setup(setup);
+        for id in std::mem::take(&mut *self.stage.requests.forget.lock()) {
+            self.streams.remove(&id);
+        }
+        let setups = std::mem::take(&mut *self.stage.requests.setups.lock());
+        for (id, setup) in setups {
+            self.stream(&id).analyser.set_setup(setup);
         }
         let acks = std::mem::take(&mut *self.stage.requests.acks.lock());
         for (id, reply) in acks {
-            let answer = match self.alerts.acknowledge(id, unix_ms(SystemTime::now())) {
+            let wall = unix_ms(SystemTime::now());
+            let acked = self
+                .streams
+                .values_mut()
+                .find_map(|s| s.alerts.acknowledge(id, wall));
+            let answer = match acked {
                 Some(alert) => {
                     log::info!("alert {id} acknowledged by the operator");
                     self.stage.events.emit(Event::Alert(alert.clone()));
@@ -334,20 +391,25 @@ impl Thread<'_> {
         }
         let jobs = std::mem::take(&mut *self.stage.requests.calibrations.lock());
         for job in jobs {
+            self.stream(&job.stream);
+            let analyser = &mut self
+                .streams
+                .get_mut(&job.stream)
+                .expect("made just above")
+                .analyser;
             let answer = match self.loaded.as_mut() {
                 None => Err("the model is not loaded yet: try again in a moment".to_string()),
                 Some(l) => {
                     self.stage
                         .progress
                         .model_beat(Instant::now(), ModelPhase::Running);
-                    self.analyser
+                    analyser
                         .calibrate(&mut l.model, &job.rgb, job.width, job.height, &job.request)
                         .and_then(|c| {
                             self.stage
                                 .progress
                                 .model_beat(Instant::now(), ModelPhase::Running);
-                            let p = self
-                                .analyser
+                            let p = analyser
                                 .preview(&mut l.model, &job.rgb, job.width, job.height, &c)
                                 .map_err(|e| e.to_string())?;
                             Ok((c, p))
@@ -369,7 +431,7 @@ impl Thread<'_> {
             if self.loaded.is_none() {
                 self.retry_load();
                 if self.loaded.is_none() {
-                    if self.stage.slot.is_closed() {
+                    if self.stage.lanes.is_done() {
                         return;
                     }
                     progress.model_beat(Instant::now(), ModelPhase::Idle);
@@ -378,8 +440,9 @@ impl Thread<'_> {
                 }
             }
             progress.model_beat(Instant::now(), ModelPhase::Idle);
-            let Some(frame) = self.stage.slot.take(TAKE_WAIT) else {
-                if self.stage.slot.is_closed() {
+            // The streams take turns: see `sample::Lanes`.
+            let Some(frame) = self.stage.lanes.take_next(TAKE_WAIT) else {
+                if self.stage.lanes.is_done() {
                     return;
                 }
                 continue;
@@ -387,11 +450,17 @@ impl Thread<'_> {
             if self.stage.cancel.is_cancelled() {
                 return;
             }
-            let Some(loaded) = self.loaded.as_mut() else {
+            if self.loaded.is_none() {
+                continue;
+            }
+            self.stream(&frame.stream);
+            let (Some(loaded), Some(stream)) =
+                (self.loaded.as_mut(), self.streams.get_mut(&frame.stream))
+            else {
                 continue;
             };
             progress.model_beat(Instant::now(), ModelPhase::Running);
-            match self.analyser.analyse(&mut loaded.model, &frame) {
+            match stream.analyser.analyse(&mut loaded.model, &frame) {
                 Ok(mut analysis) => {
                     let now = Instant::now();
                     progress
@@ -401,10 +470,11 @@ impl Thread<'_> {
                     let changed = if analysis.demo {
                         Vec::new()
                     } else if analysis.camera.zones_paused {
-                        self.alerts.hold(&mut analysis.zones);
+                        stream.alerts.hold(&mut analysis.zones);
                         Vec::new()
                     } else {
-                        self.alerts
+                        stream
+                            .alerts
                             .observe(now, analysis.wall_time_ms, &mut analysis.zones)
                     };
                     self.stage.events.emit(Event::Analysed {

@@ -103,16 +103,16 @@ impl Hub {
     /// Takes in one event from the engine or the MediaMTX watch.
     pub fn apply(&self, event: Event) {
         match event {
-            Event::FrameDecoded { replaced } => {
+            Event::FrameDecoded { replaced, .. } => {
                 self.metrics.frames_decoded.inc();
                 if replaced {
                     self.metrics.frames_skipped.inc();
                 }
             }
-            Event::Reattaching => {
+            Event::Reattaching { .. } => {
                 self.metrics.reattaches.inc();
             }
-            Event::Stream(report) => {
+            Event::Stream { report, .. } => {
                 self.pass_on(|| Feed::Stream(report.clone()));
                 self.set_stream(report)
             }
@@ -497,7 +497,10 @@ mod tests {
         let mut follower = hub.feed();
         let mut live = StreamReport::waiting("rtmp://x/live/drone".into());
         live.state = StreamState::Live;
-        hub.apply(Event::Stream(live));
+        hub.apply(Event::Stream {
+            stream: crate::sample::StreamId::new("live_drone"),
+            report: live,
+        });
         hub.apply(Event::Alert(alert(1)));
         assert!(matches!(follower.try_recv(), Ok(Feed::Stream(s)) if s.state == StreamState::Live));
         assert!(matches!(follower.try_recv(), Ok(Feed::Alert(a)) if a.id == 1));

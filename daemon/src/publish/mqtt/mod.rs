@@ -618,7 +618,10 @@ mod tests {
         let mut feed = hub.feed();
         let mut live = crate::wire::StreamReport::waiting("rtsp://x".into());
         live.state = StreamState::Live;
-        hub.apply(Event::Stream(live));
+        hub.apply(Event::Stream {
+            stream: crate::sample::StreamId::new("live_drone"),
+            report: live,
+        });
         let alert = crate::wire::Alert {
             id: 1,
             stream: "live_drone".into(),

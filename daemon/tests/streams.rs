@@ -1,0 +1,252 @@
+//! Several drones at once: three live RTMP publishers on nginx-rtmp, one `skycountd analyze`
+//! reading all three through the one model. Every stream is analysed, the model's turns are
+//! shared fairly, and a drone that goes and comes back costs the others no pause.
+#![cfg(feature = "integration")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// One printed analysis: its stream and when it was made (the daemon's wall clock, ms).
+struct Line {
+    stream: String,
+    at_ms: u64,
+}
+
+/// `skycountd analyze URL…` with its analyses arriving on a channel.
+struct Analyzer {
+    child: Child,
+    lines: mpsc::Receiver<Line>,
+    _dir: tempfile::TempDir,
+}
+
+/// A configuration for `analyze`: the tiny model at `width`x`height` on one thread, quick
+/// reconnects, `analysis.max_streams` as given.
+fn config(dir: &std::path::Path, width: u32, height: u32, max_streams: u32) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "[source]\nstall_ms = 1000\nreconnect_after_ms = 2000\n\
+             backoff_initial_ms = 200\nbackoff_max_ms = 1000\n\
+             [model]\npath = \"{}\"\ninput_width = {width}\ninput_height = {height}\n\
+             execution_providers = [\"cpu\"]\nthreads = 1\n\
+             [analysis]\ngrid_width = 40\ngrid_height = 22\nmax_streams = {max_streams}\n",
+            tiny_model().display()
+        ),
+    )
+}
+
+impl Analyzer {
+    fn start(urls: &[String]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 640, 352, 3);
+        let mut child = bin()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("analyze")
+            .args(urls)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot run skycountd analyze");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let v: serde_json::Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not an analysis ({e}): {line}"));
+                let line = Line {
+                    stream: v["stream"]
+                        .as_str()
+                        .expect("every analysis says its stream")
+                        .into(),
+                    at_ms: v["wall_time_ms"].as_u64().unwrap(),
+                };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            _dir: dir,
+        }
+    }
+
+    /// The analyses printed until `done` says so or `limit` passes.
+    fn read_until(&self, limit: Duration, mut done: impl FnMut(&[Line]) -> bool) -> Vec<Line> {
+        let end = Instant::now() + limit;
+        let mut seen = Vec::new();
+        while !done(&seen) {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => seen.push(l),
+                Err(_) => break,
+            }
+        }
+        seen
+    }
+}
+
+impl Drop for Analyzer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn per_stream(lines: &[Line]) -> BTreeMap<&str, Vec<u64>> {
+    let mut m: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for l in lines {
+        m.entry(l.stream.as_str()).or_default().push(l.at_ms);
+    }
+    m
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn intervals(times: &[u64]) -> Vec<u64> {
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// Until every one of `names` has at least `n` analyses.
+fn each_has<'a>(names: &'a [&'a str], n: usize) -> impl FnMut(&[Line]) -> bool + 'a {
+    move |seen| {
+        let m = per_stream(seen);
+        names.iter().all(|s| m.get(s).is_some_and(|v| v.len() >= n))
+    }
+}
+
+#[test]
+fn three_drones_share_the_model_fairly_and_one_leaving_does_not_pause_the_others() {
+    let rtmp = RtmpServer::start();
+    let names = ["live_north", "live_stage", "live_park"];
+    let urls: Vec<String> = ["north", "stage", "park"]
+        .iter()
+        .map(|s| rtmp.url(s))
+        .collect();
+    // 640x360 frames at 15 fps each: the decoders always have a frame waiting, so the model
+    // (the tiny model at 640x352, on one thread) is what limits the analyses.
+    let mut publishers: Vec<Proc> = urls.iter().map(|u| publish(u, 640, 360, 15)).collect();
+    wait_for(Duration::from_secs(30), || {
+        (rtmp.publishes() >= 3).then_some(())
+    })
+    .expect("the three publishers reach nginx");
+
+    let a = Analyzer::start(&urls);
+    // Warm up: every stream analysed a few times (decoders attached, model loaded).
+    let warm = a.read_until(Duration::from_secs(90), each_has(&names, 3));
+    let got = per_stream(&warm);
+    for s in names {
+        assert!(
+            got.get(s).is_some_and(|v| v.len() >= 3),
+            "{s} was not analysed within 90 s: {:?}",
+            got.iter().map(|(k, v)| (*k, v.len())).collect::<Vec<_>>()
+        );
+    }
+
+    // Fair shares: 60 analyses of the three streams in turn.
+    let shared = a.read_until(Duration::from_secs(180), |seen| seen.len() >= 60);
+    assert!(
+        shared.len() >= 60,
+        "only {} analyses in 180 s",
+        shared.len()
+    );
+    let span_ms = shared.last().unwrap().at_ms - shared.first().unwrap().at_ms;
+    let m = per_stream(&shared);
+    let per_minute: Vec<(&str, f64)> = names
+        .iter()
+        .map(|s| {
+            let n = m.get(s).map_or(0, Vec::len);
+            (*s, n as f64 * 60_000.0 / span_ms.max(1) as f64)
+        })
+        .collect();
+    eprintln!("analyses per stream per minute, three streams: {per_minute:?}");
+    for s in names {
+        let share = m.get(s).map_or(0, Vec::len) as f64 / shared.len() as f64;
+        assert!(
+            (0.25..=0.42).contains(&share),
+            "{s} had {:.0} % of the analyses (fair: 33 %): {per_minute:?}",
+            share * 100.0
+        );
+    }
+    let own_interval: BTreeMap<&str, u64> = names
+        .iter()
+        .map(|s| (*s, median(intervals(&m[s]))))
+        .collect();
+
+    // One drone goes: the other two go on without a gap longer than two of their own intervals.
+    publishers[1].kill();
+    let gone_at = Instant::now();
+    let without = a.read_until(Duration::from_secs(15), |_| {
+        gone_at.elapsed() > Duration::from_secs(8)
+    });
+    // It comes back: analysed again, the others still undisturbed.
+    publishers[1] = publish(&urls[1], 640, 360, 15);
+    let back = a.read_until(Duration::from_secs(90), |seen| {
+        per_stream(seen)
+            .get("live_stage")
+            .is_some_and(|v| v.len() >= 3)
+    });
+    assert!(
+        per_stream(&back)
+            .get("live_stage")
+            .is_some_and(|v| v.len() >= 3),
+        "the drone that came back was not analysed again within 90 s"
+    );
+    let all: Vec<&Line> = shared.iter().chain(&without).chain(&back).collect();
+    for s in ["live_north", "live_park"] {
+        let times: Vec<u64> = all
+            .iter()
+            .filter(|l| l.stream == s)
+            .map(|l| l.at_ms)
+            .collect();
+        let worst = intervals(&times).into_iter().max().unwrap();
+        eprintln!(
+            "{s}: interval {} ms with three streams, longest gap {worst} ms while live_stage went and came back",
+            own_interval[s]
+        );
+        assert!(
+            worst <= 2 * own_interval[s],
+            "{s} paused {worst} ms (its interval: {} ms)",
+            own_interval[s]
+        );
+    }
+    let stage = per_stream(&without).get("live_stage").map_or(0, Vec::len);
+    assert!(
+        stage <= 1,
+        "live_stage analysed {stage} times after its publisher was killed"
+    );
+}
+
+#[test]
+fn more_streams_than_max_streams_are_refused_with_the_setting_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 320, 176, 2);
+    let out = analyze(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "rtmp://127.0.0.1:1/live/a",
+            "rtmp://127.0.0.1:1/live/b",
+            "rtmp://127.0.0.1:1/live/c",
+        ],
+        |_| {},
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("3 streams given") && err.contains("analysis.max_streams"),
+        "{err}"
+    );
+}
