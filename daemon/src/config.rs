@@ -704,14 +704,16 @@ impl Settings {
         if let SourceSpec::Url(u) = &self.source.url {
             return u.clone();
         }
+        self.path_url(&self.stream.path)
+    }
+
+    /// Where skycountd reads MediaMTX's path `path` (`live/north`), over loopback.
+    pub fn path_url(&self, path: &str) -> SourceUrl {
         let port = match self.stream.read_protocol {
             ReadProtocol::Rtsp => self.stream.rtsp_port,
             ReadProtocol::Rtmp => self.stream.rtmp_port,
         };
-        let url = format!(
-            "{}://127.0.0.1:{port}/{}",
-            self.stream.read_protocol, self.stream.path
-        );
+        let url = format!("{}://127.0.0.1:{port}/{path}", self.stream.read_protocol);
         match self.stream.read_protocol {
             ReadProtocol::Rtsp => SourceUrl::Rtsp(url),
             ReadProtocol::Rtmp => SourceUrl::Rtmp(url),

@@ -47,6 +47,8 @@ pub enum Event {
     Alert(crate::wire::Alert),
     /// What MediaMTX says about the drone's stream.
     MediaMtx(MediaMtxReport),
+    /// The paths that have a publisher on MediaMTX now (the roster's input: `engine::roster`).
+    Published(Vec<String>),
     /// MediaMTX has a new publisher: the decoder should attach now instead of waiting out its
     /// backoff (a reader still attached to the old session waits for nothing; MediaMTX 5242).
     PublisherChanged,
@@ -62,9 +64,11 @@ impl Event {
             | Event::Stream { stream, .. } => Some(stream.as_str()),
             Event::Analysed { analysis, .. } => Some(analysis.stream.as_str()),
             Event::Alert(alert) => Some(&alert.stream),
-            Event::Model(_) | Event::Setup(_) | Event::MediaMtx(_) | Event::PublisherChanged => {
-                None
-            }
+            Event::Model(_)
+            | Event::Setup(_)
+            | Event::MediaMtx(_)
+            | Event::Published(_)
+            | Event::PublisherChanged => None,
         }
     }
 }

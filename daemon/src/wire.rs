@@ -524,6 +524,52 @@ pub struct Status {
     pub history: HistoryReport,
     /// The MQTT publisher (`[mqtt]`); `enabled: false` and nothing else when it is off.
     pub mqtt: MqttReport,
+    /// Every stream analysed (or refused), the configured one first.
+    pub streams: Vec<StreamSummary>,
+}
+
+/// One drone's stream in the status's `streams` list: the small summary of every stream that
+/// every viewer gets (several drones).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamSummary {
+    /// The stream's name (its path's key, `live_north`): what analyses and alerts say.
+    pub stream: String,
+    /// MediaMTX's path (`live/north`); null for a source that is not on MediaMTX.
+    pub path: Option<String>,
+    /// The configured stream (the one the rest of the status describes).
+    pub configured: bool,
+    /// `waiting`, `live`, `stalled`, `reconnecting` (the decoder's), `ended` (its drone stopped
+    /// publishing; kept a while) or `refused` (publishing, but the box analyses
+    /// `analysis.max_streams` already).
+    pub state: String,
+    /// Why, when refused or in error.
+    pub reason: Option<String>,
+    /// The last analysis: its count, smoothed count and band, when it was made.
+    pub count: Option<f64>,
+    pub smoothed: Option<f64>,
+    pub band: Option<[f64; 2]>,
+    pub analysed_ms: Option<u64>,
+    /// Analyses of this stream since it joined.
+    pub analyses: u64,
+    pub demo: bool,
+}
+
+impl StreamSummary {
+    pub fn new(stream: &str, path: Option<String>, configured: bool) -> Self {
+        Self {
+            stream: stream.to_string(),
+            path,
+            configured,
+            state: "waiting".into(),
+            reason: None,
+            count: None,
+            smoothed: None,
+            band: None,
+            analysed_ms: None,
+            analyses: 0,
+            demo: false,
+        }
+    }
 }
 
 /// The `mqtt` object of the status: is the box reaching its broker, and what waits or was lost.
@@ -666,8 +712,15 @@ mod tests {
             alerts: Vec::new(),
             mqtt: MqttReport::default(),
             history: HistoryReport::off(),
+            streams: vec![StreamSummary::new(
+                "live_drone",
+                Some("live/drone".into()),
+                true,
+            )],
         };
         let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["streams"][0]["stream"], "live_drone");
+        assert_eq!(v["streams"][0]["state"], "waiting");
         assert_eq!(v["mqtt"]["enabled"], false);
         assert_eq!(v["state"], "waiting");
         assert_eq!(v["execution_provider"], "cpu");

@@ -49,6 +49,18 @@ fn serve(answer: Answer) -> SocketAddr {
                     ),
                 )
                 .route(
+                    "/v3/paths/list",
+                    get(|State(a): State<Answer>| async move {
+                        let (status, body) = (a.lock().unwrap())("?list");
+                        (
+                            StatusCode::from_u16(status).unwrap(),
+                            [("content-type", "application/json")],
+                            body,
+                        )
+                            .into_response()
+                    }),
+                )
+                .route(
                     "/v3/info",
                     get(|| async {
                         (
@@ -464,6 +476,7 @@ fn the_watch_fills_the_hub_and_asks_for_a_reattach() {
         ingest: "live/drone".into(),
         view: Some("live/drone/view".into()),
         publish_url: "rtmp://192.168.50.1:1935/live/drone".into(),
+        list_paths: false,
     };
     let c = client(addr);
     let mut t = Tracker::default();
@@ -525,6 +538,73 @@ fn drain(events: &mut Events, hub: &Hub) -> bool {
         hub.apply(e);
     }
     reattach
+}
+
+#[test]
+fn every_drone_publishing_is_listed_for_the_roster() {
+    // The route and its paging are MediaMTX's (openapi.yaml).
+    let list = &spec()["paths"]["/v3/paths/list"]["get"];
+    assert_eq!(list["operationId"].as_str(), Some("pathsList"));
+    let params: Vec<&str> = list["parameters"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(params.contains(&"page") && params.contains(&"itemsPerPage"));
+    assert_eq!(
+        list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].as_str(),
+        Some("#/components/schemas/PathList")
+    );
+    let mut north = online("Baseline", "n", false);
+    north["name"] = json!("live/north");
+    let body = json!({
+        "itemCount": 3,
+        "pageCount": 1,
+        "items": [online("Baseline", "d", false), offline("live/park"), north],
+    });
+    assert_spec_shaped(&body, "PathList");
+    for item in body["items"].as_array().unwrap() {
+        assert_spec_shaped(item, "Path");
+    }
+    let body = body.to_string();
+    let ingest = online("Baseline", "d", false).to_string();
+    let addr = serve(answer(move |name| match name {
+        "?list" => (200, body.clone()),
+        _ => (200, ingest.clone()),
+    }));
+    assert_eq!(
+        client(addr).published().unwrap(),
+        ["live/drone", "live/north"],
+        "only the paths with a publisher"
+    );
+    // The watch hands them on when asked to list paths.
+    let opts = WatchOptions {
+        api: addr,
+        every: Duration::from_millis(100),
+        ingest: "live/drone".into(),
+        view: None,
+        publish_url: "rtmp://192.168.50.1:1935/live/drone".into(),
+        list_paths: true,
+    };
+    let (sink, mut events) = event::channel();
+    poll_once(&client(addr), &opts, &mut Tracker::default(), &sink);
+    let mut published = None;
+    while let Ok(e) = events.try_recv() {
+        if let Event::Published(p) = e {
+            published = Some(p);
+        }
+    }
+    assert_eq!(
+        published.as_deref(),
+        Some(&["live/drone".to_string(), "live/north".to_string()][..])
+    );
+    // A list that is not the API's is an error, not "no drone".
+    let addr = serve(answer(|_| (200, r#"{"items": "nope"}"#.into())));
+    assert!(matches!(
+        client(addr).published(),
+        Err(ApiError::Malformed(_))
+    ));
 }
 
 #[test]

@@ -250,3 +250,159 @@ fn more_streams_than_max_streams_are_refused_with_the_setting_named() {
         "{err}"
     );
 }
+
+/// A stand-in for MediaMTX's Control API (the routes and shapes `tests/mediamtx_api.rs` checks
+/// against openapi.yaml): the paths in `online` have a publisher.
+fn control_api(online: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> std::net::SocketAddr {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    type Online = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    fn path(name: &str) -> serde_json::Value {
+        serde_json::json!({
+            "name": name, "confName": "all_others", "online": true, "ready": true,
+            "source": {"type": "rtmpConn", "id": format!("id-{name}")},
+            "tracks2": [{"codec": "H264", "codecProps": {"width": 640, "height": 360, "profile": "Baseline", "level": "3.0"}}],
+            "readers": [], "inboundBytes": 1000
+        })
+    }
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            let app = axum::Router::new()
+                .route(
+                    "/v3/paths/get/{*name}",
+                    get(
+                        |State(o): State<Online>, UrlPath(name): UrlPath<String>| async move {
+                            if o.lock().unwrap().contains(&name) {
+                                axum::Json(path(&name)).into_response()
+                            } else {
+                                (
+                                    StatusCode::NOT_FOUND,
+                                    axum::Json(serde_json::json!({"error": "path not found"})),
+                                )
+                                    .into_response()
+                            }
+                        },
+                    ),
+                )
+                .route(
+                    "/v3/paths/list",
+                    get(|State(o): State<Online>| async move {
+                        let items: Vec<serde_json::Value> =
+                            o.lock().unwrap().iter().map(|n| path(n)).collect();
+                        axum::Json(serde_json::json!({
+                            "itemCount": items.len(), "pageCount": 1, "items": items
+                        }))
+                    }),
+                )
+                .route(
+                    "/v3/info",
+                    get(|| async { axum::Json(serde_json::json!({"version": "v1.20.1"})) }),
+                )
+                .with_state(online);
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    addr
+}
+
+/// The summary of `name` in `GET /api/streams`.
+fn summary(d: &Daemon, name: &str) -> Option<serde_json::Value> {
+    d.get_json("/api/streams")
+        .as_array()?
+        .iter()
+        .find(|s| s["stream"] == name)
+        .cloned()
+}
+
+#[test]
+fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
+    let rtmp = RtmpServer::start();
+    let paths = ["drone", "north", "park"];
+    let mut publishers: Vec<Proc> = paths
+        .iter()
+        .map(|p| publish(&rtmp.url(p), 320, 180, 15))
+        .collect();
+    wait_for(Duration::from_secs(30), || {
+        (rtmp.publishes() >= 3).then_some(())
+    })
+    .expect("the three publishers reach nginx");
+    let online = std::sync::Arc::new(std::sync::Mutex::new(
+        paths
+            .iter()
+            .map(|p| format!("live/{p}"))
+            .collect::<Vec<_>>(),
+    ));
+    let api = control_api(online.clone());
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Two streams at most: the configured live/drone and the first other drone listed.
+    let d = Daemon::start(&format!(
+        "[source]\nstall_ms = 1000\nreconnect_after_ms = 2000\nbackoff_initial_ms = 200\nbackoff_max_ms = 1000\n\
+         [stream]\npath = \"live/drone\"\nrtmp_port = {}\nread_protocol = \"rtmp\"\npairing = false\n\
+         key = \"0123456789abcdef01234567\"\n\
+         [model]\npath = \"{}\"\ninput_width = 320\ninput_height = 176\nexecution_providers = [\"cpu\"]\nthreads = 1\n\
+         [analysis]\nstate_dir = \"{}\"\nmax_streams = 2\n\
+         [server]\nlisten = \"127.0.0.1:{port}\"\nweb_dir = \"/nonexistent/web\"\n\
+         [mediamtx]\nwatch = true\napi = \"{api}\"\npoll_ms = 200\n",
+        rtmp.port,
+        tiny_model().display(),
+        state.path().display()
+    ));
+    let analysed = |name: &str| summary(&d, name).and_then(|s| s["analyses"].as_u64());
+    wait_for(Duration::from_secs(60), || {
+        (analysed("live_drone")? >= 3 && analysed("live_north")? >= 3).then_some(())
+    })
+    .unwrap_or_else(|| panic!("both streams analysed: {}", d.get_json("/api/streams")));
+    let park = summary(&d, "live_park").expect("the third drone is listed");
+    assert_eq!(park["state"], "refused", "{park}");
+    assert!(
+        park["reason"]
+            .as_str()
+            .unwrap()
+            .contains("analysis.max_streams"),
+        "{park}"
+    );
+    assert_eq!(park["analyses"], 0);
+    let north = summary(&d, "live_north").unwrap();
+    assert_eq!(north["state"], "live");
+    assert_eq!(north["path"], "live/north");
+    assert_eq!(north["configured"], false);
+    assert!(north["band"][0].as_f64().unwrap() <= north["band"][1].as_f64().unwrap());
+    let status = d.status();
+    assert_eq!(status["streams"][0]["stream"], "live_drone");
+    assert_eq!(status["streams"][0]["configured"], true);
+
+    // north goes: shown as ended (its place kept for it a while), the configured drone goes on.
+    publishers[1].kill();
+    online.lock().unwrap().retain(|p| p != "live/north");
+    wait_for(Duration::from_secs(20), || {
+        (summary(&d, "live_north")?["state"] == "ended").then_some(())
+    })
+    .unwrap_or_else(|| panic!("north ended: {}", d.get_json("/api/streams")));
+    let before = analysed("live_drone").unwrap();
+    wait_for(Duration::from_secs(20), || {
+        (analysed("live_drone")? >= before + 3).then_some(())
+    })
+    .expect("the configured drone is still analysed");
+    assert_eq!(summary(&d, "live_park").unwrap()["state"], "refused");
+
+    // north comes back: attached again at once.
+    publishers[1] = publish(&rtmp.url("north"), 320, 180, 15);
+    online.lock().unwrap().push("live/north".into());
+    let back_from = analysed("live_north").unwrap();
+    wait_for(Duration::from_secs(60), || {
+        let s = summary(&d, "live_north")?;
+        (s["state"] == "live" && s["analyses"].as_u64()? >= back_from + 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("north analysed again: {}", d.get_json("/api/streams")));
+}

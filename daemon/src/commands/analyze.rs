@@ -15,7 +15,6 @@ use serde_json::json;
 use crate::config::Settings;
 use std::collections::HashMap;
 
-use crate::decode::DecodeOptions;
 use crate::engine::{Engine, EngineOptions};
 use crate::event::{self, Event};
 use crate::infer::Model;
@@ -122,15 +121,10 @@ pub async fn streams(settings: &Settings, urls: &[String], max: Option<u64>) -> 
     drop(Model::load(&settings.model)?);
 
     let (sink, mut events) = event::channel();
-    let decode = opts.decode.clone();
     let engine = Engine::start(opts, sink)?;
     for (url, name) in rest.iter().zip(&names[1..]) {
-        let decode = DecodeOptions {
-            url: url.clone(),
-            ..decode.clone()
-        };
         engine
-            .add_stream(name.clone(), decode)
+            .add_stream(name.clone(), url.clone())
             .map_err(anyhow::Error::msg)?;
     }
     let mut printed: HashMap<StreamId, u64> = names.iter().map(|n| (n.clone(), 0)).collect();

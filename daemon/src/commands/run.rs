@@ -29,12 +29,14 @@ use tokio_util::sync::CancellationToken;
 use crate::commands::operator::BoxOperator;
 use crate::config::{self, Settings};
 use crate::engine::progress::Limits;
+use crate::engine::roster::{Change, Roster};
 use crate::engine::{model, Engine, EngineOptions};
 use crate::event::{self, Event, Events};
 use crate::mediamtx;
 use crate::publish::auth::Auth;
 use crate::publish::hub::Hub;
 use crate::publish::server::{self, StreamAccess};
+use crate::sample::StreamId;
 use crate::service;
 use crate::store::models::ModelShelf;
 use crate::store::Store;
@@ -129,7 +131,13 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         Some(updater),
         pairing,
     );
-    let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone()));
+    let roster = Streams::from_settings(&settings);
+    hub.set_configured(
+        engine.primary().as_str(),
+        matches!(settings.source.url, config::SourceSpec::Auto)
+            .then(|| settings.stream.path.clone()),
+    );
+    let event_loop = tokio::spawn(apply_events(events_rx, hub.clone(), engine.clone(), roster));
     tokio::spawn(server::broadcast(hub.clone(), io.clone()));
     if settings.mediamtx.watch {
         tokio::spawn(mediamtx::watch::run(
@@ -232,17 +240,76 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
     Ok(())
 }
 
-/// Turns every event into what viewers see; a new publisher on MediaMTX re-attaches the engine.
-/// The hub shows the configured stream: the events of streams added to the engine do not reach
-/// it (`run` adds none yet).
-async fn apply_events(mut events: Events, hub: Arc<Hub>, engine: Arc<Engine>) {
+/// Turns every event into what viewers see; a new publisher on MediaMTX re-attaches the engine;
+/// the drones publishing on MediaMTX join and leave the engine (the roster). The hub keeps a
+/// summary of every stream and shows the configured one in full.
+async fn apply_events(mut events: Events, hub: Arc<Hub>, engine: Arc<Engine>, mut roster: Streams) {
     while let Some(e) = events.recv().await {
-        if matches!(e, Event::PublisherChanged) {
-            engine.reattach();
+        match &e {
+            Event::PublisherChanged => engine.reattach(),
+            Event::Published(paths) => roster.follow(paths, &engine, &hub),
+            _ => {}
         }
         if e.stream().is_none_or(|s| s == engine.primary().as_str()) {
             hub.apply(e);
+        } else {
+            hub.note(&e);
         }
+    }
+}
+
+/// The drones on MediaMTX beside the configured one, and how to read them (`engine::roster`).
+struct Streams {
+    roster: Roster,
+    /// Reads a MediaMTX path over loopback, as the configured stream is read.
+    settings: Settings,
+}
+
+impl Streams {
+    fn from_settings(s: &Settings) -> Self {
+        let prefix = match s.stream.path.split_once('/') {
+            Some((first, _)) => format!("{first}/"),
+            None => String::new(),
+        };
+        Self {
+            roster: Roster::new(
+                &prefix,
+                vec![s.stream.path.clone(), s.stream.view_path.clone()],
+                s.analysis.max_streams as usize,
+            ),
+            settings: s.clone(),
+        }
+    }
+
+    /// Takes in the paths publishing now: streams added, attached again or removed, and the
+    /// hub's summary kept.
+    fn follow(&mut self, published: &[String], engine: &Engine, hub: &Hub) {
+        let name =
+            |path: &str| StreamId::new(crate::store::stream_key(&self.settings.path_url(path)));
+        for change in self.roster.update(published, std::time::Instant::now()) {
+            match change {
+                Change::Add(path) => {
+                    let url = self.settings.path_url(&path);
+                    if let Err(e) = engine.add_stream(name(&path), url) {
+                        log::warn!("the drone on {path} is not analysed: {e}");
+                        self.roster.drop_path(&path);
+                    }
+                }
+                Change::Back(path) => engine.reattach_stream(&name(&path)),
+                Change::Remove(path) => {
+                    if let Err(e) = engine.remove_stream(&name(&path)) {
+                        log::warn!("{e}");
+                    }
+                }
+            }
+        }
+        let places: Vec<_> = self
+            .roster
+            .places()
+            .iter()
+            .map(|(path, place)| (name(path).to_string(), Some(path.clone()), place.clone()))
+            .collect();
+        hub.set_roster(&places);
     }
 }
 

@@ -21,6 +21,7 @@
 
 pub mod model;
 pub mod progress;
+pub mod roster;
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -250,12 +251,16 @@ impl Engine {
         self.streams.lock().iter().map(|s| s.id.clone()).collect()
     }
 
-    /// Analyses one more stream beside the others, sharing the model in turns, with its own
+    /// Analyses one more stream (at `url`, with the configured stream's other decode options)
+    /// beside the others, sharing the model in turns, with its own
     /// decoder, reconnects and analysis state (calibration, masks, zones and alerts start empty:
     /// see [`Engine::set_setup_of`]). Refused when it is analysed already or when
     /// `analysis.max_streams` are.
-    pub fn add_stream(&self, id: StreamId, opts: DecodeOptions) -> Result<(), String> {
-        let max = self.running.lock().max_streams;
+    pub fn add_stream(&self, id: StreamId, url: crate::source::SourceUrl) -> Result<(), String> {
+        let (max, opts) = {
+            let running = self.running.lock();
+            (running.max_streams, added_stream(&running.decode, url))
+        };
         let mut streams = self.streams.lock();
         if streams.iter().any(|s| s.id == id) {
             return Err(format!("the stream {id} is analysed already"));
@@ -272,7 +277,6 @@ impl Engine {
             .upgrade()
             .ok_or("the engine has stopped: nobody reads its events")?;
         let progress = Arc::new(Progress::new(Instant::now()));
-        let opts = added_stream(&opts, opts.url.clone());
         let thread = self
             .spawn_source(id.clone(), opts, progress, events)
             .map_err(|e| format!("cannot start a source thread for {id}: {e}"))?;

@@ -36,6 +36,19 @@ pub struct Path {
     pub bytes_received: Option<u64>,
 }
 
+/// `PathList`: one page of paths.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PathList {
+    pub item_count: u64,
+    pub page_count: u64,
+    pub items: Vec<Path>,
+}
+
+/// The most paths read from one answer of `/v3/paths/list`: a field box has a few drones; more
+/// paths than this (a flood) are not read, so they cannot cost memory or time.
+pub const PATHS_READ: usize = 200;
+
 /// `PathSource`: who provides the stream (`rtmpConn` for a drone over RTMP).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -210,6 +223,22 @@ impl Client {
     /// `GET /v3/paths/get/{name}`.
     pub fn path(&self, name: &str) -> Result<Path, ApiError> {
         self.get(&format!("/v3/paths/get/{name}"), name)
+    }
+
+    /// `GET /v3/paths/list`: the names of the paths that have a publisher now, from the
+    /// first [`PATHS_READ`] paths.
+    pub fn published(&self) -> Result<Vec<String>, ApiError> {
+        let list: PathList = self.get(
+            &format!("/v3/paths/list?page=0&itemsPerPage={PATHS_READ}"),
+            "",
+        )?;
+        Ok(list
+            .items
+            .into_iter()
+            .take(PATHS_READ)
+            .filter(Path::is_online)
+            .map(|p| p.name)
+            .collect())
     }
 
     /// `GET /v3/info`.

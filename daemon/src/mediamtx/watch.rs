@@ -26,6 +26,8 @@ pub struct WatchOptions {
     pub view: Option<String>,
     /// Where the pilot publishes, without the key, for "no drone on …".
     pub publish_url: String,
+    /// Whether to list every path that has a publisher (several drones: `Event::Published`).
+    pub list_paths: bool,
 }
 
 impl WatchOptions {
@@ -44,6 +46,9 @@ impl WatchOptions {
                 .always_available
                 .then(|| s.stream.view_path.clone()),
             publish_url: format!("rtmp://{host}:{}/{}", s.stream.rtmp_port, s.stream.path),
+            // Several drones are read from MediaMTX only when the configured one is.
+            list_paths: s.analysis.max_streams > 1
+                && matches!(s.source.url, crate::config::SourceSpec::Auto),
         }
     }
 }
@@ -118,12 +123,21 @@ pub fn poll_once(client: &Client, opts: &WatchOptions, tracker: &mut Tracker, ev
         // No decoder reports B-frames yet: MediaMTX's profile is what tells.
         b_frames_seen: None,
     };
+    let answered = ingest.is_ok();
     events.emit(Event::MediaMtx(interpret(
         ingest,
         view,
         tracker.version.clone(),
         &ctx,
     )));
+    // Every drone publishing, for the roster (several streams). Not asked of a server that
+    // did not answer: a roster must not take a dead server for "no drone".
+    if opts.list_paths && answered {
+        match client.published() {
+            Ok(paths) => events.emit(Event::Published(paths)),
+            Err(e) => log::debug!("the media server's path list: {e}"),
+        }
+    }
 }
 
 /// Polls until `stop` is cancelled.

@@ -20,11 +20,12 @@ use tokio::sync::{broadcast, watch, Notify};
 
 use super::metrics::Metrics;
 use crate::analyse::Setup;
+use crate::engine::roster::Place;
 use crate::event::Event;
 use crate::sample::Frame;
 use crate::wire::{
     unix_ms, Alert, Analysis, AnalysisReport, HistoryReport, MediaMtxReport, ModelReport,
-    MqttReport, Rates, Status, StreamReport, Totals,
+    MqttReport, Rates, Status, StreamReport, StreamSummary, Totals,
 };
 
 /// Items a follower of [`Hub::feed`] may fall behind before it loses the oldest (about 20 s of
@@ -70,6 +71,8 @@ pub struct Hub {
     alert_events: broadcast::Sender<Alert>,
     mqtt: RwLock<MqttReport>,
     history: RwLock<HistoryReport>,
+    /// Every stream's summary, the configured one first (`note`, `set_roster`).
+    streams: RwLock<Vec<StreamSummary>>,
 }
 
 impl Hub {
@@ -97,11 +100,13 @@ impl Hub {
             alert_events: broadcast::channel(MAX_OPEN_ALERTS).0,
             mqtt: RwLock::new(MqttReport::default()),
             history: RwLock::new(HistoryReport::off()),
+            streams: RwLock::new(Vec::new()),
         })
     }
 
     /// Takes in one event from the engine or the MediaMTX watch.
     pub fn apply(&self, event: Event) {
+        self.note(&event);
         match event {
             Event::FrameDecoded { replaced, .. } => {
                 self.metrics.frames_decoded.inc();
@@ -141,9 +146,94 @@ impl Hub {
                 self.set_alert(alert);
                 self.status_changed.notify_one();
             }
-            // For the engine, not the viewers.
-            Event::PublisherChanged => {}
+            // For the engine and its roster, not the viewers.
+            Event::PublisherChanged | Event::Published(_) => {}
         }
+    }
+
+    /// The configured stream's name and MediaMTX path (when it is read from MediaMTX): first in
+    /// the status's `streams`.
+    pub fn set_configured(&self, stream: &str, path: Option<String>) {
+        let mut streams = self.streams.write();
+        streams.retain(|s| s.stream != stream);
+        for s in streams.iter_mut() {
+            s.configured = false;
+        }
+        streams.insert(0, StreamSummary::new(stream, path, true));
+    }
+
+    /// Keeps the summary of the stream an event is about (any stream, the configured one or
+    /// another): its decoder's state and its last analysis.
+    pub fn note(&self, event: &Event) {
+        let (name, report, analysis) = match event {
+            Event::Stream { stream, report } => (stream.as_str(), Some(report), None),
+            Event::Analysed { analysis, .. } => (analysis.stream.as_str(), None, Some(analysis)),
+            _ => return,
+        };
+        let mut streams = self.streams.write();
+        let Some(s) = streams.iter_mut().find(|s| s.stream == name) else {
+            // Not on the roster (removed a moment ago): nothing to keep.
+            return;
+        };
+        if let Some(r) = report {
+            if !matches!(s.state.as_str(), "ended" | "refused") {
+                s.state = r.state.as_str().to_string();
+            }
+            s.reason = r.error.clone();
+            s.demo = r.demo;
+        }
+        if let Some(a) = analysis {
+            s.count = Some(a.count);
+            s.smoothed = Some(a.smoothed);
+            s.band = Some(a.band);
+            s.analysed_ms = Some(a.wall_time_ms);
+            s.analyses += 1;
+            s.demo = a.demo;
+        }
+    }
+
+    /// The roster's places (several drones): streams added, ended or refused; the ones it no
+    /// longer lists leave the summary.
+    pub fn set_roster(&self, places: &[(String, Option<String>, Place)]) {
+        let mut streams = self.streams.write();
+        let before = streams.clone();
+        streams.retain(|s| s.configured || places.iter().any(|(n, _, _)| *n == s.stream));
+        for (name, path, state) in places {
+            let s = match streams.iter().position(|s| s.stream == *name) {
+                Some(i) => &mut streams[i],
+                None => {
+                    streams.push(StreamSummary::new(name, path.clone(), false));
+                    streams.last_mut().expect("just pushed")
+                }
+            };
+            match state {
+                Place::Analysed { ended_at: None } => {
+                    if matches!(s.state.as_str(), "ended" | "refused") {
+                        s.state = "waiting".into();
+                        s.reason = None;
+                    }
+                }
+                Place::Analysed { ended_at: Some(_) } => s.state = "ended".into(),
+                Place::Refused => {
+                    s.state = "refused".into();
+                    s.reason = Some(
+                        "the box analyses as many streams as analysis.max_streams allows: \
+                         one must end first"
+                            .into(),
+                    );
+                }
+            }
+        }
+        let changed = *streams != before;
+        drop(streams);
+        if changed {
+            self.status_changed.notify_one();
+        }
+    }
+
+    /// Every stream's summary, the configured one first.
+    pub fn streams(&self) -> Vec<StreamSummary> {
+        self.streams.read().clone()
     }
 
     /// Follows everything the hub passes on from now (see the module docs).
@@ -447,6 +537,7 @@ impl Hub {
             alerts: self.alerts(),
             mqtt: self.mqtt.read().clone(),
             history: self.history.read().clone(),
+            streams: self.streams(),
         }
     }
 

@@ -191,6 +191,11 @@ async fn get_status(State(app): State<AppState>) -> Response {
     Json(app.hub.status()).into_response()
 }
 
+/// Every stream analysed or refused (several drones), the configured one first.
+async fn get_streams(State(app): State<AppState>) -> Response {
+    Json(app.hub.streams()).into_response()
+}
+
 /// The box's health (200 while the daemon and its model are up) and, beside it, the stream's
 /// state: no drone streaming is not the box being down.
 async fn get_health(State(app): State<AppState>) -> Response {
@@ -356,6 +361,7 @@ pub fn router(
         .route("/api/stream/info", get(get_stream_info))
         .route("/api/stream/qr.svg", get(get_stream_qr))
         .route("/api/status", get(get_status))
+        .route("/api/streams", get(get_streams))
         .route("/api/health", get(get_health))
         .route("/api/snapshot.jpg", get(get_snapshot))
         .route("/metrics", get(get_metrics));
