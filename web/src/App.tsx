@@ -23,6 +23,7 @@ import { OperatorPanel } from './components/OperatorPanel';
 import { ShapeToolbar } from './components/ShapeToolbar';
 import { AlertBanner } from './components/AlertBanner';
 import { DroneRequests } from './components/DroneRequests';
+import { DroneStrip } from './components/DroneStrip';
 import { CalibrationDialog } from './components/CalibrationDialog';
 
 const RETAIN_MS = 15 * 60_000;
@@ -280,6 +281,7 @@ export function App() {
       </p>
       <DroneRequests operator={isOperator} hidden={calibrating} />
       <AlertBanner alerts={alerts} operator={isOperator} onAcknowledge={onAcknowledge} zoneCounts={analysis?.zones ?? []} camera={analysis?.camera ?? null} fresh={fresh} hidden={calibrating} />
+      <DroneStrip streams={status?.streams ?? []} />
       <main className="layout">
         <div className="viewer">
           <Stage

@@ -4,6 +4,7 @@
 
 import { parseHistoryReport, type HistoryReport } from './history';
 import { bool, isObj, num, str } from './json';
+import { parseStreams, type StreamSummary } from './streams';
 
 export type StreamState = 'waiting' | 'live' | 'stalled' | 'reconnecting';
 
@@ -235,6 +236,8 @@ export interface Status {
   history: HistoryReport | null;
   /** the MQTT publisher; null when absent (an older daemon) */
   mqtt: MqttReport | null;
+  /** every drone's stream, the configured one first; [] when absent (an older daemon) */
+  streams: StreamSummary[];
 }
 
 /** `status.mqtt`: is the box reaching its MQTT broker, and what waits or was lost. */
@@ -504,6 +507,7 @@ export function parseStatus(v: unknown): Status | null {
     alerts: parseAlerts(v.alerts),
     history: parseHistoryReport(v.history),
     mqtt: parseMqtt(v.mqtt),
+    streams: parseStreams(v.streams),
   };
 }
 

@@ -71,7 +71,7 @@ describe('api parsers', () => {
   });
 
   it('parse the documented status', () => {
-    expect(parseStatus(STATUS)).toEqual({ ...STATUS, demo: false, mediamtx: null, analysis: null, calibration: null, masks: [], zones: [], alerts: [], mqtt: null, history: null });
+    expect(parseStatus(STATUS)).toEqual({ ...STATUS, demo: false, mediamtx: null, analysis: null, calibration: null, masks: [], zones: [], alerts: [], mqtt: null, history: null, streams: [] });
   });
 
   it('parse the demo flag and the MediaMTX report of a status, all optional', () => {
