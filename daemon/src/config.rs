@@ -679,6 +679,19 @@ const MAX_LIST: usize = 32;
 const MAX_TEXT_BYTES: usize = 4096;
 
 /// Why `v` is not in `lo..=hi` (in `unit`), or `None`.
+/// A drone's name under `Settings::drone_prefix` (`north` in `live/north`): one level, of the
+/// characters a configured path takes (`check_path_name`, less the slash), at most 64. The rendered
+/// mediamtx.yml's drones' path, pairing and the roster all use this rule.
+pub fn is_drone_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name != "."
+        && name != ".."
+}
+
 fn out_of_range(v: u64, lo: u64, hi: u64, unit: &str) -> Option<String> {
     (!(lo..=hi).contains(&v)).then(|| format!("{v} is out of range: expected {lo} to {hi} {unit}"))
 }
@@ -705,6 +718,17 @@ impl Settings {
             return u.clone();
         }
         self.path_url(&self.stream.path)
+    }
+
+    /// Where several drones publish beside `stream.path`: its first part with a slash (`live/`),
+    /// when `analysis.max_streams` allows more than one stream, the source is MediaMTX (`auto`)
+    /// and the path has such a part. Each drone publishes to `<prefix><name>` (one level).
+    pub fn drone_prefix(&self) -> Option<String> {
+        if self.analysis.max_streams < 2 || !matches!(self.source.url, SourceSpec::Auto) {
+            return None;
+        }
+        let (first, _) = self.stream.path.split_once('/')?;
+        (!first.is_empty()).then(|| format!("{first}/"))
     }
 
     /// Where skycountd reads MediaMTX's path `path` (`live/north`), over loopback.

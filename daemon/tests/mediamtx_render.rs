@@ -164,7 +164,10 @@ fn check_against_reference(rendered: &str) {
     check_mapping(&Value::Mapping(top), &theirs, "", &mut errors);
     for (name, conf) in paths.as_mapping().unwrap() {
         let name = name.as_str().expect("path names are strings");
-        mediamtx::check_path_name(name).unwrap();
+        // The drones' paths are MediaMTX's regular-expression form (`~^…$`); the rest are names.
+        if name != DRONES {
+            mediamtx::check_path_name(name).unwrap();
+        }
         check_mapping(
             conf,
             &theirs["pathDefaults"],
@@ -261,9 +264,13 @@ fn the_file_does_what_skycount_relies_on() {
         drone["pass"],
         Value::from(render::sha256_credential(KEY).as_str())
     );
+    // With several drones (analysis.max_streams, 3 by default) to any one level under live/.
     assert_eq!(
         drone["permissions"],
-        serde_norway::from_str::<Value>("[{action: publish, path: live/drone}]").unwrap()
+        serde_norway::from_str::<Value>(&format!(
+            "[{{action: publish, path: live/drone}}, {{action: publish, path: '{DRONES}'}}]"
+        ))
+        .unwrap()
     );
     // Loopback reads the ingest path without credentials (skycountd), feeds the viewers' path
     // (the forward) and uses the API and metrics.
@@ -286,6 +293,7 @@ fn the_file_does_what_skycount_relies_on() {
         .collect();
     for want in [
         ("read", "live/drone"),
+        ("read", DRONES),
         ("publish", "live/drone/view"),
         ("api", ""),
         ("metrics", ""),
@@ -321,6 +329,31 @@ fn the_file_does_what_skycount_relies_on() {
         view["alwaysAvailableTracks"][0]["codec"],
         Value::from("H264")
     );
+    // Every other drone's path (MediaMTX takes exact names before expressions, so live/drone
+    // keeps its forward): a publisher that replaces a stale one, nothing else.
+    let drones = &y["paths"][DRONES];
+    assert_eq!(drones["source"], Value::from("publisher"));
+    assert_eq!(drones["overridePublisher"], Value::from(true));
+    assert!(drones.get("forward").is_none());
+}
+
+/// The drones' paths as rendered: one level under live/, MediaMTX's path characters less '/'.
+const DRONES: &str = "~^live/[A-Za-z0-9_.-]{1,64}$";
+
+#[test]
+fn with_one_stream_only_the_configured_path_is_a_drone_s() {
+    let s = settings("[analysis]\nmax_streams = 1\n");
+    let text = render::render(&s, KEY, &[], "t");
+    assert!(!text.contains("~^"), "{text}");
+    let y: Value = serde_norway::from_str(&text).unwrap();
+    assert_eq!(y["paths"].as_mapping().unwrap().len(), 2);
+    assert_eq!(
+        y["authInternalUsers"][0]["permissions"],
+        serde_norway::from_str::<Value>("[{action: publish, path: live/drone}]").unwrap()
+    );
+    // A source that is not MediaMTX's: no drones' path either.
+    let s = settings("[source]\nurl = \"rtsp://10.0.0.9/cam\"\n");
+    assert!(!render::render(&s, KEY, &[], "t").contains("~^"));
 }
 
 #[test]
@@ -376,7 +409,7 @@ fn without_always_available_browsers_play_the_ingest_path() {
     let text = render::render(&s, KEY, &[], "t");
     let y: Value = serde_norway::from_str(&text).unwrap();
     let paths = y["paths"].as_mapping().unwrap();
-    assert_eq!(paths.len(), 1);
+    assert_eq!(paths.len(), 2, "live/drone and the other drones' paths");
     assert!(y["paths"]["live/drone"].get("forward").is_none());
     assert_eq!(
         y["authInternalUsers"][2]["permissions"],

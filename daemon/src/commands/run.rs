@@ -260,23 +260,22 @@ async fn apply_events(mut events: Events, hub: Arc<Hub>, engine: Arc<Engine>, mu
 
 /// The drones on MediaMTX beside the configured one, and how to read them (`engine::roster`).
 struct Streams {
-    roster: Roster,
+    /// None when only the configured stream is analysed (`Settings::drone_prefix`).
+    roster: Option<Roster>,
     /// Reads a MediaMTX path over loopback, as the configured stream is read.
     settings: Settings,
 }
 
 impl Streams {
     fn from_settings(s: &Settings) -> Self {
-        let prefix = match s.stream.path.split_once('/') {
-            Some((first, _)) => format!("{first}/"),
-            None => String::new(),
-        };
         Self {
-            roster: Roster::new(
-                &prefix,
-                vec![s.stream.path.clone(), s.stream.view_path.clone()],
-                s.analysis.max_streams as usize,
-            ),
+            roster: s.drone_prefix().map(|prefix| {
+                Roster::new(
+                    &prefix,
+                    vec![s.stream.path.clone(), s.stream.view_path.clone()],
+                    s.analysis.max_streams as usize,
+                )
+            }),
             settings: s.clone(),
         }
     }
@@ -284,15 +283,18 @@ impl Streams {
     /// Takes in the paths publishing now: streams added, attached again or removed, and the
     /// hub's summary kept.
     fn follow(&mut self, published: &[String], engine: &Engine, hub: &Hub) {
-        let name =
-            |path: &str| StreamId::new(crate::store::stream_key(&self.settings.path_url(path)));
-        for change in self.roster.update(published, std::time::Instant::now()) {
+        let Some(roster) = self.roster.as_mut() else {
+            return;
+        };
+        let settings = &self.settings;
+        let name = |path: &str| StreamId::new(crate::store::stream_key(&settings.path_url(path)));
+        for change in roster.update(published, std::time::Instant::now()) {
             match change {
                 Change::Add(path) => {
-                    let url = self.settings.path_url(&path);
+                    let url = settings.path_url(&path);
                     if let Err(e) = engine.add_stream(name(&path), url) {
                         log::warn!("the drone on {path} is not analysed: {e}");
-                        self.roster.drop_path(&path);
+                        roster.drop_path(&path);
                     }
                 }
                 Change::Back(path) => engine.reattach_stream(&name(&path)),
@@ -303,8 +305,7 @@ impl Streams {
                 }
             }
         }
-        let places: Vec<_> = self
-            .roster
+        let places: Vec<_> = roster
             .places()
             .iter()
             .map(|(path, place)| (name(path).to_string(), Some(path.clone()), place.clone()))

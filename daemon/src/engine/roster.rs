@@ -75,7 +75,10 @@ impl Roster {
         let mut changes = Vec::new();
         let drones: Vec<&String> = published
             .iter()
-            .filter(|p| p.starts_with(&self.prefix) && p.len() > self.prefix.len())
+            .filter(|p| {
+                p.strip_prefix(&self.prefix)
+                    .is_some_and(crate::config::is_drone_name)
+            })
             .filter(|p| !self.skip.contains(p))
             .collect();
         // Gone: an analysed drone that stopped is kept a while; a refused one is forgotten.
@@ -149,6 +152,7 @@ mod tests {
                 "live/view",
                 "other/x",
                 "live/",
+                "live/a/b",
                 "live/north",
                 "live/park",
                 "live/gate",

@@ -147,6 +147,9 @@ impl Decision {
 pub struct Paths {
     /// The paths drones publish to (and skycountd reads from loopback).
     pub drones: Vec<String>,
+    /// With several drones: every path one level under this prefix (`live/north` under `live/`)
+    /// is a drone's too, the viewers' path excepted (`Settings::drone_prefix`).
+    pub prefix: Option<String>,
     /// The path browsers play (anyone may read it).
     pub viewers: String,
     /// Whether MediaMTX's `forward` publishes the viewers' path from loopback.
@@ -158,13 +161,20 @@ impl Paths {
         let viewers = s.stream.browser_path(&s.mediamtx).to_string();
         Self {
             drones: vec![s.stream.path.clone()],
+            prefix: s.drone_prefix(),
             forwarded: viewers != s.stream.path,
             viewers,
         }
     }
 
     fn is_drone(&self, path: &str) -> bool {
-        self.drones.iter().any(|p| p == path)
+        if self.drones.iter().any(|p| p == path) {
+            return true;
+        }
+        let Some(name) = self.prefix.as_deref().and_then(|p| path.strip_prefix(p)) else {
+            return false;
+        };
+        path != self.viewers && crate::config::is_drone_name(name)
     }
 }
 
@@ -559,6 +569,7 @@ mod tests {
     fn paths() -> Paths {
         Paths {
             drones: vec!["live/drone".into()],
+            prefix: None,
             viewers: "live/drone/view".into(),
             forwarded: true,
         }
@@ -710,6 +721,66 @@ mod tests {
             .map(|r| r.address.to_string())
             .collect();
         assert_eq!(waiting, ["192.168.50.23"]);
+    }
+
+    #[test]
+    fn with_several_drones_any_path_one_level_under_the_prefix_is_a_drone_s() {
+        let p = Pairing::new(
+            true,
+            Paths {
+                prefix: Some("live/".into()),
+                ..paths()
+            },
+            Some(KEY),
+            Duration::from_secs(24 * 3600),
+            None,
+        );
+        let t0 = Now::real();
+        let cases = [
+            // The key and loopback reads hold for every drone's path.
+            (
+                ask("publish", "live/north", "192.168.50.23", "drone", KEY),
+                true,
+            ),
+            (ask("read", "live/north", "127.0.0.1", "", ""), true),
+            // Viewers still read the viewers' path alone.
+            (ask("read", "live/north", "192.168.50.23", "", ""), false),
+            // Not a drone's: deeper, outside the prefix, the viewers' path, odd names.
+            (
+                ask("publish", "live/a/b", "192.168.50.23", "drone", KEY),
+                false,
+            ),
+            (
+                ask("publish", "other/x", "192.168.50.23", "drone", KEY),
+                false,
+            ),
+            (
+                ask("publish", "live/", "192.168.50.23", "drone", KEY),
+                false,
+            ),
+            (
+                ask("publish", "live/drone/view", "192.168.50.23", "drone", KEY),
+                false,
+            ),
+            (
+                ask("publish", "live/no rth", "192.168.50.23", "drone", KEY),
+                false,
+            ),
+        ];
+        for (req, allowed) in cases {
+            assert_eq!(p.decide(&req, t0).allowed(), allowed, "{req:?}");
+        }
+        // A keyless pilot on live/north waits for the operator, and is let in once allowed.
+        let north = publish("192.168.50.24", "live/north");
+        assert!(!p.decide(&north, t0).allowed());
+        assert!(p.list(t0).requests.iter().any(|r| r.path == "live/north"));
+        p.allow("192.168.50.24".parse().unwrap(), "live/north", t0)
+            .unwrap();
+        assert!(p.decide(&north, t0).allowed());
+        // Without the prefix (one stream), live/north is no drone's: refused and not listed.
+        let one = pairing(None);
+        assert!(!one.decide(&north, t0).allowed());
+        assert!(one.list(t0).requests.is_empty());
     }
 
     #[test]

@@ -238,6 +238,18 @@ pub fn auth_http_address(settings: &Settings) -> String {
     )
 }
 
+/// `text` with the characters a regular expression gives a meaning escaped.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// mediamtx.yml for `settings`, with the publish `key` and the WebRTC `hosts` (see
 /// [`webrtc_hosts`]). `origin` names the TOML it comes from, for the header.
 pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) -> String {
@@ -249,7 +261,16 @@ pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) ->
 
     // Loopback: skycountd reads the ingest path; the forward publishes the viewers' path; the API
     // and metrics answer.
+    // Several drones: every path one level under the prefix (`live/north`) is published to and
+    // read like the configured one (MediaMTX's regular-expression paths, `~^…`), the viewers'
+    // path excepted (it has its own entry, and a name with a slash does not match).
+    let drones = settings
+        .drone_prefix()
+        .map(|p| format!("~^{}[A-Za-z0-9_.-]{{1,64}}$", regex_escape(&p)));
     let mut local_perms = vec![Permission::on("read", ingest)];
+    if let Some(d) = &drones {
+        local_perms.push(Permission::on("read", d));
+    }
     if m.always_available {
         local_perms.push(Permission::on("publish", browsers));
         local_perms.push(Permission::on("read", browsers));
@@ -262,7 +283,9 @@ pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) ->
             user: PUBLISH_USER,
             pass: Some(sha256_credential(key)),
             ips: vec![],
-            permissions: vec![Permission::on("publish", ingest)],
+            permissions: std::iter::once(Permission::on("publish", ingest))
+                .chain(drones.iter().map(|d| Permission::on("publish", d)))
+                .collect(),
         },
         User {
             user: "any",
@@ -305,6 +328,18 @@ pub fn render(settings: &Settings, key: &str, hosts: &[String], origin: &str) ->
         ));
     } else {
         paths.push((ingest, ingest_conf));
+    }
+    if let Some(d) = &drones {
+        paths.push((
+            d.as_str(),
+            PathConf {
+                source: "publisher",
+                override_publisher: true,
+                forward: None,
+                always_available: None,
+                always_available_tracks: None,
+            },
+        ));
     }
 
     let doc = MediamtxYml {

@@ -47,8 +47,7 @@ impl WatchOptions {
                 .then(|| s.stream.view_path.clone()),
             publish_url: format!("rtmp://{host}:{}/{}", s.stream.rtmp_port, s.stream.path),
             // Several drones are read from MediaMTX only when the configured one is.
-            list_paths: s.analysis.max_streams > 1
-                && matches!(s.source.url, crate::config::SourceSpec::Auto),
+            list_paths: s.drone_prefix().is_some(),
         }
     }
 }
