@@ -19,61 +19,50 @@ use skycountd::mediamtx::watch::{poll_once, Tracker, WatchOptions};
 use skycountd::publish::hub::Hub;
 use skycountd::wire::ModelReport;
 
+mod common;
+
 /// What the stand-in answers for a path name: status and body.
 type Answer = Arc<Mutex<Box<dyn Fn(&str) -> (u16, String) + Send>>>;
 
 fn serve(answer: Answer) -> SocketAddr {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            let app = Router::new()
-                .route(
-                    "/v3/paths/get/{*name}",
-                    get(
-                        |State(a): State<Answer>, UrlPath(name): UrlPath<String>| async move {
-                            let (status, body) = (a.lock().unwrap())(&name);
-                            (
-                                StatusCode::from_u16(status).unwrap(),
-                                [("content-type", "application/json")],
-                                body,
-                            )
-                                .into_response()
-                        },
-                    ),
+    let app = Router::new()
+        .route(
+            "/v3/paths/get/{*name}",
+            get(
+                |State(a): State<Answer>, UrlPath(name): UrlPath<String>| async move {
+                    let (status, body) = (a.lock().unwrap())(&name);
+                    (
+                        StatusCode::from_u16(status).unwrap(),
+                        [("content-type", "application/json")],
+                        body,
+                    )
+                        .into_response()
+                },
+            ),
+        )
+        .route(
+            "/v3/paths/list",
+            get(|State(a): State<Answer>| async move {
+                let (status, body) = (a.lock().unwrap())("?list");
+                (
+                    StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    body,
                 )
-                .route(
-                    "/v3/paths/list",
-                    get(|State(a): State<Answer>| async move {
-                        let (status, body) = (a.lock().unwrap())("?list");
-                        (
-                            StatusCode::from_u16(status).unwrap(),
-                            [("content-type", "application/json")],
-                            body,
-                        )
-                            .into_response()
-                    }),
+                    .into_response()
+            }),
+        )
+        .route(
+            "/v3/info",
+            get(|| async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"version":"v1.20.1","started":"2026-08-22T10:00:00Z"}"#,
                 )
-                .route(
-                    "/v3/info",
-                    get(|| async {
-                        (
-                            [("content-type", "application/json")],
-                            r#"{"version":"v1.20.1","started":"2026-08-22T10:00:00Z"}"#,
-                        )
-                    }),
-                )
-                .with_state(answer);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    addr
+            }),
+        )
+        .with_state(answer);
+    common::serve_router(app)
 }
 
 fn answer(f: impl Fn(&str) -> (u16, String) + Send + 'static) -> Answer {

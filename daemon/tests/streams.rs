@@ -267,52 +267,39 @@ fn control_api(online: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> std::ne
             "readers": [], "inboundBytes": 1000
         })
     }
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            let app = axum::Router::new()
-                .route(
-                    "/v3/paths/get/{*name}",
-                    get(
-                        |State(o): State<Online>, UrlPath(name): UrlPath<String>| async move {
-                            if o.lock().unwrap().contains(&name) {
-                                axum::Json(path(&name)).into_response()
-                            } else {
-                                (
-                                    StatusCode::NOT_FOUND,
-                                    axum::Json(serde_json::json!({"error": "path not found"})),
-                                )
-                                    .into_response()
-                            }
-                        },
-                    ),
-                )
-                .route(
-                    "/v3/paths/list",
-                    get(|State(o): State<Online>| async move {
-                        let items: Vec<serde_json::Value> =
-                            o.lock().unwrap().iter().map(|n| path(n)).collect();
-                        axum::Json(serde_json::json!({
-                            "itemCount": items.len(), "pageCount": 1, "items": items
-                        }))
-                    }),
-                )
-                .route(
-                    "/v3/info",
-                    get(|| async { axum::Json(serde_json::json!({"version": "v1.20.1"})) }),
-                )
-                .with_state(online);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    addr
+    let app = axum::Router::new()
+        .route(
+            "/v3/paths/get/{*name}",
+            get(
+                |State(o): State<Online>, UrlPath(name): UrlPath<String>| async move {
+                    if o.lock().unwrap().contains(&name) {
+                        axum::Json(path(&name)).into_response()
+                    } else {
+                        (
+                            StatusCode::NOT_FOUND,
+                            axum::Json(serde_json::json!({"error": "path not found"})),
+                        )
+                            .into_response()
+                    }
+                },
+            ),
+        )
+        .route(
+            "/v3/paths/list",
+            get(|State(o): State<Online>| async move {
+                let items: Vec<serde_json::Value> =
+                    o.lock().unwrap().iter().map(|n| path(n)).collect();
+                axum::Json(serde_json::json!({
+                    "itemCount": items.len(), "pageCount": 1, "items": items
+                }))
+            }),
+        )
+        .route(
+            "/v3/info",
+            get(|| async { axum::Json(serde_json::json!({"version": "v1.20.1"})) }),
+        )
+        .with_state(online);
+    serve_router(app)
 }
 
 /// The summary of `name` in `GET /api/streams`.

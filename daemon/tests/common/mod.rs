@@ -773,3 +773,22 @@ pub fn put_bundle(
         serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
     )
 }
+
+/// Serves `app` on a free loopback port from a thread of its own (a stand-in for another
+/// program's HTTP API, e.g. MediaMTX's); the address it listens on.
+pub fn serve_router(app: axum::Router) -> std::net::SocketAddr {
+    let std_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    addr
+}
