@@ -369,6 +369,58 @@ fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
     assert_eq!(status["streams"][0]["stream"], "live_drone");
     assert_eq!(status["streams"][0]["configured"], true);
 
+    // A viewer watches one stream: the one it names when it connects, else the configured one;
+    // it receives that stream's analyses alone.
+    let watch = |query: &str| {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let s = seen.clone();
+        let client = rust_socketio::ClientBuilder::new(format!("{}/{query}", d.base()))
+            .transport_type(rust_socketio::TransportType::Websocket)
+            .on("analysis", move |p: rust_socketio::Payload, _| {
+                if let rust_socketio::Payload::Text(v) = p {
+                    s.lock()
+                        .unwrap()
+                        .push(v[0]["stream"].as_str().unwrap_or("?").into());
+                }
+            })
+            .connect()
+            .expect("Socket.IO");
+        (client, seen)
+    };
+    let (north_viewer, north_seen) = watch("?stream=live_north");
+    let (plain_viewer, plain_seen) = watch("");
+    let (refused_viewer, refused_seen) = watch("?stream=live_park");
+    wait_for(Duration::from_secs(30), || {
+        let n = north_seen.lock().unwrap().len();
+        let p = plain_seen.lock().unwrap().len();
+        let r = refused_seen.lock().unwrap().len();
+        (n >= 4 && p >= 4 && r >= 4).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "every viewer receives analyses: north {:?}, plain {:?}, refused {:?}",
+            north_seen.lock().unwrap(),
+            plain_seen.lock().unwrap(),
+            refused_seen.lock().unwrap()
+        )
+    });
+    for (seen, want) in [
+        (&north_seen, "live_north"),
+        (&plain_seen, "live_drone"),
+        // A stream not analysed (refused) is no stream to watch: the configured one instead.
+        (&refused_seen, "live_drone"),
+    ] {
+        let seen = seen.lock().unwrap();
+        assert!(seen.iter().all(|s| s == want), "{want}: {seen:?}");
+    }
+    for c in [north_viewer, plain_viewer, refused_viewer] {
+        let _ = c.disconnect();
+    }
+    // The frame of the other stream's analysis, named by its seq.
+    let (code, jpeg) = d.get("/api/snapshot.jpg?stream=live_north").unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+
     // north goes: shown as ended (its place kept for it a while), the configured drone goes on.
     publishers[1].kill();
     online.lock().unwrap().retain(|p| p != "live/north");

@@ -12,6 +12,7 @@
 //! [`FEED_CAPACITY`] items behind loses the oldest and is told how many (`RecvError::Lagged`), so
 //! it can count them; the engine never waits for it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -73,6 +74,19 @@ pub struct Hub {
     history: RwLock<HistoryReport>,
     /// Every stream's summary, the configured one first (`note`, `set_roster`).
     streams: RwLock<Vec<StreamSummary>>,
+    /// The other streams' last analysis and its frame (JPEG once asked), for the viewers who
+    /// watch them.
+    others: Mutex<HashMap<String, Other>>,
+    /// The other streams' analyses as they come (Socket.IO sends each to its stream's room).
+    other_analyses: broadcast::Sender<Arc<Analysis>>,
+}
+
+/// Another stream's last analysis, the frame it was made from, and that frame as JPEG once
+/// a viewer asked for it.
+struct Other {
+    analysis: Arc<Analysis>,
+    frame: Frame,
+    jpeg: Option<Arc<Vec<u8>>>,
 }
 
 impl Hub {
@@ -101,6 +115,8 @@ impl Hub {
             mqtt: RwLock::new(MqttReport::default()),
             history: RwLock::new(HistoryReport::off()),
             streams: RwLock::new(Vec::new()),
+            others: Mutex::new(HashMap::new()),
+            other_analyses: broadcast::channel(FEED_CAPACITY).0,
         })
     }
 
@@ -189,7 +205,62 @@ impl Hub {
             s.analysed_ms = Some(a.wall_time_ms);
             s.analyses += 1;
             s.demo = a.demo;
+            if !s.configured {
+                drop(streams);
+                if let Event::Analysed { analysis, frame } = event {
+                    self.others.lock().insert(
+                        analysis.stream.to_string(),
+                        Other {
+                            analysis: analysis.clone(),
+                            frame: frame.clone(),
+                            jpeg: None,
+                        },
+                    );
+                    let _ = self.other_analyses.send(analysis.clone());
+                }
+            }
         }
+    }
+
+    /// Whether `stream` is another stream than the configured one that is analysed (listed,
+    /// and not refused).
+    pub fn is_other(&self, stream: &str) -> bool {
+        self.streams
+            .read()
+            .iter()
+            .any(|s| s.stream == stream && !s.configured && s.state != "refused")
+    }
+
+    /// Another stream's last analysis.
+    pub fn latest_of(&self, stream: &str) -> Option<Arc<Analysis>> {
+        self.others.lock().get(stream).map(|o| o.analysis.clone())
+    }
+
+    /// The other streams' analyses from now on.
+    pub fn subscribe_other_analyses(&self) -> broadcast::Receiver<Arc<Analysis>> {
+        self.other_analyses.subscribe()
+    }
+
+    /// Another stream's last analysed frame as JPEG, with the `seq` of its analysis.
+    pub fn snapshot_jpeg_of_stream(&self, stream: &str) -> Option<(u64, SnapshotJpeg)> {
+        let (seq, frame) = {
+            let others = self.others.lock();
+            let o = others.get(stream)?;
+            if let Some(j) = &o.jpeg {
+                return Some((o.analysis.seq, Ok(j.clone())));
+            }
+            (o.analysis.seq, o.frame.clone())
+        };
+        // Encoded outside the lock; kept unless a newer frame came meanwhile.
+        let jpeg = super::snapshot::encode_jpeg(&frame).map(Arc::new);
+        if let Ok(j) = &jpeg {
+            if let Some(o) = self.others.lock().get_mut(stream) {
+                if o.analysis.seq == seq {
+                    o.jpeg = Some(j.clone());
+                }
+            }
+        }
+        Some((seq, jpeg))
     }
 
     /// The roster's places (several drones): streams added, ended or refused; the ones it no
@@ -198,6 +269,9 @@ impl Hub {
         let mut streams = self.streams.write();
         let before = streams.clone();
         streams.retain(|s| s.configured || places.iter().any(|(n, _, _)| *n == s.stream));
+        self.others
+            .lock()
+            .retain(|name, _| places.iter().any(|(n, _, _)| n == name));
         for (name, path, state) in places {
             let s = match streams.iter().position(|s| s.stream == *name) {
                 Some(i) => &mut streams[i],

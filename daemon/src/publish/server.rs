@@ -226,10 +226,16 @@ async fn get_metrics(State(app): State<AppState>) -> Response {
 /// dashboard draws that analysis's heatmap and zone counts over it, and no other.
 pub const SEQ_HEADER: &str = "x-skycount-seq";
 
-async fn get_snapshot(State(app): State<AppState>) -> Response {
+/// `?stream=<name>`: another stream's last analysed frame (the configured stream's without).
+async fn get_snapshot(State(app): State<AppState>, req: Request) -> Response {
     let hub = app.hub.clone();
+    let stream = watched_stream(req.uri().query()).filter(|s| hub.is_other(s));
     // Encoding takes a few milliseconds: keep it off the async workers.
-    let jpeg = tokio::task::spawn_blocking(move || hub.snapshot_jpeg()).await;
+    let jpeg = tokio::task::spawn_blocking(move || match stream {
+        Some(s) => hub.snapshot_jpeg_of_stream(&s),
+        None => hub.snapshot_jpeg(),
+    })
+    .await;
     match jpeg {
         Ok(Some((seq, Ok(bytes)))) => {
             let mut r =
@@ -346,12 +352,24 @@ pub fn router(
         // Clients only listen: no event from a client is handled, so none can change anything.
         // An event that changes something must check `Auth::is_operator` on the socket's
         // request headers (`socket.req_parts().headers`) first.
+        //
+        // A viewer watches one stream, chosen when it connects (`?stream=live_north` in the
+        // handshake's query; to watch another, it connects again): it joins that stream's room
+        // and receives that stream's analyses alone. Without one, or naming no other stream
+        // listed now, it watches the configured stream, as before. Everyone gets the status.
         io.ns("/", move |socket: SocketRef| {
             let hub = hub.clone();
             async move {
+                let asked = watched_stream(socket.req_parts().uri.query());
+                let other = asked.filter(|s| hub.is_other(s));
+                let (room, latest) = match &other {
+                    Some(s) => (room_of(s), hub.latest_of(s)),
+                    None => (CONFIGURED_ROOM.to_string(), hub.latest_analysis()),
+                };
+                socket.join(room);
                 // A viewer that connects sees the latest at once, not at the next analysis.
                 let _ = socket.emit("status", &hub.status());
-                if let Some(a) = hub.latest_analysis() {
+                if let Some(a) = latest {
                     let _ = socket.emit("analysis", &*a);
                 }
             }
@@ -436,7 +454,29 @@ pub fn router(
     (app, io)
 }
 
-/// Pushes every new analysis, every alert's change, and the status once a second and whenever it
+/// The Socket.IO room of the viewers who watch the configured stream.
+const CONFIGURED_ROOM: &str = "configured";
+
+/// The Socket.IO room of the viewers who watch another stream.
+fn room_of(stream: &str) -> String {
+    format!("stream:{stream}")
+}
+
+/// The stream a viewer asks to watch: `stream=<name>` in the handshake's query (a name as the
+/// streams list gives it: letters, digits, `_`, `-`, `.`, at most 100).
+fn watched_stream(query: Option<&str>) -> Option<String> {
+    let value = query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("stream="))?;
+    (!value.is_empty()
+        && value.len() <= 100
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    .then(|| value.to_string())
+}
+
+/// Pushes every new analysis (to the viewers who watch its stream), every alert's change, and the status once a second and whenever it
 /// changes. Ends when
 /// the server is shut down (the namespace is gone once `io.close()` ran).
 pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
@@ -453,6 +493,18 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
             }
         }
     };
+    let emit_to = |io: &SocketIo, room: String, data: serde_json::Value| {
+        let ns = io.of("/");
+        async move {
+            match ns {
+                Some(ns) => {
+                    let _ = ns.to(room).emit("analysis", &data).await;
+                    true
+                }
+                None => false,
+            }
+        }
+    };
     let analyses = {
         let hub = hub.clone();
         let io = io.clone();
@@ -462,9 +514,28 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
                 let latest = rx.borrow_and_update().clone();
                 if let Some(a) = latest {
                     let data = serde_json::to_value(&*a).unwrap_or_default();
-                    if !emit(&io, "analysis", data).await {
+                    if !emit_to(&io, CONFIGURED_ROOM.into(), data).await {
                         return;
                     }
+                }
+            }
+        }
+    };
+    let others = {
+        let mut rx = hub.subscribe_other_analyses();
+        let io = io.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(a) => {
+                        let data = serde_json::to_value(&*a).unwrap_or_default();
+                        if !emit_to(&io, room_of(a.stream.as_str()), data).await {
+                            return;
+                        }
+                    }
+                    // A viewer that fell behind gets the next one: each analysis is whole.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }
             }
         }
@@ -501,7 +572,7 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
             }
         }
     };
-    tokio::join!(analyses, alerts, statuses);
+    tokio::join!(analyses, others, alerts, statuses);
 }
 
 /// Serves until `shutdown` resolves, within the connection limits of `publish::conn` (fitted
@@ -524,6 +595,23 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_viewer_asks_for_a_stream_by_its_name_only() {
+        assert_eq!(
+            watched_stream(Some("EIO=4&transport=websocket&stream=live_north")),
+            Some("live_north".into())
+        );
+        assert_eq!(watched_stream(Some("stream=")), None);
+        assert_eq!(watched_stream(Some("stream=../etc")), None);
+        assert_eq!(watched_stream(Some("stream=a%2Fb")), None);
+        assert_eq!(
+            watched_stream(Some(&format!("stream={}", "a".repeat(101)))),
+            None
+        );
+        assert_eq!(watched_stream(None), None);
+        assert_eq!(room_of("live_north"), "stream:live_north");
+    }
 
     #[test]
     fn host_header_forms() {
