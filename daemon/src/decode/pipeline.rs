@@ -504,7 +504,7 @@ fn to_frame(sample: &gst::Sample) -> Option<Frame> {
         decoded_at: Instant::now(),
         demo: false,
         // The lane the frame is put in says whose it is.
-        stream: crate::sample::StreamId::new("default"),
+        stream: crate::sample::StreamId::unset(),
     })
 }
 

@@ -246,11 +246,6 @@ impl Engine {
         &self.primary
     }
 
-    /// The streams analysed now, the configured one first.
-    pub fn streams(&self) -> Vec<StreamId> {
-        self.streams.lock().iter().map(|s| s.id.clone()).collect()
-    }
-
     /// Analyses one more stream (at `url`, with the configured stream's other decode options)
     /// beside the others, sharing the model in turns, with its own
     /// decoder, reconnects and analysis state (calibration, masks, zones and alerts start empty:

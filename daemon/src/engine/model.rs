@@ -212,6 +212,23 @@ fn alert_options(opts: &ModelOptions, id: &StreamId) -> analyse::alerts::Options
     }
 }
 
+/// The state of `id` in `streams`, made with `opts` (and the model in use) when it has none.
+fn per_stream<'a>(
+    streams: &'a mut HashMap<StreamId, PerStream>,
+    opts: &ModelOptions,
+    model: Option<&Loaded>,
+    id: &StreamId,
+) -> &'a mut PerStream {
+    streams.entry(id.clone()).or_insert_with(|| {
+        let mut analyser = Analyser::new(opts.analysis.clone(), Setup::default());
+        if let Some(l) = model {
+            analyser.set_model(l.model.info());
+        }
+        let alerts = Alerts::new(alert_options(opts, id));
+        PerStream { analyser, alerts }
+    })
+}
+
 struct Thread<'a> {
     stage: &'a Stage,
     opts: ModelOptions,
@@ -241,15 +258,7 @@ pub fn run(opts: ModelOptions, stage: &Stage) {
 impl Thread<'_> {
     /// The state of `id`, made on its first frame (or setup).
     fn stream(&mut self, id: &StreamId) -> &mut PerStream {
-        let (opts, model) = (&self.opts, self.loaded.as_ref());
-        self.streams.entry(id.clone()).or_insert_with(|| {
-            let mut analyser = Analyser::new(opts.analysis.clone(), Setup::default());
-            if let Some(l) = model {
-                analyser.set_model(l.model.info());
-            }
-            let alerts = Alerts::new(alert_options(opts, id));
-            PerStream { analyser, alerts }
-        })
+        per_stream(&mut self.streams, &self.opts, self.loaded.as_ref(), id)
     }
 
     fn load(&self, settings: &ModelSettings) -> Result<Loaded, ModelError> {
@@ -391,12 +400,13 @@ impl Thread<'_> {
         }
         let jobs = std::mem::take(&mut *self.stage.requests.calibrations.lock());
         for job in jobs {
-            self.stream(&job.stream);
-            let analyser = &mut self
-                .streams
-                .get_mut(&job.stream)
-                .expect("made just above")
-                .analyser;
+            let analyser = &mut per_stream(
+                &mut self.streams,
+                &self.opts,
+                self.loaded.as_ref(),
+                &job.stream,
+            )
+            .analyser;
             let answer = match self.loaded.as_mut() {
                 None => Err("the model is not loaded yet: try again in a moment".to_string()),
                 Some(l) => {

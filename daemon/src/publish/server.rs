@@ -481,30 +481,24 @@ fn watched_stream(query: Option<&str>) -> Option<String> {
 /// the server is shut down (the namespace is gone once `io.close()` ran).
 pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
     // `SocketIo::emit` panics once the namespace is closed; `of` says so instead.
-    let emit = |io: &SocketIo, event: &'static str, data: serde_json::Value| {
-        let ns = io.of("/");
-        async move {
-            match ns {
-                Some(ns) => {
-                    let _ = ns.emit(event, &data).await;
-                    true
+    // `room`: only the viewers in it (an analysis goes to those who watch its stream); `None`:
+    // everyone.
+    let emit =
+        |io: &SocketIo, room: Option<String>, event: &'static str, data: serde_json::Value| {
+            let ns = io.of("/");
+            async move {
+                match ns {
+                    Some(ns) => {
+                        let _ = match room {
+                            Some(r) => ns.to(r).emit(event, &data).await,
+                            None => ns.emit(event, &data).await,
+                        };
+                        true
+                    }
+                    None => false,
                 }
-                None => false,
             }
-        }
-    };
-    let emit_to = |io: &SocketIo, room: String, data: serde_json::Value| {
-        let ns = io.of("/");
-        async move {
-            match ns {
-                Some(ns) => {
-                    let _ = ns.to(room).emit("analysis", &data).await;
-                    true
-                }
-                None => false,
-            }
-        }
-    };
+        };
     let analyses = {
         let hub = hub.clone();
         let io = io.clone();
@@ -514,7 +508,7 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
                 let latest = rx.borrow_and_update().clone();
                 if let Some(a) = latest {
                     let data = serde_json::to_value(&*a).unwrap_or_default();
-                    if !emit_to(&io, CONFIGURED_ROOM.into(), data).await {
+                    if !emit(&io, Some(CONFIGURED_ROOM.into()), "analysis", data).await {
                         return;
                     }
                 }
@@ -529,7 +523,7 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
                 match rx.recv().await {
                     Ok(a) => {
                         let data = serde_json::to_value(&*a).unwrap_or_default();
-                        if !emit_to(&io, room_of(a.stream.as_str()), data).await {
+                        if !emit(&io, Some(room_of(a.stream.as_str())), "analysis", data).await {
                             return;
                         }
                     }
@@ -548,7 +542,7 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
                 match rx.recv().await {
                     Ok(alert) => {
                         let data = serde_json::to_value(&alert).unwrap_or_default();
-                        if !emit(&io, "alert", data).await {
+                        if !emit(&io, None, "alert", data).await {
                             return;
                         }
                     }
@@ -567,7 +561,7 @@ pub async fn broadcast(hub: Arc<Hub>, io: SocketIo) {
                 _ = hub.status_changed.notified() => {}
             }
             let data = serde_json::to_value(hub.status()).unwrap_or_default();
-            if !emit(&io, "status", data).await {
+            if !emit(&io, None, "status", data).await {
                 return;
             }
         }
