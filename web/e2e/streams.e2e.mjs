@@ -165,6 +165,30 @@ step('a second drone: both in the strip with their counts, the sum with its warn
   await screenshot('streams-two-laptop.png');
 });
 
+step("tapping a drone shows its counts and last analysed frame; back to the first", async () => {
+  const shown = () => env.page.locator(testid('count')).getAttribute('data-stream');
+  assert.equal(await shown(), 'live_drone');
+  await card('live_north').locator('button').click();
+  await waitFor("north's analyses on the page", async () => (await shown()) === 'live_north', { timeout: 20_000 });
+  assert.equal(await card('live_north').locator('button').getAttribute('aria-pressed'), 'true');
+  assert.equal(await card('live_drone').locator('button').getAttribute('aria-pressed'), 'false');
+  // No live video of another drone here: its last analysed frame, under its own heatmap.
+  await waitFor('the frame badge', async () => /Last analysed frame/.test((await env.page.textContent('body')) ?? ''), { timeout: 20_000 });
+  // The configured drone's calibration, masks and zones are not offered for this one.
+  await env.page.locator(testid('operator-elsewhere')).waitFor({ state: 'visible', timeout: 5000 });
+  // Every analysis from now on is north's.
+  const seen = new Set();
+  for (let i = 0; i < 10; i++) {
+    seen.add(await shown());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual([...seen], ['live_north']);
+  await screenshot('streams-north-shown.png');
+  await card('live_drone').locator('button').click();
+  await waitFor('the first drone back', async () => (await shown()) === 'live_drone', { timeout: 20_000 });
+  assert.equal(await env.page.locator(testid('operator-elsewhere')).count(), 0);
+});
+
 step('on a phone the strip fits and the page never scrolls sideways', async () => {
   await env.page.setViewportSize(PHONE);
   const strip = await env.page.locator(testid('drone-strip')).boundingBox();

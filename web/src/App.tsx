@@ -24,6 +24,7 @@ import { ShapeToolbar } from './components/ShapeToolbar';
 import { AlertBanner } from './components/AlertBanner';
 import { DroneRequests } from './components/DroneRequests';
 import { DroneStrip } from './components/DroneStrip';
+import { snapshotUrl, watchedOther } from './lib/streams';
 import { CalibrationDialog } from './components/CalibrationDialog';
 
 const RETAIN_MS = 15 * 60_000;
@@ -42,12 +43,16 @@ export function App() {
     });
   }, []);
 
-  const trend = useRef(new TrendWindow(RETAIN_MS)).current;
+  // a new window when the drone on screen changes (the trend is one drone's)
+  const trendRef = useRef(new TrendWindow(RETAIN_MS));
+  const trend = trendRef.current;
   // the analyses received lately, by seq: the overlay drawn over a picture is the picture's own
   const recent = useRef(new RecentAnalyses()).current;
   const [trendVersion, setTrendVersion] = useState(0);
   const [shown, setShown] = useState<{ a: Analysis; receivedAt: number } | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
+  // the drone on screen when it is not the configured one (several drones: the strip)
+  const [watching, setWatching] = useState<string | null>(null);
   // when the newest analysis or status arrived (this browser's clock)
   const [lastReceivedAt, setLastReceivedAt] = useState<number | null>(null);
   const [link, setLink] = useState<LinkInfo>({ state: 'connecting', detail: null, attempt: 0 });
@@ -130,10 +135,16 @@ export function App() {
     document.documentElement.dataset.theme = settings.theme;
   }, [settings.theme]);
 
-  // Socket.IO: status and analyses as they happen.
-  useEffect(
-    () =>
-      openLink({
+  // Socket.IO: status and analyses as they happen, of the drone on screen (another drone: a new
+  // link asking for it, and the trend and the analyses kept start again).
+  useEffect(() => {
+    trendRef.current = new TrendWindow(RETAIN_MS);
+    recent.clear();
+    setShown(null);
+    setTrendVersion((v) => v + 1);
+    const trendWindow = trendRef.current;
+    return openLink(
+      {
         onLink: setLink,
         onStatus: (s) => {
           setStatus(s);
@@ -143,7 +154,7 @@ export function App() {
         onAlert: (a) => setAlerts((open) => mergeAlert(open, a)),
         onAnalysis: (a) => {
           const t = Date.now();
-          if (trend.push(a.seq, t, a.count, a.smoothed)) setTrendVersion((v) => v + 1);
+          if (trendWindow.push(a.seq, t, a.count, a.smoothed)) setTrendVersion((v) => v + 1);
           setShown((prev) => {
             // a new daemon numbers its analyses from 1 again: the old ones pair with nothing
             if (prev && a.seq < prev.a.seq) recent.clear();
@@ -152,9 +163,22 @@ export function App() {
           recent.add(a, t);
           setLastReceivedAt(t);
         },
-      }),
-    [trend, recent],
-  );
+      },
+      undefined,
+      watching,
+    );
+  }, [recent, watching]);
+  // The drone on screen left the list (or was refused): back to the configured one.
+  const other = watchedOther(status?.streams ?? [], watching);
+  useEffect(() => {
+    if (watching !== null && status !== null && other === null) setWatching(null);
+  }, [watching, status, other]);
+  const onWatch = useCallback((s: string | null) => {
+    setWatching(s);
+    setCalibrating(false);
+    setMaskEditor(null);
+    setZoneEditor(null);
+  }, []);
 
   // Who this browser is: a viewer, or the signed-in operator (the cookie is the browser's). Asked
   // again whenever the link to the box comes back (it may have restarted) and every minute.
@@ -239,7 +263,7 @@ export function App() {
   const onVideoStall = useCallback((reason: string) => player.current?.restart(reason), [player]);
 
   // The drone just appeared: try the video now instead of waiting for the next retry.
-  const streamState = status?.state ?? null;
+  const streamState = other ? other.state : (status?.state ?? null);
   useEffect(() => {
     if (streamState === 'live') player.current?.kick();
   }, [streamState, player]);
@@ -281,24 +305,24 @@ export function App() {
       </p>
       <DroneRequests operator={isOperator} hidden={calibrating} />
       <AlertBanner alerts={alerts} operator={isOperator} onAcknowledge={onAcknowledge} zoneCounts={analysis?.zones ?? []} camera={analysis?.camera ?? null} fresh={fresh} hidden={calibrating} />
-      <DroneStrip streams={status?.streams ?? []} />
+      <DroneStrip streams={status?.streams ?? []} watching={other?.stream ?? null} onWatch={onWatch} />
       <main className="layout">
         <div className="viewer">
           <Stage
-            stream={stream}
+            stream={other ? null : stream}
             whep={whep}
             onVideoStall={onVideoStall}
             analysis={analysis}
             lookup={lookup}
             receivedAt={shown?.receivedAt ?? null}
-            info={info}
+            info={other && info ? { ...info, snapshot_url: snapshotUrl(info.snapshot_url, other.stream) } : info}
             streamState={streamState}
             fresh={fresh}
             heatmapOn={settings.heatmapOn}
             opacity={settings.opacity}
-            masks={maskEditor ? maskEditor.shapes : masks}
-            zones={zoneEditor ? zoneEditor.shapes : zones}
-            editor={maskEditor ?? zoneEditor}
+            masks={other ? [] : maskEditor ? maskEditor.shapes : masks}
+            zones={other ? [] : zoneEditor ? zoneEditor.shapes : zones}
+            editor={other ? null : (maskEditor ?? zoneEditor)}
             onShapeTap={onShapeTap}
           />
           {maskEditor && (
@@ -326,7 +350,7 @@ export function App() {
         <aside className="side">
           <CountPanel
             analysis={analysis}
-            calibration={calibration}
+            calibration={other ? null : calibration}
             trend={trend}
             version={trendVersion}
             now={now}
@@ -339,6 +363,11 @@ export function App() {
             onCalibrate={startCalibration}
           />
           <div ref={operatorRef} className="operator-slot">
+            {other ? (
+              <p className="panel operator-elsewhere" data-testid="operator-elsewhere">
+                Calibration, masks and zones are the configured drone&apos;s: show it (the strip above) to see or change them.
+              </p>
+            ) : (
             <OperatorPanel
               open={operatorOpen}
               onToggle={() => setOperatorOpen((o) => !o)}
@@ -367,6 +396,7 @@ export function App() {
               info={info}
               waiting={streamState !== 'live'}
             />
+            )}
           </div>
           <HealthPanel
             status={status}

@@ -57,7 +57,7 @@ export function CountPanel({ analysis, calibration, trend, version, now, windowM
           <div className="frame-count muted">
             this frame:{' '}
             {/* the raw per-analysis count (docs/api.md `count`): what the e2e test compares with the events */}
-            <span className={stale ? 'count-raw stale' : 'count-raw'} data-testid="count" data-seq={analysis?.seq} data-count={analysis?.count}>
+            <span className={stale ? 'count-raw stale' : 'count-raw'} data-testid="count" data-seq={analysis?.seq} data-count={analysis?.count} data-stream={analysis?.stream ?? undefined}>
               {fmtCount(analysis?.count)}
             </span>{' '}
             <span className="small">(one analysis; the large number is the median of the last seconds)</span>

@@ -18,6 +18,8 @@ export interface DensityGrid {
 }
 
 export interface Analysis {
+  /** the drone's stream (`live_drone`); null from an older daemon */
+  stream: string | null;
   seq: number;
   count: number;
   inference_ms: number;
@@ -287,6 +289,7 @@ export function parseAnalysis(v: unknown): Analysis | null {
   const density = parseDensity(v.density);
   if (seq === null || count === null || density === null) return null;
   return {
+    stream: str(v.stream),
     seq,
     count,
     inference_ms: num(v.inference_ms) ?? NaN,

@@ -22,9 +22,11 @@ export interface LinkHandlers {
   onAlert: (a: Alert) => void;
 }
 
-/** Opens the link; returns a function that closes it. */
-export function openLink(h: LinkHandlers, url?: string): () => void {
+/** Opens the link; returns a function that closes it. `stream`: watch that drone's analyses
+ * (docs/api.md: the handshake's `stream`), else the configured drone's. */
+export function openLink(h: LinkHandlers, url?: string, stream?: string | null): () => void {
   const opts = {
+    ...(stream ? { query: { stream } } : {}),
     path: '/socket.io',
     reconnection: true,
     reconnectionAttempts: Infinity,

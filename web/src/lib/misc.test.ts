@@ -6,6 +6,7 @@ import { DEFAULT_SETTINGS, sanitizeSettings } from './settings';
 
 // The examples of docs/api.md.
 const ANALYSIS = {
+  stream: 'live_drone',
   seq: 42,
   count: 123.4,
   inference_ms: 812.5,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { droneName, parseStreams, stripOf } from './streams';
+import { droneName, parseStreams, snapshotUrl, stripOf, watchedOther } from './streams';
 
 const stream = (over: Record<string, unknown>) => ({
   stream: 'live_drone',
@@ -61,5 +61,23 @@ describe('streams', () => {
   it('names a drone by its path, else by its stream', () => {
     expect(droneName({ path: 'live/north', stream: 'live_north' })).toBe('north');
     expect(droneName({ path: null, stream: 'demo' })).toBe('demo');
+  });
+
+  it('watches another drone only while it is analysed', () => {
+    const streams = parseStreams([
+      stream({}),
+      stream({ stream: 'live_north', path: 'live/north', configured: false }),
+      stream({ stream: 'live_park', path: 'live/park', configured: false, state: 'refused' }),
+    ]);
+    expect(watchedOther(streams, 'live_north')?.stream).toBe('live_north');
+    expect(watchedOther(streams, 'live_park')).toBeNull();
+    expect(watchedOther(streams, 'live_drone')).toBeNull();
+    expect(watchedOther(streams, 'gone')).toBeNull();
+    expect(watchedOther(streams, null)).toBeNull();
+  });
+
+  it("asks for the watched drone's last analysed frame", () => {
+    expect(snapshotUrl('/api/snapshot.jpg', null)).toBe('/api/snapshot.jpg');
+    expect(snapshotUrl('/api/snapshot.jpg', 'live_north')).toBe('/api/snapshot.jpg?stream=live_north');
   });
 });

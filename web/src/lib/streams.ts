@@ -116,3 +116,16 @@ export function stripOf(streams: readonly StreamSummary[]): Strip | null {
   }
   return { items, sum };
 }
+
+/** The drone `watching` names, when it is another analysed drone than the configured one; null
+ * otherwise (none chosen, or it left the list or was refused: the configured one is shown). */
+export function watchedOther(streams: readonly StreamSummary[], watching: string | null): StreamSummary | null {
+  if (watching === null) return null;
+  return streams.find((s) => s.stream === watching && !s.configured && s.state !== 'refused') ?? null;
+}
+
+/** The last analysed frame of `stream` (the configured drone's for null). */
+export function snapshotUrl(base: string, stream: string | null): string {
+  if (stream === null) return base;
+  return `${base}${base.includes('?') ? '&' : '?'}stream=${encodeURIComponent(stream)}`;
+}
