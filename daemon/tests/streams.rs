@@ -333,18 +333,20 @@ fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
     let state = tempfile::tempdir().unwrap();
     let port = free_port();
     // Two streams at most: the configured live/drone and the first other drone listed.
-    let d = Daemon::start(&format!(
+    let config = format!(
         "[source]\nstall_ms = 1000\nreconnect_after_ms = 2000\nbackoff_initial_ms = 200\nbackoff_max_ms = 1000\n\
          [stream]\npath = \"live/drone\"\nrtmp_port = {}\nread_protocol = \"rtmp\"\npairing = false\n\
          key = \"0123456789abcdef01234567\"\n\
          [model]\npath = \"{}\"\ninput_width = 320\ninput_height = 176\nexecution_providers = [\"cpu\"]\nthreads = 1\n\
          [analysis]\nstate_dir = \"{}\"\nmax_streams = 2\n\
          [server]\nlisten = \"127.0.0.1:{port}\"\nweb_dir = \"/nonexistent/web\"\n\
-         [mediamtx]\nwatch = true\napi = \"{api}\"\npoll_ms = 200\n",
+         [mediamtx]\nwatch = true\napi = \"{api}\"\npoll_ms = 200\n{}",
         rtmp.port,
         tiny_model().display(),
-        state.path().display()
-    ));
+        state.path().display(),
+        operator_section("streams-test-pass", state.path()),
+    );
+    let d = Daemon::start(&config);
     let analysed = |name: &str| summary(&d, name).and_then(|s| s["analyses"].as_u64());
     wait_for(Duration::from_secs(60), || {
         (analysed("live_drone")? >= 3 && analysed("live_north")? >= 3).then_some(())
@@ -421,6 +423,78 @@ fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
     assert_eq!(code, 200);
     assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
 
+    // The operator masks the whole of north's frame (`?stream=`): north counts nothing from its
+    // next analyses, the configured drone counts as before, and the mask is kept under north's
+    // path.
+    let cookie = sign_in(&d, "streams-test-pass");
+    let operator = |method: &str, path: &str, body: &str| {
+        let url = format!("{}{path}", d.base());
+        let mut res = match method {
+            "PUT" => agent()
+                .put(&url)
+                .header("Cookie", &cookie)
+                .header("Content-Type", "application/json")
+                .send(body.to_string()),
+            _ => agent()
+                .post(&url)
+                .header("Cookie", &cookie)
+                .header("Content-Type", "application/json")
+                .send(body.to_string()),
+        }
+        .unwrap();
+        let text = res.body_mut().read_to_string().unwrap_or_default();
+        (res.status().as_u16(), text)
+    };
+    let count = |name: &str| summary(&d, name).and_then(|s| s["count"].as_f64());
+    assert!(
+        count("live_north").unwrap() > 0.0,
+        "north counts something before its mask"
+    );
+    let whole = r#"{"masks": [{"name": "all of it", "points": [[0,0],[1,0],[1,1],[0,1]]}]}"#;
+    let (code, body) = operator("PUT", "/api/operator/masks?stream=live_north", whole);
+    assert_eq!(code, 200, "{body}");
+    let kept = std::fs::read_to_string(state.path().join("live_north/setup.json"))
+        .expect("north's setup is kept under its path");
+    assert!(kept.contains("all of it"), "{kept}");
+    let from = analysed("live_north").unwrap();
+    wait_for(Duration::from_secs(30), || {
+        let s = summary(&d, "live_north")?;
+        (s["analyses"].as_u64()? >= from + 3 && s["count"].as_f64()? == 0.0).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "north counts nothing under its mask: {}",
+            d.get_json("/api/streams")
+        )
+    });
+    assert!(
+        count("live_drone").unwrap() > 0.0,
+        "the configured drone is not masked"
+    );
+    let masks = d.status()["masks"].clone();
+    assert_eq!(
+        masks,
+        serde_json::json!([]),
+        "the status's masks are the configured drone's"
+    );
+    // A frozen frame of north is north's, and named with it.
+    let (code, body) = operator("POST", "/api/operator/freeze?stream=live_north", "");
+    assert_eq!(code, 200, "{body}");
+    let frozen: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let url = frozen["image_url"].as_str().unwrap();
+    assert!(url.ends_with("?stream=live_north"), "{url}");
+    assert_eq!(
+        (frozen["width"].as_u64(), frozen["height"].as_u64()),
+        (Some(320), Some(180))
+    );
+    // A stream not analysed (refused, or unknown) has no setup to change.
+    for name in ["live_park", "live_nowhere"] {
+        let (code, body) = operator("PUT", &format!("/api/operator/masks?stream={name}"), whole);
+        assert_eq!(code, 404, "{name}: {body}");
+        assert!(body.contains("/api/streams"), "{body}");
+    }
+    assert!(!state.path().join("live_park").join("setup.json").exists());
+
     // north goes: shown as ended (its place kept for it a while), the configured drone goes on.
     publishers[1].kill();
     online.lock().unwrap().retain(|p| p != "live/north");
@@ -444,4 +518,36 @@ fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
         (s["state"] == "live" && s["analyses"].as_u64()? >= back_from + 2).then_some(())
     })
     .unwrap_or_else(|| panic!("north analysed again: {}", d.get_json("/api/streams")));
+    assert_eq!(
+        count("live_north"),
+        Some(0.0),
+        "north comes back with its mask"
+    );
+
+    // A new daemon on the same state: north is counted with the mask kept for its path.
+    drop(d);
+    // north listed before park again, so that it gets the one place beside the configured drone
+    online.lock().unwrap().sort();
+    let d = Daemon::start(&config);
+    let analysed = |name: &str| summary(&d, name).and_then(|s| s["analyses"].as_u64());
+    wait_for(Duration::from_secs(60), || {
+        (analysed("live_drone")? >= 3 && analysed("live_north")? >= 3).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "both streams analysed again: {}",
+            d.get_json("/api/streams")
+        )
+    });
+    let north = summary(&d, "live_north").unwrap();
+    assert_eq!(
+        north["count"], 0.0,
+        "north's mask survives a restart: {north}"
+    );
+    assert!(
+        summary(&d, "live_drone").unwrap()["count"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 }

@@ -1,13 +1,17 @@
 //! The operator's actions carried out: the store keeps them, the engine applies them.
 //!
-//! One [`BoxOperator`] per daemon. It holds the setup (calibration, masks and zones) of the stream path
-//! being analysed: every change is written to the store first and handed to the engine only once it
-//! is kept, so what the box counts with is always what survives a restart.
+//! One [`BoxOperator`] per daemon, acting on the configured stream; [`Operator::for_stream`]
+//! gives the same operator acting on another drone analysed now (several drones, `engine::roster`).
+//! Each stream path has its own setup (calibration, masks and zones) and its own store
+//! (`<state_dir>/<stream key>/`): every change is written to that store first and handed to the
+//! engine only once it is kept, so what the box counts with is always what survives a restart, and
+//! a drone that comes back on the same path is counted with what the operator set for it.
 //!
 //! A calibration is computed and judged first (a *proposal*, kept in memory for
-//! [`PROPOSAL_TTL`]), and applied only when the operator applies it; its frame and taps become
-//! training data then.
+//! [`PROPOSAL_TTL`]), and applied only when the operator applies it, to the stream it was made
+//! on; its frame and taps become training data then.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,11 +22,12 @@ use crate::analyse::{mask, zones, Setup};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::infer::Model;
-use crate::publish::actions::{BoxFuture, Frozen, OpError, Operator};
+use crate::publish::actions::{BoxFuture, Frozen, Op, OpError, Operator};
 use crate::publish::body::{BodyWriter, Chunks};
 use crate::publish::hub::Hub;
 use crate::publish::models::MAX_MODEL_BYTES;
 use crate::publish::snapshot;
+use crate::sample::StreamId;
 use crate::store::models::{ModelShelf, Shelf};
 use crate::store::{export, Store};
 use crate::wire::{
@@ -37,40 +42,30 @@ const MAX_PROPOSALS: usize = 8;
 /// A calibration computed and judged, not yet applied.
 struct Proposal {
     id: String,
+    /// The stream it was made on: applied to that one only.
+    stream: StreamId,
     made: Instant,
     calibration: Calibration,
     request: Request,
 }
 
-pub struct BoxOperator {
-    engine: Arc<Engine>,
-    hub: Arc<Hub>,
+/// One stream's setup as kept: its store and what the engine counts it with.
+struct Kept {
+    id: StreamId,
+    /// The configured stream (the status shows its setup in full).
+    configured: bool,
     store: Store,
     /// The stream path, as the training data names it.
-    stream: String,
+    name: String,
     setup: Mutex<Setup>,
-    /// Uploaded models. The settings a new one is checked with are the engine's: they follow
-    /// a reload.
-    shelf: ModelShelf,
-    /// One model change at a time (an upload or a rollback).
-    switching: tokio::sync::Mutex<()>,
-    /// Calibrations computed and not yet applied, oldest first.
-    proposals: Mutex<Vec<Proposal>>,
 }
 
-impl BoxOperator {
-    /// Loads the kept setup and hands it to the engine.
-    pub fn start(
-        engine: Arc<Engine>,
-        hub: Arc<Hub>,
-        store: Store,
-        stream: String,
-        shelf: ModelShelf,
-    ) -> Arc<Self> {
+impl Kept {
+    fn load(id: StreamId, configured: bool, store: Store, name: String) -> Self {
         let setup = store.load();
         if setup.calibration.is_some() || !setup.masks.is_empty() || !setup.zones.is_empty() {
             log::info!(
-                "kept for {stream}: {}, {} mask(s), {} zone(s)",
+                "kept for {name}: {}, {} mask(s), {} zone(s)",
                 setup
                     .calibration
                     .as_ref()
@@ -80,33 +75,103 @@ impl BoxOperator {
                 setup.zones.len()
             );
         }
-        engine.set_setup(setup.clone());
-        hub.apply(Event::Setup(setup.clone()));
-        Arc::new(Self {
-            engine,
-            hub,
+        Self {
+            id,
+            configured,
             store,
-            stream,
+            name,
             setup: Mutex::new(setup),
-            shelf,
-            switching: tokio::sync::Mutex::new(()),
-            proposals: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// What every stream's operator shares: the engine, the hub, the model shelf, the proposals and
+/// the other streams' setups.
+struct Shared {
+    engine: Arc<Engine>,
+    /// The configured stream's setup.
+    configured: Arc<Kept>,
+    hub: Arc<Hub>,
+    /// Uploaded models. The settings a new one is checked with are the engine's: they follow
+    /// a reload.
+    shelf: ModelShelf,
+    /// One model change at a time (an upload or a rollback).
+    switching: tokio::sync::Mutex<()>,
+    /// Calibrations computed and not yet applied, oldest first.
+    proposals: Mutex<Vec<Proposal>>,
+    /// The other streams analysed now, by name.
+    others: Mutex<HashMap<StreamId, Arc<Kept>>>,
+}
+
+/// The operator acting on one stream (see the module docs).
+pub struct BoxOperator {
+    shared: Arc<Shared>,
+    kept: Arc<Kept>,
+}
+
+impl BoxOperator {
+    /// Loads the configured stream's kept setup and hands it to the engine.
+    pub fn start(
+        engine: Arc<Engine>,
+        hub: Arc<Hub>,
+        store: Store,
+        stream: String,
+        shelf: ModelShelf,
+    ) -> Arc<Self> {
+        let kept = Arc::new(Kept::load(engine.primary().clone(), true, store, stream));
+        let setup = kept.setup.lock().clone();
+        engine.set_setup(setup.clone());
+        hub.apply(Event::Setup(setup));
+        Arc::new(Self {
+            shared: Arc::new(Shared {
+                engine,
+                configured: kept.clone(),
+                hub,
+                shelf,
+                switching: tokio::sync::Mutex::new(()),
+                proposals: Mutex::new(Vec::new()),
+                others: Mutex::new(HashMap::new()),
+            }),
+            kept,
         })
+    }
+
+    /// Another drone joined the engine as `id`: its path's kept setup (`store`, `name` its
+    /// path) is loaded and applied from its first analysis.
+    pub fn stream_added(&self, id: StreamId, store: Store, name: String) {
+        let kept = Kept::load(id.clone(), false, store, name);
+        let setup = kept.setup.lock().clone();
+        if setup != Setup::default() {
+            self.shared.engine.set_setup_of(id.clone(), setup);
+        }
+        self.shared.others.lock().insert(id, Arc::new(kept));
+    }
+
+    /// The drone `id` left the engine: its setup stays on disk for when it comes back.
+    pub fn stream_removed(&self, id: &StreamId) {
+        self.shared.others.lock().remove(id);
+        self.shared.proposals.lock().retain(|p| p.stream != *id);
     }
 
     fn report(&self, shelf: Shelf) -> ModelShelfReport {
         ModelShelfReport {
             shelf,
-            configured_path: self.engine.model_settings().path.display().to_string(),
+            configured_path: self
+                .shared
+                .engine
+                .model_settings()
+                .path
+                .display()
+                .to_string(),
             max_upload_bytes: MAX_MODEL_BYTES,
         }
     }
 
     /// Runs what `shelf` says is current; on failure writes `before` back and says why.
     async fn switch_to(&self, shelf: &Shelf, before: &Shelf) -> Result<(), OpError> {
-        let path = shelf.current.as_ref().map(|e| self.shelf.path_of(e));
-        if let Err(e) = self.engine.switch_model(path).await {
-            if let Err(w) = self.shelf.write(before) {
+        let path = shelf.current.as_ref().map(|e| self.shared.shelf.path_of(e));
+        if let Err(e) = self.shared.engine.switch_model(path).await {
+            if let Err(w) = self.shared.shelf.write(before) {
                 log::error!("{w}");
             }
             return Err(OpError::Unusable(format!(
@@ -116,29 +181,52 @@ impl BoxOperator {
         Ok(())
     }
 
-    /// Keeps a changed setup, then applies it.
+    /// Keeps a changed setup of this operator's stream, then applies it.
     fn change(&self, f: impl FnOnce(&mut Setup)) -> Result<Setup, OpError> {
-        let mut setup = self.setup.lock();
+        let kept = &self.kept;
+        let mut setup = kept.setup.lock();
         let mut new = setup.clone();
         f(&mut new);
-        self.store.save(&new).map_err(OpError::Failed)?;
+        kept.store.save(&new).map_err(OpError::Failed)?;
         *setup = new.clone();
-        self.engine.set_setup(new.clone());
-        // The status says so at once, not one analysis later.
-        self.hub.apply(Event::Setup(new.clone()));
+        self.shared
+            .engine
+            .set_setup_of(kept.id.clone(), new.clone());
+        if kept.configured {
+            // The status says so at once, not one analysis later.
+            self.shared.hub.apply(Event::Setup(new.clone()));
+        }
         Ok(new)
+    }
+
+    /// The last analysed frame of this operator's stream.
+    fn last_frame(&self) -> Option<crate::sample::Frame> {
+        if self.kept.configured {
+            self.shared.hub.last_frame()
+        } else {
+            self.shared.hub.last_frame_of(self.kept.id.as_str())
+        }
+    }
+
+    /// Where a kept frame of this stream is served.
+    fn frame_url(&self, id: &str) -> String {
+        if self.kept.configured {
+            format!("/api/operator/frames/{id}.jpg")
+        } else {
+            format!("/api/operator/frames/{id}.jpg?stream={}", self.kept.id)
+        }
     }
 }
 
 impl Operator for Arc<BoxOperator> {
     fn freeze(&self) -> Result<Frozen, OpError> {
-        let frame = self.hub.last_frame().ok_or_else(|| {
+        let frame = self.last_frame().ok_or_else(|| {
             OpError::Conflict("no frame has been analysed yet: wait for the drone's video".into())
         })?;
         let jpeg = snapshot::encode_jpeg(&frame).map_err(OpError::Failed)?;
-        let id = self.store.save_frame(&jpeg).map_err(OpError::Failed)?;
+        let id = self.kept.store.save_frame(&jpeg).map_err(OpError::Failed)?;
         Ok(Frozen {
-            image_url: format!("/api/operator/frames/{id}.jpg"),
+            image_url: self.frame_url(&id),
             frame_id: id,
             width: frame.width,
             height: frame.height,
@@ -146,13 +234,13 @@ impl Operator for Arc<BoxOperator> {
     }
 
     fn frame(&self, id: &str) -> Option<Vec<u8>> {
-        self.store.frame(id)
+        self.kept.store.frame(id)
     }
 
     fn calibrate(&self, req: Request) -> BoxFuture<Result<CalibrationProposal, OpError>> {
         let me = self.clone();
         Box::pin(async move {
-            let jpeg = me.store.frame(&req.frame_id).ok_or_else(|| {
+            let jpeg = me.kept.store.frame(&req.frame_id).ok_or_else(|| {
                 OpError::NotFound(format!("no frame {:?}: freeze one first", req.frame_id))
             })?;
             // The box against the frame's size, from its header alone: decoding a full-size
@@ -173,8 +261,9 @@ impl Operator for Arc<BoxOperator> {
             .map_err(|e| OpError::Failed(format!("the kept frame cannot be read: {e}")))?;
             let (w, h) = img.dimensions();
             let (calibration, preview) = me
+                .shared
                 .engine
-                .calibrate(img.into_raw(), w, h, req.clone())
+                .calibrate(me.kept.id.clone(), img.into_raw(), w, h, req.clone())
                 .await
                 .map_err(OpError::Bad)?;
             let id = format!("{}-{}", calibration.at_ms, req.taps.len());
@@ -185,16 +274,17 @@ impl Operator for Arc<BoxOperator> {
                 .unwrap_or_default();
             log::info!(
                 "calibration proposed for {} ({verdict}, not applied): {}",
-                me.stream,
+                me.kept.name,
                 calibration.message
             );
-            let mut proposals = me.proposals.lock();
+            let mut proposals = me.shared.proposals.lock();
             proposals.retain(|p| p.made.elapsed() < PROPOSAL_TTL && p.id != id);
             if proposals.len() >= MAX_PROPOSALS {
                 proposals.remove(0);
             }
             proposals.push(Proposal {
                 id: id.clone(),
+                stream: me.kept.id.clone(),
                 made: Instant::now(),
                 calibration: calibration.clone(),
                 request: req,
@@ -212,11 +302,15 @@ impl Operator for Arc<BoxOperator> {
         let me = self.clone();
         Box::pin(async move {
             let found = {
-                let mut proposals = me.proposals.lock();
+                let mut proposals = me.shared.proposals.lock();
                 proposals.retain(|p| p.made.elapsed() < PROPOSAL_TTL);
-                let i = proposals.iter().position(|p| p.id == id).ok_or_else(|| {
+                let i = proposals
+                    .iter()
+                    .position(|p| p.id == id && p.stream == me.kept.id)
+                    .ok_or_else(|| {
                     OpError::NotFound(format!(
-                        "no calibration {id:?} to apply: it expired ({} min after it was made) or was applied already; calibrate again",
+                        "no calibration {id:?} to apply on {}: it expired ({} min after it was made), was applied already or was made on another stream; calibrate again",
+                        me.kept.id,
                         PROPOSAL_TTL.as_secs() / 60
                     ))
                 })?;
@@ -233,8 +327,9 @@ impl Operator for Arc<BoxOperator> {
                 }
                 proposals.remove(i)
             };
-            me.store
-                .save_taps(&found.request, &me.stream)
+            me.kept
+                .store
+                .save_taps(&found.request, &me.kept.name)
                 .map_err(OpError::Failed)?;
             // Applied now: the time in force is the apply's.
             let calibration = Calibration {
@@ -242,14 +337,14 @@ impl Operator for Arc<BoxOperator> {
                 ..found.calibration
             };
             me.change(|s| s.calibration = Some(calibration.clone()))?;
-            log::info!("calibrated {}: {}", me.stream, calibration.message);
+            log::info!("calibrated {}: {}", me.kept.name, calibration.message);
             Ok(calibration)
         })
     }
 
     fn reset_calibration(&self) -> Result<(), OpError> {
         self.change(|s| s.calibration = None)?;
-        log::info!("calibration of {} reset", self.stream);
+        log::info!("calibration of {} reset", self.kept.name);
         Ok(())
     }
 
@@ -263,7 +358,7 @@ impl Operator for Arc<BoxOperator> {
             })
             .collect();
         let kept = self.change(|s| s.masks = masks)?;
-        log::info!("{} mask(s) set for {}", kept.masks.len(), self.stream);
+        log::info!("{} mask(s) set for {}", kept.masks.len(), self.kept.name);
         Ok(kept.masks)
     }
 
@@ -277,21 +372,39 @@ impl Operator for Arc<BoxOperator> {
             })
             .collect();
         let kept = self.change(|s| s.zones = zones)?;
-        log::info!("{} zone(s) set for {}", kept.zones.len(), self.stream);
+        log::info!("{} zone(s) set for {}", kept.zones.len(), self.kept.name);
         Ok(kept.zones)
     }
 
     fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>> {
-        let engine = self.engine.clone();
+        let engine = self.shared.engine.clone();
         Box::pin(async move { engine.acknowledge(id).await.map_err(OpError::NotFound) })
     }
 
+    fn for_stream(&self, stream: &str) -> Result<Op, OpError> {
+        let id = StreamId::new(stream);
+        let kept = if id == self.shared.configured.id {
+            Some(self.shared.configured.clone())
+        } else {
+            self.shared.others.lock().get(&id).cloned()
+        };
+        let kept = kept.ok_or_else(|| {
+            OpError::NotFound(format!(
+                "no drone {stream:?} is analysed now: GET /api/streams lists the streams (their `stream`)"
+            ))
+        })?;
+        Ok(Arc::new(Arc::new(BoxOperator {
+            shared: self.shared.clone(),
+            kept,
+        })))
+    }
+
     fn models(&self) -> Result<ModelShelfReport, OpError> {
-        Ok(self.report(self.shelf.state()))
+        Ok(self.report(self.shared.shelf.state()))
     }
 
     fn model_incoming(&self) -> Result<tempfile::NamedTempFile, OpError> {
-        self.shelf.incoming().map_err(OpError::Failed)
+        self.shared.shelf.incoming().map_err(OpError::Failed)
     }
 
     fn upload_model(
@@ -301,19 +414,24 @@ impl Operator for Arc<BoxOperator> {
     ) -> BoxFuture<Result<ModelShelfReport, OpError>> {
         let me = self.clone();
         Box::pin(async move {
-            let _one = me.switching.lock().await;
-            let (path, settings) = (file.path().to_path_buf(), me.engine.model_settings());
+            let _one = me.shared.switching.lock().await;
+            let (path, settings) = (file.path().to_path_buf(), me.shared.engine.model_settings());
             let info = tokio::task::spawn_blocking(move || Model::probe(&path, &settings))
                 .await
                 .map_err(|e| OpError::Failed(e.to_string()))?
                 .map_err(|e| OpError::Unusable(format!("the uploaded model was refused: {e}")))?;
             let name = if info.card.is_some() { info.name } else { name };
             let entry = me
+                .shared
                 .shelf
                 .keep(file, &name, info.analysis_scale)
                 .map_err(OpError::Failed)?;
-            let before = me.shelf.state();
-            let shelf = me.shelf.activate(entry.clone()).map_err(OpError::Failed)?;
+            let before = me.shared.shelf.state();
+            let shelf = me
+                .shared
+                .shelf
+                .activate(entry.clone())
+                .map_err(OpError::Failed)?;
             me.switch_to(&shelf, &before).await?;
             log::info!(
                 "model {} uploaded ({} bytes, sha256 {}) and in use",
@@ -328,9 +446,9 @@ impl Operator for Arc<BoxOperator> {
     fn rollback_model(&self) -> BoxFuture<Result<ModelShelfReport, OpError>> {
         let me = self.clone();
         Box::pin(async move {
-            let _one = me.switching.lock().await;
-            let before = me.shelf.state();
-            let shelf = me.shelf.rollback().map_err(OpError::Conflict)?;
+            let _one = me.shared.switching.lock().await;
+            let before = me.shared.shelf.state();
+            let shelf = me.shared.shelf.rollback().map_err(OpError::Conflict)?;
             me.switch_to(&shelf, &before).await?;
             log::info!(
                 "model rolled back to {}",
@@ -340,7 +458,7 @@ impl Operator for Arc<BoxOperator> {
                     .map(|e| e.name.clone())
                     .unwrap_or_else(|| format!(
                         "the configured {}",
-                        me.engine.model_settings().path.display()
+                        me.shared.engine.model_settings().path.display()
                     ))
             );
             Ok(me.report(shelf))
@@ -348,10 +466,11 @@ impl Operator for Arc<BoxOperator> {
     }
 
     fn annotations(&self) -> BoxFuture<Result<(String, Chunks), OpError>> {
-        let frames = self.store.frames();
+        let frames = self.kept.store.frames();
         let name = format!(
             "skycount-annotations-{}.tar",
-            self.store
+            self.kept
+                .store
                 .dir()
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

@@ -122,7 +122,7 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         hub.clone(),
         StreamAccess::from_settings(&settings, key),
         settings.server.web_dir.clone(),
-        Some(Arc::new(operator)),
+        Some(Arc::new(operator.clone())),
         Arc::new(Auth::from_settings(&settings)),
         settings
             .history
@@ -131,7 +131,7 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         Some(updater),
         pairing,
     );
-    let roster = Streams::from_settings(&settings);
+    let roster = Streams::from_settings(&settings, operator);
     hub.set_configured(
         engine.primary().as_str(),
         matches!(settings.source.url, config::SourceSpec::Auto)
@@ -264,10 +264,12 @@ struct Streams {
     roster: Option<Roster>,
     /// Reads a MediaMTX path over loopback, as the configured stream is read.
     settings: Settings,
+    /// Keeps each drone's setup (calibration, masks, zones) under its path.
+    operator: Arc<BoxOperator>,
 }
 
 impl Streams {
-    fn from_settings(s: &Settings) -> Self {
+    fn from_settings(s: &Settings, operator: Arc<BoxOperator>) -> Self {
         Self {
             roster: s.drone_prefix().map(|prefix| {
                 Roster::new(
@@ -277,6 +279,7 @@ impl Streams {
                 )
             }),
             settings: s.clone(),
+            operator,
         }
     }
 
@@ -292,13 +295,19 @@ impl Streams {
             match change {
                 Change::Add(path) => {
                     let url = settings.path_url(&path);
-                    if let Err(e) = engine.add_stream(name(&path), url) {
-                        log::warn!("the drone on {path} is not analysed: {e}");
-                        roster.drop_path(&path);
+                    let store = Store::new(&settings.analysis.state_dir, &url)
+                        .keeping_frames(settings.analysis.max_frozen_frames as usize);
+                    match engine.add_stream(name(&path), url) {
+                        Ok(()) => self.operator.stream_added(name(&path), store, path.clone()),
+                        Err(e) => {
+                            log::warn!("the drone on {path} is not analysed: {e}");
+                            roster.drop_path(&path);
+                        }
                     }
                 }
                 Change::Back(path) => engine.reattach_stream(&name(&path)),
                 Change::Remove(path) => {
+                    self.operator.stream_removed(&name(&path));
                     if let Err(e) = engine.remove_stream(&name(&path)) {
                         log::warn!("{e}");
                     }

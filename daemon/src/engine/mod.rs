@@ -247,10 +247,10 @@ impl Engine {
     }
 
     /// Analyses one more stream (at `url`, with the configured stream's other decode options)
-    /// beside the others, sharing the model in turns, with its own
-    /// decoder, reconnects and analysis state (calibration, masks, zones and alerts start empty:
-    /// see [`Engine::set_setup_of`]). Refused when it is analysed already or when
-    /// `analysis.max_streams` are.
+    /// beside the others, sharing the model in turns, with its own decoder, reconnects and
+    /// analysis state (calibration, masks, zones and alerts start empty until `skycountd run`
+    /// hands over the ones kept for its path: [`Engine::set_setup_of`]). Refused when it is
+    /// analysed already or when `analysis.max_streams` are.
     pub fn add_stream(&self, id: StreamId, url: crate::source::SourceUrl) -> Result<(), String> {
         let (max, opts) = {
             let running = self.running.lock();
@@ -370,11 +370,13 @@ impl Engine {
         self.requests.setup(id, setup);
     }
 
-    /// Calibrates on a frozen frame (packed RGB at its native size), on the model thread between
-    /// two analyses: the calibration (judged, not applied) and what the whole frame counts now
-    /// and with it. Fails when the request does not fit the frame or no model is loaded.
+    /// Calibrates stream `stream` on a frozen frame of it (packed RGB at its native size), on
+    /// the model thread between two analyses, with that stream's analysis state (its masks):
+    /// the calibration (judged, not applied) and what the whole frame counts now and with it.
+    /// Fails when the request does not fit the frame or no model is loaded.
     pub async fn calibrate(
         &self,
+        stream: StreamId,
         rgb: Vec<u8>,
         width: u32,
         height: u32,
@@ -382,7 +384,7 @@ impl Engine {
     ) -> Result<(Calibration, CalibrationPreview), String> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.requests.calibrate(model::CalibrationJob {
-            stream: self.primary.clone(),
+            stream,
             rgb,
             width,
             height,

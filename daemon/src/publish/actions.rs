@@ -80,6 +80,15 @@ pub trait Operator: Send + Sync {
     /// Acknowledges an open alert: the alert as it is now.
     fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>>;
 
+    /// The same operator acting on another stream analysed now (`live_north`: its frames,
+    /// calibration, masks and zones, kept under its own path); `NotFound` when no such stream is
+    /// analysed. By default there is only the configured stream.
+    fn for_stream(&self, stream: &str) -> Result<Op, OpError> {
+        Err(OpError::NotFound(format!(
+            "no stream {stream:?} is analysed here"
+        )))
+    }
+
     // Models and training data (publish::models is their HTTP edge). Not every operator has
     // them: by default they answer that they are not available.
 

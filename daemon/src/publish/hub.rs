@@ -236,6 +236,11 @@ impl Hub {
         self.others.lock().get(stream).map(|o| o.analysis.clone())
     }
 
+    /// Another stream's last analysed frame (the operator freezes it to calibrate that stream).
+    pub fn last_frame_of(&self, stream: &str) -> Option<Frame> {
+        self.others.lock().get(stream).map(|o| o.frame.clone())
+    }
+
     /// The other streams' analyses from now on.
     pub fn subscribe_other_analyses(&self) -> broadcast::Receiver<Arc<Analysis>> {
         self.other_analyses.subscribe()

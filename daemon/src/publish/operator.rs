@@ -1,6 +1,8 @@
 //! Operator actions over HTTP: freeze a frame, calibrate (a proposal with its verdict and
 //! preview, then an explicit apply), reset, set masks and zones, acknowledge alerts
-//! (`/api/operator/*`).
+//! (`/api/operator/*`). With several drones, `?stream=<name>` makes a request the named
+//! drone's ([`Operator::for_stream`](super::actions::Operator::for_stream)); without it, the
+//! configured stream's.
 //!
 //! These are the requests that change what the box counts, and so what the operator role
 //! protects: every route here, reading or changing, sits behind the gate
@@ -16,7 +18,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -43,13 +46,35 @@ struct ZonesBody {
     zones: Vec<Zone>,
 }
 
+#[derive(serde::Deserialize)]
+struct StreamQuery {
+    stream: Option<String>,
+}
+
+/// The operator acting on the stream the request names (`?stream=live_north`: one of the
+/// drones analysed now, `GET /api/streams`), or on the configured stream when it names none.
+struct OnStream(Op);
+
+impl FromRequestParts<Op> for OnStream {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, op: &Op) -> Result<Self, Response> {
+        let Query(q) = Query::<StreamQuery>::try_from_uri(&parts.uri)
+            .map_err(|e| OpError::Bad(format!("the query does not fit: {e}")).into_response())?;
+        match q.stream {
+            None => Ok(Self(op.clone())),
+            Some(s) => op.for_stream(&s).map(Self).map_err(|e| e.into_response()),
+        }
+    }
+}
+
 /// Parses a JSON body into `T`, answering 400 with the reason when it does not fit.
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, OpError> {
     serde_json::from_slice(body)
         .map_err(|e| OpError::Bad(format!("the request's JSON does not fit: {e}")))
 }
 
-async fn freeze(State(op): State<Op>) -> Response {
+async fn freeze(OnStream(op): OnStream) -> Response {
     match tokio::task::spawn_blocking(move || op.freeze()).await {
         Ok(Ok(f)) => Json(f).into_response(),
         Ok(Err(e)) => e.into_response(),
@@ -57,7 +82,7 @@ async fn freeze(State(op): State<Op>) -> Response {
     }
 }
 
-async fn frame(State(op): State<Op>, Path(name): Path<String>) -> Response {
+async fn frame(OnStream(op): OnStream, Path(name): Path<String>) -> Response {
     let Some(id) = name.strip_suffix(".jpg") else {
         return OpError::NotFound(format!("no frame {name:?}")).into_response();
     };
@@ -67,7 +92,7 @@ async fn frame(State(op): State<Op>, Path(name): Path<String>) -> Response {
     }
 }
 
-async fn calibrate(State(op): State<Op>, body: axum::body::Bytes) -> Response {
+async fn calibrate(OnStream(op): OnStream, body: axum::body::Bytes) -> Response {
     let req: CalibrationRequest = match parse(&body) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -83,21 +108,21 @@ async fn calibrate(State(op): State<Op>, body: axum::body::Bytes) -> Response {
     }
 }
 
-async fn apply_calibration(State(op): State<Op>, Path(id): Path<String>) -> Response {
+async fn apply_calibration(OnStream(op): OnStream, Path(id): Path<String>) -> Response {
     match op.apply_calibration(id).await {
         Ok(c) => Json(c).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn reset(State(op): State<Op>) -> Response {
+async fn reset(OnStream(op): OnStream) -> Response {
     match op.reset_calibration() {
         Ok(()) => Json(json!({ "ok": true })).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn masks(State(op): State<Op>, body: axum::body::Bytes) -> Response {
+async fn masks(OnStream(op): OnStream, body: axum::body::Bytes) -> Response {
     let body: MasksBody = match parse(&body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -108,7 +133,7 @@ async fn masks(State(op): State<Op>, body: axum::body::Bytes) -> Response {
     }
 }
 
-async fn zones(State(op): State<Op>, body: axum::body::Bytes) -> Response {
+async fn zones(OnStream(op): OnStream, body: axum::body::Bytes) -> Response {
     let body: ZonesBody = match parse(&body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -381,6 +406,29 @@ mod tests {
         let (code, body) = send("POST", "/api/operator/alerts/17/ack", None, "").await;
         assert_eq!(code, 404, "{body}");
         assert!(body.contains("no open alert 17"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_request_for_another_stream_needs_the_session_and_a_stream_analysed_now() {
+        let masks = r#"{"masks": []}"#;
+        let (code, _) = send("PUT", "/api/operator/masks", None, masks).await;
+        assert_eq!(code, 200, "the configured stream");
+        let (code, body) = send("PUT", "/api/operator/masks?stream=live_north", None, masks).await;
+        assert_eq!(code, 404, "this operator has no other stream: {body}");
+        assert!(body.contains("live_north"), "{body}");
+        let (code, body) = send("POST", "/api/operator/freeze?stream=live_north", None, "").await;
+        assert_eq!(code, 404, "{body}");
+        let (code, body) = send_as(
+            false,
+            "PUT",
+            "/api/operator/masks?stream=live_north",
+            None,
+            masks,
+        )
+        .await;
+        assert_eq!(code, 401, "the gate answers first: {body}");
+        let (code, body) = send("PUT", "/api/operator/masks?stream=a&stream=b", None, masks).await;
+        assert_eq!(code, 400, "{body}");
     }
 
     #[tokio::test]
