@@ -552,6 +552,11 @@ pub struct StreamSummary {
     /// Analyses of this stream since it joined.
     pub analyses: u64,
     pub demo: bool,
+    /// The operator's calibration, masks and zones for this stream (the configured stream's are
+    /// also the status's own `calibration`, `masks` and `zones`).
+    pub calibration: Option<Calibration>,
+    pub masks: Vec<Mask>,
+    pub zones: Vec<Zone>,
 }
 
 impl StreamSummary {
@@ -568,6 +573,9 @@ impl StreamSummary {
             analysed_ms: None,
             analyses: 0,
             demo: false,
+            calibration: None,
+            masks: Vec::new(),
+            zones: Vec::new(),
         }
     }
 }

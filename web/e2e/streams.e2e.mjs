@@ -31,6 +31,9 @@ import {
   operatorToml,
   pageHelpers,
   prepareOperatorSpec,
+  request,
+  signInPage,
+  sleep,
   startDaemon,
   startProc,
   stepper,
@@ -44,7 +47,7 @@ const TEST_TIMEOUT = 120_000;
 
 const env = {};
 const pageErrors = [];
-const { screenshot } = pageHelpers(env);
+const { screenshot, evalIn, attr } = pageHelpers(env);
 const step = stepper(env, 'streams', screenshot, TEST_TIMEOUT);
 /** The paths the stand-in says have a publisher. */
 const online = new Set();
@@ -174,8 +177,6 @@ step("tapping a drone shows its counts and last analysed frame; back to the firs
   assert.equal(await card('live_drone').locator('button').getAttribute('aria-pressed'), 'false');
   // No live video of another drone here: its last analysed frame, under its own heatmap.
   await waitFor('the frame badge', async () => /Last analysed frame/.test((await env.page.textContent('body')) ?? ''), { timeout: 20_000 });
-  // The configured drone's calibration, masks and zones are not offered for this one.
-  await env.page.locator(testid('operator-elsewhere')).waitFor({ state: 'visible', timeout: 5000 });
   // Every analysis from now on is north's.
   const seen = new Set();
   for (let i = 0; i < 10; i++) {
@@ -186,7 +187,48 @@ step("tapping a drone shows its counts and last analysed frame; back to the firs
   await screenshot('streams-north-shown.png');
   await card('live_drone').locator('button').click();
   await waitFor('the first drone back', async () => (await shown()) === 'live_drone', { timeout: 20_000 });
-  assert.equal(await env.page.locator(testid('operator-elsewhere')).count(), 0);
+});
+
+step("the operator masks part of north's picture while north is shown: north's alone, kept for it", async (t) => {
+  const shown = () => env.page.locator(testid('count')).getAttribute('data-stream');
+  await signInPage(env.page);
+  await card('live_north').locator('button').click();
+  await waitFor("north's analyses on the page", async () => (await shown()) === 'live_north', { timeout: 20_000 });
+  // The panel says whose settings these are.
+  await env.page.locator(testid('operator-for')).waitFor({ state: 'visible', timeout: 10_000 });
+  assert.equal(await attr('operator-for', 'data-stream'), 'live_north');
+  assert.match((await env.page.textContent(testid('operator-for'))) ?? '', /north/);
+  await env.page.click(testid('masks-edit'));
+  await env.page.waitForSelector(testid('mask-toolbar'));
+  await env.page.locator(testid('snapshot')).waitFor({ state: 'visible', timeout: 10_000 });
+  await sleep(300);
+  const geo = await evalIn(() => {
+    const stage = document.querySelector('.stage');
+    const img = document.querySelector('[data-testid="snapshot"]');
+    const r = stage.getBoundingClientRect();
+    const pic = window.__skycount.contentRect(img.naturalWidth, img.naturalHeight, stage.clientWidth, stage.clientHeight);
+    return { x: r.left + stage.clientLeft, y: r.top + stage.clientTop, pic };
+  });
+  const at = (u, v) => ({ x: geo.x + geo.pic.x + u * geo.pic.w, y: geo.y + geo.pic.y + v * geo.pic.h });
+  for (const [u, v] of [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]) await env.page.mouse.click(at(u, v).x, at(u, v).y);
+  await env.page.mouse.click(at(0.1, 0.1).x + 3, at(0.1, 0.1).y); // the first corner closes it
+  await env.page.fill(testid('mask-name'), 'car park');
+  await env.page.click(testid('masks-save'));
+  await env.page.waitForSelector(testid('mask-toolbar'), { state: 'detached', timeout: 10_000 });
+  // The box keeps it for north alone.
+  const streams = (await request(env.httpPort, 'GET', '/api/streams')).json;
+  t.diagnostic(JSON.stringify(streams.map((s) => [s.stream, s.masks])));
+  const of = (name) => streams.find((s) => s.stream === name);
+  assert.deepEqual(of('live_north').masks.map((m) => m.name), ['car park']);
+  assert.deepEqual(of('live_drone').masks, []);
+  assert.deepEqual((await request(env.httpPort, 'GET', '/api/status')).json.masks, []);
+  // Its outline is in the list of north's areas; back on the first drone, that list is empty.
+  await waitFor("north's mask listed", async () => /car park/.test((await env.page.textContent(testid('operator'))) ?? ''), { timeout: 10_000 });
+  await screenshot('streams-north-masked.png');
+  await card('live_drone').locator('button').click();
+  await waitFor('the first drone back', async () => (await shown()) === 'live_drone', { timeout: 20_000 });
+  assert.equal(await env.page.locator(testid('operator-for')).count(), 0);
+  assert.doesNotMatch((await env.page.textContent(testid('operator'))) ?? '', /car park/);
 });
 
 step('on a phone the strip fits and the page never scrolls sideways', async () => {

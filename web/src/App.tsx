@@ -24,7 +24,7 @@ import { ShapeToolbar } from './components/ShapeToolbar';
 import { AlertBanner } from './components/AlertBanner';
 import { DroneRequests } from './components/DroneRequests';
 import { DroneStrip } from './components/DroneStrip';
-import { snapshotUrl, watchedOther } from './lib/streams';
+import { droneName, snapshotUrl, watchedOther } from './lib/streams';
 import { CalibrationDialog } from './components/CalibrationDialog';
 
 const RETAIN_MS = 15 * 60_000;
@@ -178,6 +178,10 @@ export function App() {
     setCalibrating(false);
     setMaskEditor(null);
     setZoneEditor(null);
+    // what was just saved was the other drone's
+    setRecentCal(null);
+    setRecentMasks(null);
+    setRecentZones(null);
   }, []);
 
   // Who this browser is: a viewer, or the signed-in operator (the cookie is the browser's). Asked
@@ -273,9 +277,11 @@ export function App() {
   const fresh = freshness(link.state, lastReceivedAt);
   const stateAge = status && !fresh.lost ? stateAgeMs(status.state_since_ms, status.uptime_s, now, offset) : null;
   const stale = fresh.lost || (streamState !== null && streamState !== 'live');
-  const calibration = preferRecent(status?.calibration ?? null, recentCal, (a, b) => (a === null) === (b === null) && a?.at_ms === b?.at_ms, now);
-  const masks = preferRecent<readonly Mask[]>(status?.masks ?? [], recentMasks, sameMasks, now);
-  const zones = preferRecent<readonly Zone[]>(status?.zones ?? [], recentZones, sameZones, now);
+  // the drone on screen's calibration, masks and zones: each drone has its own
+  const setupOf = other ?? status;
+  const calibration = preferRecent(setupOf?.calibration ?? null, recentCal, (a, b) => (a === null) === (b === null) && a?.at_ms === b?.at_ms, now);
+  const masks = preferRecent<readonly Mask[]>(setupOf?.masks ?? [], recentMasks, sameMasks, now);
+  const zones = preferRecent<readonly Zone[]>(setupOf?.zones ?? [], recentZones, sameZones, now);
   const lookup = useCallback((seq: number) => recent.get(seq), [recent]);
 
   return (
@@ -320,9 +326,9 @@ export function App() {
             fresh={fresh}
             heatmapOn={settings.heatmapOn}
             opacity={settings.opacity}
-            masks={other ? [] : maskEditor ? maskEditor.shapes : masks}
-            zones={other ? [] : zoneEditor ? zoneEditor.shapes : zones}
-            editor={other ? null : (maskEditor ?? zoneEditor)}
+            masks={maskEditor ? maskEditor.shapes : masks}
+            zones={zoneEditor ? zoneEditor.shapes : zones}
+            editor={maskEditor ?? zoneEditor}
             onShapeTap={onShapeTap}
           />
           {maskEditor && (
@@ -350,7 +356,7 @@ export function App() {
         <aside className="side">
           <CountPanel
             analysis={analysis}
-            calibration={other ? null : calibration}
+            calibration={calibration}
             trend={trend}
             version={trendVersion}
             now={now}
@@ -363,11 +369,6 @@ export function App() {
             onCalibrate={startCalibration}
           />
           <div ref={operatorRef} className="operator-slot">
-            {other ? (
-              <p className="panel operator-elsewhere" data-testid="operator-elsewhere">
-                Calibration, masks and zones are the configured drone&apos;s: show it (the strip above) to see or change them.
-              </p>
-            ) : (
             <OperatorPanel
               open={operatorOpen}
               onToggle={() => setOperatorOpen((o) => !o)}
@@ -395,8 +396,8 @@ export function App() {
               }}
               info={info}
               waiting={streamState !== 'live'}
+              drone={other ? { key: other.stream, name: droneName(other) } : null}
             />
-            )}
           </div>
           <HealthPanel
             status={status}
@@ -415,6 +416,7 @@ export function App() {
         <CalibrationDialog
           alerts={alerts}
           onAcknowledge={onAcknowledge}
+          stream={other?.stream ?? null}
           onClose={() => setCalibrating(false)}
           onApplied={(c: Calibration) => {
             setRecentCal({ value: c, at: Date.now() });

@@ -142,14 +142,16 @@ impl BoxOperator {
         let kept = Kept::load(id.clone(), false, store, name);
         let setup = kept.setup.lock().clone();
         if setup != Setup::default() {
-            self.shared.engine.set_setup_of(id.clone(), setup);
+            self.shared.engine.set_setup_of(id.clone(), setup.clone());
         }
+        self.shared.hub.set_setup_of(id.as_str(), Some(&setup));
         self.shared.others.lock().insert(id, Arc::new(kept));
     }
 
     /// The drone `id` left the engine: its setup stays on disk for when it comes back.
     pub fn stream_removed(&self, id: &StreamId) {
         self.shared.others.lock().remove(id);
+        self.shared.hub.set_setup_of(id.as_str(), None);
         self.shared.proposals.lock().retain(|p| p.stream != *id);
     }
 
@@ -192,9 +194,11 @@ impl BoxOperator {
         self.shared
             .engine
             .set_setup_of(kept.id.clone(), new.clone());
+        // The status says so at once, not one analysis later.
         if kept.configured {
-            // The status says so at once, not one analysis later.
             self.shared.hub.apply(Event::Setup(new.clone()));
+        } else {
+            self.shared.hub.set_setup_of(kept.id.as_str(), Some(&new));
         }
         Ok(new)
     }

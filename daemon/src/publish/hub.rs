@@ -79,6 +79,8 @@ pub struct Hub {
     others: Mutex<HashMap<String, Other>>,
     /// The other streams' analyses as they come (Socket.IO sends each to its stream's room).
     other_analyses: broadcast::Sender<Arc<Analysis>>,
+    /// The other streams' setups (the operator's calibration, masks and zones), by name.
+    other_setups: Mutex<HashMap<String, Setup>>,
 }
 
 /// Another stream's last analysis, the frame it was made from, and that frame as JPEG once
@@ -117,6 +119,7 @@ impl Hub {
             streams: RwLock::new(Vec::new()),
             others: Mutex::new(HashMap::new()),
             other_analyses: broadcast::channel(FEED_CAPACITY).0,
+            other_setups: Mutex::new(HashMap::new()),
         })
     }
 
@@ -310,9 +313,33 @@ impl Hub {
         }
     }
 
-    /// Every stream's summary, the configured one first.
+    /// Another stream's setup, as the operator kept it (`None`: it left the engine).
+    pub fn set_setup_of(&self, stream: &str, setup: Option<&Setup>) {
+        {
+            let mut setups = self.other_setups.lock();
+            match setup {
+                Some(s) => setups.insert(stream.to_string(), s.clone()),
+                None => setups.remove(stream),
+            };
+        }
+        self.status_changed.notify_one();
+    }
+
+    /// Every stream's summary, the configured one first, each with its setup.
     pub fn streams(&self) -> Vec<StreamSummary> {
-        self.streams.read().clone()
+        let mut streams = self.streams.read().clone();
+        let setups = self.other_setups.lock();
+        for s in &mut streams {
+            let setup = if s.configured {
+                self.setup()
+            } else {
+                setups.get(&s.stream).cloned().unwrap_or_default()
+            };
+            s.calibration = setup.calibration;
+            s.masks = setup.masks;
+            s.zones = setup.zones;
+        }
+        streams
     }
 
     /// Follows everything the hub passes on from now (see the module docs).

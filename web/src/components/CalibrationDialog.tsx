@@ -29,6 +29,8 @@ interface Props {
   /** the open alerts: shown inside the dialog, which covers the page's banner */
   alerts: readonly Alert[];
   onAcknowledge: (id: number) => Promise<void>;
+  /** the drone calibrated: its stream, or null for the configured drone */
+  stream: string | null;
 }
 
 type Step = 'box' | 'taps' | 'verdict';
@@ -50,7 +52,7 @@ type Gesture =
  * zoom, two fingers / drag to pan), then 1. a box dragged over part of the crowd, 2. a tap on each
  * person inside it. Sent in frame pixels; the daemon answers with its verdict.
  */
-export function CalibrationDialog({ onClose, onApplied, alerts, onAcknowledge }: Props) {
+export function CalibrationDialog({ onClose, onApplied, alerts, onAcknowledge, stream }: Props) {
   const [frame, setFrame] = useState<FrozenFrame | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [cal, setCal] = useState<CalibState | null>(null);
@@ -70,7 +72,7 @@ export function CalibrationDialog({ onClose, onApplied, alerts, onAcknowledge }:
     const ac = new AbortController();
     (async () => {
       try {
-        const f = await freezeFrame();
+        const f = await freezeFrame(stream);
         const img = new Image();
         img.src = f.image_url;
         await img.decode();
@@ -82,7 +84,7 @@ export function CalibrationDialog({ onClose, onApplied, alerts, onAcknowledge }:
       }
     })();
     return () => ac.abort();
-  }, []);
+  }, [stream]);
 
   useEffect(() => {
     dialogRef.current?.focus();
@@ -235,7 +237,7 @@ export function CalibrationDialog({ onClose, onApplied, alerts, onAcknowledge }:
     setSending(true);
     setSendError(null);
     try {
-      setProposal(await proposeCalibration(calibrationBody(frame.frame_id, cal)));
+      setProposal(await proposeCalibration(calibrationBody(frame.frame_id, cal), stream));
       setStep('verdict');
     } catch (e) {
       setSendError(e instanceof Error ? e.message : String(e));
@@ -249,7 +251,7 @@ export function CalibrationDialog({ onClose, onApplied, alerts, onAcknowledge }:
     setSending(true);
     setSendError(null);
     try {
-      onApplied(await applyCalibration(proposal.id));
+      onApplied(await applyCalibration(proposal.id, stream));
     } catch (e) {
       setSendError(e instanceof Error ? e.message : String(e));
     } finally {

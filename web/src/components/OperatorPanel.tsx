@@ -45,6 +45,10 @@ interface Props {
   info: StreamInfo | null;
   /** no drone streams: the pilot's section opens by itself */
   waiting: boolean;
+  /** the drone on screen when it is not the configured one (several drones): calibration, areas
+   * and zones below are its own (`key` its stream, `name` as the strip shows it); null: the
+   * configured drone's */
+  drone: { key: string; name: string } | null;
 }
 
 /**
@@ -83,7 +87,7 @@ export function OperatorPanel(p: Props) {
     setConfirmReset(false);
     setBusy('reset');
     try {
-      await resetCalibration();
+      await resetCalibration(p.drone?.key ?? null);
       p.onReset();
       p.onNote({ text: 'Calibration reset: the box counts at its default scale from the next analysis.', error: false });
     } catch (e) {
@@ -99,7 +103,7 @@ export function OperatorPanel(p: Props) {
     if (!ed || problems.length) return;
     setBusy('masks');
     try {
-      const kept = await saveMasks(masksBody(ed.shapes));
+      const kept = await saveMasks(masksBody(ed.shapes), p.drone?.key ?? null);
       p.onSaved(kept);
       p.setEditor(() => null);
       p.onNote({ text: kept.length ? `Saved ${kept.length} area${kept.length === 1 ? '' : 's'} not counted, applied from the next analysis.` : 'No area excluded any more: the whole picture is counted.', error: false });
@@ -145,6 +149,11 @@ export function OperatorPanel(p: Props) {
           <PilotSection info={p.info} waiting={p.waiting} />
           <ApprovedDrones onNote={p.onNote} />
           <p className="muted small operator-warning">Changes here apply to what the box counts, for every viewer.</p>
+          {p.drone && (
+            <p className="small operator-for" data-testid="operator-for" data-stream={p.drone.key}>
+              Calibration, areas not counted and zones below are drone <strong>{p.drone.name}</strong>&apos;s, kept for it alone.
+            </p>
+          )}
           {!p.supported && <p className="small lvl-warn">This box’s daemon does not report calibration or masks: it may be older than this dashboard.</p>}
           {p.note && (
             <p className={p.note.error ? 'op-note error' : 'op-note'} role={p.note.error ? 'alert' : 'status'} data-testid="operator-note" ref={noteRef}>
@@ -229,7 +238,7 @@ export function OperatorPanel(p: Props) {
               {ed.drawing !== null && ' Finish or cancel the area being drawn before saving.'}
             </p>
           )}
-          <ZoneSection zones={p.zones} editor={p.zoneEditor} setEditor={p.setZoneEditor} onSaved={p.onZonesSaved} onNote={p.onNote} />
+          <ZoneSection stream={p.drone?.key ?? null} zones={p.zones} editor={p.zoneEditor} setEditor={p.setZoneEditor} onSaved={p.onZonesSaved} onNote={p.onNote} />
           <ModelSection onNote={p.onNote} />
           <UpdateSection onNote={p.onNote} />
           <AccountSection session={p.session} onSignedOut={p.onSignedOut} onNote={p.onNote} />

@@ -5,6 +5,8 @@ import { MAX_ZONES, parseLimit, zoneProblems, ZONES, zonesBody, type ZoneEditor 
 import { saveZones } from '../lib/operator';
 
 interface Props {
+  /** the drone they are for: its stream, or null for the configured drone */
+  stream: string | null;
   /** the zones in force (the daemon's, or the ones just saved) */
   zones: readonly Zone[];
   editor: ZoneEditor | null;
@@ -15,7 +17,7 @@ interface Props {
 }
 
 /** The operator's zones: drawn on the video like the areas not counted, named, with a limit. */
-export function ZoneSection({ zones, editor: ed, setEditor, onSaved, onNote }: Props) {
+export function ZoneSection({ stream, zones, editor: ed, setEditor, onSaved, onNote }: Props) {
   const [busy, setBusy] = useState(false);
   // what is typed in each limit field (a half-typed number is not a limit yet)
   const [typed, setTyped] = useState<Record<number, string>>({});
@@ -26,7 +28,7 @@ export function ZoneSection({ zones, editor: ed, setEditor, onSaved, onNote }: P
     if (!ed || problems.length) return;
     setBusy(true);
     try {
-      const kept = await saveZones(zonesBody(ed.shapes));
+      const kept = await saveZones(zonesBody(ed.shapes), stream);
       onSaved(kept);
       setEditor(() => null);
       setTyped({});

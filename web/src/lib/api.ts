@@ -510,7 +510,7 @@ export function parseStatus(v: unknown): Status | null {
     alerts: parseAlerts(v.alerts),
     history: parseHistoryReport(v.history),
     mqtt: parseMqtt(v.mqtt),
-    streams: parseStreams(v.streams),
+    streams: parseStreams(v.streams, { calibration: parseCalibration, masks: parseMasks, zones: parseZones }),
   };
 }
 

@@ -139,12 +139,12 @@ describe('format: an honest count', () => {
 describe('operator requests', () => {
   it('freeze: POST, the frame as answered; 409 says to wait for a frame', async () => {
     const calls: Call[] = [];
-    const f = await freezeFrame(fakeFetch(200, { frame_id: 'f7', width: 1920, height: 1080, image_url: '/api/operator/frames/f7.jpg' }, calls));
+    const f = await freezeFrame(null, fakeFetch(200, { frame_id: 'f7', width: 1920, height: 1080, image_url: '/api/operator/frames/f7.jpg' }, calls));
     expect(f).toEqual({ frame_id: 'f7', width: 1920, height: 1080, image_url: '/api/operator/frames/f7.jpg' });
     expect(calls[0]).toMatchObject({ url: '/api/operator/freeze', method: 'POST', body: undefined });
-    await expect(freezeFrame(fakeFetch(409, {}))).rejects.toThrow(/No video frame decoded yet/);
-    await expect(freezeFrame(fakeFetch(409, { error: 'no frame has been decoded yet' }))).rejects.toThrow('no frame has been decoded yet');
-    await expect(freezeFrame(fakeFetch(200, { frame_id: 'x' }))).rejects.toBeInstanceOf(OperatorError);
+    await expect(freezeFrame(null, fakeFetch(409, {}))).rejects.toThrow(/No video frame decoded yet/);
+    await expect(freezeFrame(null, fakeFetch(409, { error: 'no frame has been decoded yet' }))).rejects.toThrow('no frame has been decoded yet');
+    await expect(freezeFrame(null, fakeFetch(200, { frame_id: 'x' }))).rejects.toBeInstanceOf(OperatorError);
   });
 
   it('frozen frame: numeric ids kept, image URL defaulted', () => {
@@ -166,7 +166,7 @@ describe('operator requests', () => {
       },
       expires_in_s: 600,
     };
-    const p = await proposeCalibration(body, fakeFetch(200, answer, calls));
+    const p = await proposeCalibration(body, null, fakeFetch(200, answer, calls));
     expect(calls[0]).toMatchObject({ url: '/api/operator/calibration', method: 'POST', body });
     expect(calls[0].headers['Content-Type']).toBe('application/json');
     expect(p.id).toBe('1764050000123-12');
@@ -176,21 +176,21 @@ describe('operator requests', () => {
     expect(p.preview.proposed?.band).toEqual([160, 1200]);
     expect(p.expiresInS).toBe(600);
     // An older daemon answers the calibration itself: not a proposal, said so.
-    await expect(proposeCalibration(body, fakeFetch(200, CALIBRATION))).rejects.toThrow(/older than this dashboard/);
-    const err = (await proposeCalibration(body, fakeFetch(400, { error: 'tap at least 5 people' })).catch((e: unknown) => e)) as OperatorError;
+    await expect(proposeCalibration(body, null, fakeFetch(200, CALIBRATION))).rejects.toThrow(/older than this dashboard/);
+    const err = (await proposeCalibration(body, null, fakeFetch(400, { error: 'tap at least 5 people' })).catch((e: unknown) => e)) as OperatorError;
     expect(err).toBeInstanceOf(OperatorError);
     expect(err.message).toBe('tap at least 5 people');
     expect(err.status).toBe(400);
-    await expect(proposeCalibration(body, fakeFetch(500, undefined))).rejects.toThrow('The box refused (HTTP 500).');
+    await expect(proposeCalibration(body, null, fakeFetch(500, undefined))).rejects.toThrow('The box refused (HTTP 500).');
     const down = (async () => {
       throw new TypeError('Failed to fetch');
     }) as unknown as typeof fetch;
-    await expect(proposeCalibration(body, down)).rejects.toThrow('The box did not answer (Failed to fetch).');
+    await expect(proposeCalibration(body, null, down)).rejects.toThrow('The box did not answer (Failed to fetch).');
     const applied: Call[] = [];
-    const c = await applyCalibration('1764050000123-12', fakeFetch(200, CALIBRATION, applied));
+    const c = await applyCalibration('1764050000123-12', null, fakeFetch(200, CALIBRATION, applied));
     expect(applied[0]).toMatchObject({ url: '/api/operator/calibration/1764050000123-12/apply', method: 'POST', body: undefined });
     expect(c.message).toBe(CALIBRATION.message);
-    await expect(applyCalibration('x', fakeFetch(422, { error: 'this calibration was refused: …' }))).rejects.toThrow('this calibration was refused');
+    await expect(applyCalibration('x', null, fakeFetch(422, { error: 'this calibration was refused: …' }))).rejects.toThrow('this calibration was refused');
   });
 
   it('a 401 is the session ended: said without an API path, and told to the page', async () => {
@@ -198,13 +198,13 @@ describe('operator requests', () => {
     const on = () => told++;
     sessionEvents.addEventListener('ended', on);
     try {
-      const e = await resetCalibration(fakeFetch(401, { error: 'sign in as the operator first: …' })).catch((x: unknown) => x);
+      const e = await resetCalibration(null, fakeFetch(401, { error: 'sign in as the operator first: …' })).catch((x: unknown) => x);
       expect(sessionEnded(e)).toBe(true);
       expect((e as Error).message).toBe(SESSION_ENDED_TEXT);
       expect((e as Error).message).not.toMatch(/\/api\//);
       expect(told).toBe(1);
       // 404 names no path either
-      const n = (await resetCalibration(fakeFetch(404, undefined)).catch((x: unknown) => x)) as Error;
+      const n = (await resetCalibration(null, fakeFetch(404, undefined)).catch((x: unknown) => x)) as Error;
       expect(n.message).not.toMatch(/\/api\//);
     } finally {
       sessionEvents.removeEventListener('ended', on);
@@ -213,26 +213,43 @@ describe('operator requests', () => {
 
   it('reset: DELETE', async () => {
     const calls: Call[] = [];
-    await resetCalibration(fakeFetch(200, { ok: true }, calls));
+    await resetCalibration(null, fakeFetch(200, { ok: true }, calls));
     expect(calls[0]).toMatchObject({ url: '/api/operator/calibration', method: 'DELETE' });
   });
 
   it('masks: PUT; the answer as kept (object or bare list)', async () => {
     const calls: Call[] = [];
     const masks = [{ name: 'roof', points: [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]] as [number, number][] }];
-    expect(await saveMasks({ masks }, fakeFetch(200, { masks }, calls))).toEqual(masks);
+    expect(await saveMasks({ masks }, null, fakeFetch(200, { masks }, calls))).toEqual(masks);
     expect(calls[0]).toMatchObject({ url: '/api/operator/masks', method: 'PUT', body: { masks } });
-    expect(await saveMasks({ masks }, fakeFetch(200, masks))).toEqual(masks);
-    expect(await saveMasks({ masks }, fakeFetch(200, { ok: true }))).toEqual(masks);
-    await expect(saveMasks({ masks }, fakeFetch(400, { error: 'names must be unique' }))).rejects.toThrow('names must be unique');
+    expect(await saveMasks({ masks }, null, fakeFetch(200, masks))).toEqual(masks);
+    expect(await saveMasks({ masks }, null, fakeFetch(200, { ok: true }))).toEqual(masks);
+    await expect(saveMasks({ masks }, null, fakeFetch(400, { error: 'names must be unique' }))).rejects.toThrow('names must be unique');
+  });
+
+  it("another drone's: every change names it (?stream=), the configured drone's names none", async () => {
+    const calls: Call[] = [];
+    const masks = [{ name: 'roof', points: [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]] as [number, number][] }];
+    await saveMasks({ masks }, 'live_north', fakeFetch(200, { masks }, calls));
+    await saveZones({ zones: [] }, 'live_north', fakeFetch(200, { zones: [] }, calls));
+    await resetCalibration('live north', fakeFetch(200, { ok: true }, calls));
+    await freezeFrame('live_north', fakeFetch(200, { frame_id: '7', width: 4, height: 3 }, calls)).catch(() => undefined);
+    await applyCalibration('17-5', 'live_north', fakeFetch(200, CALIBRATION, calls)).catch(() => undefined);
+    expect(calls.map((c) => c.url)).toEqual([
+      '/api/operator/masks?stream=live_north',
+      '/api/operator/zones?stream=live_north',
+      '/api/operator/calibration?stream=live%20north',
+      '/api/operator/freeze?stream=live_north',
+      '/api/operator/calibration/17-5/apply?stream=live_north',
+    ]);
   });
 
   it('zones: PUT; the answer as kept; a refusal says why', async () => {
     const calls: Call[] = [];
     const zones = [{ name: 'stage', points: [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]] as [number, number][], limit: 40 }];
-    expect(await saveZones({ zones }, fakeFetch(200, { zones }, calls))).toEqual(zones);
+    expect(await saveZones({ zones }, null, fakeFetch(200, { zones }, calls))).toEqual(zones);
     expect(calls[0]).toMatchObject({ url: '/api/operator/zones', method: 'PUT', body: { zones } });
-    await expect(saveZones({ zones }, fakeFetch(422, { error: 'zone 1 ("stage"): its edges 1 and 3 cross' }))).rejects.toThrow('edges 1 and 3 cross');
+    await expect(saveZones({ zones }, null, fakeFetch(422, { error: 'zone 1 ("stage"): its edges 1 and 3 cross' }))).rejects.toThrow('edges 1 and 3 cross');
   });
 
   it('alerts: POST …/ack; the alert as it is now; 404 said in words', async () => {

@@ -84,41 +84,47 @@ export function parseFrozenFrame(v: unknown): FrozenFrame | null {
   };
 }
 
-/** Keeps the newest decoded frame at its native size. */
-export async function freezeFrame(fetchFn?: FetchFn): Promise<FrozenFrame> {
-  const f = parseFrozenFrame(await operatorRequest('POST', 'freeze', undefined, fetchFn));
+/** An operator route for the drone `stream` (docs/api.md: `?stream=`; its calibration, masks and
+ * zones are its own), or for the configured drone (null). */
+export function forStream(path: string, stream: string | null): string {
+  return stream ? `${path}${path.includes('?') ? '&' : '?'}stream=${encodeURIComponent(stream)}` : path;
+}
+
+/** Keeps the newest decoded frame (of the drone `stream`, null: the configured one) at its native size. */
+export async function freezeFrame(stream: string | null, fetchFn?: FetchFn): Promise<FrozenFrame> {
+  const f = parseFrozenFrame(await operatorRequest('POST', forStream('freeze', stream), undefined, fetchFn));
   if (!f) throw new OperatorError('The box answered the freeze with something unexpected.', null);
   return f;
 }
 
 /** Computes and judges a calibration on the frozen frame: a proposal, nothing applied yet. */
-export async function proposeCalibration(body: CalibrationBody, fetchFn?: FetchFn): Promise<CalibrationProposal> {
-  const p = parseProposal(await operatorRequest('POST', 'calibration', body, fetchFn));
+export async function proposeCalibration(body: CalibrationBody, stream: string | null, fetchFn?: FetchFn): Promise<CalibrationProposal> {
+  const p = parseProposal(await operatorRequest('POST', forStream('calibration', stream), body, fetchFn));
   if (!p) throw new OperatorError('The box answered the calibration with something unexpected (its skycountd may be older than this dashboard).', null);
   return p;
 }
 
-/** Applies a proposal; answers the calibration as the box keeps it. */
-export async function applyCalibration(id: string, fetchFn?: FetchFn): Promise<Calibration> {
-  const c = parseCalibration(await operatorRequest('POST', `calibration/${encodeURIComponent(id)}/apply`, undefined, fetchFn));
+/** Applies a proposal (on the drone it was made for); answers the calibration as the box keeps it. */
+export async function applyCalibration(id: string, stream: string | null, fetchFn?: FetchFn): Promise<Calibration> {
+  const c = parseCalibration(await operatorRequest('POST', forStream(`calibration/${encodeURIComponent(id)}/apply`, stream), undefined, fetchFn));
   if (!c) throw new OperatorError('The box answered the calibration with something unexpected.', null);
   return c;
 }
 
-export async function resetCalibration(fetchFn?: FetchFn): Promise<void> {
-  await operatorRequest('DELETE', 'calibration', undefined, fetchFn);
+export async function resetCalibration(stream: string | null, fetchFn?: FetchFn): Promise<void> {
+  await operatorRequest('DELETE', forStream('calibration', stream), undefined, fetchFn);
 }
 
 /** Saves the masks (fractions of the frame); answers the masks as the daemon kept them. */
-export async function saveMasks(body: { masks: Mask[] }, fetchFn?: FetchFn): Promise<Mask[]> {
-  const answer = await operatorRequest('PUT', 'masks', body, fetchFn);
+export async function saveMasks(body: { masks: Mask[] }, stream: string | null, fetchFn?: FetchFn): Promise<Mask[]> {
+  const answer = await operatorRequest('PUT', forStream('masks', stream), body, fetchFn);
   const list = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? (answer as { masks?: unknown }).masks : answer;
   return Array.isArray(list) ? parseMasks(list) : body.masks;
 }
 
 /** Saves the zones (fractions of the frame, limits); answers the zones as the daemon kept them. */
-export async function saveZones(body: { zones: Zone[] }, fetchFn?: FetchFn): Promise<Zone[]> {
-  const answer = await operatorRequest('PUT', 'zones', body, fetchFn);
+export async function saveZones(body: { zones: Zone[] }, stream: string | null, fetchFn?: FetchFn): Promise<Zone[]> {
+  const answer = await operatorRequest('PUT', forStream('zones', stream), body, fetchFn);
   const list = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? (answer as { zones?: unknown }).zones : null;
   return Array.isArray(list) ? parseZones(list) : body.zones;
 }

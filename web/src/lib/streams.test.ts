@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { droneName, parseStreams, snapshotUrl, stripOf, watchedOther } from './streams';
+import { parseCalibration, parseMasks, parseZones } from './api';
+import { droneName, parseStreams as parseWith, snapshotUrl, stripOf, watchedOther } from './streams';
+
+const parseStreams = (v: unknown) => parseWith(v, { calibration: parseCalibration, masks: parseMasks, zones: parseZones });
 
 const stream = (over: Record<string, unknown>) => ({
   stream: 'live_drone',
@@ -23,6 +26,17 @@ describe('streams', () => {
     expect(s[0].band).toEqual([80, 120]);
     expect(s[1].band).toBeNull();
     expect(parseStreams(undefined)).toEqual([]);
+  });
+
+  it("carries each drone's own masks and zones (an older daemon sends none)", () => {
+    const [drone, north] = parseStreams([
+      stream({}),
+      stream({ stream: 'live_north', configured: false, masks: [{ name: 'roof', points: [[0, 0], [1, 0], [1, 1]] }], zones: 'x' }),
+    ]);
+    expect(drone.masks).toEqual([]);
+    expect(drone.calibration).toBeNull();
+    expect(north.masks.map((m) => m.name)).toEqual(['roof']);
+    expect(north.zones).toEqual([]);
   });
 
   it('one drone: no strip, the dashboard looks as it always did', () => {

@@ -2,6 +2,7 @@
 // refused, the configured one first, as the strip above the video shows them. Data only: the
 // view is components/DroneStrip.tsx.
 
+import type { Calibration, Mask, Zone } from './api';
 import { fmtHonest } from './format';
 import { arr, isObj, num, str } from './json';
 
@@ -21,9 +22,20 @@ export interface StreamSummary {
   analysed_ms: number | null;
   analyses: number;
   demo: boolean;
+  /** the operator's calibration, masks and zones for this drone (kept under its path) */
+  calibration: Calibration | null;
+  masks: Mask[];
+  zones: Zone[];
 }
 
-export function parseStreams(v: unknown): StreamSummary[] {
+/** How a drone's setup is read: api.ts's own parsers, handed in (api.ts imports this module). */
+export interface SetupParsers {
+  calibration: (v: unknown) => Calibration | null;
+  masks: (v: unknown) => Mask[];
+  zones: (v: unknown) => Zone[];
+}
+
+export function parseStreams(v: unknown, setup: SetupParsers): StreamSummary[] {
   const out: StreamSummary[] = [];
   for (const s of arr(v)) {
     if (!isObj(s)) continue;
@@ -43,6 +55,9 @@ export function parseStreams(v: unknown): StreamSummary[] {
       analysed_ms: num(s.analysed_ms),
       analyses: num(s.analyses) ?? 0,
       demo: s.demo === true,
+      calibration: setup.calibration(s.calibration),
+      masks: setup.masks(s.masks),
+      zones: setup.zones(s.zones),
     });
   }
   return out;
