@@ -30,52 +30,6 @@ use common::*;
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 
-/// mosquitto on `127.0.0.1:port`, anonymous, keeping sessions on disk in `dir` (so that a
-/// subscriber's session outlives a restart, like a real broker's with persistence on).
-fn mosquitto(port: u16, dir: &Path, extra: &str) -> Proc {
-    mosquitto_with(
-        dir,
-        &format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}"),
-        port,
-    )
-}
-
-/// mosquitto with `listeners` (and what else the test needs), persistence in `dir`; waits for
-/// `port` to listen.
-fn mosquitto_with(dir: &Path, listeners: &str, port: u16) -> Proc {
-    // mosquitto started as root drops to its own user, which must be able to write here.
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "persistence true\npersistence_location {}/\nautosave_interval 1\n\
-             log_dest stderr\nlog_type error\nlog_type warning\n{listeners}",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("mosquitto")
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect(
-            "cannot start mosquitto: apt-get install mosquitto (scripts/debian-test-packages.txt)",
-        );
-    let proc = Proc {
-        child,
-        name: "mosquitto",
-    };
-    wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    })
-    .expect("mosquitto did not start listening");
-    proc
-}
-
 #[derive(Debug, Clone)]
 struct Msg {
     at: Instant,
@@ -181,28 +135,6 @@ impl Drop for Observer {
     fn drop(&mut self) {
         self.done.store(true, Ordering::Relaxed);
     }
-}
-
-/// The retained message on `topic`, as a fresh client sees it.
-fn retained(port: u16, topic: &str) -> Option<String> {
-    let mut opts = MqttOptions::new(format!("reader-{}", free_port()), "127.0.0.1", port);
-    opts.set_keep_alive(Duration::from_secs(5));
-    let (client, mut connection) = Client::new(opts, 10);
-    client.subscribe(topic, QoS::AtLeastOnce).unwrap();
-    let end = Instant::now() + Duration::from_secs(5);
-    let mut suback = false;
-    while Instant::now() < end {
-        match connection.recv_timeout(Duration::from_millis(500)) {
-            Ok(Ok(Event::Incoming(Packet::Publish(p)))) if p.topic == topic => {
-                return Some(String::from_utf8_lossy(&p.payload).into_owned());
-            }
-            Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => suback = true,
-            // Retained messages come right after the SubAck; nothing by then: none.
-            Err(_) if suback => return None,
-            _ => {}
-        }
-    }
-    None
 }
 
 fn mqtt_config(port: u16, name: &str, extra: &str) -> String {

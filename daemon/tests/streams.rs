@@ -332,6 +332,9 @@ fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
     let api = control_api(online.clone());
     let state = tempfile::tempdir().unwrap();
     let port = free_port();
+    // A real MQTT broker: every drone analysed gets its own topics and Home Assistant entities.
+    let (broker_port, broker_dir) = (free_port(), tempfile::tempdir().unwrap());
+    let _broker = mosquitto(broker_port, broker_dir.path(), "");
     // Two streams at most: the configured live/drone and the first other drone listed.
     let config = format!(
         "[source]\nstall_ms = 1000\nreconnect_after_ms = 2000\nbackoff_initial_ms = 200\nbackoff_max_ms = 1000\n\
@@ -340,7 +343,9 @@ fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
          [model]\npath = \"{}\"\ninput_width = 320\ninput_height = 176\nexecution_providers = [\"cpu\"]\nthreads = 1\n\
          [analysis]\nstate_dir = \"{}\"\nmax_streams = 2\n\
          [server]\nlisten = \"127.0.0.1:{port}\"\nweb_dir = \"/nonexistent/web\"\n\
-         [mediamtx]\nwatch = true\napi = \"{api}\"\npoll_ms = 200\n{}",
+         [mediamtx]\nwatch = true\napi = \"{api}\"\npoll_ms = 200\n\
+         [mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {broker_port}\nclient_id = \"field\"\n\
+         backoff_initial_ms = 200\nbackoff_max_ms = 1000\n{}",
         rtmp.port,
         tiny_model().display(),
         state.path().display(),
@@ -370,6 +375,37 @@ fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
     let status = d.status();
     assert_eq!(status["streams"][0]["stream"], "live_drone");
     assert_eq!(status["streams"][0]["configured"], true);
+
+    // MQTT: north's counts on its own topic, its Home Assistant sensor beside the configured
+    // drone's; nothing for the refused park.
+    for stream in ["live_drone", "live_north"] {
+        let (_, count) = first_message(
+            broker_port,
+            &format!("skycount/field/{stream}/count"),
+            Duration::from_secs(15),
+        )
+        .unwrap_or_else(|| panic!("{stream}'s counts reach the broker"));
+        let count: serde_json::Value = serde_json::from_str(&count).unwrap();
+        assert!(count["total"].as_f64().is_some(), "{count}");
+        let config = retained(
+            broker_port,
+            &format!("homeassistant/sensor/field_{stream}_count/config"),
+        )
+        .unwrap_or_else(|| panic!("{stream}'s sensor is described"));
+        assert!(
+            config.contains(&format!("skycount/field/{stream}/count")),
+            "{config}"
+        );
+    }
+    assert_eq!(
+        first_message(
+            broker_port,
+            "skycount/field/live_park/#",
+            Duration::from_secs(3)
+        ),
+        None,
+        "a refused drone publishes nothing"
+    );
 
     // A viewer watches one stream: the one it names when it connects, else the configured one;
     // it receives that stream's analyses alone.

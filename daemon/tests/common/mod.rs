@@ -792,3 +792,92 @@ pub fn serve_router(app: axum::Router) -> std::net::SocketAddr {
     });
     addr
 }
+
+// ---------------------------------------------------------------------------------------------
+// MQTT: a real broker (Debian's mosquitto) on loopback, and what a fresh client reads from it.
+
+/// mosquitto on `127.0.0.1:port`, anonymous, keeping sessions on disk in `dir` (so that a
+/// subscriber's session outlives a restart, like a real broker's with persistence on).
+pub fn mosquitto(port: u16, dir: &Path, extra: &str) -> Proc {
+    mosquitto_with(
+        dir,
+        &format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}"),
+        port,
+    )
+}
+
+/// mosquitto with `listeners` (and what else the test needs), persistence in `dir`; waits for
+/// `port` to listen.
+pub fn mosquitto_with(dir: &Path, listeners: &str, port: u16) -> Proc {
+    // mosquitto started as root drops to its own user, which must be able to write here.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "persistence true\npersistence_location {}/\nautosave_interval 1\n\
+             log_dest stderr\nlog_type error\nlog_type warning\n{listeners}",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect(
+            "cannot start mosquitto: apt-get install mosquitto (scripts/debian-test-packages.txt)",
+        );
+    let proc = Proc {
+        child,
+        name: "mosquitto",
+    };
+    wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+    .expect("mosquitto did not start listening");
+    proc
+}
+
+/// The retained message on `topic`, as a fresh client sees it.
+pub fn retained(port: u16, topic: &str) -> Option<String> {
+    let mut opts = rumqttc::MqttOptions::new(format!("reader-{}", free_port()), "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut connection) = rumqttc::Client::new(opts, 10);
+    client.subscribe(topic, rumqttc::QoS::AtLeastOnce).unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut suback = false;
+    while Instant::now() < end {
+        match connection.recv_timeout(Duration::from_millis(500)) {
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) if p.topic == topic => {
+                return Some(String::from_utf8_lossy(&p.payload).into_owned());
+            }
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)))) => suback = true,
+            // Retained messages come right after the SubAck; nothing by then: none.
+            Err(_) if suback => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The first message on `topic` (a filter: `+` and `#` allowed) a fresh client receives within
+/// `limit`, retained or new: (its topic, its payload).
+pub fn first_message(port: u16, topic: &str, limit: Duration) -> Option<(String, String)> {
+    let mut opts = rumqttc::MqttOptions::new(format!("first-{}", free_port()), "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut connection) = rumqttc::Client::new(opts, 10);
+    client.subscribe(topic, rumqttc::QoS::AtLeastOnce).unwrap();
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if let Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) =
+            connection.recv_timeout(Duration::from_millis(500))
+        {
+            return Some((p.topic, String::from_utf8_lossy(&p.payload).into_owned()));
+        }
+    }
+    None
+}

@@ -2,8 +2,9 @@
 //!
 //! A follower of the hub like the dashboard, for machines: an operations room's broker, Home
 //! Assistant, Node-RED. It reads [`Hub::feed`] (every analysis, stream change, alert and setup
-//! change, in order) and publishes JSON under `<topic_prefix>/<box>/…` ([`messages`] has the
-//! layout, docs/mqtt.md the reference).
+//! change, in order), and the other drones' analyses ([`Hub::subscribe_other_analyses`]: each
+//! drone its own `Lane` of topics and entities), and publishes JSON under
+//! `<topic_prefix>/<box>/…` ([`messages`] has the layout, docs/mqtt.md the reference).
 //!
 //! ```text
 //!   Hub::feed ─▶ publisher task ─▶ Outbox (bounded) ─▶ rumqttc client ─▶ broker
@@ -268,12 +269,11 @@ fn describe(e: &ConnectionError, broker: &str) -> String {
     }
 }
 
-/// The publisher's own state between feed items.
-struct Publisher {
+/// One stream's counts on the broker: its topics, its Home Assistant entities, the newest
+/// analysis not yet published.
+struct Lane {
     topics: Topics,
     discovery: Option<Discovery>,
-    box_name: String,
-    count_interval: Duration,
     /// The newest analysis not yet published, and when a count last went out.
     pending: Option<Arc<Analysis>>,
     last_count: Option<Instant>,
@@ -283,16 +283,26 @@ struct Publisher {
     zones: Vec<String>,
     /// The zones alerting in the last published state of the alert sensor.
     alerting: Option<Vec<String>>,
-    /// What the last published status said (its [`messages::status_key`]).
-    status_key: Option<serde_json::Value>,
 }
 
-impl Publisher {
+impl Lane {
+    fn new(topics: Topics, discovery: Option<Discovery>) -> Self {
+        Self {
+            topics,
+            discovery,
+            pending: None,
+            last_count: None,
+            made: 0,
+            zones: Vec::new(),
+            alerting: None,
+        }
+    }
+
     /// The counts of the newest analysis, when one is due.
-    fn due_counts(&mut self, now: Instant, out: &mut Outbox) {
+    fn due_counts(&mut self, now: Instant, interval: Duration, out: &mut Outbox) {
         if self
             .last_count
-            .is_some_and(|t| now.duration_since(t) < self.count_interval)
+            .is_some_and(|t| now.duration_since(t) < interval)
         {
             return;
         }
@@ -302,7 +312,7 @@ impl Publisher {
         // Keep the cadence (one per interval on average, though the check runs on a 100 ms
         // tick); after a pause without analyses, start from now.
         self.last_count = Some(match self.last_count {
-            Some(t) if now.duration_since(t) < 2 * self.count_interval => t + self.count_interval,
+            Some(t) if now.duration_since(t) < 2 * interval => t + interval,
             _ => now,
         });
         self.made += 1;
@@ -321,39 +331,6 @@ impl Publisher {
         }
     }
 
-    /// One item of the hub's feed: an analysis waits for its turn (the latest wins); a stream
-    /// change, an alert or new zones are queued at once.
-    fn take(&mut self, item: Feed, hub: &Hub, out: &mut Outbox) {
-        match item {
-            Feed::Analysis(a) => self.pending = Some(a),
-            Feed::Stream(s) => out.push(self.status(hub, Some(s))),
-            Feed::Alert(a) => out.push(messages::alert(&self.topics, &self.box_name, &a)),
-            Feed::Setup(s) => self.set_zones(zone_names(&s), out),
-        }
-    }
-
-    /// The status message, remembered as the last published; `stream` is the feed's newer
-    /// report when the hub has not applied it yet.
-    fn status(&mut self, hub: &Hub, stream: Option<crate::wire::StreamReport>) -> Message {
-        let mut s = hub.status();
-        if let Some(stream) = stream {
-            s.stream = stream;
-        }
-        let key = messages::status_key(&s, &hub.health());
-        let m = messages::status(&self.topics, &key, &s, unix_ms(SystemTime::now()));
-        self.status_key = Some(key);
-        m
-    }
-
-    /// The status again when something in it changed that the feed does not carry (the model
-    /// loaded or failed, a calibration).
-    fn status_if_changed(&mut self, hub: &Hub, out: &mut Outbox) {
-        let s = hub.status();
-        if self.status_key.as_ref() != Some(&messages::status_key(&s, &hub.health())) {
-            out.push(self.status(hub, None));
-        }
-    }
-
     /// Discovery configs for `zones`: new ones described, gone ones removed.
     fn set_zones(&mut self, zones: Vec<String>, out: &mut Outbox) {
         if let Some(d) = &self.discovery {
@@ -367,16 +344,126 @@ impl Publisher {
         self.zones = zones;
     }
 
-    /// What a new connection is told first: online, discovery, the status, the alert state.
-    fn on_connect(&mut self, hub: &Hub) -> Vec<Message> {
-        let mut first = vec![Message::retained(self.topics.availability(), ONLINE.into())];
+    /// Its entities and its alert state, for a new connection.
+    fn on_connect(&self, first: &mut Vec<Message>) {
         if let Some(d) = &self.discovery {
             first.extend(d.stream(&self.topics));
             first.extend(self.zones.iter().map(|z| d.zone(&self.topics, z)));
         }
-        first.push(self.status(hub, None));
         if let Some(a) = &self.alerting {
             first.push(messages::alerting(&self.topics, a));
+        }
+    }
+}
+
+/// The publisher's own state between feed items: the box's status, the configured stream's
+/// lane and one more lane for each other drone analysed (several drones).
+struct Publisher {
+    box_name: String,
+    topic_prefix: String,
+    count_interval: Duration,
+    /// What the last published status said (its [`messages::status_key`]).
+    status_key: Option<serde_json::Value>,
+    configured: Lane,
+    /// The other drones' lanes, by stream; a drone no longer listed leaves ([`Publisher::forget_gone`]).
+    others: std::collections::BTreeMap<String, Lane>,
+}
+
+impl Publisher {
+    /// The counts of the newest analyses, where due.
+    fn due_counts(&mut self, now: Instant, out: &mut Outbox) {
+        let interval = self.count_interval;
+        self.configured.due_counts(now, interval, out);
+        for lane in self.others.values_mut() {
+            lane.due_counts(now, interval, out);
+        }
+    }
+
+    /// One item of the hub's feed: an analysis waits for its turn (the latest wins); a stream
+    /// change, an alert or new zones are queued at once.
+    fn take(&mut self, item: Feed, hub: &Hub, out: &mut Outbox) {
+        match item {
+            Feed::Analysis(a) => self.configured.pending = Some(a),
+            Feed::Stream(s) => out.push(self.status(hub, Some(s))),
+            Feed::Alert(a) => {
+                out.push(messages::alert(&self.configured.topics, &self.box_name, &a))
+            }
+            Feed::Setup(s) => self.configured.set_zones(zone_names(&s), out),
+        }
+    }
+
+    /// Another drone's analysis (`Hub::subscribe_other_analyses`): its lane is made on its first
+    /// one, with its Home Assistant entities; its zones are the analysis's.
+    fn take_other(&mut self, a: Arc<Analysis>, out: &mut Outbox) {
+        let stream = a.stream.to_string();
+        let lane = self.others.entry(stream.clone()).or_insert_with(|| {
+            let topics = Topics::new(&self.topic_prefix, &self.box_name, &stream);
+            let discovery = self.configured.discovery.as_ref().map(|d| Discovery {
+                stream_key: stream.clone(),
+                ..d.clone()
+            });
+            if let Some(d) = &discovery {
+                for m in d.stream(&topics) {
+                    out.push(m);
+                }
+            }
+            Lane::new(topics, discovery)
+        });
+        let zones: Vec<String> = a.zones.iter().map(|z| z.name.clone()).collect();
+        if zones != lane.zones {
+            lane.set_zones(zones, out);
+        }
+        lane.pending = Some(a);
+    }
+
+    /// Drops the lanes of drones the hub no longer lists (their entities stay in Home
+    /// Assistant, unavailable with the box or showing their last value).
+    fn forget_gone(&mut self, hub: &Hub) {
+        if self.others.is_empty() {
+            return;
+        }
+        let listed = hub.streams();
+        self.others
+            .retain(|name, _| listed.iter().any(|s| s.stream == *name && !s.configured));
+    }
+
+    /// The status message, remembered as the last published; `stream` is the feed's newer
+    /// report when the hub has not applied it yet.
+    fn status(&mut self, hub: &Hub, stream: Option<crate::wire::StreamReport>) -> Message {
+        let mut s = hub.status();
+        if let Some(stream) = stream {
+            s.stream = stream;
+        }
+        let key = messages::status_key(&s, &hub.health());
+        let m = messages::status(
+            &self.configured.topics,
+            &key,
+            &s,
+            unix_ms(SystemTime::now()),
+        );
+        self.status_key = Some(key);
+        m
+    }
+
+    /// The status again when something in it changed that the feed does not carry (the model
+    /// loaded or failed, a calibration).
+    fn status_if_changed(&mut self, hub: &Hub, out: &mut Outbox) {
+        let s = hub.status();
+        if self.status_key.as_ref() != Some(&messages::status_key(&s, &hub.health())) {
+            out.push(self.status(hub, None));
+        }
+    }
+
+    /// What a new connection is told first: online, discovery, the status, the alert states.
+    fn on_connect(&mut self, hub: &Hub) -> Vec<Message> {
+        let mut first = vec![Message::retained(
+            self.configured.topics.availability(),
+            ONLINE.into(),
+        )];
+        self.configured.on_connect(&mut first);
+        first.push(self.status(hub, None));
+        for lane in self.others.values() {
+            lane.on_connect(&mut first);
         }
         first
     }
@@ -412,26 +499,26 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
     ));
 
     let mut publisher = Publisher {
-        topics: topics.clone(),
-        discovery: opts.discovery_prefix.as_ref().map(|prefix| Discovery {
-            prefix: prefix.clone(),
-            box_name: opts.box_name.clone(),
-            stream_key: opts.stream_key.clone(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        }),
         box_name: opts.box_name.clone(),
+        topic_prefix: opts.topic_prefix.clone(),
         count_interval: opts.count_interval,
-        pending: None,
-        last_count: None,
-        made: 0,
-        zones: Vec::new(),
-        alerting: None,
         status_key: None,
+        configured: Lane::new(
+            topics.clone(),
+            opts.discovery_prefix.as_ref().map(|prefix| Discovery {
+                prefix: prefix.clone(),
+                box_name: opts.box_name.clone(),
+                stream_key: opts.stream_key.clone(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            }),
+        ),
+        others: std::collections::BTreeMap::new(),
     };
     let mut feed = hub.feed();
+    let mut others = hub.subscribe_other_analyses();
     let mut outbox = Outbox::new(opts.queue);
     // Described at the first connection (on_connect); later changes come through the feed.
-    publisher.zones = zone_names(&hub.setup());
+    publisher.configured.zones = zone_names(&hub.setup());
     let mut tick = tokio::time::interval(TICK);
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
     status_tick.tick().await;
@@ -443,6 +530,12 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
             _ = stop.cancelled() => break,
             item = feed.recv() => match item {
                 Ok(item) => publisher.take(item, &hub, &mut outbox),
+                Err(RecvError::Lagged(n)) => report.lagged += n,
+                Err(RecvError::Closed) => break,
+            },
+            // Another drone's analysis (its latest wins, as the configured one's).
+            item = others.recv() => match item {
+                Ok(a) => publisher.take_other(a, &mut outbox),
                 Err(RecvError::Lagged(n)) => report.lagged += n,
                 Err(RecvError::Closed) => break,
             },
@@ -476,7 +569,10 @@ async fn run(hub: Arc<Hub>, opts: Options, stop: CancellationToken) {
             },
             _ = tick.tick() => {}
             _ = status_tick.tick() => outbox.push(publisher.status(&hub, None)),
-            _ = change_tick.tick() => publisher.status_if_changed(&hub, &mut outbox),
+            _ = change_tick.tick() => {
+                publisher.status_if_changed(&hub, &mut outbox);
+                publisher.forget_gone(&hub);
+            }
         }
         publisher.due_counts(Instant::now(), &mut outbox);
         if report.connected {
@@ -539,21 +635,20 @@ mod tests {
 
     fn publisher(interval_ms: u64) -> Publisher {
         Publisher {
-            topics: Topics::new("p", "b", "s"),
-            discovery: Some(Discovery {
-                prefix: "ha".into(),
-                box_name: "b".into(),
-                stream_key: "s".into(),
-                version: "0".into(),
-            }),
             box_name: "b".into(),
+            topic_prefix: "p".into(),
             count_interval: Duration::from_millis(interval_ms),
-            pending: None,
-            last_count: None,
-            made: 0,
-            zones: Vec::new(),
-            alerting: None,
             status_key: None,
+            configured: Lane::new(
+                Topics::new("p", "b", "s"),
+                Some(Discovery {
+                    prefix: "ha".into(),
+                    box_name: "b".into(),
+                    stream_key: "s".into(),
+                    version: "0".into(),
+                }),
+            ),
+            others: Default::default(),
         }
     }
 
@@ -566,7 +661,7 @@ mod tests {
         let mut p = publisher(1000);
         let mut out = Outbox::new(100);
         let t0 = Instant::now();
-        p.pending = Some(Arc::new(analysis(vec![zone("stage", 3.0, false)])));
+        p.configured.pending = Some(Arc::new(analysis(vec![zone("stage", 3.0, false)])));
         p.due_counts(t0, &mut out);
         assert_eq!(
             topics(&mut out),
@@ -574,10 +669,10 @@ mod tests {
         );
         // Two analyses within the interval: nothing yet, then only the newer.
         let mut newer = analysis(vec![zone("stage", 12.0, true)]);
-        p.pending = Some(Arc::new(analysis(vec![])));
+        p.configured.pending = Some(Arc::new(analysis(vec![])));
         p.due_counts(t0 + Duration::from_millis(300), &mut out);
         newer.seq = 43;
-        p.pending = Some(Arc::new(newer));
+        p.configured.pending = Some(Arc::new(newer));
         p.due_counts(t0 + Duration::from_millis(600), &mut out);
         assert!(out.is_empty());
         p.due_counts(t0 + Duration::from_millis(1000), &mut out);
@@ -596,13 +691,13 @@ mod tests {
         // The cadence holds on a coarse tick: due at 2000 and 3000 ms, whenever checked after.
         let ms = |n| t0 + Duration::from_millis(n);
         for (at, due) in [(2050, true), (2950, false), (3000, true)] {
-            p.pending = Some(Arc::new(analysis(vec![])));
+            p.configured.pending = Some(Arc::new(analysis(vec![])));
             p.due_counts(ms(at), &mut out);
             assert_eq!(!out.is_empty(), due, "at {at} ms");
             while out.pop().is_some() {}
         }
         // Nothing new: nothing published.
-        p.pending = None;
+        p.configured.pending = None;
         p.due_counts(ms(5000), &mut out);
         assert!(out.is_empty());
     }
@@ -687,8 +782,8 @@ mod tests {
                 "ha/sensor/b_s_count/config",
                 "ha/binary_sensor/b_s_alert/config",
                 "ha/sensor/b_s_zone_stage/config",
-                "p/b/status",
-                "p/b/s/alerting"
+                "p/b/s/alerting",
+                "p/b/status"
             ]
         );
     }
@@ -723,10 +818,69 @@ mod tests {
     }
 
     #[test]
+    fn every_other_drone_gets_its_own_topics_entities_and_zones() {
+        use crate::sample::StreamId;
+        let hub = Hub::new(
+            "rtsp://127.0.0.1/live/drone".into(),
+            crate::engine::model::report_for(&crate::config::Settings::default().model),
+        );
+        hub.set_configured("live_drone", Some("live/drone".into()));
+        let place = crate::engine::roster::Place::Analysed { ended_at: None };
+        hub.set_roster(&[("live_north".into(), Some("live/north".into()), place)]);
+        let mut p = publisher(1000);
+        let mut out = Outbox::new(100);
+        let of = |stream: &str, zones| {
+            let mut a = analysis(zones);
+            a.stream = StreamId::new(stream);
+            Arc::new(a)
+        };
+        p.take_other(of("live_north", vec![zone("gate", 4.0, false)]), &mut out);
+        p.configured.pending = Some(Arc::new(analysis(vec![])));
+        p.due_counts(Instant::now(), &mut out);
+        assert_eq!(
+            topics(&mut out),
+            [
+                "ha/sensor/b_live_north_count/config",
+                "ha/binary_sensor/b_live_north_alert/config",
+                "ha/sensor/b_live_north_zone_gate/config",
+                "p/b/s/count",
+                "p/b/s/alerting",
+                "p/b/live_north/count",
+                "p/b/live_north/zone/gate",
+                "p/b/live_north/alerting"
+            ]
+        );
+        // Its count numbers are its own (a follower of one drone sees no gaps).
+        p.take_other(of("live_north", vec![]), &mut out);
+        p.due_counts(Instant::now() + Duration::from_secs(1), &mut out);
+        let msgs: Vec<_> = std::iter::from_fn(|| out.pop()).collect();
+        assert_eq!(msgs[0].topic, "ha/sensor/b_live_north_zone_gate/config");
+        assert!(msgs[0].payload.is_empty(), "its zone is gone");
+        let count = msgs
+            .iter()
+            .find(|m| m.topic == "p/b/live_north/count")
+            .unwrap();
+        let count: serde_json::Value = serde_json::from_slice(&count.payload).unwrap();
+        assert_eq!(count["n"], 2);
+        // A new connection hears of it too; once the hub no longer lists it, it is forgotten.
+        let first: Vec<_> = p.on_connect(&hub).into_iter().map(|m| m.topic).collect();
+        assert!(
+            first.contains(&"ha/sensor/b_live_north_count/config".to_string()),
+            "{first:?}"
+        );
+        p.forget_gone(&hub);
+        assert_eq!(p.others.len(), 1, "still listed");
+        hub.set_roster(&[]);
+        p.forget_gone(&hub);
+        assert!(p.others.is_empty());
+    }
+
+    #[test]
     fn zones_are_described_and_removed_in_home_assistant() {
         let mut p = publisher(1000);
         let mut out = Outbox::new(100);
-        p.set_zones(vec!["stage".into(), "exit".into()], &mut out);
+        p.configured
+            .set_zones(vec!["stage".into(), "exit".into()], &mut out);
         assert_eq!(
             topics(&mut out),
             [
@@ -734,7 +888,8 @@ mod tests {
                 "ha/sensor/b_s_zone_exit/config"
             ]
         );
-        p.set_zones(vec!["exit".into(), "bar".into()], &mut out);
+        p.configured
+            .set_zones(vec!["exit".into(), "bar".into()], &mut out);
         let msgs: Vec<_> = std::iter::from_fn(|| out.pop()).collect();
         assert_eq!(msgs[0].topic, "ha/sensor/b_s_zone_stage/config");
         assert!(
