@@ -161,6 +161,7 @@ pub async fn run(config_path: Option<PathBuf>, settings: Settings) -> anyhow::Re
         let task = tokio::spawn(crate::history::recorder::run(
             hub.clone(),
             hub.feed(),
+            Some(hub.subscribe_other_analyses()),
             opts,
             done.clone(),
         ));

@@ -387,14 +387,14 @@ pub fn write(conn: &mut Connection, batch: &Batch) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// The newest flight left open (by a restart, a crash or a power cut), if any, and when
+/// The newest flight of `stream` left open (by a restart, a crash or a power cut), if any, and when
 /// skycountd was last seen recording it (its last commit; its last analysis for a flight
 /// written before that was kept).
-pub fn open_flight(conn: &Connection) -> rusqlite::Result<Option<(FlightRow, u64)>> {
+pub fn open_flight(conn: &Connection, stream: &str) -> rusqlite::Result<Option<(FlightRow, u64)>> {
     conn.query_row(
         "SELECT stream, start_ms, last_ms, peak, peak_ms, alive_ms FROM flights
-         WHERE end_ms IS NULL ORDER BY start_ms DESC LIMIT 1",
-        [],
+         WHERE end_ms IS NULL AND stream = ?1 ORDER BY start_ms DESC LIMIT 1",
+        [stream],
         |r| {
             let f = FlightRow {
                 stream: r.get(0)?,

@@ -20,6 +20,7 @@
 //! drops what it cannot write, counts it, says "history paused: disk full" in the status and
 //! tries again with a growing backoff (1 s up to 30 s) until a write succeeds.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -48,6 +49,10 @@ pub trait Live: Send + Sync + 'static {
     /// The frame analysis `seq` was made from, as JPEG; `None` when it is not the latest
     /// analysed frame any more (a newer analysis replaced it) or before the first.
     fn snapshot_jpeg(&self, seq: u64) -> Option<Result<Arc<Vec<u8>>, String>>;
+    /// The same for another stream analysed beside the configured one (several drones).
+    fn snapshot_jpeg_of(&self, _stream: &str, _seq: u64) -> Option<Result<Arc<Vec<u8>>, String>> {
+        None
+    }
     /// The history's state, for the status.
     fn set_history(&self, report: HistoryReport);
 }
@@ -97,11 +102,14 @@ fn now_ms() -> u64 {
     unix_ms(SystemTime::now())
 }
 
-/// Follows `feed` until `stop`, then writes what is left (the feed's items included) and
-/// returns. Cancel `stop` once the engine has stopped, so that its last analyses are kept.
+/// Follows `feed` (the configured stream's) and `others` (the other drones' analyses, when
+/// several are analysed: each its own flights, with its alerts) until `stop`, then writes what is
+/// left (the feed's items included) and returns. Cancel `stop` once the engine has stopped, so
+/// that its last analyses are kept.
 pub async fn run<L: Live, F: Into<Item> + Clone>(
     hub: Arc<L>,
     mut feed: tokio::sync::broadcast::Receiver<F>,
+    mut others: Option<tokio::sync::broadcast::Receiver<Arc<Analysis>>>,
     opts: Options,
     stop: CancellationToken,
 ) {
@@ -129,6 +137,9 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
     // The flight a restart (or a crash) interrupted goes on if the drone is still up.
     let resumed = resumed_rx.await.ok().flatten();
     let mut rec = Recording::new(&opts, resumed, now_ms());
+    // The other drones' recordings, by stream: made at their first analysis, dropped once their
+    // flight has ended and been handed over.
+    let mut other_recs: BTreeMap<String, Recording> = BTreeMap::new();
     let mut tick = tokio::time::interval(COMMIT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -144,6 +155,10 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
                         rec.hand_over(&to_writer, &lost);
                     }
                 }
+                // Another drone's alert belongs to its flight.
+                Ok(Item::Alert(a)) if a.stream != opts.stream => {
+                    other_of(&mut other_recs, &opts, &a.stream).other(Item::Alert(a), now_ms());
+                }
                 Ok(item) => rec.other(item, now_ms()),
                 Err(RecvError::Lagged(n)) => {
                     log::warn!("history: fell {n} items behind the analyses; they are not kept");
@@ -151,18 +166,52 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
                 }
                 Err(RecvError::Closed) => break,
             },
+            item = recv_other(&mut others), if others.is_some() => match item {
+                Ok(a) => {
+                    let r = other_of(&mut other_recs, &opts, a.stream.as_str());
+                    if let Some(due) = r.analysis(&a) {
+                        let jpeg = snapshot_jpeg_of(&hub, a.stream.as_str(), a.seq).await;
+                        r.snapshot(due, &a, jpeg);
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    log::warn!("history: fell {n} analyses of other drones behind; they are not kept");
+                    lost.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(RecvError::Closed) => others = None,
+            },
             _ = tick.tick() => {
-                rec.tick(now_ms());
+                let now = now_ms();
+                rec.tick(now);
                 rec.hand_over(&to_writer, &lost);
+                for r in other_recs.values_mut() {
+                    r.tick(now);
+                    r.hand_over(&to_writer, &lost);
+                }
+                other_recs.retain(|_, r| r.flights.current().is_some() || !r.batch.is_empty());
             }
         }
     }
     // Stopping: what the feed still holds is kept (the engine has stopped by now, see
     // `commands::run`), and the flight stays open (a restart within flight_gap_s continues it).
+    while let Some(rx) = others.as_mut() {
+        match rx.try_recv() {
+            Ok(a) => {
+                other_of(&mut other_recs, &opts, a.stream.as_str()).analysis(&a);
+            }
+            Err(TryRecvError::Lagged(n)) => {
+                lost.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(_) => break,
+        }
+    }
     loop {
         match feed.try_recv().map(Into::into) {
             Ok(Item::Analysis(a)) => {
                 rec.analysis(&a);
+            }
+            Ok(Item::Alert(a)) if a.stream != opts.stream => {
+                other_of(&mut other_recs, &opts, &a.stream).other(Item::Alert(a), now_ms());
             }
             Ok(item) => rec.other(item, now_ms()),
             Err(TryRecvError::Lagged(n)) => {
@@ -171,18 +220,50 @@ pub async fn run<L: Live, F: Into<Item> + Clone>(
             Err(_) => break,
         }
     }
-    rec.tick(now_ms());
-    rec.batch.flight = rec.flights.current().cloned();
-    rec.batch.alive_ms = Some(now_ms());
-    let last = std::mem::take(&mut rec.batch);
+    let mut last = Vec::new();
+    for r in std::iter::once(&mut rec).chain(other_recs.values_mut()) {
+        r.tick(now_ms());
+        r.batch.flight = r.flights.current().cloned();
+        r.batch.alive_ms = Some(now_ms());
+        last.push(std::mem::take(&mut r.batch));
+    }
     let _ = tokio::task::spawn_blocking(move || {
-        if !last.is_empty() {
-            let _ = to_writer.send(last);
+        for batch in last.into_iter().filter(|b| !b.is_empty()) {
+            let _ = to_writer.send(batch);
         }
         drop(to_writer);
         let _ = writer.join();
     })
     .await;
+}
+
+/// Another drone's recording, made at its first analysis or alert.
+fn other_of<'a>(
+    recs: &'a mut BTreeMap<String, Recording>,
+    opts: &Options,
+    stream: &str,
+) -> &'a mut Recording {
+    recs.entry(stream.to_string())
+        .or_insert_with(|| Recording::of_other(opts, stream.to_string()))
+}
+
+/// The next analysis of another drone (`others` is `Some`: the select's guard says so).
+async fn recv_other(
+    others: &mut Option<tokio::sync::broadcast::Receiver<Arc<Analysis>>>,
+) -> Result<Arc<Analysis>, RecvError> {
+    match others {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Another drone's frame of analysis `seq` as JPEG, encoded off the async workers.
+async fn snapshot_jpeg_of<L: Live>(hub: &Arc<L>, stream: &str, seq: u64) -> Option<Vec<u8>> {
+    let (hub, stream) = (hub.clone(), stream.to_string());
+    match tokio::task::spawn_blocking(move || hub.snapshot_jpeg_of(&stream, seq)).await {
+        Ok(Some(Ok(jpeg))) => Some(jpeg.as_ref().clone()),
+        _ => None,
+    }
 }
 
 /// The frame of analysis `seq` as JPEG, encoded off the async workers.
@@ -239,6 +320,21 @@ impl Recording {
             last_peak_shot_ms: None,
             zones_paused: false,
         }
+    }
+
+    /// Another drone's recording: its own flights (a restart begins a new one: only the
+    /// configured stream's flight is taken up again), counted as live while it is analysed.
+    fn of_other(opts: &Options, stream: String) -> Self {
+        let mut r = Self::new(
+            &Options {
+                stream,
+                ..opts.clone()
+            },
+            None,
+            now_ms(),
+        );
+        r.state = "live".into();
+        r
     }
 
     /// Takes in an analysis; says which snapshot to take with it, if any.
@@ -441,7 +537,7 @@ impl<R: Fn(HistoryReport)> Writer<R> {
     fn open(&mut self) -> Option<Resumed> {
         let result = (|| {
             let conn = db::open(&self.opts.path)?;
-            let open = db::open_flight(&conn)?;
+            let open = db::open_flight(&conn, &self.opts.stream)?;
             db::close_open_flights(&conn)?;
             Ok::<_, rusqlite::Error>((conn, open))
         })();
@@ -636,7 +732,7 @@ mod tests {
         let live = Arc::new(FakeLive::default());
         let (feed, rx) = tokio::sync::broadcast::channel::<Item>(64);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(live.clone(), rx, opts(dir.path()), stop.clone()));
+        let task = tokio::spawn(run(live.clone(), rx, None, opts(dir.path()), stop.clone()));
         // Wait until the recorder has opened the database.
         for _ in 0..200 {
             if live.state() == Some("ok") {
@@ -698,6 +794,77 @@ mod tests {
             )
             .unwrap();
         assert_eq!((alerts, events, peak_shots), (1, 1, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_drone_has_its_own_flights_and_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = Arc::new(FakeLive::default());
+        let (feed, rx) = tokio::sync::broadcast::channel::<Item>(64);
+        let (others, others_rx) = tokio::sync::broadcast::channel::<Arc<Analysis>>(64);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(
+            live.clone(),
+            rx,
+            Some(others_rx),
+            opts(dir.path()),
+            stop.clone(),
+        ));
+        let t0 = now_ms();
+        let north = |seq: u64, t: u64, c: f64| {
+            let mut a = (*analysis(seq, t, c)).clone();
+            a.stream = crate::sample::StreamId::new("live_north");
+            Arc::new(a)
+        };
+        for i in 0..3u64 {
+            feed.send(Item::Analysis(analysis(i, t0 + i * 100, 1.0)))
+                .unwrap();
+            others
+                .send(north(i, t0 + i * 100 + 50, 7.0 + i as f64))
+                .unwrap();
+        }
+        let alert = |stream: &str, id| Alert {
+            id,
+            stream: stream.into(),
+            zone: "gate".into(),
+            limit: 4,
+            count: 9.0,
+            raised_ms: t0 + 150,
+            cleared_ms: None,
+            acknowledged_ms: None,
+        };
+        feed.send(Item::Alert(alert("live_north", 2))).unwrap();
+        feed.send(Item::Alert(alert("live_drone", 3))).unwrap();
+        // Whatever the recorder had not read when it is stopped is kept.
+        stop.cancel();
+        task.await.unwrap();
+        let conn = db::open_read(&dir.path().join("h.sqlite")).unwrap();
+        let flights: Vec<(String, f64, i64)> = conn
+            .prepare("SELECT stream, peak, analyses FROM flights ORDER BY stream")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            flights,
+            [("live_drone".into(), 1.0, 3), ("live_north".into(), 9.0, 3)]
+        );
+        let alerts: Vec<(i64, String)> = conn
+            .prepare(
+                "SELECT a.alert_id, f.stream FROM alerts a JOIN flights f ON f.id = a.flight_id
+                 ORDER BY a.alert_id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            alerts,
+            [(2, "live_north".into()), (3, "live_drone".into())],
+            "each alert in its own drone's flight"
+        );
     }
 
     #[test]
@@ -800,7 +967,7 @@ mod tests {
                 .unwrap();
         }
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(live.clone(), rx, opts(dir.path()), stop.clone()));
+        let task = tokio::spawn(run(live.clone(), rx, None, opts(dir.path()), stop.clone()));
         let mut lost = 0;
         for _ in 0..400 {
             lost = live.reports.lock().last().map_or(0, |r| r.lost_rows);

@@ -68,6 +68,10 @@ impl Live for Hub {
     fn snapshot_jpeg(&self, seq: u64) -> Option<Result<Arc<Vec<u8>>, String>> {
         Hub::snapshot_jpeg_of(self, Some(seq))
     }
+    fn snapshot_jpeg_of(&self, stream: &str, seq: u64) -> Option<Result<Arc<Vec<u8>>, String>> {
+        let (latest, jpeg) = self.snapshot_jpeg_of_stream(stream)?;
+        (latest == seq).then_some(jpeg)
+    }
     fn set_history(&self, report: HistoryReport) {
         Hub::set_history(self, report)
     }
