@@ -552,6 +552,9 @@ pub struct StreamSummary {
     /// Analyses of this stream since it joined.
     pub analyses: u64,
     pub demo: bool,
+    /// The name the operator gave this drone; null: none (the dashboard shows its path's last
+    /// part).
+    pub name: Option<String>,
     /// The operator's calibration, masks and zones for this stream (the configured stream's are
     /// also the status's own `calibration`, `masks` and `zones`).
     pub calibration: Option<Calibration>,
@@ -573,6 +576,7 @@ impl StreamSummary {
             analysed_ms: None,
             analyses: 0,
             demo: false,
+            name: None,
             calibration: None,
             masks: Vec::new(),
             zones: Vec::new(),

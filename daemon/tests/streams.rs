@@ -552,6 +552,29 @@ fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
         serde_json::json!([]),
         "the status's masks are the configured drone's"
     );
+    // The operator names north: the summary says so; a name with a control character is refused.
+    let (code, body) = operator(
+        "PUT",
+        "/api/operator/name?stream=live_north",
+        r#"{"name": " North gate "}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(summary(&d, "live_north").unwrap()["name"], "North gate");
+    assert_eq!(
+        summary(&d, "live_drone").unwrap()["name"],
+        serde_json::Value::Null
+    );
+    let (code, body) = operator(
+        "PUT",
+        "/api/operator/name?stream=live_north",
+        "{\"name\": \"a\\u0007b\"}",
+    );
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        summary(&d, "live_north").unwrap()["name"],
+        "North gate",
+        "the name before is kept"
+    );
     // A frozen frame of north is north's, and named with it.
     let (code, body) = operator("POST", "/api/operator/freeze?stream=live_north", "");
     assert_eq!(code, 200, "{body}");
@@ -619,6 +642,7 @@ fn the_daemon_analyses_every_drone_on_the_media_server_up_to_max_streams() {
         north["count"], 0.0,
         "north's mask survives a restart: {north}"
     );
+    assert_eq!(north["name"], "North gate", "and its name: {north}");
     assert!(
         summary(&d, "live_drone").unwrap()["count"]
             .as_f64()

@@ -224,6 +224,11 @@ step("the operator masks part of north's picture while north is shown: north's a
   assert.deepEqual((await request(env.httpPort, 'GET', '/api/status')).json.masks, []);
   // Its outline is in the list of north's areas; back on the first drone, that list is empty.
   await waitFor("north's mask listed", async () => /car park/.test((await env.page.textContent(testid('operator'))) ?? ''), { timeout: 10_000 });
+  // The operator names north: the strip shows the name for every viewer.
+  await env.page.fill(testid('drone-name-input'), 'North gate');
+  await env.page.click(testid('drone-name-save'));
+  await waitFor('the new name in the strip', async () => /North gate/.test((await card('live_north').textContent()) ?? ''), { timeout: 10_000 });
+  assert.equal((await request(env.httpPort, 'GET', '/api/streams')).json.find((s) => s.stream === 'live_north').name, 'North gate');
   await screenshot('streams-north-masked.png');
   await card('live_drone').locator('button').click();
   await waitFor('the first drone back', async () => (await shown()) === 'live_drone', { timeout: 20_000 });

@@ -277,6 +277,9 @@ export function App() {
   const fresh = freshness(link.state, lastReceivedAt);
   const stateAge = status && !fresh.lost ? stateAgeMs(status.state_since_ms, status.uptime_s, now, offset) : null;
   const stale = fresh.lost || (streamState !== null && streamState !== 'live');
+  // several drones: the summary of the one on screen (its name, to change)
+  const streamList = status?.streams ?? [];
+  const shownSummary = streamList.length >= 2 ? (other ?? streamList.find((s) => s.configured) ?? null) : null;
   // the drone on screen's calibration, masks and zones: each drone has its own
   const setupOf = other ?? status;
   const calibration = preferRecent(setupOf?.calibration ?? null, recentCal, (a, b) => (a === null) === (b === null) && a?.at_ms === b?.at_ms, now);
@@ -397,6 +400,7 @@ export function App() {
               info={info}
               waiting={streamState !== 'live'}
               drone={other ? { key: other.stream, name: droneName(other) } : null}
+              naming={shownSummary ? { name: shownSummary.name, fallback: droneName({ ...shownSummary, name: null }) } : null}
             />
           </div>
           <HealthPanel

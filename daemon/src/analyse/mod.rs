@@ -147,6 +147,10 @@ pub struct Setup {
     pub masks: Vec<Mask>,
     #[serde(default)]
     pub zones: Vec<crate::wire::Zone>,
+    /// The name the operator gave the stream's drone (the dashboard's strip shows it; none: its
+    /// path's last part).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// The analysis size for a `frame_w × frame_h` frame at `scale` (a fraction of the frame's size):

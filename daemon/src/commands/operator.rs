@@ -380,6 +380,27 @@ impl Operator for Arc<BoxOperator> {
         Ok(kept.zones)
     }
 
+    fn rename(&self, name: Option<String>) -> Result<Option<String>, OpError> {
+        let name = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+        if let Some(n) = &name {
+            if n.chars().count() > crate::analyse::polygon::MAX_NAME {
+                return Err(OpError::Bad(format!(
+                    "a drone's name has 1 to {} printable characters",
+                    crate::analyse::polygon::MAX_NAME
+                )));
+            }
+            crate::config::printable::check(n)
+                .map_err(|e| OpError::Bad(format!("the name {e}")))?;
+        }
+        let kept = self.change(|s| s.name = name)?;
+        log::info!(
+            "{} named {}",
+            self.kept.name,
+            kept.name.as_deref().unwrap_or("(no name)")
+        );
+        Ok(kept.name)
+    }
+
     fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>> {
         let engine = self.shared.engine.clone();
         Box::pin(async move { engine.acknowledge(id).await.map_err(OpError::NotFound) })

@@ -79,6 +79,11 @@ pub trait Operator: Send + Sync {
     fn set_zones(&self, zones: Vec<Zone>) -> Result<Vec<Zone>, OpError>;
     /// Acknowledges an open alert: the alert as it is now.
     fn acknowledge_alert(&self, id: u64) -> BoxFuture<Result<Alert, OpError>>;
+    /// Names the stream's drone (checked: 1 to 64 printable characters; `None`: no name); the
+    /// name as kept.
+    fn rename(&self, _name: Option<String>) -> Result<Option<String>, OpError> {
+        Err(not_here())
+    }
 
     /// The same operator acting on another stream analysed now (`live_north`: its frames,
     /// calibration, masks and zones, kept under its own path); `NotFound` when no such stream is

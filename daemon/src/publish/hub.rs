@@ -335,6 +335,7 @@ impl Hub {
             } else {
                 setups.get(&s.stream).cloned().unwrap_or_default()
             };
+            s.name = setup.name;
             s.calibration = setup.calibration;
             s.masks = setup.masks;
             s.zones = setup.zones;

@@ -47,6 +47,12 @@ struct ZonesBody {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameBody {
+    name: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
 struct StreamQuery {
     stream: Option<String>,
 }
@@ -144,6 +150,17 @@ async fn zones(OnStream(op): OnStream, body: axum::body::Bytes) -> Response {
     }
 }
 
+async fn rename(OnStream(op): OnStream, body: axum::body::Bytes) -> Response {
+    let body: NameBody = match parse(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    match op.rename(body.name) {
+        Ok(name) => Json(json!({ "name": name })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn acknowledge(State(op): State<Op>, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<u64>() else {
         return OpError::NotFound(format!("no alert {id:?}: alert ids are numbers"))
@@ -179,6 +196,7 @@ pub fn routes(op: Option<Op>, auth: Arc<Auth>) -> Router {
         )
         .route("/api/operator/masks", put(masks))
         .route("/api/operator/zones", put(zones))
+        .route("/api/operator/name", put(rename))
         .route("/api/operator/alerts/{id}/ack", post(acknowledge))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     behind_gate(routes, auth).with_state(op)

@@ -284,6 +284,7 @@ mod tests {
                 points: vec![[0.5, 0.5], [0.9, 0.5], [0.9, 0.9]],
                 limit: Some(40),
             }],
+            name: Some("North gate".into()),
         };
         store.save(&setup).unwrap();
         assert_eq!(

@@ -9,6 +9,7 @@ import { maskProblems, MASKS, masksBody, MAX_MASKS, type MaskEditor } from '../l
 import { MAX_NAME, MIN_POINTS, removeShape, startEditing, updateShape } from '../lib/shapes';
 import type { ZoneEditor } from '../lib/zones';
 import { ZoneSection } from './ZoneSection';
+import { DroneNameSection } from './DroneNameSection';
 import { calibrationText, resetCalibration, saveMasks } from '../lib/operator';
 
 interface Props {
@@ -49,6 +50,8 @@ interface Props {
    * and zones below are its own (`key` its stream, `name` as the strip shows it); null: the
    * configured drone's */
   drone: { key: string; name: string } | null;
+  /** several drones: the drone on screen's name, to change (null: one drone, nothing to name) */
+  naming: { name: string | null; fallback: string } | null;
 }
 
 /**
@@ -160,6 +163,8 @@ export function OperatorPanel(p: Props) {
               {p.note.text}
             </p>
           )}
+
+          {p.naming && <DroneNameSection stream={p.drone?.key ?? null} name={p.naming.name} fallback={p.naming.fallback} onNote={p.onNote} />}
 
           <h3>Calibration</h3>
           <p className="calibration-text" data-testid="calibration-message" data-calibrated={p.calibration ? 'true' : 'false'}>

@@ -16,7 +16,7 @@ import {
   SESSION_ENDED_TEXT,
   sessionEnded,
   sessionEvents,
-} from './operator';
+ renameDrone } from './operator';
 
 // The examples of docs/api.md.
 const CALIBRATION = {
@@ -242,6 +242,15 @@ describe('operator requests', () => {
       '/api/operator/freeze?stream=live_north',
       '/api/operator/calibration/17-5/apply?stream=live_north',
     ]);
+  });
+
+  it("naming a drone: PUT name (?stream= for another drone); the name as kept, null for none", async () => {
+    const calls: Call[] = [];
+    expect(await renameDrone('North gate', 'live_north', fakeFetch(200, { name: 'North gate' }, calls))).toBe('North gate');
+    expect(calls[0]).toMatchObject({ url: '/api/operator/name?stream=live_north', method: 'PUT', body: { name: 'North gate' } });
+    expect(await renameDrone(null, null, fakeFetch(200, { name: null }, calls))).toBeNull();
+    expect(calls[1]).toMatchObject({ url: '/api/operator/name', body: { name: null } });
+    await expect(renameDrone('a\u0007', null, fakeFetch(400, { error: 'the name has a control character' }))).rejects.toThrow('control character');
   });
 
   it('zones: PUT; the answer as kept; a refusal says why', async () => {

@@ -129,6 +129,14 @@ export async function saveZones(body: { zones: Zone[] }, stream: string | null, 
   return Array.isArray(list) ? parseZones(list) : body.zones;
 }
 
+/** Names the drone `stream` (null: the configured one); `name` null or blank: no name. Answers the
+ * name as kept. */
+export async function renameDrone(name: string | null, stream: string | null, fetchFn?: FetchFn): Promise<string | null> {
+  const answer = await operatorRequest('PUT', forStream('name', stream), { name }, fetchFn);
+  const kept = typeof answer === 'object' && answer !== null ? (answer as { name?: unknown }).name : null;
+  return typeof kept === 'string' ? kept : null;
+}
+
 /** Acknowledges an open alert; answers the alert as it is now. */
 export async function acknowledgeAlert(id: number, fetchFn?: FetchFn): Promise<Alert> {
   const a = parseAlert(await operatorRequest('POST', `alerts/${encodeURIComponent(String(id))}/ack`, undefined, fetchFn));

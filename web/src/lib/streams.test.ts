@@ -28,6 +28,13 @@ describe('streams', () => {
     expect(parseStreams(undefined)).toEqual([]);
   });
 
+  it("a drone's name: the operator's, else its path's last part", () => {
+    const [drone, north] = parseStreams([stream({}), stream({ stream: 'live_north', path: 'live/north', configured: false, name: 'North gate' })]);
+    expect(droneName(drone)).toBe('drone');
+    expect(droneName(north)).toBe('North gate');
+    expect(stripOf([drone, north])?.items.map((i) => i.name)).toEqual(['drone', 'North gate']);
+  });
+
   it("carries each drone's own masks and zones (an older daemon sends none)", () => {
     const [drone, north] = parseStreams([
       stream({}),

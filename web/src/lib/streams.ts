@@ -22,6 +22,8 @@ export interface StreamSummary {
   analysed_ms: number | null;
   analyses: number;
   demo: boolean;
+  /** the name the operator gave it; null: none */
+  name: string | null;
   /** the operator's calibration, masks and zones for this drone (kept under its path) */
   calibration: Calibration | null;
   masks: Mask[];
@@ -55,6 +57,7 @@ export function parseStreams(v: unknown, setup: SetupParsers): StreamSummary[] {
       analysed_ms: num(s.analysed_ms),
       analyses: num(s.analyses) ?? 0,
       demo: s.demo === true,
+      name: str(s.name),
       calibration: setup.calibration(s.calibration),
       masks: setup.masks(s.masks),
       zones: setup.zones(s.zones),
@@ -92,8 +95,9 @@ const WORDS: Record<string, string> = {
   refused: 'not counted',
 };
 
-/** A drone's name: its path's last part. */
-export function droneName(s: Pick<StreamSummary, 'path' | 'stream'>): string {
+/** A drone's name: the one the operator gave it, else its path's last part. */
+export function droneName(s: Pick<StreamSummary, 'path' | 'stream'> & { name?: string | null }): string {
+  if (s.name) return s.name;
   const last = s.path?.split('/').filter((p) => p !== '').pop();
   return last ?? s.stream;
 }
