@@ -468,6 +468,23 @@ export async function signInPage(page) {
   await page.waitForSelector('[data-testid="sign-out"]', { state: 'visible', timeout: 15_000 });
 }
 
+/**
+ * Where a point of the picture on the stage is on the page: `at(u, v)` for fractions of the frame
+ * (the snapshot's or the video's own size, letterboxed as the dashboard draws it), for clicking on it.
+ */
+export async function pictureAt(evalIn) {
+  const geo = await evalIn(() => {
+    const stage = document.querySelector('.stage');
+    const img = document.querySelector('[data-testid="snapshot"]') ?? document.querySelector('[data-testid="video"]');
+    const w = img.naturalWidth || img.videoWidth;
+    const h = img.naturalHeight || img.videoHeight;
+    const r = stage.getBoundingClientRect();
+    const pic = window.__skycount.contentRect(w, h, stage.clientWidth, stage.clientHeight);
+    return { x: r.left + stage.clientLeft, y: r.top + stage.clientTop, pic };
+  });
+  return (u, v) => ({ x: geo.x + geo.pic.x + u * geo.pic.w, y: geo.y + geo.pic.y + v * geo.pic.h });
+}
+
 /** env.page opens the dashboard the daemon serves. */
 export const openDashboard = (env) => withTimeout(env.page.goto(`http://127.0.0.1:${env.httpPort}/`), 30_000, 'opening the dashboard');
 

@@ -36,6 +36,7 @@ import {
   lastSeenOf,
   launchBrowser,
   openDashboard,
+  pictureAt,
   operatorCookie,
   pageHelpers,
   request,
@@ -339,14 +340,7 @@ step('a mask drawn on the video, named and saved: in status.masks and drawn for 
   await env.page.click(testid('masks-edit'));
   await env.page.waitForSelector(testid('mask-toolbar'));
   await sleep(500);
-  const geo = await evalIn(() => {
-    const stage = document.querySelector('.stage');
-    const img = document.querySelector('[data-testid="snapshot"]');
-    const r = stage.getBoundingClientRect();
-    const pic = window.__skycount.contentRect(img.naturalWidth, img.naturalHeight, stage.clientWidth, stage.clientHeight);
-    return { x: r.left + stage.clientLeft, y: r.top + stage.clientTop, pic };
-  });
-  const at = (u, v) => ({ x: geo.x + geo.pic.x + u * geo.pic.w, y: geo.y + geo.pic.y + v * geo.pic.h });
+  const at = await pictureAt(evalIn);
   const corners = [[0.6, 0.1], [0.9, 0.1], [0.9, 0.35], [0.6, 0.35]];
   for (const [u, v] of corners) await env.page.mouse.click(at(u, v).x, at(u, v).y);
   assert.equal(await attr('mask-drawing', 'data-points'), '4');

@@ -28,6 +28,7 @@ import {
   WEB_DIST,
   launchBrowser,
   openDashboard,
+  pictureAt,
   operatorToml,
   pageHelpers,
   prepareOperatorSpec,
@@ -202,14 +203,7 @@ step("the operator masks part of north's picture while north is shown: north's a
   await env.page.waitForSelector(testid('mask-toolbar'));
   await env.page.locator(testid('snapshot')).waitFor({ state: 'visible', timeout: 10_000 });
   await sleep(300);
-  const geo = await evalIn(() => {
-    const stage = document.querySelector('.stage');
-    const img = document.querySelector('[data-testid="snapshot"]');
-    const r = stage.getBoundingClientRect();
-    const pic = window.__skycount.contentRect(img.naturalWidth, img.naturalHeight, stage.clientWidth, stage.clientHeight);
-    return { x: r.left + stage.clientLeft, y: r.top + stage.clientTop, pic };
-  });
-  const at = (u, v) => ({ x: geo.x + geo.pic.x + u * geo.pic.w, y: geo.y + geo.pic.y + v * geo.pic.h });
+  const at = await pictureAt(evalIn);
   for (const [u, v] of [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]) await env.page.mouse.click(at(u, v).x, at(u, v).y);
   await env.page.mouse.click(at(0.1, 0.1).x + 3, at(0.1, 0.1).y); // the first corner closes it
   await env.page.fill(testid('mask-name'), 'car park');

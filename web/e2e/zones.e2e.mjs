@@ -31,6 +31,7 @@ import {
   fatal,
   launchBrowser,
   openDashboard,
+  pictureAt,
   operatorCookie,
   pageHelpers,
   request,
@@ -83,20 +84,6 @@ before(async () => {
 
 after(() => teardown(env, (f) => f.startsWith('zones-') && f.endsWith('.log')));
 
-/** Page coordinates of a point of the picture (fractions), through the stage's picture rectangle. */
-async function pictureAt() {
-  const geo = await evalIn(() => {
-    const stage = document.querySelector('.stage');
-    const img = document.querySelector('[data-testid="snapshot"]') ?? document.querySelector('[data-testid="video"]');
-    const w = img.naturalWidth || img.videoWidth;
-    const h = img.naturalHeight || img.videoHeight;
-    const r = stage.getBoundingClientRect();
-    const pic = window.__skycount.contentRect(w, h, stage.clientWidth, stage.clientHeight);
-    return { x: r.left + stage.clientLeft, y: r.top + stage.clientTop, pic };
-  });
-  return (u, v) => ({ x: geo.x + geo.pic.x + u * geo.pic.w, y: geo.y + geo.pic.y + v * geo.pic.h });
-}
-
 const ZONE = [
   [0.02, 0.02],
   [0.98, 0.02],
@@ -109,7 +96,7 @@ step('the operator draws a zone on the video; its count is on the video and besi
   await env.page.waitForSelector(testid('zone-toolbar'));
   await waitFor('the picture', async () => evalIn(() => Boolean(document.querySelector('[data-testid="snapshot"]')?.naturalWidth || document.querySelector('[data-testid="video"]')?.videoWidth)), { timeout: 20_000 });
   await sleep(500); // the stage scrolled into view
-  const at = await pictureAt();
+  const at = await pictureAt(evalIn);
   for (const [u, v] of ZONE) await env.page.mouse.click(at(u, v).x, at(u, v).y);
   assert.equal(await attr('zone-drawing', 'data-points'), '4');
   await env.page.click(testid('zone-done'));
