@@ -6,11 +6,15 @@
 //   Debian's /usr/bin/chromium (playwright-core): a viewer's page, on a laptop and a phone
 //
 // In order: with one drone the dashboard has no strip (it looks as it always did); a second
-// drone starts publishing and the strip shows both, each with its count and band, the one on
-// screen marked, and their sum only with the warning that their views may overlap; on a 390-px
-// phone the strip fits and the page never scrolls sideways; the second drone stops and its card
-// says it ended while the first is still counted. (No MediaMTX here: the stand-in answers as its
-// openapi.yaml says, which daemon/tests/mediamtx_api.rs checks; skycountd reads nginx-rtmp.)
+// drone asks to publish to live/north (as MediaMTX asks skycountd) and is refused until the
+// signed-in operator allows it; it starts publishing and the strip shows both, each with its count
+// and band, the one on screen marked, and their sum only with the warning that their views may
+// overlap; tapping north shows north's counts and last analysed frame, and the operator masks part
+// of north's picture and names it, for north alone; on a 390-px phone the strip fits and the page
+// never scrolls sideways; the second drone stops and its card says it ended while the first is
+// still counted. (No MediaMTX here: the stand-in answers as its openapi.yaml says, which
+// daemon/tests/mediamtx_api.rs checks, the test asks skycountd's auth as MediaMTX would, and
+// skycountd reads nginx-rtmp.)
 //
 //   cd web && ORT_DYLIB_PATH=/path/to/libonnxruntime.so node --test --test-timeout=900000 e2e/streams.e2e.mjs
 //
@@ -115,7 +119,7 @@ path = "live/drone"
 key_file = "${e.tmp}/stream-key"
 rtmp_port = ${e.rtmpPort}
 read_protocol = "rtmp"
-pairing = false
+pairing = true
 webrtc_port = ${e.whepPort}
 
 [mediamtx]
@@ -150,7 +154,36 @@ step('one drone: no strip, the dashboard looks as it always did', async () => {
   assert.equal(await env.page.locator(testid('drone-strip')).count(), 0);
 });
 
+/** MediaMTX's question (its documented body) for a keyless publisher at 192.168.50.24 on live/north. */
+const northAsks = async () =>
+  (
+    await request(env.httpPort, 'POST', '/api/mediamtx/auth', {
+      user: '',
+      password: '',
+      token: '',
+      ip: '192.168.50.24',
+      action: 'publish',
+      path: 'live/north',
+      protocol: 'rtmp',
+      id: '6f7b4e9d-8ce2-4e1f-b4ca-4d8b2f7f3e21',
+      query: '',
+      userAgent: '',
+    })
+  ).status;
+
+step('a second drone asks to stream to live/north; the operator allows it', async () => {
+  assert.equal(await northAsks(), 401, 'refused until the operator allows it');
+  await signInPage(env.page);
+  const asking = env.page.locator(`${testid('drone-request')}[data-address="192.168.50.24"]`);
+  await asking.waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match((await asking.textContent()) ?? '', /wants to stream to live\/north/);
+  await asking.locator(testid('drone-allow')).click();
+  await waitFor('the request gone from the page', async () => (await asking.count()) === 0, { timeout: 10_000 });
+  assert.equal(await northAsks(), 200, 'the pilot taps Start again: let in');
+});
+
 step('a second drone: both in the strip with their counts, the sum with its warning', async () => {
+  // What MediaMTX would let in now publishes (nginx-rtmp here) and its Control API lists it.
   publish('north');
   await waitFor('two drones counted in the strip', async () => {
     if ((await cards().count()) !== 2) return false;
@@ -192,7 +225,6 @@ step("tapping a drone shows its counts and last analysed frame; back to the firs
 
 step("the operator masks part of north's picture while north is shown: north's alone, kept for it", async (t) => {
   const shown = () => env.page.locator(testid('count')).getAttribute('data-stream');
-  await signInPage(env.page);
   await card('live_north').locator('button').click();
   await waitFor("north's analyses on the page", async () => (await shown()) === 'live_north', { timeout: 20_000 });
   // The panel says whose settings these are.
